@@ -1,0 +1,127 @@
+/* herd base layer: status codes and error messages, aligned memory, mapped files, CPU features
+ * and ISA selection, the thread pool, timers, logging and progress. Everything else builds on it.
+ */
+#ifndef HERD_BASE_H
+#define HERD_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status and errors -------------------------------------------------------------------
+ * Every fallible function returns a herd_status. On failure it records one line of text
+ * (which file, which tensor, what was expected) with herd_fail(); the CLI prints it and exits
+ * non-zero. Nothing below src/cli aborts on bad input; assert() is for programmer errors. */
+typedef enum herd_status {
+    HERD_OK = 0,
+    HERD_ERR_ARG,    /* bad argument or option value */
+    HERD_ERR_IO,     /* a file could not be opened, read, written or mapped */
+    HERD_ERR_FORMAT, /* a file's contents are malformed */
+    HERD_ERR_UNSUPPORTED,
+    HERD_ERR_NOMEM,
+    HERD_ERR_RANGE, /* a value or size out of the allowed range */
+    HERD_ERR_INTERNAL,
+} herd_status;
+
+/* Records the message (printf-style, thread-local, one line) and returns `st` for tail calls:
+ *     return herd_fail(HERD_ERR_FORMAT, "%s: tensor '%s' has shape ...", path, name); */
+herd_status herd_fail(herd_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+herd_status herd_vfail(herd_status st, const char *fmt, va_list ap);
+/* The last message recorded on this thread ("" if none). */
+const char *herd_last_error(void);
+const char *herd_status_name(herd_status st);
+
+/* ---- memory -------------------------------------------------------------------------------
+ * 64-byte aligned (cache line, one AVX-512 register). herd_alloc fails with HERD_ERR_NOMEM and
+ * a message naming `what`; sizes are checked for overflow by herd_mul_size. */
+void *herd_alloc(size_t bytes, const char *what);
+void *herd_calloc(size_t bytes, const char *what);
+void herd_free(void *p);
+/* a*b without overflow; returns false (and leaves *out untouched) on overflow. */
+bool herd_mul_size(size_t a, size_t b, size_t *out);
+
+/* ---- mapped files ------------------------------------------------------------------------- */
+typedef struct herd_mapped_file {
+    const uint8_t *data;
+    size_t size;
+    char *path;
+} herd_mapped_file;
+herd_status herd_map_file(const char *path, herd_mapped_file *out);
+void herd_unmap_file(herd_mapped_file *f);
+
+/* Writes go to "<path>.tmp.<pid>" and are renamed at commit, so a failed or interrupted run
+ * never leaves a half-written output. */
+typedef struct herd_atomic_file {
+    void *fp; /* FILE* */
+    char *path;
+    char *tmp_path;
+} herd_atomic_file;
+herd_status herd_atomic_open(herd_atomic_file *f, const char *path);
+herd_status herd_atomic_write(herd_atomic_file *f, const void *data, size_t bytes);
+herd_status herd_atomic_commit(herd_atomic_file *f); /* flush, fsync, rename */
+void herd_atomic_abort(herd_atomic_file *f);         /* remove the temporary file */
+
+/* ---- CPU features and ISA levels ----------------------------------------------------------
+ * Levels are ordered: each includes the ones before. herd_isa() is the level kernels use: the
+ * best the CPU has, lowered by HERD_ISA=ref|avx2|avx512|avx512vnni|avx512bf16 or herd_set_isa(). */
+typedef enum herd_isa_level {
+    HERD_ISA_REF = 0,    /* plain C */
+    HERD_ISA_AVX2,       /* AVX2 + FMA + F16C */
+    HERD_ISA_AVX512,     /* F, BW, DQ, VL */
+    HERD_ISA_AVX512VNNI, /* + VNNI */
+    HERD_ISA_AVX512BF16, /* + VNNI + BF16 */
+    HERD_ISA_COUNT
+} herd_isa_level;
+herd_isa_level herd_cpu_isa(void); /* what the CPU supports */
+herd_isa_level herd_isa(void);     /* what kernels should use now */
+/* Forces a level (clamped to herd_cpu_isa()); returns the level actually set. */
+herd_isa_level herd_set_isa(herd_isa_level level);
+const char *herd_isa_name(herd_isa_level level);
+bool herd_isa_parse(const char *name, herd_isa_level *out);
+
+/* ---- thread pool ---------------------------------------------------------------------------
+ * Fork-join: herd_pool_run calls fn(ctx, tid, nthreads) once per thread (tid 0 on the caller)
+ * and returns when all are done. Workers sleep between runs (no spinning away a core).
+ * A NULL pool means one thread. Kernels take (tid, nthreads), never own threads. */
+typedef struct herd_pool herd_pool;
+typedef void (*herd_pool_fn)(void *ctx, int tid, int nthreads);
+herd_status herd_pool_create(int nthreads, herd_pool **out);
+void herd_pool_destroy(herd_pool *pool);
+int herd_pool_size(const herd_pool *pool);
+void herd_pool_run(herd_pool *pool, herd_pool_fn fn, void *ctx);
+/* Splits [0, n) into nthreads contiguous parts, aligned to `align` items; part tid is
+ * [*begin, *end). Deterministic, so results never depend on the thread count. */
+void herd_split_range(size_t n, size_t align, int tid, int nthreads, size_t *begin, size_t *end);
+int herd_cpu_count(void);
+
+/* ---- time, logging, progress -------------------------------------------------------------- */
+double herd_now(void); /* seconds, monotonic */
+typedef enum herd_log_level {
+    HERD_LOG_ERROR,
+    HERD_LOG_WARN,
+    HERD_LOG_INFO,
+    HERD_LOG_DEBUG
+} herd_log_level;
+void herd_set_log_level(herd_log_level level); /* default INFO; HERD_LOG=debug|info|warn|error */
+void herd_log(herd_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A progress line on stderr with rate and ETA, redrawn at most ~10 times a second, only when
+ * stderr is a terminal (one final line otherwise). */
+typedef struct herd_progress {
+    const char *label;
+    double total, done, t_start, t_last;
+    bool tty;
+} herd_progress;
+void herd_progress_begin(herd_progress *p, const char *label, double total);
+void herd_progress_update(herd_progress *p, double done);
+void herd_progress_end(herd_progress *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

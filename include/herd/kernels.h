@@ -1,0 +1,71 @@
+/* herd kernel layer: fbgemm-style GEMM with weights packed once and a fused output pipeline.
+ *
+ *     C[M×N] = epilogue(A[M×K] · W[N×K]ᵀ)
+ *
+ * W is packed once (herd_pack) into the kernel's layout for its type and the ISA in force at
+ * pack time (herd_isa()); A is float32 and arrives per call; each weight type decides how A is
+ * prepared (kept f32, bf16, or quantized per row/block) unless args->aprep asks for exact.
+ * The epilogue is data (herd_gemm_args), applied while the tile is hot: bias, activation
+ * (SiLU, or SwiGLU from a packed gate|up pair), residual add, f32 or bf16 out. */
+#ifndef HERD_KERNELS_H
+#define HERD_KERNELS_H
+
+#include "herd/base.h"
+#include "herd/formats.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct herd_packed herd_packed;
+
+/* Source rows of a weight: N rows of K elements of `type` (f32/f16/bf16 are converted and
+ * quantized to the packed type; a block type equal to the packed type is copied as is).
+ * row_bytes = 0 means rows are contiguous (herd_type_row_bytes(type, K)). */
+typedef struct herd_wsrc {
+    herd_type type;
+    const void *data;
+    size_t row_bytes;
+} herd_wsrc;
+
+herd_status herd_pack(herd_type type, int64_t N, int64_t K, herd_wsrc src, herd_packed **out);
+/* Packs gate and up (each N×K) together for act = HERD_ACT_SWIGLU, whose output is
+ * C[M×N] = silu(A·gateᵀ) ⊙ (A·upᵀ). */
+herd_status herd_pack_swiglu(herd_type type, int64_t N, int64_t K, herd_wsrc gate, herd_wsrc up,
+                             herd_packed **out);
+void herd_packed_free(herd_packed *w);
+herd_type herd_packed_type(const herd_packed *w);
+int64_t herd_packed_n(const herd_packed *w); /* output columns (N, not 2N for SwiGLU) */
+int64_t herd_packed_k(const herd_packed *w);
+size_t herd_packed_bytes(const herd_packed *w); /* bytes a GEMV streams */
+/* Unpacks to float32 rows [rows×K] (rows = 2N for SwiGLU: gate then up), for tests. */
+herd_status herd_unpack(const herd_packed *w, float *dst);
+
+typedef enum herd_act { HERD_ACT_NONE = 0, HERD_ACT_SILU, HERD_ACT_SWIGLU } herd_act;
+typedef enum herd_aprep {
+    HERD_APREP_AUTO = 0, /* the weight type's fast choice (may quantize A) */
+    HERD_APREP_EXACT,    /* A kept f32: for tests and accuracy studies */
+} herd_aprep;
+
+typedef struct herd_gemm_args {
+    int64_t M;
+    const float *A; /* M×K, row stride lda elements */
+    size_t lda;
+    void *C; /* M×N float or bf16 (out_bf16), row stride ldc elements */
+    size_t ldc;
+    const float *bias; /* [N] or NULL */
+    herd_act act;
+    const float *residual; /* M×N, stride ldr, added last; may equal C; or NULL */
+    size_t ldr;
+    bool out_bf16;
+    herd_aprep aprep;
+} herd_gemm_args;
+
+/* Runs on the pool's threads (NULL: the caller's only). Results do not depend on the thread
+ * count. */
+herd_status herd_gemm(const herd_packed *w, const herd_gemm_args *args, herd_pool *pool);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

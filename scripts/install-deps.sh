@@ -1,0 +1,16 @@
+#!/bin/sh
+# Installs the Debian packages herd needs to build, test and benchmark (run as root).
+# Library deps: jansson (JSON), PCRE2 (tokenizer regex). Tools: cmake, a C compiler, clang
+# (fuzzing, sanitizer runtime), clang-format. Benchmark-only peers: OpenBLAS, oneDNN.
+set -e
+PKGS="build-essential cmake pkg-config libjansson-dev libpcre2-dev clang libclang-rt-14-dev clang-format libopenblas-dev libdnnl-dev"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "installing:$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq $missing
+fi

@@ -1,0 +1,20 @@
+#!/bin/sh
+# The whole test suite: format check, then ctest on a Release build and on an
+# AddressSanitizer + UndefinedBehaviorSanitizer build. Exits non-zero on any failure.
+set -e
+cd "$(dirname "$0")/.."
+JOBS="${JOBS:-$(nproc)}"
+sh scripts/check-format.sh
+for variant in release asan; do
+  if [ "$variant" = release ]; then
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+    dir=build
+  else
+    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHERD_SANITIZE=ON >/dev/null
+    dir=build-asan
+  fi
+  cmake --build "$dir" -j"$JOBS"
+  echo "== ctest ($variant) =="
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir "$dir" --output-on-failure -j"$JOBS"
+done

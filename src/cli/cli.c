@@ -1,0 +1,91 @@
+/* Option parsing and error printing shared by all subcommands. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_error(const char *cmd, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "herd %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+int cli_status_error(const char *cmd, herd_status st)
+{
+    const char *msg = herd_last_error();
+    return cli_error(cmd, 1, "%s", *msg ? msg : herd_status_name(st));
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "herd %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see 'herd %s --help')\n", cmd);
+    va_end(ap);
+    return 2;
+}
+
+bool cli_is_help(const char *arg)
+{
+    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+const char *cli_value(const char *cmd, int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc) {
+        cli_usage_error(cmd, "option %s needs a value", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+bool cli_parse_long(const char *cmd, const char *opt, const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end) {
+        cli_usage_error(cmd, "%s: '%s' is not an integer", opt, s);
+        return false;
+    }
+    if (v < min || v > max) {
+        cli_usage_error(cmd, "%s: %ld is out of range %ld..%ld", opt, v, min, max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool cli_parse_double(const char *cmd, const char *opt, const char *s, double min, double max,
+                      double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || isnan(v)) {
+        cli_usage_error(cmd, "%s: '%s' is not a number", opt, s);
+        return false;
+    }
+    if (v < min || v > max) {
+        cli_usage_error(cmd, "%s: %g is out of range %g..%g", opt, v, min, max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+int cli_not_yet(const char *cmd, const char *what)
+{
+    return cli_error(cmd, 2, "not available yet: %s", what);
+}

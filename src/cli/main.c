@@ -1,0 +1,47 @@
+/* herd: the command-line front end. Each subcommand lives in cmd_<name>.c. */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const cli_command *const commands[] = {
+    &cli_cmd_run, &cli_cmd_chat,  &cli_cmd_logits,  &cli_cmd_tokenize,   &cli_cmd_quantize,
+    &cli_cmd_mx,  &cli_cmd_bench, &cli_cmd_profile, &cli_cmd_perplexity,
+};
+enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "herd %s: Llama 4 mixture-of-experts inference on CPUs, with MX and int8 kernels\n\n"
+            "usage: herd COMMAND [OPTIONS]   (herd COMMAND --help for its options)\n\n"
+            "commands:\n",
+            HERD_VERSION);
+    for (int i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %-11s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(out,
+            "\nenvironment:\n"
+            "  HERD_ISA=ref|avx2|avx512|avx512vnni|avx512bf16   use at most this instruction set\n"
+            "  HERD_LOG=error|warn|info|debug                   how much to say on stderr\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("herd %s (cpu: %s)\n", HERD_VERSION, herd_isa_name(herd_cpu_isa()));
+        return 0;
+    }
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (strcmp(argv[1], commands[i]->name) == 0)
+            return commands[i]->main(argc - 1, argv + 1);
+    fprintf(stderr, "herd: unknown command '%s' (see 'herd --help')\n", argv[1]);
+    return 2;
+}

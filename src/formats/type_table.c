@@ -1,0 +1,72 @@
+/* The one table that describes every tensor type, and row conversions through it. */
+#include "herd/formats.h"
+
+#include <string.h>
+
+static const herd_type_info type_table[HERD_TYPE_COUNT] = {
+    [HERD_TYPE_F32] = {"f32", 1, 4},
+    [HERD_TYPE_F16] = {"f16", 1, 2},
+    [HERD_TYPE_BF16] = {"bf16", 1, 2},
+    [HERD_TYPE_Q8_0] = {"q8_0", 32, 34},
+    [HERD_TYPE_Q4_0] = {"q4_0", 32, 18},
+    [HERD_TYPE_INT8] = {"int8", 1, 1},
+    [HERD_TYPE_MXFP8_E4M3] = {"mxfp8_e4m3", 32, 33},
+    [HERD_TYPE_MXFP8_E5M2] = {"mxfp8_e5m2", 32, 33},
+    [HERD_TYPE_MXFP6_E3M2] = {"mxfp6_e3m2", 32, 25},
+    [HERD_TYPE_MXFP6_E2M3] = {"mxfp6_e2m3", 32, 25},
+    [HERD_TYPE_MXFP4] = {"mxfp4", 32, 17},
+    [HERD_TYPE_MXINT8] = {"mxint8", 32, 33},
+};
+
+const herd_type_info *herd_type_get(herd_type t)
+{
+    return (unsigned)t < HERD_TYPE_COUNT ? &type_table[t] : NULL;
+}
+
+const char *herd_type_name(herd_type t)
+{
+    return (unsigned)t < HERD_TYPE_COUNT ? type_table[t].name : "?";
+}
+
+bool herd_type_parse(const char *name, herd_type *out)
+{
+    for (int i = 0; i < HERD_TYPE_COUNT; i++)
+        if (strcmp(name, type_table[i].name) == 0) {
+            *out = (herd_type)i;
+            return true;
+        }
+    return false;
+}
+
+size_t herd_type_row_bytes(herd_type t, size_t n)
+{
+    const herd_type_info *ti = herd_type_get(t);
+    return ti ? n / (size_t)ti->block_elems * (size_t)ti->block_bytes : 0;
+}
+
+herd_status herd_row_to_f32(herd_type t, const void *src, float *dst, size_t n)
+{
+    switch (t) {
+    case HERD_TYPE_F32: memcpy(dst, src, n * sizeof(float)); return HERD_OK;
+    case HERD_TYPE_BF16: herd_bf16_to_f32_row(src, dst, n); return HERD_OK;
+    case HERD_TYPE_F16: herd_f16_to_f32_row(src, dst, n); return HERD_OK;
+    default:
+        return herd_fail(HERD_ERR_UNSUPPORTED, "conversion from %s to f32 not implemented yet",
+                         herd_type_name(t));
+    }
+}
+
+herd_status herd_row_from_f32(herd_type t, const float *src, void *dst, size_t n)
+{
+    switch (t) {
+    case HERD_TYPE_F32: memcpy(dst, src, n * sizeof(float)); return HERD_OK;
+    case HERD_TYPE_BF16: herd_f32_to_bf16_row(src, dst, n); return HERD_OK;
+    case HERD_TYPE_F16:
+        for (size_t i = 0; i < n; i++)
+            ((uint16_t *)dst)[i] = herd_f32_to_f16(src[i]);
+        return HERD_OK;
+    default:
+        return herd_fail(HERD_ERR_UNSUPPORTED, "conversion from f32 to %s not implemented yet",
+                         herd_type_name(t));
+    }
+}
