@@ -51,7 +51,11 @@ typedef enum herd_prof_op {
     HERD_OP_COUNT
 } herd_prof_op;
 
-typedef enum herd_prof_phase { HERD_PHASE_PREFILL, HERD_PHASE_DECODE, HERD_PHASE_COUNT } herd_prof_phase;
+typedef enum herd_prof_phase {
+    HERD_PHASE_PREFILL,
+    HERD_PHASE_DECODE,
+    HERD_PHASE_COUNT
+} herd_prof_phase;
 
 /* Work of one call. Bytes are split by where they come from. */
 typedef struct herd_prof_cost {
@@ -82,13 +86,13 @@ extern bool herd_prof_on; /* read by the probes; set with herd_prof_enable */
 #define HERD_PROF_GEMM(op, t0, w, args)                                                            \
     do {                                                                                           \
         if (__builtin_expect(herd_prof_on, 0))                                                     \
-            herd_prof_record(                                                                      \
-                (op), herd_now() - (t0),                                                           \
-                herd_prof_gemm_cost((args)->M, herd_packed_n(w), herd_packed_k(w),                 \
-                                    (double)herd_packed_bytes(w),                                  \
-                                    (args)->act == HERD_ACT_SWIGLU ? 2 : 1,                        \
-                                    (args)->out_bf16 ? 2 : 4, (args)->residual != NULL),           \
-                (int)herd_packed_type(w));                                                         \
+            herd_prof_record((op), herd_now() - (t0),                                              \
+                             herd_prof_gemm_cost((args)->M, herd_packed_n(w), herd_packed_k(w),    \
+                                                 (double)herd_packed_bytes(w),                     \
+                                                 (args)->act == HERD_ACT_SWIGLU ? 2 : 1,           \
+                                                 (args)->out_bf16 ? 2 : 4,                         \
+                                                 (args)->residual != NULL),                        \
+                             (int)herd_packed_type(w));                                            \
     } while (0)
 
 void herd_prof_record(herd_prof_op op, double seconds, herd_prof_cost cost, int wtype);
