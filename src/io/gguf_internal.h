@@ -4,10 +4,10 @@
 
 #include "herd/io_gguf.h"
 
-#define GGUF_MAGIC 0x46554747u /* "GGUF" */
+#define GGUF_MAGIC             0x46554747u /* "GGUF" */
 #define GGUF_DEFAULT_ALIGNMENT 32u
-#define GGUF_MAX_NAME 63 /* ggml's GGML_MAX_NAME (64) minus the NUL */
-#define GGUF_MAX_DIMS 4
+#define GGUF_MAX_NAME          63 /* ggml's GGML_MAX_NAME (64) minus the NUL */
+#define GGUF_MAX_DIMS          4
 
 /* Block geometry of a tensor type id; false if the id is unknown. */
 bool gguf_type_geometry(uint32_t id, herd_type *herd, int *block_elems, int *block_bytes);

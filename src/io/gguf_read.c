@@ -98,8 +98,7 @@ static herd_status read_value(cursor *c, herd_gguf_kv *kv)
         return st;
     if (et >= HERD_GGUF_VTYPE_COUNT || et == HERD_GGUF_ARRAY)
         return herd_fail(HERD_ERR_FORMAT, "%s: bad GGUF: key '%s' is an array of %s (type %u)",
-                         c->path, kv->key, et == HERD_GGUF_ARRAY ? "arrays" : "unknown values",
-                         et);
+                         c->path, kv->key, et == HERD_GGUF_ARRAY ? "arrays" : "unknown values", et);
     kv->elem_type = (herd_gguf_vtype)et;
     size_t left = c->size - c->pos;
     if (et != HERD_GGUF_STRING) {
@@ -138,7 +137,7 @@ static void sort_by_name(size_t *idx, size_t *tmp, size_t n, char *const *names,
     size_t h = n / 2;
     sort_by_name(idx, tmp, h, names, stride);
     sort_by_name(idx + h, tmp, n - h, names, stride);
-#define NAME(k) (*(char *const *)((const char *)names + (k) * stride))
+#define NAME(k) (*(char *const *)((const char *)names + (k)*stride))
     size_t i = 0, j = h, k = 0;
     while (i < h && j < n)
         tmp[k++] = strcmp(NAME(idx[j]), NAME(idx[i])) < 0 ? idx[j++] : idx[i++];
@@ -220,7 +219,8 @@ static herd_status read_tensor_info(cursor *c, size_t i, herd_gguf_tensor *t)
     for (int d = 1; ok && d < GGUF_MAX_DIMS; d++)
         ok = !__builtin_mul_overflow(bytes, (uint64_t)t->ne[d], &bytes);
     if (!ok || bytes > (uint64_t)SIZE_MAX)
-        return herd_fail(HERD_ERR_FORMAT, "%s: bad GGUF: tensor '%s' is too large (%lld x %lld "
+        return herd_fail(HERD_ERR_FORMAT,
+                         "%s: bad GGUF: tensor '%s' is too large (%lld x %lld "
                          "x %lld x %lld)",
                          c->path, t->name, (long long)t->ne[0], (long long)t->ne[1],
                          (long long)t->ne[2], (long long)t->ne[3]);

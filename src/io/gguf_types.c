@@ -4,8 +4,8 @@
 #include "io/gguf_internal.h"
 
 static const char *const vtype_names[HERD_GGUF_VTYPE_COUNT] = {
-    "uint8", "int8", "uint16", "int16",  "uint32", "int32",  "float32",
-    "bool",  "string", "array", "uint64", "int64", "float64",
+    "uint8", "int8",   "uint16", "int16",  "uint32", "int32",   "float32",
+    "bool",  "string", "array",  "uint64", "int64",  "float64",
 };
 static const unsigned char vtype_sizes[HERD_GGUF_VTYPE_COUNT] = {1, 1, 2, 2, 4, 4, 4,
                                                                  1, 0, 0, 8, 8, 8};

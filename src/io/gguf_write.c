@@ -263,8 +263,8 @@ herd_status herd_gguf_set_kv(herd_gguf_writer *w, const herd_gguf_kv *kv)
     return store(w, kv->key, &b);
 }
 
-herd_status herd_gguf_add_tensor(herd_gguf_writer *w, const char *name, herd_type type,
-                                 int n_dims, const int64_t *ne)
+herd_status herd_gguf_add_tensor(herd_gguf_writer *w, const char *name, herd_type type, int n_dims,
+                                 const int64_t *ne)
 {
     size_t len = strlen(name);
     if (len == 0 || len > GGUF_MAX_NAME)

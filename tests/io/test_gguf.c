@@ -140,8 +140,8 @@ static void check_reference(const char *path, uint32_t alignment)
     CHECK(strstr(herd_last_error(), "t.u64") != NULL);
     const herd_gguf_kv *kv = herd_gguf_find_kv(&g, "t.u64");
     uint64_t u64;
-    CHECK(kv && kv->type == HERD_GGUF_UINT64 && (memcpy(&u64, kv->raw, 8), u64) ==
-                                                    0xFEDCBA9876543210ull);
+    CHECK(kv && kv->type == HERD_GGUF_UINT64 &&
+          (memcpy(&u64, kv->raw, 8), u64) == 0xFEDCBA9876543210ull);
     CHECK(herd_gguf_get_int(&g, "t.i64", &v) == HERD_OK && v == -(int64_t)0x123456789ABCll);
     CHECK(herd_gguf_get_float(&g, "t.f64", &d) == HERD_OK && d == 3.141592653589793);
     CHECK(herd_gguf_get_str(&g, "t.str0", &s, &len) == HERD_OK && len == 0);
@@ -152,8 +152,7 @@ static void check_reference(const char *path, uint32_t alignment)
     CHECK(herd_gguf_get_str(&g, "t.u8", &s, &len) == HERD_ERR_FORMAT);
 
     kv = herd_gguf_find_kv(&g, "t.arr_i32");
-    CHECK(kv && kv->type == HERD_GGUF_ARRAY && kv->elem_type == HERD_GGUF_INT32 &&
-          kv->count == 5);
+    CHECK(kv && kv->type == HERD_GGUF_ARRAY && kv->elem_type == HERD_GGUF_INT32 && kv->count == 5);
     for (uint64_t i = 0; kv && i < 5; i++)
         CHECK(herd_gguf_arr_int(kv, i, &v) && v == (i % 2 ? -(int64_t)(i + 1) : (int64_t)i + 1));
     CHECK(kv && !herd_gguf_arr_int(kv, 5, &v));
@@ -232,7 +231,8 @@ TEST(writer_rejects_and_aborts)
     ne[0] = 32;
     CHECK(herd_gguf_add_tensor(w, "", HERD_TYPE_F32, 2, ne) == HERD_ERR_ARG);
     CHECK(herd_gguf_add_tensor(w, "x", HERD_TYPE_F32, 5, ne) == HERD_ERR_ARG);
-    CHECK(herd_gguf_add_tensor(w, "0123456789012345678901234567890123456789012345678901234567890123",
+    CHECK(herd_gguf_add_tensor(w,
+                               "0123456789012345678901234567890123456789012345678901234567890123",
                                HERD_TYPE_F32, 2, ne) == HERD_ERR_ARG);
     CHECK(herd_gguf_add_tensor(w, "x", HERD_TYPE_F32, 2, ne) == HERD_OK);
     CHECK(herd_gguf_add_tensor(w, "x", HERD_TYPE_F32, 2, ne) == HERD_ERR_ARG);
@@ -331,7 +331,7 @@ TEST(bad_tensor_infos)
 {
     char name[32];
     snprintf(name, sizeof name, "blk.%d.%s", 3, herd_type_name(all_types[3])); /* q8_0 */
-    size_t t = after_str(name);                                                 /* n_dims */
+    size_t t = after_str(name);                                                /* n_dims */
     PATCH_BAD(t, (uint32_t)0, "0 dimensions");
     PATCH_BAD(t, (uint32_t)5, "5 dimensions");
     PATCH_BAD(t + 4, (uint64_t)33, "not a multiple");
@@ -344,9 +344,9 @@ TEST(bad_tensor_infos)
     uint64_t cur;
     memcpy(&cur, ref_bytes + off, 8);
     PATCH_BAD(off, cur + 1, "not aligned");
-    PATCH_BAD(off, cur + 64, "expected");      /* gap */
-    PATCH_BAD(off, cur - 64, "expected");      /* overlap with the previous tensor */
-    PATCH_BAD(off, (uint64_t)0, "expected");   /* overlap with the first tensor */
+    PATCH_BAD(off, cur + 64, "expected");    /* gap */
+    PATCH_BAD(off, cur - 64, "expected");    /* overlap with the previous tensor */
+    PATCH_BAD(off, (uint64_t)0, "expected"); /* overlap with the first tensor */
     PATCH_BAD(off, UINT64_MAX - 63, "expected");
     uint8_t *b = patched(after_str("blk.4.q4_0") - 10, "blk.3.q8_0", 10);
     EXPECT_BAD(b, ref_size, "duplicate tensor 'blk.3.q8_0'");
