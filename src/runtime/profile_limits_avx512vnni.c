@@ -1,0 +1,34 @@
+/* Machine-limits loop for int8 VPDPBUSD: 12 chains; each instruction is 16 lanes × 4
+ * multiply-adds = 128 ops. */
+#include "runtime/profile_limits.h"
+
+#include <immintrin.h>
+
+static volatile int sink;
+
+double herd_limits_vnni_avx512vnni(int64_t iters)
+{
+    __m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(-2);
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
+            a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+    for (int64_t i = 0; i < iters; i++) {
+        a0 = _mm512_dpbusd_epi32(a0, a, b);
+        a1 = _mm512_dpbusd_epi32(a1, a, b);
+        a2 = _mm512_dpbusd_epi32(a2, a, b);
+        a3 = _mm512_dpbusd_epi32(a3, a, b);
+        a4 = _mm512_dpbusd_epi32(a4, a, b);
+        a5 = _mm512_dpbusd_epi32(a5, a, b);
+        a6 = _mm512_dpbusd_epi32(a6, a, b);
+        a7 = _mm512_dpbusd_epi32(a7, a, b);
+        a8 = _mm512_dpbusd_epi32(a8, a, b);
+        a9 = _mm512_dpbusd_epi32(a9, a, b);
+        a10 = _mm512_dpbusd_epi32(a10, a, b);
+        a11 = _mm512_dpbusd_epi32(a11, a, b);
+    }
+    __m512i s =
+        _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3)),
+                         _mm512_add_epi32(_mm512_add_epi32(a4, a5), _mm512_add_epi32(a6, a7)));
+    s = _mm512_add_epi32(s, _mm512_add_epi32(_mm512_add_epi32(a8, a9), _mm512_add_epi32(a10, a11)));
+    sink = _mm512_reduce_add_epi32(s);
+    return (double)iters * 12 * 16 * 4 * 2;
+}
