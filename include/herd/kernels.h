@@ -38,6 +38,10 @@ herd_type herd_packed_type(const herd_packed *w);
 int64_t herd_packed_n(const herd_packed *w); /* output columns (N, not 2N for SwiGLU) */
 int64_t herd_packed_k(const herd_packed *w);
 size_t herd_packed_bytes(const herd_packed *w); /* bytes a GEMV streams */
+/* The kernel family the weight was packed for, "<type>.<isa>" (e.g. "int8.avx512vnni"), or
+ * "emulated" when no family exists for the type yet (f32 kernels on weights rounded to it).
+ * The ISA is fixed at pack time: herd_isa() when herd_pack ran. */
+const char *herd_packed_kernel(const herd_packed *w);
 /* Unpacks to float32 rows [rows×K] (rows = 2N for SwiGLU: gate then up), for tests. */
 herd_status herd_unpack(const herd_packed *w, float *dst);
 

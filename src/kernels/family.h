@@ -1,0 +1,152 @@
+/* The internal contract of the kernel layer: one kernel family per (weight type, ISA level).
+ *
+ * A family owns everything that depends on the weight type: the packed layout of B (weights),
+ * how A (activations, f32) is prepared for its dot product, and the micro-kernel that computes
+ * one tile of raw dot products. The driver (gemm_driver.c) owns everything else: threading,
+ * blocking, the A workspace, and the epilogue (bias, SiLU/SwiGLU, residual, f32/bf16 store),
+ * which it applies per tile while the tile is still in L1.
+ *
+ * Packed layout. W (N rows of K) is cut into panels of `nr` consecutive output columns
+ * (rows of W); the last panel is zero-padded. A panel holds all of K, in whatever order the
+ * micro-kernel wants (k-major, k-pairs or k-quads interleaved, blocks with their scales...),
+ * and is `panel_bytes(K)` long; the driver places panels at a 64-byte aligned stride. For
+ * SwiGLU the gate panel p and the up panel p are adjacent (gate first), so the two weights
+ * stream together.
+ *
+ * How the driver calls a family, per herd_gemm call:
+ *   1. AUTO mode and a_prep != NULL: every A row is prepared once into a workspace row of
+ *      a_row_bytes(K) bytes (64-byte aligned stride; quantize-while-packing, per-row or
+ *      per-block scales go inside the row, layout private to the family). The workspace is
+ *      reused between calls (no malloc per token in steady state).
+ *      EXACT mode, or a_prep == NULL: A is passed as the caller's f32 rows.
+ *   2. Each thread takes a contiguous range of panels (split N, never K), and for blocks of
+ *      up to `mr` rows calls tile() (or tile_exact() in EXACT mode when the family has one)
+ *      once per panel (twice for SwiGLU: gate then up). tile() writes m rows × nr floats of
+ *      finished dot products (weight scales already applied) to a small buffer.
+ *   3. The driver applies the epilogue to those floats and stores to C.
+ * Every output element comes from one tile() call over the whole K, so results never depend
+ * on the thread count.
+ *
+ * How a new weight type (or a faster ISA version of one) plugs in:
+ *   1. Write the family in its own files: a plain C twin in ref/<name>_ref.c (the oracle for
+ *      tests, any layout you like) and the fast one in x86/<name>_<isa>.c (the file suffix
+ *      gives its -m flags). Export one `const kfamily kfam_<type>_<isa>` from each.
+ *   2. Declare it below (extern list) and add one line to the table of its ISA in registry.c.
+ *      The registry picks, at pack time, the family of the highest ISA <= herd_isa() that has
+ *      the type; herd_pack then returns a packed weight bound to that family for good.
+ *   3. Helpers you may use: kpack_row_f32() converts a source row to f32 (any type
+ *      herd_row_to_f32 knows), kpack_row_raw() gives the raw bytes (copy blocks of your own
+ *      type as they are). aprep.c holds shared A quantizers (bf16 pairs, int8 per row) whose
+ *      plain C code is used by both the ref and the fast families so integer paths match
+ *      bit for bit.
+ *   4. Add the type to the lists in tests/kernels/test_gemm.c; the test compares every family
+ *      available on the machine against the ref family of the same type.
+ */
+#ifndef HERD_KERNELS_FAMILY_H
+#define HERD_KERNELS_FAMILY_H
+
+#include "herd/kernels.h"
+
+/* Rows [row0, row0 + rows) of a weight source, for a family's pack(). */
+typedef struct kpack_src {
+    herd_wsrc src; /* row_bytes already resolved (never 0) */
+    int64_t row0;  /* first source row of this panel */
+    int rows;      /* 1..nr valid rows; the rest of the panel must be zero */
+    int64_t k;     /* K */
+    float *row;    /* scratch of 2k floats the family may use (e.g. for kpack_row_f32) */
+    herd_type via; /* internal: F32, or the emulated type weights are rounded through */
+    void *tmp;     /* internal scratch */
+} kpack_src;
+
+/* Converts source row r (0..rows-1) to f32 into dst (k floats). */
+herd_status kpack_row_f32(const kpack_src *s, int r, float *dst);
+/* The raw bytes of source row r. */
+const void *kpack_row_raw(const kpack_src *s, int r);
+
+/* One tile of C for tile(): m rows × nr columns of dot products over all of K. */
+typedef struct ktile {
+    int m;              /* rows, 1..mr */
+    int64_t k;          /* K (not padded) */
+    const void *a;      /* first row of A: f32 (EXACT or no a_prep) or a prepared row */
+    size_t a_stride;    /* bytes between consecutive A rows */
+    const void *b;      /* the packed panel */
+    const void *b_next; /* the panel this thread reads next (prefetch hint), or NULL */
+    float *c;           /* out: m rows of nr floats, row stride nr */
+} ktile;
+typedef void (*ktile_fn)(const ktile *t);
+
+/* The epilogue as data, resolved once per herd_gemm call. */
+typedef struct kepi {
+    const float *bias; /* [N] or NULL; for SwiGLU added to the gate */
+    herd_act act;
+    const float *residual; /* or NULL */
+    size_t ldr;
+    void *c;
+    size_t ldc;
+    bool out_bf16;
+} kepi;
+/* Finishes n columns of C row `row` starting at column `col`: g holds the dot products (the
+ * gate's for SwiGLU), u the up projection's (SwiGLU only, else NULL). */
+typedef void (*kepi_fn)(const kepi *e, int64_t row, int64_t col, int n, const float *g,
+                        const float *u);
+
+typedef struct kfamily {
+    const char *name; /* "<type>.<isa>", shown by herd_packed_kernel() */
+    herd_type type;
+    herd_isa_level isa; /* the level it needs */
+    int mr, nr;         /* tile rows (max), panel columns; nr <= KMAX_NR, mr <= KMAX_MR */
+    size_t (*panel_bytes)(int64_t k);
+    herd_status (*pack)(const kpack_src *s, void *panel); /* panel arrives zeroed */
+    /* Writes rows 0..rows-1 of the panel as f32, row r at dst + r*ldd. */
+    void (*unpack)(const void *panel, int64_t k, int rows, float *dst, size_t ldd);
+    size_t (*a_row_bytes)(int64_t k); /* NULL: A is read as f32 */
+    void (*a_prep)(const float *a, int64_t k, void *dst);
+    const char *a_desc; /* how AUTO prepares A, e.g. "f32", "bf16", "u8 per-row" */
+    ktile_fn tile;
+    ktile_fn tile_exact; /* A as f32 (EXACT mode); NULL when tile already reads f32 */
+    kepi_fn epilogue;    /* the ISA's epilogue (kepi_ref, kepi_avx2, kepi_avx512) */
+} kfamily;
+
+enum { KMAX_MR = 16, KMAX_NR = 64 };
+
+/* Epilogues, one per ISA; the vector ones round exactly like kepi_ref (same exp polynomial). */
+void kepi_ref(const kepi *e, int64_t row, int64_t col, int n, const float *g, const float *u);
+void kepi_avx2(const kepi *e, int64_t row, int64_t col, int n, const float *g, const float *u);
+void kepi_avx512(const kepi *e, int64_t row, int64_t col, int n, const float *g, const float *u);
+/* exp(x) as every epilogue computes it (|rel err| < 2e-7 on [-87, 88]; clamped outside). */
+float kexp_ref(float x);
+
+/* Shared A preparation (aprep.c). */
+size_t kaprep_bf16_bytes(int64_t k);                    /* k rounded up to even, bf16 */
+void kaprep_bf16(const float *a, int64_t k, void *dst); /* RNE to bf16, zero pad */
+size_t kaprep_i8_bytes(int64_t k);                      /* f32 scale + k padded to 4 */
+void kaprep_u8(const float *a, int64_t k, void *dst);   /* q = round(a/s) in [-127,127]; */
+void kaprep_s8(const float *a, int64_t k, void *dst);   /*  stored u8 (q+128) or s8 (q) */
+/* Layout of kaprep_u8/s8 rows: float scale s (a = s*q), 12 bytes pad, then the k bytes. */
+enum { KAPREP_I8_HDR = 16 };
+
+/* Per-row int8 weight quantization used by every INT8 family: scale = max|w| / 127. */
+float kquant_i8_row(const float *w, int64_t k, int8_t *q);
+
+/* The registry (registry.c). */
+const kfamily *kfam_select(herd_type type, herd_isa_level isa);
+
+/* Families (extern list: add yours here and one line in registry.c). */
+extern const kfamily kfam_f32_ref, kfam_f16_ref, kfam_bf16_ref, kfam_int8_ref;
+extern const kfamily kfam_f32_avx2, kfam_f16_avx2, kfam_bf16_avx2, kfam_int8_avx2;
+extern const kfamily kfam_f32_avx512, kfam_f16_avx512, kfam_bf16_avx512, kfam_int8_avx512;
+extern const kfamily kfam_int8_avx512vnni, kfam_bf16_avx512bf16;
+
+/* A packed weight. */
+struct herd_packed {
+    herd_type type; /* the requested type */
+    const kfamily *fam;
+    int64_t n, k;
+    int nmat;            /* 1, or 2 for SwiGLU (gate|up) */
+    int64_t npanels;     /* ceil(n / nr) */
+    size_t panel_stride; /* panel_bytes rounded up to 64 */
+    uint8_t *data;       /* npanels × nmat panels */
+    bool emulated;       /* no family for `type`: f32 kernels on weights rounded to `type` */
+};
+
+#endif

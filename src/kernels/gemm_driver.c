@@ -1,0 +1,142 @@
+/* The GEMM driver: validates a call, prepares A once, splits N across the pool's threads and
+ * runs BLIS's loops around the family's micro-kernel, finishing every tile with the epilogue
+ * while it is in L1.
+ *
+ * Per thread (its contiguous range of panels):
+ *   for each chunk of panels that fits in half of L2      (B stays in L2 across row blocks)
+ *     for each block of mr rows of A                       (A block stays in L1/L2)
+ *       for each panel of the chunk: tile() [+ tile() of the up panel], epilogue
+ * With M <= mr (decode, MoE experts with few tokens) this is the GEMV path: one pass that
+ * streams each packed panel exactly once, the micro-kernel prefetching ahead. */
+#include "kernels/family.h"
+
+#include <string.h>
+
+enum { CHUNK_BYTES = 1 << 20 };
+
+typedef struct gemm_job {
+    const herd_packed *w;
+    int64_t M;
+    const uint8_t *a;
+    size_t a_stride;
+    ktile_fn tile;
+    kepi epi;
+} gemm_job;
+
+static void gemm_thread(void *ctx, int tid, int nthreads)
+{
+    const gemm_job *job = ctx;
+    const herd_packed *w = job->w;
+    const kfamily *fam = w->fam;
+    const int mr = fam->mr, nr = fam->nr, nmat = w->nmat;
+    float gbuf[KMAX_MR * KMAX_NR] __attribute__((aligned(64)));
+    float ubuf[KMAX_MR * KMAX_NR] __attribute__((aligned(64)));
+    size_t p0, p1;
+    herd_split_range((size_t)w->npanels, 1, tid, nthreads, &p0, &p1);
+    size_t per = w->panel_stride * (size_t)nmat;
+    size_t chunk = per >= CHUNK_BYTES ? 1 : CHUNK_BYTES / per;
+    if (job->M <= mr)
+        chunk = p1 - p0; /* GEMV: one streaming pass */
+    for (size_t pc = p0; pc < p1; pc += chunk) {
+        size_t pe = pc + chunk < p1 ? pc + chunk : p1;
+        for (int64_t m0 = 0; m0 < job->M; m0 += mr) {
+            int m = (int)(job->M - m0 < mr ? job->M - m0 : mr);
+            for (size_t p = pc; p < pe; p++) {
+                const uint8_t *b = w->data + p * per;
+                size_t pn = p + 1 < pe ? p + 1 : pc;
+                ktile t = {
+                    .m = m,
+                    .k = w->k,
+                    .a = job->a + (size_t)m0 * job->a_stride,
+                    .a_stride = job->a_stride,
+                    .b = b,
+                    .b_next = w->data + pn * per,
+                    .c = gbuf,
+                };
+                job->tile(&t);
+                if (nmat == 2) {
+                    t.b = b + w->panel_stride;
+                    t.c = ubuf;
+                    job->tile(&t);
+                }
+                int64_t col = (int64_t)p * nr;
+                int n = (int)(w->n - col < nr ? w->n - col : nr);
+                for (int i = 0; i < m; i++)
+                    fam->epilogue(&job->epi, m0 + i, col, n, gbuf + i * nr,
+                                  nmat == 2 ? ubuf + i * nr : NULL);
+            }
+        }
+    }
+}
+
+/* The prepared-A workspace of the calling thread, grown on demand and kept between calls. */
+static _Thread_local uint8_t *ws_data;
+static _Thread_local size_t ws_size;
+
+static uint8_t *workspace(size_t bytes)
+{
+    if (bytes > ws_size) {
+        herd_free(ws_data);
+        ws_size = 0;
+        ws_data = herd_alloc(bytes, "GEMM A workspace");
+        if (!ws_data)
+            return NULL;
+        ws_size = bytes;
+    }
+    return ws_data;
+}
+
+herd_status herd_gemm(const herd_packed *w, const herd_gemm_args *args, herd_pool *pool)
+{
+    if (!w || !args)
+        return herd_fail(HERD_ERR_ARG, "herd_gemm: null argument");
+    const int64_t M = args->M, N = w->n, K = w->k;
+    if (M < 0)
+        return herd_fail(HERD_ERR_ARG, "herd_gemm: M = %lld < 0", (long long)M);
+    if (M == 0)
+        return HERD_OK;
+    if (!args->A || !args->C)
+        return herd_fail(HERD_ERR_ARG, "herd_gemm: A or C is NULL");
+    if (args->lda < (size_t)K || args->ldc < (size_t)N || (args->residual && args->ldr < (size_t)N))
+        return herd_fail(HERD_ERR_ARG,
+                         "herd_gemm: row strides lda %zu, ldc %zu, ldr %zu below K = %lld / N = "
+                         "%lld",
+                         args->lda, args->ldc, args->ldr, (long long)K, (long long)N);
+    if ((args->act == HERD_ACT_SWIGLU) != (w->nmat == 2))
+        return herd_fail(HERD_ERR_ARG,
+                         w->nmat == 2 ? "herd_gemm: a SwiGLU weight needs act = HERD_ACT_SWIGLU"
+                                      : "herd_gemm: act = HERD_ACT_SWIGLU needs a weight packed "
+                                        "by herd_pack_swiglu");
+    if ((unsigned)args->act > HERD_ACT_SWIGLU || (unsigned)args->aprep > HERD_APREP_EXACT)
+        return herd_fail(HERD_ERR_ARG, "herd_gemm: bad act or aprep value");
+    if (args->out_bf16 && args->residual && (const void *)args->residual == args->C)
+        return herd_fail(HERD_ERR_ARG, "herd_gemm: residual cannot alias a bf16 C");
+
+    const kfamily *fam = w->fam;
+    gemm_job job = {
+        .w = w,
+        .M = M,
+        .a = (const uint8_t *)args->A,
+        .a_stride = args->lda * sizeof(float),
+        .tile = fam->tile,
+        .epi = {args->bias, args->act, args->residual, args->ldr, args->C, args->ldc,
+                args->out_bf16},
+    };
+    bool exact = args->aprep == HERD_APREP_EXACT || !fam->a_prep;
+    if (exact && fam->tile_exact)
+        job.tile = fam->tile_exact;
+    if (!exact) {
+        size_t stride = (fam->a_row_bytes(K) + 63) & ~(size_t)63, bytes;
+        if (!herd_mul_size(stride, (size_t)M, &bytes))
+            return herd_fail(HERD_ERR_RANGE, "herd_gemm: A workspace too large");
+        uint8_t *ws = workspace(bytes);
+        if (!ws)
+            return HERD_ERR_NOMEM;
+        for (int64_t i = 0; i < M; i++)
+            fam->a_prep(args->A + (size_t)i * args->lda, K, ws + (size_t)i * stride);
+        job.a = ws;
+        job.a_stride = stride;
+    }
+    herd_pool_run(pool, gemm_thread, &job);
+    return HERD_OK;
+}

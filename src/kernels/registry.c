@@ -1,0 +1,42 @@
+/* The kernel registry: one table per ISA level, each listing the families written for it.
+ * kfam_select() walks from the requested level down to ref and returns the first family of the
+ * type, so a type without a fast version at some level still runs on the best one below.
+ * Adding a family: one line in the table of its ISA (and its extern in family.h). */
+#include "kernels/family.h"
+
+#include <stddef.h>
+
+static const kfamily *const table_ref[] = {
+    &kfam_f32_ref, &kfam_f16_ref, &kfam_bf16_ref, &kfam_int8_ref, NULL,
+};
+static const kfamily *const table_avx2[] = {
+    &kfam_f32_avx2, &kfam_f16_avx2, &kfam_bf16_avx2, &kfam_int8_avx2, NULL,
+};
+static const kfamily *const table_avx512[] = {
+    &kfam_f32_avx512, &kfam_f16_avx512, &kfam_bf16_avx512, &kfam_int8_avx512, NULL,
+};
+static const kfamily *const table_avx512vnni[] = {
+    NULL,
+};
+static const kfamily *const table_avx512bf16[] = {
+    NULL,
+};
+
+static const kfamily *const *const tables[HERD_ISA_COUNT] = {
+    [HERD_ISA_REF] = table_ref,
+    [HERD_ISA_AVX2] = table_avx2,
+    [HERD_ISA_AVX512] = table_avx512,
+    [HERD_ISA_AVX512VNNI] = table_avx512vnni,
+    [HERD_ISA_AVX512BF16] = table_avx512bf16,
+};
+
+const kfamily *kfam_select(herd_type type, herd_isa_level isa)
+{
+    if ((unsigned)isa >= HERD_ISA_COUNT)
+        isa = HERD_ISA_COUNT - 1;
+    for (int level = (int)isa; level >= 0; level--)
+        for (const kfamily *const *f = tables[level]; *f; f++)
+            if ((*f)->type == type)
+                return *f;
+    return NULL;
+}
