@@ -1,0 +1,114 @@
+/* herd quantization: policies (which type for which class of tensor) and the quantizer that
+ * turns a plan of source tensors into a GGUF file, row by row on the thread pool.
+ *
+ * A plan entry names one output tensor (GGUF name, shape, type) and where its float rows come
+ * from: rows of a source tensor as they are, or columns of input-major matrices (the HF Llama 4
+ * fused expert tensors, which GGUF stores as [out, in] rows). Sources may be in any type
+ * herd_row_to_f32 reads, so a GGUF can be re-quantized as well as an HF checkpoint. */
+#ifndef HERD_QUANT_H
+#define HERD_QUANT_H
+
+#include "herd/base.h"
+#include "herd/formats.h"
+#include "herd/io_gguf.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Classes of tensors a policy chooses a type for. Norms are always F32. */
+typedef enum herd_qclass {
+    HERD_QC_EMBED,   /* token_embd */
+    HERD_QC_OUTPUT,  /* output (the head) */
+    HERD_QC_ATTN,    /* attn_q, attn_k, attn_v, attn_output */
+    HERD_QC_EXPERTS, /* routed experts: ffn_{gate,up,down}_exps */
+    HERD_QC_SHARED,  /* shared expert: ffn_{gate,up,down}_shexp */
+    HERD_QC_DENSE,   /* dense-layer FFN: ffn_{gate,up,down} */
+    HERD_QC_ROUTER,  /* ffn_gate_inp */
+    HERD_QC_NORM,    /* every *_norm, rope_freqs: always F32 */
+    HERD_QC_COUNT
+} herd_qclass;
+const char *herd_qclass_name(herd_qclass c); /* "embeddings", "output", "attention", ... */
+
+/* HERD_TYPE_COUNT in a slot means "the --type given on the command line". */
+typedef struct herd_quant_policy {
+    char name[32];
+    herd_type type[HERD_QC_COUNT];
+} herd_quant_policy;
+
+/* A named policy ("uniform", "mx-moe", "ggml-moe", "experts", ...) or a policy file with lines
+ * `class = type` (`#` comments; classes as herd_qclass_name, plus `default`). */
+herd_status herd_quant_policy_load(const char *name_or_path, herd_quant_policy *out);
+/* Names and one-line descriptions of the built-in policies, NULL-terminated, for --help. */
+const char *const *herd_quant_policy_names(void);
+const char *herd_quant_policy_describe(const char *name);
+/* The type of class c given the command line's type t; norms are F32 and rows whose length
+ * is not a multiple of the type's block fall back to BF16. */
+herd_type herd_quant_policy_type(const herd_quant_policy *p, herd_qclass c, herd_type t,
+                                 int64_t row_len);
+
+/* ---- plans -------------------------------------------------------------------------------- */
+typedef enum herd_qsrc_layout {
+    HERD_QSRC_ROWS, /* output row r = source row r (rows of src_row_bytes) */
+    HERD_QSRC_COLS, /* output row r of matrix m (r < rows_per_mat) = column col_off + r of the
+                       m-th [ne0 × src_ld] input-major source matrix */
+} herd_qsrc_layout;
+
+typedef struct herd_qentry {
+    char name[64]; /* GGUF tensor name */
+    herd_qclass cls;
+    herd_type type; /* output type */
+    int n_dims;
+    int64_t ne[4];
+    /* source */
+    herd_qsrc_layout layout;
+    herd_type src_type;
+    const uint8_t *src;
+    size_t src_row_bytes; /* ROWS: bytes between source rows (0: herd_type_row_bytes) */
+    int64_t src_ld;       /* COLS: elements per source row (the matrix's width) */
+    int64_t col_off;      /* COLS: first source column */
+    const float *values;  /* if set, the f32 rows come from here instead (computed tensors) */
+} herd_qentry;
+
+typedef struct herd_qplan {
+    herd_qentry *e;
+    size_t n, cap;
+} herd_qplan;
+herd_status herd_qplan_add(herd_qplan *p, const herd_qentry *e);
+void herd_qplan_free(herd_qplan *p);
+/* Bytes the entries will take in their output types. */
+size_t herd_qplan_bytes(const herd_qplan *p);
+
+/* Declares the plan's tensors on w (metadata already set), writes `path` through a temporary
+ * file, quantizing on the pool with a progress line. On failure nothing is left at `path`
+ * (herd_gguf_writer_tmp_path(w) names the temporary file meanwhile, for a signal handler). */
+herd_status herd_quantize_write(const herd_qplan *p, herd_gguf_writer *w, const char *path,
+                                herd_pool *pool, bool progress);
+
+/* ---- Llama 4: Hugging Face names -> llama.cpp's llama4 GGUF names (spec formats.md §4) ----
+ * A checkpoint is read through `find`, which returns false for a missing tensor. The layout is
+ * discovered from the tensors themselves (layers until input_layernorm is missing; MoE layers
+ * by their experts), so the plan needs no config. The fused expert tensors [E, H, 2I] and
+ * [E, I, H] are input-major: GGUF's ffn_{gate,up,down}_exps take their transposes, gate being
+ * the first I columns. Q and K are not permuted (Llama 4 RoPE pairs are interleaved, as ggml's
+ * normal RoPE; llama.cpp's converter does not permute them either). */
+typedef struct herd_src_tensor {
+    herd_type type; /* f32, f16 or bf16 */
+    int ndim;
+    int64_t shape[4]; /* PyTorch order, outermost first */
+    const uint8_t *data;
+} herd_src_tensor;
+typedef bool (*herd_src_find_fn)(void *ctx, const char *name, herd_src_tensor *out);
+
+/* Plans every text tensor of a Llama 4 HF checkpoint with types from policy p and type t.
+ * `where` names the checkpoint in messages. *n_layers receives the layer count. */
+herd_status herd_llama4_plan_hf(herd_src_find_fn find, void *ctx, const char *where,
+                                const herd_quant_policy *p, herd_type t, herd_qplan *out,
+                                int64_t *n_layers);
+/* The class of a llama4 GGUF tensor name; HERD_QC_COUNT if the name is not one of them. */
+herd_qclass herd_llama4_gguf_class(const char *gguf_name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

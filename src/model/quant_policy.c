@@ -1,0 +1,160 @@
+/* Quantization policies: which type each class of Llama 4 tensor gets. Built-in ones by name,
+ * or a small text file of `class = type` lines. Norms always stay F32 (they are tiny and the
+ * forward pass reads them as f32); the router defaults to F32 because top-1 routing flips on
+ * small errors, and a flipped expert costs far more than the bytes saved. */
+#include "herd/quant.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const class_names[HERD_QC_COUNT] = {
+    [HERD_QC_EMBED] = "embeddings", [HERD_QC_OUTPUT] = "output", [HERD_QC_ATTN] = "attention",
+    [HERD_QC_EXPERTS] = "experts",  [HERD_QC_SHARED] = "shared", [HERD_QC_DENSE] = "dense",
+    [HERD_QC_ROUTER] = "router",    [HERD_QC_NORM] = "norms",
+};
+
+const char *herd_qclass_name(herd_qclass c)
+{
+    return (unsigned)c < HERD_QC_COUNT ? class_names[c] : "?";
+}
+
+#define T_ HERD_TYPE_COUNT /* the command line's --type */
+typedef struct builtin {
+    const char *name, *about;
+    herd_type type[HERD_QC_COUNT]; /* in herd_qclass order */
+} builtin;
+
+/* order: embeddings, output, attention, experts, shared, dense, router, norms */
+static const builtin builtins[] = {
+    {"uniform",
+     "every matrix in --type (router and norms F32): the MX paper's direct cast",
+     {T_, T_, T_, T_, T_, T_, HERD_TYPE_F32, HERD_TYPE_F32}},
+    {"experts",
+     "routed experts in --type, everything else BF16 (the experts are ~95% of Scout's bytes)",
+     {HERD_TYPE_BF16, HERD_TYPE_BF16, HERD_TYPE_BF16, T_, HERD_TYPE_BF16, HERD_TYPE_BF16,
+      HERD_TYPE_F32, HERD_TYPE_F32}},
+    {"mx-moe",
+     "experts MXFP4, shared expert and attention MXFP8 E4M3, embeddings and head Q8_0",
+     {HERD_TYPE_Q8_0, HERD_TYPE_Q8_0, HERD_TYPE_MXFP8_E4M3, HERD_TYPE_MXFP4, HERD_TYPE_MXFP8_E4M3,
+      HERD_TYPE_MXFP8_E4M3, HERD_TYPE_F32, HERD_TYPE_F32}},
+    {"mx-moe6",
+     "experts MXFP6 E3M2, the rest MXINT8, head Q8_0 (higher accuracy, ~6.5 bits/weight)",
+     {HERD_TYPE_MXINT8, HERD_TYPE_Q8_0, HERD_TYPE_MXINT8, HERD_TYPE_MXFP6_E3M2, HERD_TYPE_MXINT8,
+      HERD_TYPE_MXINT8, HERD_TYPE_F32, HERD_TYPE_F32}},
+    {"ggml-moe",
+     "experts MXFP4, everything else Q8_0: only ggml types, so llama.cpp loads it",
+     {HERD_TYPE_Q8_0, HERD_TYPE_Q8_0, HERD_TYPE_Q8_0, HERD_TYPE_MXFP4, HERD_TYPE_Q8_0,
+      HERD_TYPE_Q8_0, HERD_TYPE_F32, HERD_TYPE_F32}},
+};
+enum { NBUILTINS = sizeof builtins / sizeof builtins[0] };
+
+const char *const *herd_quant_policy_names(void)
+{
+    static const char *names[NBUILTINS + 1];
+    for (int i = 0; i < NBUILTINS; i++)
+        names[i] = builtins[i].name;
+    names[NBUILTINS] = NULL;
+    return names;
+}
+
+const char *herd_quant_policy_describe(const char *name)
+{
+    for (int i = 0; i < NBUILTINS; i++)
+        if (strcmp(builtins[i].name, name) == 0)
+            return builtins[i].about;
+    return NULL;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = 0;
+    return s;
+}
+
+static herd_status parse_file(const char *path, herd_quant_policy *p)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return herd_fail(HERD_ERR_ARG,
+                         "policy '%s' is neither a built-in policy nor a readable file", path);
+    for (int c = 0; c < HERD_QC_COUNT; c++)
+        p->type[c] = T_;
+    p->type[HERD_QC_ROUTER] = HERD_TYPE_F32;
+    p->type[HERD_QC_NORM] = HERD_TYPE_F32;
+    char line[256];
+    int lineno = 0;
+    herd_status st = HERD_OK;
+    while (st == HERD_OK && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = 0;
+        char *s = trim(line);
+        if (!*s)
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            st = herd_fail(HERD_ERR_FORMAT, "%s:%d: expected 'class = type'", path, lineno);
+            break;
+        }
+        *eq = 0;
+        char *key = trim(s), *val = trim(eq + 1);
+        herd_type t;
+        if (!herd_type_parse(val, &t)) {
+            st = herd_fail(HERD_ERR_FORMAT, "%s:%d: unknown type '%s'", path, lineno, val);
+            break;
+        }
+        int c = -1;
+        for (int k = 0; k < HERD_QC_COUNT; k++)
+            if (strcmp(key, class_names[k]) == 0)
+                c = k;
+        if (strcmp(key, "default") == 0) {
+            for (int k = 0; k < HERD_QC_COUNT; k++)
+                if (k != HERD_QC_NORM && k != HERD_QC_ROUTER && p->type[k] == T_)
+                    p->type[k] = t;
+        } else if (c < 0) {
+            st = herd_fail(HERD_ERR_FORMAT,
+                           "%s:%d: unknown class '%s' (embeddings, output, attention, experts, "
+                           "shared, dense, router, default)",
+                           path, lineno, key);
+        } else if (c == HERD_QC_NORM && t != HERD_TYPE_F32) {
+            st = herd_fail(HERD_ERR_FORMAT, "%s:%d: norms are always f32", path, lineno);
+        } else {
+            p->type[c] = t;
+        }
+    }
+    fclose(f);
+    return st;
+}
+
+herd_status herd_quant_policy_load(const char *name_or_path, herd_quant_policy *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < NBUILTINS; i++)
+        if (strcmp(builtins[i].name, name_or_path) == 0) {
+            snprintf(out->name, sizeof out->name, "%s", builtins[i].name);
+            memcpy(out->type, builtins[i].type, sizeof out->type);
+            return HERD_OK;
+        }
+    const char *base = strrchr(name_or_path, '/');
+    snprintf(out->name, sizeof out->name, "%s", base ? base + 1 : name_or_path);
+    return parse_file(name_or_path, out);
+}
+
+herd_type herd_quant_policy_type(const herd_quant_policy *p, herd_qclass c, herd_type t,
+                                 int64_t row_len)
+{
+    if (c == HERD_QC_NORM)
+        return HERD_TYPE_F32;
+    herd_type r = p->type[c] == T_ ? t : p->type[c];
+    const herd_type_info *ti = herd_type_get(r);
+    if (!ti || row_len % ti->block_elems != 0)
+        return HERD_TYPE_BF16;
+    return r;
+}
