@@ -16,9 +16,11 @@ static const kfamily *const table_avx512[] = {
     &kfam_f32_avx512, &kfam_f16_avx512, &kfam_bf16_avx512, &kfam_int8_avx512, NULL,
 };
 static const kfamily *const table_avx512vnni[] = {
+    &kfam_int8_avx512vnni,
     NULL,
 };
 static const kfamily *const table_avx512bf16[] = {
+    &kfam_bf16_avx512bf16,
     NULL,
 };
 
