@@ -1,0 +1,95 @@
+/* Inside the tokenizer: the id table, the byte-string hash maps, the merge-pair map and the
+ * pre-tokenizer. Shared by the files of src/text/ and by tests/text (white-box checks). */
+#ifndef HERD_TEXT_TOKENIZER_INTERNAL_H
+#define HERD_TEXT_TOKENIZER_INTERNAL_H
+
+#include "herd/text.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+/* Ids above this are refused when loading (keeps a hostile file from asking for huge tables). */
+#define TOK_MAX_IDS (1 << 24)
+
+enum { TOK_PRESENT = 1, TOK_SPECIAL = 2, TOK_ORDINARY = 4 };
+
+/* Byte string -> id, open addressing over the tokenizer's id table (keys live in the blob). */
+typedef struct tok_map {
+    uint32_t *slots; /* id + 1, 0 = empty */
+    size_t mask;     /* capacity - 1 (capacity a power of two), 0 when empty */
+    size_t count;
+} tok_map;
+
+/* (left id, right id) -> (merge rank, merged id), for tokenizer.json merges. */
+typedef struct tok_pair {
+    uint64_t key; /* left << 32 | right, UINT64_MAX = empty */
+    uint32_t rank, id;
+} tok_pair;
+
+struct herd_tokenizer {
+    char *source; /* the file it came from, for messages */
+    /* id -> bytes */
+    int32_t n_ids, cap_ids;
+    uint32_t *off, *len;
+    uint8_t *flags;
+    uint8_t *blob;
+    size_t blob_len, blob_cap;
+    /* bytes -> id */
+    tok_map ordinary; /* BPE vocabulary */
+    tok_map special;  /* special tokens, matched only with HERD_ENCODE_SPECIAL */
+    uint8_t special_first[32]; /* bitmap of first bytes of special tokens */
+    uint32_t special_lens[64]; /* distinct special lengths, longest first */
+    int n_special_lens;
+    int32_t byte_id[256];
+    /* merges: tiktoken files rank a pair by the rank of its concatenation (rank == id);
+     * tokenizer.json files by the merge list (pairs). */
+    bool use_pairs;
+    bool ignore_merges; /* a whole piece that is in the vocabulary is emitted as is */
+    tok_pair *pairs;
+    size_t pair_mask;
+    /* pre-tokenizer */
+    pcre2_code *re;
+    bool jit;
+    /* stop tokens */
+    int32_t *stops;
+    size_t n_stops;
+};
+
+/* ---- tokenizer.c: the tables ---- */
+herd_status tok_create(const char *source, herd_tokenizer **out);
+/* Sets token `id` to `bytes` (ordinary vocabulary or special). Fails on duplicates. */
+herd_status tok_set(herd_tokenizer *t, int32_t id, const uint8_t *bytes, size_t len, bool special);
+int32_t tok_map_find(const herd_tokenizer *t, const tok_map *m, const uint8_t *key, size_t len);
+herd_status tok_pairs_build(herd_tokenizer *t, size_t n_pairs);
+herd_status tok_pair_add(herd_tokenizer *t, int32_t left, int32_t right, uint32_t rank,
+                         int32_t id);
+const tok_pair *tok_pair_find(const herd_tokenizer *t, int32_t left, int32_t right);
+/* Checks all 256 bytes have a token and fills byte_id; adds default stop ids. */
+herd_status tok_finish(herd_tokenizer *t);
+void tok_add_llama4_specials(herd_tokenizer *t, int32_t first_id, herd_status *st);
+
+/* ---- pretokenize.c ---- */
+/* Compiles `pattern` (Rust-regex / Oniguruma syntax as used by tiktoken and HF) with PCRE2. */
+herd_status tok_compile_pattern(herd_tokenizer *t, const char *pattern);
+/* Rewrites \s and \S to Unicode White_Space classes; returns malloc'd text or NULL (no memory). */
+char *tok_rewrite_pattern(const char *pattern);
+
+/* ---- bpe.c ---- */
+typedef struct bpe_work {
+    uint32_t *a, *b, *c, *d; /* per-byte scratch (sized cap) */
+    void *heap;
+    size_t cap, heap_cap;
+} bpe_work;
+/* Appends the ids of one pre-token piece. */
+herd_status bpe_encode_piece(const herd_tokenizer *t, const uint8_t *p, size_t n, bpe_work *w,
+                             herd_tokens *out);
+void bpe_work_free(bpe_work *w);
+/* Pieces up to this many bytes use the simple scan, longer ones the heap (tests change it). */
+extern size_t bpe_small_limit;
+
+/* ---- utf8 helpers (tokenizer.c) ---- */
+/* Decodes one UTF-8 character at s[0..n); returns its length (1..4) and sets *cp, or 0 if the
+ * bytes there are not a valid (shortest-form, non-surrogate) character. */
+size_t tok_utf8_decode(const uint8_t *s, size_t n, uint32_t *cp);
+
+#endif
