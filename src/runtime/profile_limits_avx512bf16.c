@@ -10,8 +10,11 @@ double herd_limits_bf16_avx512bf16(int64_t iters)
 {
     __m512bh a = (__m512bh)_mm512_set1_epi16(0x3f80); /* 1.0 */
     __m512bh b = (__m512bh)_mm512_set1_epi16(0x3380); /* ~6e-8: sums stay finite */
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0,
-           a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+    /* distinct starting values, or the compiler merges the identical chains into one */
+    __m512 a0 = _mm512_set1_ps(0.00f), a1 = _mm512_set1_ps(0.01f), a2 = _mm512_set1_ps(0.02f),
+           a3 = _mm512_set1_ps(0.03f), a4 = _mm512_set1_ps(0.04f), a5 = _mm512_set1_ps(0.05f),
+           a6 = _mm512_set1_ps(0.06f), a7 = _mm512_set1_ps(0.07f), a8 = _mm512_set1_ps(0.08f),
+           a9 = _mm512_set1_ps(0.09f), a10 = _mm512_set1_ps(0.10f), a11 = _mm512_set1_ps(0.11f);
     for (int64_t i = 0; i < iters; i++) {
         a0 = _mm512_dpbf16_ps(a0, a, b);
         a1 = _mm512_dpbf16_ps(a1, a, b);

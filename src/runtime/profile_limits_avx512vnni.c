@@ -9,8 +9,11 @@ static volatile int sink;
 double herd_limits_vnni_avx512vnni(int64_t iters)
 {
     __m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(-2);
-    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
-            a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+    /* distinct starting values, or the compiler merges the identical chains into one */
+    __m512i a0 = _mm512_set1_epi32(0), a1 = _mm512_set1_epi32(1), a2 = _mm512_set1_epi32(2),
+            a3 = _mm512_set1_epi32(3), a4 = _mm512_set1_epi32(4), a5 = _mm512_set1_epi32(5),
+            a6 = _mm512_set1_epi32(6), a7 = _mm512_set1_epi32(7), a8 = _mm512_set1_epi32(8),
+            a9 = _mm512_set1_epi32(9), a10 = _mm512_set1_epi32(10), a11 = _mm512_set1_epi32(11);
     for (int64_t i = 0; i < iters; i++) {
         a0 = _mm512_dpbusd_epi32(a0, a, b);
         a1 = _mm512_dpbusd_epi32(a1, a, b);
