@@ -25,28 +25,25 @@ extern "C" {
 #endif
 
 typedef enum herd_prof_op {
-    HERD_OP_EMBED,          /* token embedding rows gathered (and widened) */
-    HERD_OP_NORM,           /* RMSNorm: input, post-attention, final */
-    HERD_OP_Q,              /* attention projections, each its own GEMM ... */
-    HERD_OP_K,              /* */
-    HERD_OP_V,              /* */
-    HERD_OP_QKV,            /* ... or fused into one */
-    HERD_OP_QK_NORM,        /* weightless RMS norm of q and k */
-    HERD_OP_ROPE,           /* rotary embedding of q and k */
-    HERD_OP_KV_STORE,       /* writing k and v into the cache */
-    HERD_OP_ATTN,           /* scores, softmax, weighted sum of V (KV cache reads) */
-    HERD_OP_O,              /* attention output projection */
-    HERD_OP_ROUTER,         /* router GEMM (logits per expert) */
-    HERD_OP_ROUTE,          /* top-k, sigmoid scores, grouping tokens by expert */
-    HERD_OP_EXPERT_GATE_UP, /* routed experts */
-    HERD_OP_EXPERT_DOWN,    /* */
-    HERD_OP_SHARED_GATE_UP, /* shared expert */
-    HERD_OP_SHARED_DOWN,    /* */
-    HERD_OP_MLP_GATE_UP,    /* dense (non-MoE) layers */
-    HERD_OP_MLP_DOWN,       /* */
-    HERD_OP_ELEMENTWISE,    /* residual adds, SwiGLU or scaling done outside a GEMM epilogue */
-    HERD_OP_LM_HEAD,        /* final projection to the vocabulary */
-    HERD_OP_SAMPLE,         /* logits to the next token */
+    HERD_OP_EMBED,       /* token embedding rows gathered (and widened) */
+    HERD_OP_NORM,        /* RMSNorm: input, post-attention, final */
+    HERD_OP_Q,           /* attention projections, each its own GEMM ... */
+    HERD_OP_K,           /* */
+    HERD_OP_V,           /* */
+    HERD_OP_QKV,         /* ... or fused into one */
+    HERD_OP_ROPE,        /* rotary embedding of q and k */
+    HERD_OP_QK_NORM,     /* weightless RMS norm of q and k (RoPE layers) */
+    HERD_OP_ATTN,        /* scores, softmax, weighted sum of V (KV cache reads) */
+    HERD_OP_KV_STORE,    /* writing k and v into the cache */
+    HERD_OP_O,           /* attention output projection */
+    HERD_OP_ROUTER,      /* router GEMM (logits per expert) */
+    HERD_OP_ROUTE,       /* top-k, grouping tokens by expert, scaling inputs, adding outputs */
+    HERD_OP_EXPERT,      /* routed experts: gate|up (SwiGLU) + down GEMMs */
+    HERD_OP_SHARED,      /* the shared expert: gate|up + down */
+    HERD_OP_MLP,         /* dense (non-MoE) layers: gate|up + down */
+    HERD_OP_ELEMENTWISE, /* scaling or adds done outside a GEMM epilogue */
+    HERD_OP_LM_HEAD,     /* final projection to the vocabulary */
+    HERD_OP_SAMPLE,      /* logits to the next token */
     HERD_OP_OTHER,
     HERD_OP_COUNT
 } herd_prof_op;
@@ -82,17 +79,28 @@ extern bool herd_prof_on; /* read by the probes; set with herd_prof_enable */
         if (__builtin_expect(herd_prof_on, 0))                                                     \
             herd_prof_record((op), herd_now() - (t0), (cost), -1);                                 \
     } while (0)
-/* A GEMM through herd_gemm: cost from the packed weight and the call's arguments. */
+/* The cost of one herd_gemm call from its packed weight and arguments (needs herd/kernels.h). */
+#define HERD_PROF_GEMM_COST(w, args)                                                               \
+    herd_prof_gemm_cost((args)->M, herd_packed_n(w), herd_packed_k(w),                             \
+                        (double)herd_packed_bytes(w), (args)->act == HERD_ACT_SWIGLU ? 2 : 1,      \
+                        (args)->out_bf16 ? 2 : 4, (args)->residual != NULL)
+/* Records a GEMM through herd_gemm. */
 #define HERD_PROF_GEMM(op, t0, w, args)                                                            \
     do {                                                                                           \
         if (__builtin_expect(herd_prof_on, 0))                                                     \
-            herd_prof_record((op), herd_now() - (t0),                                              \
-                             herd_prof_gemm_cost((args)->M, herd_packed_n(w), herd_packed_k(w),    \
-                                                 (double)herd_packed_bytes(w),                     \
-                                                 (args)->act == HERD_ACT_SWIGLU ? 2 : 1,           \
-                                                 (args)->out_bf16 ? 2 : 4,                         \
-                                                 (args)->residual != NULL),                        \
+            herd_prof_record((op), herd_now() - (t0), HERD_PROF_GEMM_COST(w, args),                \
                              (int)herd_packed_type(w));                                            \
+    } while (0)
+/* Records a SwiGLU FFN of M rows: gate|up (f32 out) then down (adding a residual if asked). */
+#define HERD_PROF_FFN(op, t0, gate_up, down, M, residual)                                          \
+    do {                                                                                           \
+        if (__builtin_expect(herd_prof_on, 0))                                                     \
+            herd_prof_record((op), herd_now() - (t0),                                              \
+                             herd_prof_ffn_cost((M), herd_packed_n(gate_up),                       \
+                                                herd_packed_k(gate_up),                            \
+                                                (double)herd_packed_bytes(gate_up),                \
+                                                (double)herd_packed_bytes(down), (residual)),      \
+                             (int)herd_packed_type(gate_up));                                      \
     } while (0)
 
 void herd_prof_record(herd_prof_op op, double seconds, herd_prof_cost cost, int wtype);
@@ -110,7 +118,7 @@ const herd_prof_entry *herd_prof_get(herd_prof_phase phase, herd_prof_op op);
 double herd_prof_phase_wall(herd_prof_phase phase);
 int64_t herd_prof_phase_tokens(herd_prof_phase phase);
 int64_t herd_prof_phase_runs(herd_prof_phase phase);
-const char *herd_prof_op_name(herd_prof_op op);    /* "q", "expert.gate_up", ... */
+const char *herd_prof_op_name(herd_prof_op op);    /* "q", "expert", ... */
 const char *herd_prof_phase_name(herd_prof_phase); /* "prefill", "decode" */
 
 /* ---- counting helpers (documented formulas; tests check them by hand) ---------------------
@@ -119,6 +127,10 @@ const char *herd_prof_phase_name(herd_prof_phase); /* "prefill", "decode" */
  *   + 4·M·N (residual read, if any). */
 herd_prof_cost herd_prof_gemm_cost(int64_t M, int64_t N, int64_t K, double wbytes, int nmat,
                                    int out_elem, bool residual);
+/* SwiGLU FFN over M rows, hidden K, width N: the gate|up GEMM (nmat 2, f32 out) plus the down
+ * GEMM (N -> K, f32 out, residual read if `residual`). */
+herd_prof_cost herd_prof_ffn_cost(int64_t M, int64_t N, int64_t K, double gate_up_bytes,
+                                  double down_bytes, bool residual);
 /* RMSNorm of `rows` vectors of `dim`: flops 4·rows·dim (square, sum, scale, weight);
  * act 8·rows·dim (read, write); weights 4·dim (the f32 norm weight; 0 if weightless). */
 herd_prof_cost herd_prof_norm_cost(int64_t rows, int64_t dim, bool has_weight);

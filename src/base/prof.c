@@ -20,19 +20,16 @@ static const char *const op_names[HERD_OP_COUNT] = {
     [HERD_OP_K] = "k",
     [HERD_OP_V] = "v",
     [HERD_OP_QKV] = "qkv",
-    [HERD_OP_QK_NORM] = "qk_norm",
     [HERD_OP_ROPE] = "rope",
-    [HERD_OP_KV_STORE] = "kv_store",
+    [HERD_OP_QK_NORM] = "qk_norm",
     [HERD_OP_ATTN] = "attention",
+    [HERD_OP_KV_STORE] = "kv_store",
     [HERD_OP_O] = "o",
     [HERD_OP_ROUTER] = "router",
     [HERD_OP_ROUTE] = "route",
-    [HERD_OP_EXPERT_GATE_UP] = "expert.gate_up",
-    [HERD_OP_EXPERT_DOWN] = "expert.down",
-    [HERD_OP_SHARED_GATE_UP] = "shared.gate_up",
-    [HERD_OP_SHARED_DOWN] = "shared.down",
-    [HERD_OP_MLP_GATE_UP] = "mlp.gate_up",
-    [HERD_OP_MLP_DOWN] = "mlp.down",
+    [HERD_OP_EXPERT] = "expert",
+    [HERD_OP_SHARED] = "shared",
+    [HERD_OP_MLP] = "mlp",
     [HERD_OP_ELEMENTWISE] = "elementwise",
     [HERD_OP_LM_HEAD] = "lm_head",
     [HERD_OP_SAMPLE] = "sample",
@@ -130,6 +127,16 @@ herd_prof_cost herd_prof_gemm_cost(int64_t M, int64_t N, int64_t K, double wbyte
     c.flops = 2.0 * m * n * k * nmat;
     c.weight_bytes = wbytes;
     c.act_bytes = 4.0 * m * k + (double)out_elem * m * n + (residual ? 4.0 * m * n : 0.0);
+    return c;
+}
+
+herd_prof_cost herd_prof_ffn_cost(int64_t M, int64_t N, int64_t K, double gate_up_bytes,
+                                  double down_bytes, bool residual)
+{
+    herd_prof_cost a = herd_prof_gemm_cost(M, N, K, gate_up_bytes, 2, 4, false);
+    herd_prof_cost b = herd_prof_gemm_cost(M, K, N, down_bytes, 1, 4, residual);
+    herd_prof_cost c = {a.flops + b.flops, a.weight_bytes + b.weight_bytes,
+                        a.act_bytes + b.act_bytes, a.kv_bytes + b.kv_bytes};
     return c;
 }
 

@@ -26,6 +26,18 @@ TEST(gemm_counts)
     CHECK_NEAR(c.act_bytes, 4 * 21 + 2 * 15, 0);
 }
 
+TEST(ffn_counts)
+{
+    /* 3 rows, hidden 8, width 16: gate|up 2·3·16·8·2 FLOPs, down 2·3·8·16 */
+    herd_prof_cost c = herd_prof_ffn_cost(3, 16, 8, 512, 256, true);
+    CHECK_NEAR(c.flops, 1536 + 768, 0);
+    CHECK_NEAR(c.weight_bytes, 768, 0);
+    /* gate|up: A 4·3·8 + C 4·3·16; down: A 4·3·16 + C 4·3·8 + residual 4·3·8 */
+    CHECK_NEAR(c.act_bytes, 96 + 192 + 192 + 96 + 96, 0);
+    c = herd_prof_ffn_cost(3, 16, 8, 512, 256, false);
+    CHECK_NEAR(c.act_bytes, 96 + 192 + 192 + 96, 0);
+}
+
 TEST(norm_and_rope_counts)
 {
     herd_prof_cost c = herd_prof_norm_cost(3, 16, true);
@@ -109,7 +121,7 @@ TEST(records_per_phase)
     CHECK_EQ_INT(herd_prof_phase_runs(HERD_PHASE_DECODE), 1);
     CHECK(herd_prof_phase_wall(HERD_PHASE_PREFILL) >= e->seconds);
     CHECK(herd_prof_get(HERD_PHASE_COUNT, HERD_OP_ATTN) == NULL);
-    CHECK(strcmp(herd_prof_op_name(HERD_OP_EXPERT_GATE_UP), "expert.gate_up") == 0);
+    CHECK(strcmp(herd_prof_op_name(HERD_OP_EXPERT), "expert") == 0);
     for (int op = 0; op < HERD_OP_COUNT; op++)
         CHECK(herd_prof_op_name((herd_prof_op)op) != NULL);
 
@@ -174,6 +186,7 @@ TEST(op_times_cover_wall_time)
 int main(void)
 {
     RUN(gemm_counts);
+    RUN(ffn_counts);
     RUN(norm_and_rope_counts);
     RUN(attention_spans);
     RUN(off_records_and_evaluates_nothing);

@@ -29,14 +29,14 @@ static void fill_counters(void)
     herd_prof_reset();
     herd_prof_enable(true);
     /* decode: GEMVs near the bandwidth roof, intensity ~1 (bf16 weights) */
-    fake(HERD_PHASE_DECODE, HERD_OP_EXPERT_GATE_UP, 8, 16e6, 16e6, HERD_TYPE_BF16);
-    fake(HERD_PHASE_DECODE, HERD_OP_EXPERT_DOWN, 4, 8e6, 8e6, HERD_TYPE_BF16);
+    fake(HERD_PHASE_DECODE, HERD_OP_EXPERT, 8, 16e6, 16e6, HERD_TYPE_BF16);
+    fake(HERD_PHASE_DECODE, HERD_OP_SHARED, 4, 8e6, 8e6, HERD_TYPE_BF16);
     fake(HERD_PHASE_DECODE, HERD_OP_Q, 1, 2e6, 2e6, HERD_TYPE_BF16);
     fake(HERD_PHASE_DECODE, HERD_OP_ATTN, 0.5, 1e5, 4e5, -1);
     fake(HERD_PHASE_DECODE, HERD_OP_NORM, 0.1, 1e4, 2e4, -1);
     fake(HERD_PHASE_DECODE, HERD_OP_EMBED, 0.01, 0, 1e4, -1);
     /* prefill: compute-bound GEMMs */
-    fake(HERD_PHASE_PREFILL, HERD_OP_EXPERT_GATE_UP, 100, 1e10, 2e7, HERD_TYPE_MXFP4);
+    fake(HERD_PHASE_PREFILL, HERD_OP_EXPERT, 100, 1e10, 2e7, HERD_TYPE_MXFP4);
     fake(HERD_PHASE_PREFILL, HERD_OP_LM_HEAD, 50, 4e9, 4e7, HERD_TYPE_F32);
     fake(HERD_PHASE_PREFILL, HERD_OP_ATTN, 20, 2e8, 1e7, -1);
     double t = herd_prof_phase_begin(HERD_PHASE_PREFILL);
@@ -54,10 +54,10 @@ TEST(rows)
     CHECK_EQ_INT(n, 9);
     /* prefill first, longest first */
     CHECK_EQ_INT(rows[0].phase, HERD_PHASE_PREFILL);
-    CHECK_EQ_INT(rows[0].op, HERD_OP_EXPERT_GATE_UP);
+    CHECK_EQ_INT(rows[0].op, HERD_OP_EXPERT);
     CHECK_EQ_INT(rows[1].op, HERD_OP_LM_HEAD);
     CHECK_EQ_INT(rows[3].phase, HERD_PHASE_DECODE);
-    CHECK_EQ_INT(rows[3].op, HERD_OP_EXPERT_GATE_UP);
+    CHECK_EQ_INT(rows[3].op, HERD_OP_EXPERT);
     CHECK_NEAR(rows[0].ms, 100, 1e-9);
     CHECK_NEAR(rows[0].pct_time, 50, 1e-2);
     CHECK_NEAR(rows[0].gflops, 100, 1e-6); /* 1e10 FLOP in 0.1 s */
