@@ -41,23 +41,37 @@ bool herd_type_parse(const char *name, herd_type *out)
 size_t herd_type_row_bytes(herd_type t, size_t n)
 {
     const herd_type_info *ti = herd_type_get(t);
-    return ti ? n / (size_t)ti->block_elems * (size_t)ti->block_bytes : 0;
+    if (!ti)
+        return 0;
+    size_t be = (size_t)ti->block_elems;
+    return (n + be - 1) / be * (size_t)ti->block_bytes + (t == HERD_TYPE_INT8 ? 4 : 0);
 }
 
 herd_status herd_row_to_f32(herd_type t, const void *src, float *dst, size_t n)
 {
+    herd_mx_format f;
+    if (herd_mx_format_of_type(t, &f)) {
+        herd_mx_dequantize(f, src, dst, n);
+        return HERD_OK;
+    }
     switch (t) {
     case HERD_TYPE_F32: memcpy(dst, src, n * sizeof(float)); return HERD_OK;
     case HERD_TYPE_BF16: herd_bf16_to_f32_row(src, dst, n); return HERD_OK;
     case HERD_TYPE_F16: herd_f16_to_f32_row(src, dst, n); return HERD_OK;
-    default:
-        return herd_fail(HERD_ERR_UNSUPPORTED, "conversion from %s to f32 not implemented yet",
-                         herd_type_name(t));
+    case HERD_TYPE_Q8_0: herd_q8_0_dequantize(src, dst, n); return HERD_OK;
+    case HERD_TYPE_Q4_0: herd_q4_0_dequantize(src, dst, n); return HERD_OK;
+    case HERD_TYPE_INT8: herd_int8_row_dequantize(src, dst, n); return HERD_OK;
+    default: return herd_fail(HERD_ERR_ARG, "unknown tensor type %d", (int)t);
     }
 }
 
 herd_status herd_row_from_f32(herd_type t, const float *src, void *dst, size_t n)
 {
+    herd_mx_format f;
+    if (herd_mx_format_of_type(t, &f)) {
+        herd_mx_quantize(f, HERD_MX_ROUND_EVEN, src, dst, n);
+        return HERD_OK;
+    }
     switch (t) {
     case HERD_TYPE_F32: memcpy(dst, src, n * sizeof(float)); return HERD_OK;
     case HERD_TYPE_BF16: herd_f32_to_bf16_row(src, dst, n); return HERD_OK;
@@ -65,8 +79,9 @@ herd_status herd_row_from_f32(herd_type t, const float *src, void *dst, size_t n
         for (size_t i = 0; i < n; i++)
             ((uint16_t *)dst)[i] = herd_f32_to_f16(src[i]);
         return HERD_OK;
-    default:
-        return herd_fail(HERD_ERR_UNSUPPORTED, "conversion from f32 to %s not implemented yet",
-                         herd_type_name(t));
+    case HERD_TYPE_Q8_0: herd_q8_0_quantize(src, dst, n); return HERD_OK;
+    case HERD_TYPE_Q4_0: herd_q4_0_quantize(src, dst, n); return HERD_OK;
+    case HERD_TYPE_INT8: herd_int8_row_quantize(src, dst, n); return HERD_OK;
+    default: return herd_fail(HERD_ERR_ARG, "unknown tensor type %d", (int)t);
     }
 }
