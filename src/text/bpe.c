@@ -16,8 +16,8 @@ size_t bpe_small_limit = 64;
 #define NO_RANK UINT32_MAX
 
 /* The rank of merging parts [a, mid) and [mid, b) with ids ia, ib; *merged gets the new id. */
-static inline uint32_t pair_rank(const herd_tokenizer *t, const uint8_t *p, uint32_t a,
-                                 uint32_t b, int32_t ia, int32_t ib, int32_t *merged)
+static inline uint32_t pair_rank(const herd_tokenizer *t, const uint8_t *p, uint32_t a, uint32_t b,
+                                 int32_t ia, int32_t ib, int32_t *merged)
 {
     if (t->use_pairs) {
         const tok_pair *q = tok_pair_find(t, ia, ib);

@@ -8,8 +8,9 @@ static herd_status special(const herd_tokenizer *tok, const char *name, herd_tok
 {
     int32_t id = herd_tokenizer_special_id(tok, name);
     if (id < 0)
-        return herd_fail(HERD_ERR_UNSUPPORTED, "%s: the vocabulary has no %s (not a Llama 4 "
-                                               "tokenizer?)",
+        return herd_fail(HERD_ERR_UNSUPPORTED,
+                         "%s: the vocabulary has no %s (not a Llama 4 "
+                         "tokenizer?)",
                          tok->source, name);
     return herd_tokens_push(out, id);
 }

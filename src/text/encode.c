@@ -187,9 +187,10 @@ static size_t incomplete_tail(const uint8_t *s, size_t n)
         uint8_t c = s[n - k];
         if ((c & 0xC0) == 0x80)
             continue; /* a continuation byte: look further back for the lead */
-        size_t need = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-                                               : c >= 0xF0 && c <= 0xF4   ? 4
-                                                                          : 0;
+        size_t need = c >= 0xC2 && c <= 0xDF   ? 2
+                      : c >= 0xE0 && c <= 0xEF ? 3
+                      : c >= 0xF0 && c <= 0xF4 ? 4
+                                               : 0;
         if (need <= k)
             return 0; /* ASCII, an invalid lead, or a complete character */
         if (k >= 2) { /* the second byte's range depends on the lead */

@@ -40,7 +40,8 @@ static long b64_decode(const uint8_t *s, size_t n, uint8_t *out)
             if (v[k] < 0)
                 return -1;
         }
-        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        uint32_t w =
+            (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
         out[o++] = (uint8_t)(w >> 16);
         if (!(i + 4 == n && pad == 2))
             out[o++] = (uint8_t)(w >> 8);

@@ -93,8 +93,8 @@ static herd_status load_merges(json_loader *L, json_t *merges)
         bool ok = false;
         if (json_is_string(m)) { /* legacy "a b" */
             const char *s = json_string_value(m), *sp = strchr(s, ' ');
-            if (sp && sp > s && sp[1] && !strchr(sp + 1, ' ') && (size_t)(sp - s) < sizeof pair[0] &&
-                strlen(sp + 1) < sizeof pair[1]) {
+            if (sp && sp > s && sp[1] && !strchr(sp + 1, ' ') &&
+                (size_t)(sp - s) < sizeof pair[0] && strlen(sp + 1) < sizeof pair[1]) {
                 memcpy(pair[0], s, (size_t)(sp - s));
                 pair[0][sp - s] = 0;
                 strcpy(pair[1], sp + 1);
@@ -174,7 +174,8 @@ static herd_status load_pre_tokenizer(json_loader *L, json_t *pre, const char **
         json_t *p = seq ? json_array_get(list, i) : one[0];
         const char *pt = json_string_value(json_object_get(p, "type"));
         if (pt && strcmp(pt, "Split") == 0 && !split) {
-            const char *re = json_string_value(json_object_get(json_object_get(p, "pattern"), "Regex"));
+            const char *re =
+                json_string_value(json_object_get(json_object_get(p, "pattern"), "Regex"));
             const char *beh = json_string_value(json_object_get(p, "behavior"));
             if (!re || !beh || strcmp(beh, "Isolated") != 0 ||
                 json_is_true(json_object_get(p, "invert")))

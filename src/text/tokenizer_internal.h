@@ -35,8 +35,8 @@ struct herd_tokenizer {
     uint8_t *blob;
     size_t blob_len, blob_cap;
     /* bytes -> id */
-    tok_map ordinary; /* BPE vocabulary */
-    tok_map special;  /* special tokens, matched only with HERD_ENCODE_SPECIAL */
+    tok_map ordinary;          /* BPE vocabulary */
+    tok_map special;           /* special tokens, matched only with HERD_ENCODE_SPECIAL */
     uint8_t special_first[32]; /* bitmap of first bytes of special tokens */
     uint32_t special_lens[64]; /* distinct special lengths, longest first */
     int n_special_lens;
@@ -61,8 +61,7 @@ herd_status tok_create(const char *source, herd_tokenizer **out);
 herd_status tok_set(herd_tokenizer *t, int32_t id, const uint8_t *bytes, size_t len, bool special);
 int32_t tok_map_find(const herd_tokenizer *t, const tok_map *m, const uint8_t *key, size_t len);
 herd_status tok_pairs_build(herd_tokenizer *t, size_t n_pairs);
-herd_status tok_pair_add(herd_tokenizer *t, int32_t left, int32_t right, uint32_t rank,
-                         int32_t id);
+herd_status tok_pair_add(herd_tokenizer *t, int32_t left, int32_t right, uint32_t rank, int32_t id);
 const tok_pair *tok_pair_find(const herd_tokenizer *t, int32_t left, int32_t right);
 /* Checks all 256 bytes have a token and fills byte_id; adds default stop ids. */
 herd_status tok_finish(herd_tokenizer *t);

@@ -117,7 +117,8 @@ TEST(llama4_special_table)
     CHECK_EQ_INT(f.n, 2049);
     for (size_t i = 1; i < f.n; i++) {
         const char *tab1 = memchr(f.line[i], '\t', f.len[i]);
-        const char *tab2 = tab1 ? memchr(tab1 + 1, '\t', f.len[i] - (size_t)(tab1 + 1 - f.line[i])) : NULL;
+        const char *tab2 =
+            tab1 ? memchr(tab1 + 1, '\t', f.len[i] - (size_t)(tab1 + 1 - f.line[i])) : NULL;
         if (!tab2) {
             CHECK_MSG(0, "bad table line %zu", i + 1);
             continue;
@@ -216,7 +217,10 @@ TEST(invalid_utf8)
     }
     /* A lone invalid byte between letters is a piece of its own. */
     herd_tokens ids = {0};
-    herd_tokenizer_encode(llama4, "ab\xff" "cd", 5, 0, &ids);
+    herd_tokenizer_encode(llama4,
+                          "ab\xff"
+                          "cd",
+                          5, 0, &ids);
     herd_tokens want = {0};
     herd_tokenizer_encode(llama4, "ab", 2, 0, &want);
     herd_tokenizer_encode(llama4, "\xff", 1, 0, &want);
@@ -272,14 +276,15 @@ TEST(streaming_decoder)
 int main(void)
 {
     herd_tokenizer *t;
-    o200k = load_or_die(herd_tokenizer_load_tiktoken("tokenizer/o200k_base.subset.tiktoken", NULL, &t), &t,
-                        "o200k subset");
+    o200k =
+        load_or_die(herd_tokenizer_load_tiktoken("tokenizer/o200k_base.subset.tiktoken", NULL, &t),
+                    &t, "o200k subset");
     load_or_die(herd_tokenizer_load_specials(o200k, "tokenizer/o200k_specials.tsv"), &o200k,
                 "o200k specials");
-    llama4 = load_or_die(herd_tokenizer_load_tiktoken("tokenizer/llama4/tokenizer.model", NULL, &t), &t,
-                         "llama4 tokenizer.model");
-    hf4k = load_or_die(herd_tokenizer_load_file("tokenizer/hf/o200k_4k.tokenizer.json", NULL, &t), &t,
-                       "o200k_4k.tokenizer.json");
+    llama4 = load_or_die(herd_tokenizer_load_tiktoken("tokenizer/llama4/tokenizer.model", NULL, &t),
+                         &t, "llama4 tokenizer.model");
+    hf4k = load_or_die(herd_tokenizer_load_file("tokenizer/hf/o200k_4k.tokenizer.json", NULL, &t),
+                       &t, "o200k_4k.tokenizer.json");
     hf4k_legacy = load_or_die(
         herd_tokenizer_load_json("tokenizer/hf/o200k_4k.legacy_merges.tokenizer.json", &t), &t,
         "legacy merges");

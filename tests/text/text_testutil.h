@@ -79,9 +79,9 @@ static inline bool check_encoding(const herd_tokenizer *tok, const char *text, s
         size_t i = 0;
         while (i < got.n && i < want->n && got.ids[i] == want->ids[i])
             i++;
-        CHECK_MSG(0, "%s: encoding differs at id %zu (got %zu ids, want %zu; %d vs %d) %s", what,
-                  i, got.n, want->n, i < got.n ? got.ids[i] : -1,
-                  i < want->n ? want->ids[i] : -1, st ? herd_last_error() : "");
+        CHECK_MSG(0, "%s: encoding differs at id %zu (got %zu ids, want %zu; %d vs %d) %s", what, i,
+                  got.n, want->n, i < got.n ? got.ids[i] : -1, i < want->n ? want->ids[i] : -1,
+                  st ? herd_last_error() : "");
     } else if (!(flags & HERD_ENCODE_SPECIAL)) {
         char *back = NULL;
         size_t blen = 0;
