@@ -1,0 +1,141 @@
+/* herd model layer: Llama 4 text models. The config (parsed by spec llama4.md §2.3), binding
+ * weights from any source to the model, the chunk-aware KV cache, and the forward pass
+ * (prefill as GEMMs over the whole piece, decode one token). */
+#ifndef HERD_MODEL_H
+#define HERD_MODEL_H
+
+#include "herd/base.h"
+#include "herd/formats.h"
+#include "herd/kernels.h"
+#include "herd/ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- config ------------------------------------------------------------------------------ */
+enum { HERD_MAX_EOS = 16 };
+
+typedef struct herd_llama4_config {
+    char architecture[64]; /* "Llama4ForConditionalGeneration" or "Llama4ForCausalLM" */
+    char prefix[32];       /* tensor-name prefix: "language_model." or "" */
+    int64_t vocab, hidden, n_layers, n_heads, n_kv_heads, head_dim;
+    int64_t inter, inter_mlp; /* expert and shared-expert width; dense-layer width */
+    int64_t n_experts, top_k;
+    double eps;
+    double rope_theta;
+    herd_rope_scaling rope_scaling;
+    int64_t chunk; /* attention_chunk_size; 0 = null: RoPE layers are plain causal */
+    bool use_qk_norm, temp_tuning, attn_bias, tie_embeddings;
+    double floor_scale, attn_scale;
+    int64_t max_pos;
+    int64_t bos;
+    int n_eos;
+    int64_t eos[HERD_MAX_EOS];
+    bool *layer_rope; /* [n_layers]: true = RoPE + chunked; false = NoPE + global */
+    bool *layer_moe;  /* [n_layers]: true = MoE FFN; false = dense MLP (inter_mlp) */
+} herd_llama4_config;
+
+/* Parses config.json (`path` names it in messages). Fills every default of spec §2.3. */
+herd_status herd_llama4_config_load(const char *path, herd_llama4_config *out);
+/* The same from JSON text (for tests). */
+herd_status herd_llama4_config_parse(const char *text, size_t len, const char *what,
+                                     herd_llama4_config *out);
+void herd_llama4_config_free(herd_llama4_config *c);
+
+/* KV-cache bytes for a context of ctx tokens: each layer keeps K and V rows of
+ * n_kv_heads·head_dim floats, for min(chunk, ctx) positions on chunked (RoPE) layers and ctx
+ * positions on global (NoPE) layers:
+ *     bytes = 2 · 4 · kv_dim · (nope_layers · ctx + rope_layers · min(chunk, ctx)). */
+size_t herd_kv_bytes_for(const herd_llama4_config *c, int64_t ctx);
+
+/* ---- weight sources ------------------------------------------------------------------------
+ * The model asks a source for each weight by role, as N rows of K elements (nn.Linear's
+ * [out, in]). A source knows its file's names, layout and types: HF safetensors (transposing
+ * the input-major fused expert tensors), and GGUF later, whose quantized blocks pass straight
+ * to herd_pack. Sources check shape and type and fail naming the file and the tensor. */
+typedef enum herd_wrole {
+    HERD_W_EMBED,       /* [V, H] */
+    HERD_W_OUTPUT,      /* [V, H] lm_head */
+    HERD_W_FINAL_NORM,  /* [H] */
+    HERD_W_ATTN_NORM,   /* [H] per layer */
+    HERD_W_FFN_NORM,    /* [H] per layer */
+    HERD_W_Q, HERD_W_K, HERD_W_V, HERD_W_O,
+    HERD_W_Q_BIAS, HERD_W_K_BIAS, HERD_W_V_BIAS, HERD_W_O_BIAS,
+    HERD_W_ROUTER,      /* [E, H] */
+    HERD_W_EXP_GATE, HERD_W_EXP_UP, /* [I, H] of expert e */
+    HERD_W_EXP_DOWN,    /* [H, I] of expert e */
+    HERD_W_SH_GATE, HERD_W_SH_UP, HERD_W_SH_DOWN,
+    HERD_W_MLP_GATE, HERD_W_MLP_UP, HERD_W_MLP_DOWN,
+} herd_wrole;
+
+typedef struct herd_wmat {
+    herd_type type;
+    int64_t rows, cols; /* cols = 1 for vectors */
+    const void *data;   /* rows of herd_type_row_bytes(type, cols) unless row_bytes says else */
+    size_t row_bytes;
+    void *owned; /* a buffer the source made (e.g. a transpose); released by `release` */
+} herd_wmat;
+
+typedef struct herd_weight_source {
+    void *ctx;
+    /* Finds weight `role` of `layer` (and `expert`), expecting rows × cols (cols 1: a vector). */
+    herd_status (*get)(void *ctx, herd_wrole role, int64_t layer, int64_t expert, int64_t rows,
+                       int64_t cols, herd_wmat *out);
+    void (*release)(void *ctx, herd_wmat *m);
+    void (*close)(void *ctx);
+    size_t file_bytes; /* for the memory plan */
+} herd_weight_source;
+
+/* The source for an HF checkpoint directory (safetensors, sharded or not). Unknown tensors
+ * (the vision tower) are skipped with one notice. */
+herd_status herd_hf_source_open(const char *dir, const herd_llama4_config *c,
+                                herd_weight_source *out);
+
+/* ---- model -------------------------------------------------------------------------------- */
+typedef struct herd_model herd_model;
+
+typedef struct herd_model_opts {
+    herd_type dtype;   /* packed type of the matrices; HERD_TYPE_COUNT = the checkpoint's own */
+    int threads;       /* 0 = every CPU */
+    herd_aprep aprep;  /* how GEMMs treat activations (EXACT for reference checks) */
+    bool quiet;        /* no memory-plan / notice lines */
+} herd_model_opts;
+void herd_model_opts_default(herd_model_opts *o);
+
+/* Loads config.json + weights from an HF checkpoint directory. */
+herd_status herd_model_load(const char *dir, const herd_model_opts *opts, herd_model **out);
+/* Binds weights from any source; takes ownership of cfg (moved) and of src (closed on free). */
+herd_status herd_model_load_source(herd_llama4_config *cfg, herd_weight_source *src,
+                                   const herd_model_opts *opts, herd_model **out);
+void herd_model_free(herd_model *m);
+const herd_llama4_config *herd_model_config(const herd_model *m);
+size_t herd_model_weight_bytes(const herd_model *m); /* packed weights + embedding + norms */
+herd_pool *herd_model_pool(herd_model *m);
+
+/* ---- KV cache ------------------------------------------------------------------------------
+ * Chunked layers keep a ring of min(chunk, ctx) positions (exact: a query only sees its own
+ * chunk); global layers keep every position, growing on demand up to ctx. */
+typedef struct herd_kv_cache herd_kv_cache;
+herd_status herd_kv_create(const herd_model *m, int64_t ctx, herd_kv_cache **out);
+void herd_kv_free(herd_kv_cache *kv);
+void herd_kv_reset(herd_kv_cache *kv);
+int64_t herd_kv_pos(const herd_kv_cache *kv); /* tokens seen so far */
+int64_t herd_kv_ctx(const herd_kv_cache *kv);
+size_t herd_kv_bytes(const herd_kv_cache *kv); /* bytes held now */
+
+/* ---- forward -------------------------------------------------------------------------------
+ * Runs n tokens at positions pos..pos+n-1 (pos = herd_kv_pos) and appends them to the cache.
+ * logits: NULL, or [n × V] when all_rows, else [V] for the last token only. Fails with
+ * HERD_ERR_RANGE (cache untouched) when pos + n would exceed the context. */
+herd_status herd_model_forward(herd_model *m, herd_kv_cache *kv, const int32_t *ids, int64_t n,
+                               float *logits, bool all_rows);
+/* hidden, if not NULL, receives [n_layers+1][n][H]: embeddings, then the residual stream after
+ * each layer (for diagnosis against the reference's hidden states). */
+herd_status herd_model_forward_ex(herd_model *m, herd_kv_cache *kv, const int32_t *ids,
+                                  int64_t n, float *logits, bool all_rows, float *hidden);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,116 @@
+/* Feed-forward blocks: the dense SwiGLU MLP and the Llama 4 MoE (router top-k, sigmoid score
+ * scaling each expert's input, tokens grouped by expert, shared expert on every token). The
+ * SwiGLU and the residual add run in the GEMM epilogue. */
+#include "herd/ops.h"
+
+#include <math.h>
+#include <string.h>
+
+herd_status herd_mlp(const herd_packed *gate_up, const herd_packed *down, const float *h,
+                     float *x, int64_t T, herd_aprep aprep, herd_pool *pool)
+{
+    int64_t I = herd_packed_n(gate_up), H = herd_packed_n(down);
+    float *act = herd_alloc((size_t)(T * I) * sizeof(float), "mlp activations");
+    if (!act)
+        return HERD_ERR_NOMEM;
+    herd_gemm_args a = {.M = T, .A = h, .lda = (size_t)herd_packed_k(gate_up), .C = act,
+                        .ldc = (size_t)I, .act = HERD_ACT_SWIGLU, .aprep = aprep};
+    herd_status st = herd_gemm(gate_up, &a, pool);
+    if (!st) {
+        herd_gemm_args b = {.M = T, .A = act, .lda = (size_t)I, .C = x, .ldc = (size_t)H,
+                            .residual = x, .ldr = (size_t)H, .aprep = aprep};
+        st = herd_gemm(down, &b, pool);
+    }
+    herd_free(act);
+    return st;
+}
+
+void herd_moe_route(const float *logits, int64_t E, int64_t k, int32_t *experts, float *scores)
+{
+    for (int64_t i = 0; i < k; i++) {
+        int32_t best = -1;
+        for (int32_t e = 0; e < (int32_t)E; e++) {
+            bool taken = false;
+            for (int64_t j = 0; j < i; j++)
+                taken |= experts[j] == e;
+            if (!taken && (best < 0 || logits[e] > logits[best]))
+                best = e; /* strict '>': ties go to the lower index */
+        }
+        experts[i] = best;
+        scores[i] = (float)(1.0 / (1.0 + exp(-(double)logits[best])));
+    }
+}
+
+herd_status herd_moe(const herd_moe_weights *w, const float *h, float *x, int64_t T,
+                     herd_aprep aprep, herd_pool *pool)
+{
+    int64_t E = w->n_experts, K = w->top_k, H = herd_packed_k(w->router);
+    int64_t I = E > 0 ? herd_packed_n(w->experts_gate_up[0]) : 0;
+    if (K < 1 || K > E)
+        return herd_fail(HERD_ERR_ARG, "moe: top-k %lld with %lld experts", (long long)K,
+                         (long long)E);
+    /* One allocation for the router logits, choices, per-expert token lists and expert work. */
+    size_t nsel = (size_t)(T * K);
+    size_t bytes = (size_t)(T * E) * sizeof(float) + nsel * (sizeof(int32_t) + sizeof(float)) +
+                   (size_t)(2 * E + 1) * sizeof(int64_t) + nsel * sizeof(int32_t) +
+                   (size_t)T * (size_t)(H + I + H) * sizeof(float) + 256;
+    uint8_t *mem = herd_alloc(bytes, "moe scratch");
+    if (!mem)
+        return HERD_ERR_NOMEM;
+    float *logits = (float *)mem;
+    int32_t *choice = (int32_t *)(logits + T * E);
+    float *score = (float *)(choice + nsel);
+    int64_t *first = (int64_t *)(((uintptr_t)(score + nsel) + 7) & ~(uintptr_t)7);
+    int64_t *fill = first + E + 1;
+    int32_t *order = (int32_t *)(fill + E); /* selections sorted by expert, then token */
+    float *u = (float *)(((uintptr_t)(order + nsel) + 63) & ~(uintptr_t)63);
+    float *act = u + (size_t)(T * H), *y = act + (size_t)(T * I);
+
+    herd_gemm_args ra = {.M = T, .A = h, .lda = (size_t)H, .C = logits, .ldc = (size_t)E,
+                         .aprep = HERD_APREP_EXACT}; /* routing decisions want full precision */
+    herd_status st = herd_gemm(w->router, &ra, pool);
+    for (int64_t t = 0; t < T && !st; t++)
+        herd_moe_route(logits + t * E, E, K, choice + t * K, score + t * K);
+
+    /* counting sort of the (token, slot) selections by expert; stable, so tokens stay in order */
+    memset(first, 0, (size_t)(E + 1) * sizeof *first);
+    for (size_t i = 0; i < nsel && !st; i++)
+        first[choice[i] + 1]++;
+    for (int64_t e = 0; e < E; e++)
+        first[e + 1] += first[e];
+    memcpy(fill, first, (size_t)E * sizeof *fill);
+    for (size_t i = 0; i < nsel && !st; i++)
+        order[fill[choice[i]]++] = (int32_t)i;
+
+    /* Shared expert first (residual into x), then each routed expert's one GEMM pair; outputs
+     * are added in expert order, so a token's sum never depends on threads. */
+    if (!st)
+        st = herd_mlp(w->shared_gate_up, w->shared_down, h, x, T, aprep, pool);
+    for (int64_t e = 0; e < E && !st; e++) {
+        int64_t n = first[e + 1] - first[e];
+        if (n == 0)
+            continue;
+        for (int64_t r = 0; r < n; r++) {
+            int32_t sel = order[first[e] + r];
+            const float *src = h + (size_t)(sel / K) * (size_t)H;
+            float sc = score[sel];
+            for (int64_t c = 0; c < H; c++)
+                u[(size_t)(r * H + c)] = sc * src[c];
+        }
+        herd_gemm_args ga = {.M = n, .A = u, .lda = (size_t)H, .C = act, .ldc = (size_t)I,
+                             .act = HERD_ACT_SWIGLU, .aprep = aprep};
+        st = herd_gemm(w->experts_gate_up[e], &ga, pool);
+        if (st)
+            break;
+        herd_gemm_args da = {.M = n, .A = act, .lda = (size_t)I, .C = y, .ldc = (size_t)H,
+                             .aprep = aprep};
+        st = herd_gemm(w->experts_down[e], &da, pool);
+        for (int64_t r = 0; r < n && !st; r++) {
+            float *dst = x + (size_t)(order[first[e] + r] / K) * (size_t)H;
+            for (int64_t c = 0; c < H; c++)
+                dst[c] += y[(size_t)(r * H + c)];
+        }
+    }
+    herd_free(mem);
+    return st;
+}
