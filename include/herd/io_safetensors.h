@@ -14,10 +14,10 @@ enum { HERD_ST_MAX_DIMS = 8 };
 
 typedef struct herd_st_tensor {
     const char *name;
-    const char *file;  /* the path of the file holding it, for messages */
-    char dtype[12];    /* as written: "BF16", "F32", "I64", ... */
-    bool has_type;     /* dtype is one herd computes with (F32, F16, BF16) */
-    herd_type type;    /* valid when has_type */
+    const char *file; /* the path of the file holding it, for messages */
+    char dtype[12];   /* as written: "BF16", "F32", "I64", ... */
+    bool has_type;    /* dtype is one herd computes with (F32, F16, BF16) */
+    herd_type type;   /* valid when has_type */
     int ndim;
     int64_t shape[HERD_ST_MAX_DIMS];
     int64_t nelems;

@@ -55,18 +55,29 @@ size_t herd_kv_bytes_for(const herd_llama4_config *c, int64_t ctx);
  * the input-major fused expert tensors), and GGUF later, whose quantized blocks pass straight
  * to herd_pack. Sources check shape and type and fail naming the file and the tensor. */
 typedef enum herd_wrole {
-    HERD_W_EMBED,       /* [V, H] */
-    HERD_W_OUTPUT,      /* [V, H] lm_head */
-    HERD_W_FINAL_NORM,  /* [H] */
-    HERD_W_ATTN_NORM,   /* [H] per layer */
-    HERD_W_FFN_NORM,    /* [H] per layer */
-    HERD_W_Q, HERD_W_K, HERD_W_V, HERD_W_O,
-    HERD_W_Q_BIAS, HERD_W_K_BIAS, HERD_W_V_BIAS, HERD_W_O_BIAS,
-    HERD_W_ROUTER,      /* [E, H] */
-    HERD_W_EXP_GATE, HERD_W_EXP_UP, /* [I, H] of expert e */
-    HERD_W_EXP_DOWN,    /* [H, I] of expert e */
-    HERD_W_SH_GATE, HERD_W_SH_UP, HERD_W_SH_DOWN,
-    HERD_W_MLP_GATE, HERD_W_MLP_UP, HERD_W_MLP_DOWN,
+    HERD_W_EMBED,      /* [V, H] */
+    HERD_W_OUTPUT,     /* [V, H] lm_head */
+    HERD_W_FINAL_NORM, /* [H] */
+    HERD_W_ATTN_NORM,  /* [H] per layer */
+    HERD_W_FFN_NORM,   /* [H] per layer */
+    HERD_W_Q,
+    HERD_W_K,
+    HERD_W_V,
+    HERD_W_O,
+    HERD_W_Q_BIAS,
+    HERD_W_K_BIAS,
+    HERD_W_V_BIAS,
+    HERD_W_O_BIAS,
+    HERD_W_ROUTER, /* [E, H] */
+    HERD_W_EXP_GATE,
+    HERD_W_EXP_UP,   /* [I, H] of expert e */
+    HERD_W_EXP_DOWN, /* [H, I] of expert e */
+    HERD_W_SH_GATE,
+    HERD_W_SH_UP,
+    HERD_W_SH_DOWN,
+    HERD_W_MLP_GATE,
+    HERD_W_MLP_UP,
+    HERD_W_MLP_DOWN,
 } herd_wrole;
 
 typedef struct herd_wmat {
@@ -85,6 +96,8 @@ typedef struct herd_weight_source {
     void (*release)(void *ctx, herd_wmat *m);
     void (*close)(void *ctx);
     size_t file_bytes; /* for the memory plan */
+    const char *name;  /* the checkpoint, for messages */
+    size_t skipped;    /* tensors the text model does not use (noticed once, after load) */
 } herd_weight_source;
 
 /* The source for an HF checkpoint directory (safetensors, sharded or not). Unknown tensors
@@ -96,10 +109,10 @@ herd_status herd_hf_source_open(const char *dir, const herd_llama4_config *c,
 typedef struct herd_model herd_model;
 
 typedef struct herd_model_opts {
-    herd_type dtype;   /* packed type of the matrices; HERD_TYPE_COUNT = the checkpoint's own */
-    int threads;       /* 0 = every CPU */
-    herd_aprep aprep;  /* how GEMMs treat activations (EXACT for reference checks) */
-    bool quiet;        /* no memory-plan / notice lines */
+    herd_type dtype;  /* packed type of the matrices; HERD_TYPE_COUNT = the checkpoint's own */
+    int threads;      /* 0 = every CPU */
+    herd_aprep aprep; /* how GEMMs treat activations (EXACT for reference checks) */
+    bool quiet;       /* no memory-plan / notice lines */
 } herd_model_opts;
 void herd_model_opts_default(herd_model_opts *o);
 
@@ -112,6 +125,7 @@ void herd_model_free(herd_model *m);
 const herd_llama4_config *herd_model_config(const herd_model *m);
 size_t herd_model_weight_bytes(const herd_model *m); /* packed weights + embedding + norms */
 herd_pool *herd_model_pool(herd_model *m);
+herd_type herd_model_dtype(const herd_model *m); /* packed type of the matrices */
 
 /* ---- KV cache ------------------------------------------------------------------------------
  * Chunked layers keep a ring of min(chunk, ctx) positions (exact: a query only sees its own
@@ -132,8 +146,8 @@ herd_status herd_model_forward(herd_model *m, herd_kv_cache *kv, const int32_t *
                                float *logits, bool all_rows);
 /* hidden, if not NULL, receives [n_layers+1][n][H]: embeddings, then the residual stream after
  * each layer (for diagnosis against the reference's hidden states). */
-herd_status herd_model_forward_ex(herd_model *m, herd_kv_cache *kv, const int32_t *ids,
-                                  int64_t n, float *logits, bool all_rows, float *hidden);
+herd_status herd_model_forward_ex(herd_model *m, herd_kv_cache *kv, const int32_t *ids, int64_t n,
+                                  float *logits, bool all_rows, float *hidden);
 
 #ifdef __cplusplus
 }

@@ -64,8 +64,8 @@ herd_status herd_attention(const herd_attn_shape *s, const float *q, size_t ldq,
 
 /* ---- feed-forward ------------------------------------------------------------------------ */
 /* x[T×H] += down(silu(h·gateᵀ) ⊙ (h·upᵀ)), with gate_up packed by herd_pack_swiglu. */
-herd_status herd_mlp(const herd_packed *gate_up, const herd_packed *down, const float *h,
-                     float *x, int64_t T, herd_aprep aprep, herd_pool *pool);
+herd_status herd_mlp(const herd_packed *gate_up, const herd_packed *down, const float *h, float *x,
+                     int64_t T, herd_aprep aprep, herd_pool *pool);
 
 typedef struct herd_moe_weights {
     int64_t n_experts, top_k;

@@ -1,16 +1,147 @@
-/* herd run: generate text from a model (placeholder until its issue lands). */
-#include "cli/cli.h"
+/* herd run: generate from a prompt of token ids (or text, once the tokenizer lands), streaming
+ * the tokens as they are produced. */
+#include "cli/cli_model.h"
 
+#include <limits.h>
 #include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: herd run -m DIR (--ids 1,2,3 | -p TEXT) -n N [options]\n"
+            "  generate N tokens after the prompt, printed as they are produced\n\n"
+            "options:\n" CLI_MODEL_HELP
+            "  --ids LIST        the prompt as comma-separated token ids\n"
+            "  -p TEXT           the prompt as text (needs the tokenizer: not available yet)\n"
+            "  -n N              tokens to generate (default 128); generation also stops at an\n"
+            "                    end-of-sequence id of the config or when the context is full\n"
+            "  --print-ids       print the generated ids (space separated) instead of text\n\n"
+            "sampling, applied in this order:\n"
+            "  --temp T          1. temperature: logits / T (default 0.6); 0 = greedy argmax,\n"
+            "                       which skips the steps below\n"
+            "  --top-k K         2. keep the K most likely tokens (default 0 = off)\n"
+            "  --top-p P         3. keep the smallest set reaching probability P (default 0.9)\n"
+            "  --min-p P         4. drop tokens below P x the top probability (default 0 = off)\n"
+            "  --seed S          5. the draw from what is left uses this seed (default 0)\n");
+}
+
+typedef struct run_state {
+    bool first;
+} run_state;
+
+static bool on_token(void *user, int32_t tok)
+{
+    run_state *s = user;
+    printf(s->first ? "%d" : " %d", tok);
+    s->first = false;
+    fflush(stdout);
+    return true;
+}
 
 static int cmd_main(int argc, char **argv)
 {
-    if (argc > 1 && cli_is_help(argv[1])) {
-        printf("usage: herd run ...\n  generate text from a model (not available yet: the Llama 4 "
-               "model (issue 4))\n");
-        return 0;
+    const char *cmd = "run", *text = NULL, *v;
+    bool print_ids = false;
+    cli_model_args a;
+    cli_model_args_init(&a);
+    herd_gen_params g = {.n_predict = 128};
+    herd_sampler_params_default(&g.sampler);
+    int rc = 0;
+    long n;
+    double d;
+    for (int i = 1; i < argc && !rc; i++) {
+        const char *o = argv[i];
+        int r = cli_model_option(cmd, argc, argv, &i, &a);
+        if (r < 0)
+            rc = 2;
+        else if (r > 0)
+            continue;
+        else if (cli_is_help(o)) {
+            usage(stdout);
+            cli_model_args_free(&a);
+            return 0;
+        } else if (strcmp(o, "-p") == 0 || strcmp(o, "--prompt") == 0) {
+            if (!(text = cli_value(cmd, argc, argv, &i)))
+                rc = 2;
+        } else if (strcmp(o, "--print-ids") == 0) {
+            print_ids = true;
+        } else if (strcmp(o, "-n") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)) ||
+                !cli_parse_long(cmd, o, v, 0, INT32_MAX, &n))
+                rc = 2;
+            else
+                g.n_predict = n;
+        } else if (strcmp(o, "--temp") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)) || !cli_parse_double(cmd, o, v, 0, 100, &d))
+                rc = 2;
+            else
+                g.sampler.temperature = (float)d;
+        } else if (strcmp(o, "--top-k") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)) ||
+                !cli_parse_long(cmd, o, v, 0, INT32_MAX, &n))
+                rc = 2;
+            else
+                g.sampler.top_k = n;
+        } else if (strcmp(o, "--top-p") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)) || !cli_parse_double(cmd, o, v, 1e-9, 1, &d))
+                rc = 2;
+            else
+                g.sampler.top_p = (float)d;
+        } else if (strcmp(o, "--min-p") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)) || !cli_parse_double(cmd, o, v, 0, 1, &d))
+                rc = 2;
+            else
+                g.sampler.min_p = (float)d;
+        } else if (strcmp(o, "--seed") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)) ||
+                !cli_parse_long(cmd, o, v, 0, LONG_MAX, &n))
+                rc = 2;
+            else
+                g.sampler.seed = (uint64_t)n;
+        } else {
+            rc = cli_usage_error(cmd, "unknown option '%s'", o);
+        }
     }
-    return cli_not_yet("run", "the Llama 4 model (issue 4)");
+    if (!rc && !a.model)
+        rc = cli_usage_error(cmd, "-m DIR is required");
+    if (!rc && !!text == !!a.ids)
+        rc = cli_usage_error(cmd, "give the prompt as either --ids or -p");
+    if (!rc && text)
+        rc = cli_error(cmd, 2,
+                       "-p needs the tokenizer, which is not available yet (issue 5); "
+                       "give the prompt as --ids");
+    if (!rc && !print_ids)
+        fprintf(stderr, "herd run: text output needs the tokenizer (not available yet); "
+                        "printing ids\n");
+    herd_engine *e = NULL;
+    if (!rc)
+        rc = cli_load_engine(cmd, &a, &e);
+    if (!rc) {
+        run_state s = {true};
+        herd_gen_result res;
+        herd_status st = herd_engine_generate(e, a.ids, a.n_ids, &g, on_token, &s, &res);
+        if (!s.first)
+            putchar('\n');
+        fflush(stdout);
+        if (st)
+            rc = cli_status_error(cmd, st);
+        else {
+            if (res.reason == HERD_STOP_CTX)
+                fprintf(stderr, "herd run: stopped: the context of %lld tokens is full\n",
+                        (long long)herd_kv_ctx(herd_engine_cache(e)));
+            double pf = res.prefill_seconds, dc = res.decode_seconds;
+            herd_log(HERD_LOG_INFO,
+                     "prefill %lld tokens in %.3f s (%.1f tok/s), decode %lld in %.3f s "
+                     "(%.1f tok/s)",
+                     (long long)res.n_prompt, pf, pf > 0 ? (double)res.n_prompt / pf : 0,
+                     (long long)res.n_generated, dc,
+                     dc > 0 ? (double)(res.n_generated > 0 ? res.n_generated - 1 : 0) / dc : 0);
+        }
+    }
+    herd_engine_free(e);
+    cli_model_args_free(&a);
+    return rc;
 }
 
 const cli_command cli_cmd_run = {"run", "generate text from a model", cmd_main};

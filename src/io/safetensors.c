@@ -20,13 +20,26 @@ static const struct {
     int bits;
     int type; /* herd_type, or -1 */
 } dtypes[] = {
-    {"BOOL", 8, -1},     {"U8", 8, -1},       {"I8", 8, -1},
-    {"F8_E5M2", 8, -1},  {"F8_E4M3", 8, -1},  {"F8_E8M0", 8, -1},
-    {"I16", 16, -1},     {"U16", 16, -1},     {"F16", 16, HERD_TYPE_F16},
-    {"BF16", 16, HERD_TYPE_BF16}, {"I32", 32, -1}, {"U32", 32, -1},
-    {"F32", 32, HERD_TYPE_F32},   {"F64", 64, -1}, {"I64", 64, -1},
-    {"U64", 64, -1},     {"C64", 64, -1},     {"F4", 4, -1},
-    {"F6_E2M3", 6, -1},  {"F6_E3M2", 6, -1},
+    {"BOOL", 8, -1},
+    {"U8", 8, -1},
+    {"I8", 8, -1},
+    {"F8_E5M2", 8, -1},
+    {"F8_E4M3", 8, -1},
+    {"F8_E8M0", 8, -1},
+    {"I16", 16, -1},
+    {"U16", 16, -1},
+    {"F16", 16, HERD_TYPE_F16},
+    {"BF16", 16, HERD_TYPE_BF16},
+    {"I32", 32, -1},
+    {"U32", 32, -1},
+    {"F32", 32, HERD_TYPE_F32},
+    {"F64", 64, -1},
+    {"I64", 64, -1},
+    {"U64", 64, -1},
+    {"C64", 64, -1},
+    {"F4", 4, -1},
+    {"F6_E2M3", 6, -1},
+    {"F6_E3M2", 6, -1},
 };
 
 static int by_name(const void *a, const void *b)
@@ -42,7 +55,9 @@ typedef struct span {
 static int by_begin(const void *a, const void *b)
 {
     const span *x = a, *y = b;
-    return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end > y->end) - (x->end < y->end);
+    return x->begin < y->begin   ? -1
+           : x->begin > y->begin ? 1
+                                 : (x->end > y->end) - (x->end < y->end);
 }
 
 /* Parses one header entry into *t; `path` and the name go into messages. */
@@ -54,8 +69,8 @@ static herd_status parse_entry(const char *path, const char *name, json_t *v, he
     t->file = path;
     json_t *dt = json_object_get(v, "dtype"), *shape = json_object_get(v, "shape"),
            *offs = json_object_get(v, "data_offsets");
-    if (!json_is_object(v) || !json_is_string(dt) || !json_is_array(shape) || !json_is_array(offs) ||
-        json_array_size(offs) != 2)
+    if (!json_is_object(v) || !json_is_string(dt) || !json_is_array(shape) ||
+        !json_is_array(offs) || json_array_size(offs) != 2)
         return herd_fail(HERD_ERR_FORMAT,
                          "%s: tensor '%s': header entry needs dtype, shape and data_offsets", path,
                          name);
@@ -116,8 +131,8 @@ static herd_status parse(herd_safetensors *f)
         return herd_fail(HERD_ERR_FORMAT, "%s: header length %llu is too large", path,
                          (unsigned long long)hlen);
     if (hlen > f->map.size - 8)
-        return herd_fail(HERD_ERR_FORMAT, "%s: truncated: header of %llu bytes, file has %zu",
-                         path, (unsigned long long)hlen, f->map.size);
+        return herd_fail(HERD_ERR_FORMAT, "%s: truncated: header of %llu bytes, file has %zu", path,
+                         (unsigned long long)hlen, f->map.size);
     char what[64 + 4096];
     snprintf(what, sizeof what, "%s (header)", path);
     herd_status st = herd_json_parse((const char *)f->map.data + 8, (size_t)hlen, what, &f->header);
@@ -150,12 +165,14 @@ static herd_status parse(herd_safetensors *f)
     qsort(spans, f->n, sizeof *spans, by_begin);
     for (size_t i = 0; i < f->n && !st; i++) {
         if (spans[i].begin != pos)
-            st = herd_fail(HERD_ERR_FORMAT, "%s: tensor '%s' starts at byte %llu, expected %llu "
+            st = herd_fail(HERD_ERR_FORMAT,
+                           "%s: tensor '%s' starts at byte %llu, expected %llu "
                            "(tensors must tile the data without holes or overlap)",
                            path, spans[i].name, (unsigned long long)spans[i].begin,
                            (unsigned long long)pos);
         else if (spans[i].end > data_size)
-            st = herd_fail(HERD_ERR_FORMAT, "%s: truncated: tensor '%s' ends at data byte %llu, "
+            st = herd_fail(HERD_ERR_FORMAT,
+                           "%s: truncated: tensor '%s' ends at data byte %llu, "
                            "the file has only %llu data bytes",
                            path, spans[i].name, (unsigned long long)spans[i].end,
                            (unsigned long long)data_size);
@@ -281,8 +298,8 @@ static herd_status open_index(herd_st_dir *d, const char *dir, const char *index
     {
         const char *shard = json_string_value(v);
         if (!shard || !*shard || strchr(shard, '/')) {
-            st = herd_fail(HERD_ERR_FORMAT, "%s: weight_map['%s'] must be a file name",
-                           index_path, name);
+            st = herd_fail(HERD_ERR_FORMAT, "%s: weight_map['%s'] must be a file name", index_path,
+                           name);
             break;
         }
         if (json_object_get(opened, shard))
@@ -298,7 +315,8 @@ static herd_status open_index(herd_st_dir *d, const char *dir, const char *index
     {
         if (st)
             break;
-        herd_safetensors *f = d->files[json_integer_value(json_object_get(opened, json_string_value(v)))];
+        herd_safetensors *f =
+            d->files[json_integer_value(json_object_get(opened, json_string_value(v)))];
         if (!herd_safetensors_find(f, name))
             st = herd_fail(HERD_ERR_FORMAT, "%s: tensor '%s' is missing (the index puts it there)",
                            f->map.path, name);
@@ -333,7 +351,8 @@ herd_status herd_st_dir_open(const char *dir, herd_st_dir **out)
     herd_st_dir *d = herd_calloc(sizeof *d, "checkpoint");
     if (!d)
         return HERD_ERR_NOMEM;
-    char *index = join(dir, "model.safetensors.index.json"), *single = join(dir, "model.safetensors");
+    char *index = join(dir, "model.safetensors.index.json"),
+         *single = join(dir, "model.safetensors");
     herd_status st = HERD_OK;
     if (!index || !single)
         st = herd_fail(HERD_ERR_NOMEM, "out of memory");
@@ -342,8 +361,8 @@ herd_status herd_st_dir_open(const char *dir, herd_st_dir **out)
     else if (access(single, F_OK) == 0)
         st = add_file(d, single);
     else
-        st = herd_fail(HERD_ERR_IO, "%s: no model.safetensors or model.safetensors.index.json",
-                       dir);
+        st =
+            herd_fail(HERD_ERR_IO, "%s: no model.safetensors or model.safetensors.index.json", dir);
     free(index);
     free(single);
     if (!st)

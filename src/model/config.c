@@ -44,10 +44,11 @@ static herd_status parse_architecture(const json_t *root, const char *what, herd
         *text = json_is_object(tc) ? tc : root;
         snprintf(c->prefix, sizeof c->prefix, "%s", json_is_object(tc) ? "language_model." : "");
     } else {
-        return herd_fail(HERD_ERR_UNSUPPORTED,
-                         "%s: unsupported architecture '%s' (herd runs Llama4ForConditionalGeneration "
-                         "and Llama4ForCausalLM)",
-                         what, arch);
+        return herd_fail(
+            HERD_ERR_UNSUPPORTED,
+            "%s: unsupported architecture '%s' (herd runs Llama4ForConditionalGeneration "
+            "and Llama4ForCausalLM)",
+            what, arch);
     }
     snprintf(c->architecture, sizeof c->architecture, "%s", arch);
     return HERD_OK;
@@ -113,7 +114,8 @@ static herd_status parse_layer_lists(const json_t *t, const char *what, herd_lla
         return HERD_ERR_NOMEM;
 
     /* no_rope_layers: 1 = USES RoPE. Missing, null or [] -> the interval default. */
-    const json_t *nr = json_object_get(t, "no_rope_layers"), *lt = json_object_get(t, "layer_types");
+    const json_t *nr = json_object_get(t, "no_rope_layers"),
+                 *lt = json_object_get(t, "layer_types");
     if (json_is_array(nr) && json_array_size(nr) > 0) {
         if ((int64_t)json_array_size(nr) != L)
             return herd_fail(HERD_ERR_FORMAT, "%s: no_rope_layers has %zu entries for %lld layers",
@@ -196,16 +198,17 @@ static herd_status validate(const char *what, const herd_llama4_config *c)
         c->head_dim < 2 || c->inter < 1 || c->inter_mlp < 1)
         return herd_fail(HERD_ERR_FORMAT, "%s: sizes must be positive", what);
     if (c->n_heads % c->n_kv_heads)
-        return herd_fail(HERD_ERR_FORMAT,
-                         "%s: num_attention_heads %lld is not a multiple of num_key_value_heads %lld",
-                         what, (long long)c->n_heads, (long long)c->n_kv_heads);
+        return herd_fail(
+            HERD_ERR_FORMAT,
+            "%s: num_attention_heads %lld is not a multiple of num_key_value_heads %lld", what,
+            (long long)c->n_heads, (long long)c->n_kv_heads);
     if (c->head_dim % 2)
         return herd_fail(HERD_ERR_FORMAT, "%s: head_dim %lld must be even (RoPE pairs)", what,
                          (long long)c->head_dim);
     if (c->n_experts < 1 || c->top_k < 1 || c->top_k > c->n_experts)
         return herd_fail(HERD_ERR_FORMAT,
-                         "%s: num_experts_per_tok %lld must be in 1..num_local_experts (%lld)", what,
-                         (long long)c->top_k, (long long)c->n_experts);
+                         "%s: num_experts_per_tok %lld must be in 1..num_local_experts (%lld)",
+                         what, (long long)c->top_k, (long long)c->n_experts);
     if (c->chunk < 0 || !(c->eps > 0) || !(c->floor_scale > 0) || c->max_pos < 1)
         return herd_fail(HERD_ERR_FORMAT,
                          "%s: attention_chunk_size, rms_norm_eps, floor_scale and "
@@ -232,8 +235,9 @@ static herd_status parse_root(const json_t *root, const char *what, herd_llama4_
     TRY(herd_json_get_int(t, "num_hidden_layers", 48, what, &c->n_layers));
     TRY(herd_json_get_int(t, "num_attention_heads", 40, what, &c->n_heads));
     /* num_key_value_heads: missing -> 8, but null -> num_attention_heads */
-    TRY(herd_json_get_int(t, "num_key_value_heads", present_null(t, "num_key_value_heads") ? c->n_heads : 8,
-                          what, &c->n_kv_heads));
+    TRY(herd_json_get_int(t, "num_key_value_heads",
+                          present_null(t, "num_key_value_heads") ? c->n_heads : 8, what,
+                          &c->n_kv_heads));
     if (c->n_heads < 1)
         return herd_fail(HERD_ERR_FORMAT, "%s: num_attention_heads must be positive", what);
     TRY(herd_json_get_int(t, "head_dim", c->hidden / c->n_heads, what, &c->head_dim));
@@ -244,8 +248,8 @@ static herd_status parse_root(const json_t *root, const char *what, herd_llama4_
     TRY(herd_json_get_real(t, "rms_norm_eps", 1e-5, what, &c->eps));
     TRY(herd_json_get_int(t, "max_position_embeddings", 131072, what, &c->max_pos));
     /* attention_chunk_size: missing -> 8192, null -> no chunking */
-    TRY(herd_json_get_int(t, "attention_chunk_size", present_null(t, "attention_chunk_size") ? 0 : 8192,
-                          what, &c->chunk));
+    TRY(herd_json_get_int(t, "attention_chunk_size",
+                          present_null(t, "attention_chunk_size") ? 0 : 8192, what, &c->chunk));
     TRY(herd_json_get_bool(t, "use_qk_norm", true, what, &c->use_qk_norm));
     TRY(herd_json_get_bool(t, "attn_temperature_tuning", true, what, &c->temp_tuning));
     TRY(herd_json_get_real(t, "floor_scale", 8192, what, &c->floor_scale));

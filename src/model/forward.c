@@ -15,8 +15,15 @@ typedef struct scratch {
 static herd_status gemm(const herd_model *m, const herd_packed *w, const float *a, size_t lda,
                         int64_t rows, float *c, size_t ldc, const float *bias, bool residual)
 {
-    herd_gemm_args g = {.M = rows, .A = a, .lda = lda, .C = c, .ldc = ldc, .bias = bias,
-                        .residual = residual ? c : NULL, .ldr = ldc, .aprep = m->opts.aprep};
+    herd_gemm_args g = {.M = rows,
+                        .A = a,
+                        .lda = lda,
+                        .C = c,
+                        .ldc = ldc,
+                        .bias = bias,
+                        .residual = residual ? c : NULL,
+                        .ldr = ldc,
+                        .aprep = m->opts.aprep};
     return herd_gemm(w, &g, m->pool);
 }
 
@@ -73,8 +80,8 @@ static herd_status ffn_block(herd_model *m, int64_t l, scratch *s, int64_t n)
     herd_rmsnorm_rows(s->x, (size_t)H, w->ffn_norm, s->h, (size_t)H, n, H, (float)c->eps);
     if (!c->layer_moe[l])
         return herd_mlp(w->mlp_gate_up, w->mlp_down, s->h, s->x, n, m->opts.aprep, m->pool);
-    herd_moe_weights mw = {c->n_experts, c->top_k, w->router, w->exp_gate_up, w->exp_down,
-                           w->sh_gate_up, w->sh_down};
+    herd_moe_weights mw = {c->n_experts, c->top_k,      w->router, w->exp_gate_up,
+                           w->exp_down,  w->sh_gate_up, w->sh_down};
     return herd_moe(&mw, s->h, s->x, n, m->opts.aprep, m->pool);
 }
 
@@ -107,8 +114,8 @@ static herd_status run_piece(herd_model *m, herd_kv_cache *kv, const int32_t *id
     return gemm(m, m->output, s->h, (size_t)H, rows, logits, (size_t)c->vocab, NULL, false);
 }
 
-herd_status herd_model_forward_ex(herd_model *m, herd_kv_cache *kv, const int32_t *ids,
-                                  int64_t n, float *logits, bool all_rows, float *hidden)
+herd_status herd_model_forward_ex(herd_model *m, herd_kv_cache *kv, const int32_t *ids, int64_t n,
+                                  float *logits, bool all_rows, float *hidden)
 {
     const herd_llama4_config *c = &m->cfg;
     if (n < 1)
@@ -139,12 +146,12 @@ herd_status herd_model_forward_ex(herd_model *m, herd_kv_cache *kv, const int32_
     for (int64_t done = 0; done < n && !st; done += P) {
         int64_t k = n - done < P ? n - done : P;
         bool last = done + k == n;
-        float *lg = !logits ? NULL
+        float *lg = !logits    ? NULL
                     : all_rows ? logits + (size_t)done * (size_t)c->vocab
                     : last     ? logits
                                : NULL;
-        st = run_piece(m, kv, ids + done, k, lg, all_rows, hidden ? hidden + done * H : NULL,
-                       n * H, &s);
+        st = run_piece(m, kv, ids + done, k, lg, all_rows, hidden ? hidden + done * H : NULL, n * H,
+                       &s);
         if (!st)
             kv->pos += k;
     }

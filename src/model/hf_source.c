@@ -199,9 +199,7 @@ herd_status herd_hf_source_open(const char *dir, const herd_llama4_config *c,
         const char *n = herd_st_dir_at(s->dir, i)->name;
         skipped += !starts_with(n, s->body) && !starts_with(n, lm_head);
     }
-    if (skipped)
-        herd_log(HERD_LOG_INFO, "%s: skipping %zu tensors the text model does not use (vision)",
-                 dir, skipped);
-    *out = (herd_weight_source){s, hf_get, hf_release, hf_close, herd_st_dir_bytes(s->dir)};
+    *out = (herd_weight_source){s,        hf_get, hf_release, hf_close, herd_st_dir_bytes(s->dir),
+                                s->where, skipped};
     return HERD_OK;
 }

@@ -117,8 +117,7 @@ static herd_status bind(herd_model *m)
 {
     const herd_llama4_config *c = &m->cfg;
     binder b = {m, &m->src};
-    herd_status st =
-        m->src.get(m->src.ctx, HERD_W_EMBED, -1, -1, c->vocab, c->hidden, &m->embed);
+    herd_status st = m->src.get(m->src.ctx, HERD_W_EMBED, -1, -1, c->vocab, c->hidden, &m->embed);
     if (st)
         return st;
     m->weight_bytes += herd_type_row_bytes(m->embed.type, (size_t)c->hidden) * (size_t)c->vocab;
@@ -162,8 +161,8 @@ herd_status herd_model_load_source(herd_llama4_config *cfg, herd_weight_source *
     else
         herd_model_opts_default(&m->opts);
     m->dtype = m->opts.dtype;
-    herd_status st = herd_pool_create(m->opts.threads > 0 ? m->opts.threads : herd_cpu_count(),
-                                      &m->pool);
+    herd_status st =
+        herd_pool_create(m->opts.threads > 0 ? m->opts.threads : herd_cpu_count(), &m->pool);
     if (!st)
         st = herd_rope_init(&m->rope, m->cfg.head_dim, m->cfg.rope_theta, &m->cfg.rope_scaling);
     if (!st)
@@ -172,6 +171,9 @@ herd_status herd_model_load_source(herd_llama4_config *cfg, herd_weight_source *
         herd_model_free(m);
         return st;
     }
+    if (m->src.skipped && !m->opts.quiet)
+        herd_log(HERD_LOG_INFO, "%s: skipped %zu tensors the text model does not use (vision)",
+                 m->src.name ? m->src.name : "checkpoint", m->src.skipped);
     *out = m;
     return HERD_OK;
 }
@@ -253,4 +255,8 @@ size_t herd_model_weight_bytes(const herd_model *m)
 herd_pool *herd_model_pool(herd_model *m)
 {
     return m->pool;
+}
+herd_type herd_model_dtype(const herd_model *m)
+{
+    return m->dtype;
 }

@@ -6,19 +6,30 @@
 #include <math.h>
 #include <string.h>
 
-herd_status herd_mlp(const herd_packed *gate_up, const herd_packed *down, const float *h,
-                     float *x, int64_t T, herd_aprep aprep, herd_pool *pool)
+herd_status herd_mlp(const herd_packed *gate_up, const herd_packed *down, const float *h, float *x,
+                     int64_t T, herd_aprep aprep, herd_pool *pool)
 {
     int64_t I = herd_packed_n(gate_up), H = herd_packed_n(down);
     float *act = herd_alloc((size_t)(T * I) * sizeof(float), "mlp activations");
     if (!act)
         return HERD_ERR_NOMEM;
-    herd_gemm_args a = {.M = T, .A = h, .lda = (size_t)herd_packed_k(gate_up), .C = act,
-                        .ldc = (size_t)I, .act = HERD_ACT_SWIGLU, .aprep = aprep};
+    herd_gemm_args a = {.M = T,
+                        .A = h,
+                        .lda = (size_t)herd_packed_k(gate_up),
+                        .C = act,
+                        .ldc = (size_t)I,
+                        .act = HERD_ACT_SWIGLU,
+                        .aprep = aprep};
     herd_status st = herd_gemm(gate_up, &a, pool);
     if (!st) {
-        herd_gemm_args b = {.M = T, .A = act, .lda = (size_t)I, .C = x, .ldc = (size_t)H,
-                            .residual = x, .ldr = (size_t)H, .aprep = aprep};
+        herd_gemm_args b = {.M = T,
+                            .A = act,
+                            .lda = (size_t)I,
+                            .C = x,
+                            .ldc = (size_t)H,
+                            .residual = x,
+                            .ldr = (size_t)H,
+                            .aprep = aprep};
         st = herd_gemm(down, &b, pool);
     }
     herd_free(act);
@@ -66,7 +77,11 @@ herd_status herd_moe(const herd_moe_weights *w, const float *h, float *x, int64_
     float *u = (float *)(((uintptr_t)(order + nsel) + 63) & ~(uintptr_t)63);
     float *act = u + (size_t)(T * H), *y = act + (size_t)(T * I);
 
-    herd_gemm_args ra = {.M = T, .A = h, .lda = (size_t)H, .C = logits, .ldc = (size_t)E,
+    herd_gemm_args ra = {.M = T,
+                         .A = h,
+                         .lda = (size_t)H,
+                         .C = logits,
+                         .ldc = (size_t)E,
                          .aprep = HERD_APREP_EXACT}; /* routing decisions want full precision */
     herd_status st = herd_gemm(w->router, &ra, pool);
     for (int64_t t = 0; t < T && !st; t++)
@@ -97,13 +112,18 @@ herd_status herd_moe(const herd_moe_weights *w, const float *h, float *x, int64_
             for (int64_t c = 0; c < H; c++)
                 u[(size_t)(r * H + c)] = sc * src[c];
         }
-        herd_gemm_args ga = {.M = n, .A = u, .lda = (size_t)H, .C = act, .ldc = (size_t)I,
-                             .act = HERD_ACT_SWIGLU, .aprep = aprep};
+        herd_gemm_args ga = {.M = n,
+                             .A = u,
+                             .lda = (size_t)H,
+                             .C = act,
+                             .ldc = (size_t)I,
+                             .act = HERD_ACT_SWIGLU,
+                             .aprep = aprep};
         st = herd_gemm(w->experts_gate_up[e], &ga, pool);
         if (st)
             break;
-        herd_gemm_args da = {.M = n, .A = act, .lda = (size_t)I, .C = y, .ldc = (size_t)H,
-                             .aprep = aprep};
+        herd_gemm_args da = {
+            .M = n, .A = act, .lda = (size_t)I, .C = y, .ldc = (size_t)H, .aprep = aprep};
         st = herd_gemm(w->experts_down[e], &da, pool);
         for (int64_t r = 0; r < n && !st; r++) {
             float *dst = x + (size_t)(order[first[e] + r] / K) * (size_t)H;

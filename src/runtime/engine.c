@@ -1,0 +1,99 @@
+/* The embeddable engine: a model, its KV cache and the generation loop behind one handle. */
+#include "herd/herd.h"
+
+#include <stdio.h>
+#include <sys/stat.h>
+
+struct herd_engine {
+    herd_model *model;
+    herd_kv_cache *kv;
+};
+
+void herd_engine_opts_default(herd_engine_opts *o)
+{
+    herd_model_opts_default(&o->model);
+    o->ctx = 0;
+}
+
+herd_status herd_engine_load(const char *path, const herd_engine_opts *o, herd_engine **out)
+{
+    *out = NULL;
+    herd_engine_opts def;
+    if (!o) {
+        herd_engine_opts_default(&def);
+        o = &def;
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return herd_fail(HERD_ERR_IO, "%s: no such file or directory", path);
+    if (!S_ISDIR(sb.st_mode))
+        return herd_fail(HERD_ERR_UNSUPPORTED,
+                         "%s: not a checkpoint directory (GGUF files are not supported yet)", path);
+    herd_engine *e = herd_calloc(sizeof *e, "engine");
+    if (!e)
+        return HERD_ERR_NOMEM;
+    herd_status st = herd_model_load(path, &o->model, &e->model);
+    if (!st) {
+        int64_t ctx = o->ctx > 0 ? o->ctx : herd_model_config(e->model)->max_pos;
+        st = herd_kv_create(e->model, ctx, &e->kv);
+    }
+    if (st) {
+        herd_engine_free(e);
+        return st;
+    }
+    *out = e;
+    return HERD_OK;
+}
+
+void herd_engine_free(herd_engine *e)
+{
+    if (!e)
+        return;
+    herd_kv_free(e->kv);
+    herd_model_free(e->model);
+    herd_free(e);
+}
+
+herd_status herd_engine_generate(herd_engine *e, const int32_t *prompt, int64_t n,
+                                 const herd_gen_params *p, herd_token_fn fn, void *user,
+                                 herd_gen_result *res)
+{
+    return herd_generate(e->model, e->kv, prompt, n, p, fn, user, res);
+}
+
+void herd_engine_reset(herd_engine *e)
+{
+    herd_kv_reset(e->kv);
+}
+herd_model *herd_engine_model(herd_engine *e)
+{
+    return e->model;
+}
+herd_kv_cache *herd_engine_cache(herd_engine *e)
+{
+    return e->kv;
+}
+
+static void human(double bytes, char *buf, size_t n)
+{
+    const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (bytes >= 1024 && u < 4) {
+        bytes /= 1024;
+        u++;
+    }
+    snprintf(buf, n, u ? "%.2f %s" : "%.0f %s", bytes, unit[u]);
+}
+
+void herd_engine_memory_plan(const herd_engine *e, char *buf, size_t n)
+{
+    const herd_llama4_config *c = herd_model_config(e->model);
+    int64_t ctx = herd_kv_ctx(e->kv);
+    size_t w = herd_model_weight_bytes(e->model), k = herd_kv_bytes_for(c, ctx);
+    char a[32], b[32], t[32];
+    human((double)w, a, sizeof a);
+    human((double)k, b, sizeof b);
+    human((double)w + (double)k, t, sizeof t);
+    snprintf(buf, n, "memory plan: weights %s (%s), KV cache %s at ctx %lld, total %s", a,
+             herd_type_name(herd_model_dtype(e->model)), b, (long long)ctx, t);
+}

@@ -1,0 +1,145 @@
+/* Samplers: temperature, top-k, top-p, min-p, then a seeded draw (order in runtime.h). */
+#include "herd/runtime.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+typedef struct tok_prob {
+    float p;
+    int32_t id;
+} tok_prob;
+
+struct herd_sampler {
+    herd_sampler_params p;
+    int64_t vocab;
+    uint64_t rng[4];
+    tok_prob *cand; /* candidates, sorted by probability */
+};
+
+void herd_sampler_params_default(herd_sampler_params *p)
+{
+    *p = (herd_sampler_params){.temperature = 0.6f, .top_k = 0, .top_p = 0.9f, .min_p = 0,
+                               .seed = 0};
+}
+
+static uint64_t splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t next(uint64_t *s) /* xoshiro256** */
+{
+    uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return r;
+}
+
+herd_status herd_sampler_create(const herd_sampler_params *p, int64_t vocab, herd_sampler **out)
+{
+    *out = NULL;
+    if (!(p->temperature >= 0) || p->top_k < 0 || !(p->top_p > 0 && p->top_p <= 1) ||
+        !(p->min_p >= 0 && p->min_p <= 1) || vocab < 1)
+        return herd_fail(HERD_ERR_ARG, "sampler: temperature >= 0, top-k >= 0, 0 < top-p <= 1 "
+                                       "and 0 <= min-p <= 1 are required");
+    herd_sampler *s = herd_calloc(sizeof *s, "sampler");
+    if (!s)
+        return HERD_ERR_NOMEM;
+    s->cand = herd_alloc((size_t)vocab * sizeof *s->cand, "sampler");
+    if (!s->cand) {
+        herd_sampler_free(s);
+        return HERD_ERR_NOMEM;
+    }
+    s->p = *p;
+    s->vocab = vocab;
+    uint64_t x = p->seed;
+    for (int i = 0; i < 4; i++)
+        s->rng[i] = splitmix(&x);
+    *out = s;
+    return HERD_OK;
+}
+
+void herd_sampler_free(herd_sampler *s)
+{
+    if (!s)
+        return;
+    herd_free(s->cand);
+    herd_free(s);
+}
+
+static int by_prob_desc(const void *a, const void *b)
+{
+    const tok_prob *x = a, *y = b;
+    if (x->p != y->p)
+        return x->p > y->p ? -1 : 1;
+    return x->id - y->id; /* ties: lower id first, deterministic */
+}
+
+static int32_t argmax(const float *x, int64_t n)
+{
+    int32_t best = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = (int32_t)i;
+    return best;
+}
+
+int32_t herd_sample(herd_sampler *s, const float *logits)
+{
+    int64_t V = s->vocab;
+    if (s->p.temperature == 0)
+        return argmax(logits, V);
+    /* temperature, then probabilities over the whole vocabulary */
+    tok_prob *c = s->cand;
+    float mx = logits[argmax(logits, V)];
+    double sum = 0;
+    for (int64_t i = 0; i < V; i++) {
+        c[i] = (tok_prob){expf((logits[i] - mx) / s->p.temperature), (int32_t)i};
+        sum += c[i].p;
+    }
+    for (int64_t i = 0; i < V; i++)
+        c[i].p = (float)(c[i].p / sum);
+    qsort(c, (size_t)V, sizeof *c, by_prob_desc);
+    int64_t n = V;
+    if (s->p.top_k > 0 && s->p.top_k < n) /* top-k */
+        n = s->p.top_k;
+    if (s->p.top_p < 1) { /* top-p: the smallest prefix reaching p */
+        double acc = 0;
+        for (int64_t i = 0; i < n; i++) {
+            acc += c[i].p;
+            if (acc >= s->p.top_p) {
+                n = i + 1;
+                break;
+            }
+        }
+    }
+    if (s->p.min_p > 0) { /* min-p: relative to the most likely token */
+        float floor_p = s->p.min_p * c[0].p;
+        int64_t keep = 1;
+        while (keep < n && c[keep].p >= floor_p)
+            keep++;
+        n = keep;
+    }
+    double total = 0;
+    for (int64_t i = 0; i < n; i++)
+        total += c[i].p;
+    double r = (double)(next(s->rng) >> 11) * 0x1p-53 * total, acc = 0;
+    for (int64_t i = 0; i < n; i++) {
+        acc += c[i].p;
+        if (r < acc)
+            return c[i].id;
+    }
+    return c[n - 1].id;
+}
