@@ -4,9 +4,8 @@
  *     herd_engine *e;
  *     herd_engine_opts o;
  *     herd_engine_opts_default(&o);
- *     if (herd_engine_load("Llama-4-Scout-17B-16E-Instruct", &o, &e)) { puts(herd_last_error()); ... }
- *     herd_gen_params g = {.n_predict = 64};
- *     herd_sampler_params_default(&g.sampler);
+ *     if (herd_engine_load("Llama-4-Scout-17B-16E-Instruct", &o, &e)) { puts(herd_last_error());
+ * ... } herd_gen_params g = {.n_predict = 64}; herd_sampler_params_default(&g.sampler);
  *     herd_engine_generate(e, ids, n, &g, on_token, user, &result);
  *     herd_engine_free(e);
  */

@@ -54,9 +54,9 @@ typedef struct herd_gen_result {
 
 /* Prefills the prompt after whatever the cache holds, then samples and feeds tokens one at a
  * time until a stop condition. */
-herd_status herd_generate(herd_model *m, herd_kv_cache *kv, const int32_t *prompt,
-                          int64_t n_prompt, const herd_gen_params *p, herd_token_fn fn,
-                          void *user, herd_gen_result *res);
+herd_status herd_generate(herd_model *m, herd_kv_cache *kv, const int32_t *prompt, int64_t n_prompt,
+                          const herd_gen_params *p, herd_token_fn fn, void *user,
+                          herd_gen_result *res);
 
 #ifdef __cplusplus
 }

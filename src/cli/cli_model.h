@@ -24,8 +24,8 @@ bool cli_parse_ids(const char *cmd, const char *s, int32_t **ids, int64_t *n);
 int cli_load_engine(const char *cmd, cli_model_args *a, herd_engine **out);
 
 #define CLI_MODEL_HELP                                                                             \
-    "  -m DIR            Hugging Face checkpoint directory (config.json + *.safetensors)\n"      \
-    "  -t THREADS        worker threads (default: every CPU)\n"                                   \
+    "  -m DIR            Hugging Face checkpoint directory (config.json + *.safetensors)\n"        \
+    "  -t THREADS        worker threads (default: every CPU)\n"                                    \
     "  --ctx N           context size in tokens (default: the config's max_position_embeddings)\n" \
     "  --dtype T         packed weight type: f32, bf16, f16 (default: the checkpoint's own)\n"
 

@@ -2,9 +2,9 @@
  * time, stopping on length, a stop token, a full context, or the callback's word. */
 #include "herd/runtime.h"
 
-herd_status herd_generate(herd_model *m, herd_kv_cache *kv, const int32_t *prompt,
-                          int64_t n_prompt, const herd_gen_params *p, herd_token_fn fn,
-                          void *user, herd_gen_result *res)
+herd_status herd_generate(herd_model *m, herd_kv_cache *kv, const int32_t *prompt, int64_t n_prompt,
+                          const herd_gen_params *p, herd_token_fn fn, void *user,
+                          herd_gen_result *res)
 {
     const herd_llama4_config *c = herd_model_config(m);
     *res = (herd_gen_result){.n_prompt = n_prompt};

@@ -18,8 +18,8 @@ struct herd_sampler {
 
 void herd_sampler_params_default(herd_sampler_params *p)
 {
-    *p = (herd_sampler_params){.temperature = 0.6f, .top_k = 0, .top_p = 0.9f, .min_p = 0,
-                               .seed = 0};
+    *p = (herd_sampler_params){
+        .temperature = 0.6f, .top_k = 0, .top_p = 0.9f, .min_p = 0, .seed = 0};
 }
 
 static uint64_t splitmix(uint64_t *x)

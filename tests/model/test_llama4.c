@@ -110,8 +110,7 @@ static void check_case(const char *dir)
     herd_kv_reset(kv);
     memset(lg, 0, (size_t)(g.n_total * V) * sizeof(float));
     for (int i = 0; i < g.n_total; i++)
-        CHECK(herd_model_forward(m, kv, &g.ids[i], 1, lg + (size_t)i * (size_t)V, true) ==
-              HERD_OK);
+        CHECK(herd_model_forward(m, kv, &g.ids[i], 1, lg + (size_t)i * (size_t)V, true) == HERD_OK);
     d = max_diff(lg, g.logits, (size_t)(g.n_total * V));
     CHECK_MSG(d <= ATOL, "%s: token-by-token logits differ by %g", dir, d);
 
