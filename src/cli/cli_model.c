@@ -69,6 +69,17 @@ int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_a
         if (!(v = cli_value(cmd, argc, argv, i)) || !cli_parse_long(cmd, o, v, 1, INT32_MAX, &n))
             return -1;
         a->engine.ctx = n;
+    } else if (strcmp(o, "--act") == 0) {
+        if (!(v = cli_value(cmd, argc, argv, i)))
+            return -1;
+        if (strcmp(v, "f32") == 0)
+            a->engine.model.aprep = HERD_APREP_EXACT;
+        else if (strcmp(v, "auto") == 0)
+            a->engine.model.aprep = HERD_APREP_AUTO;
+        else {
+            cli_usage_error(cmd, "--act: '%s' is not f32 or auto", v);
+            return -1;
+        }
     } else if (strcmp(o, "--dtype") == 0) {
         if (!(v = cli_value(cmd, argc, argv, i)))
             return -1;

@@ -27,6 +27,9 @@ int cli_load_engine(const char *cmd, cli_model_args *a, herd_engine **out);
     "  -m DIR            Hugging Face checkpoint directory (config.json + *.safetensors)\n"        \
     "  -t THREADS        worker threads (default: every CPU)\n"                                    \
     "  --ctx N           context size in tokens (default: the config's max_position_embeddings)\n" \
-    "  --dtype T         packed weight type: f32, bf16, f16 (default: the checkpoint's own)\n"
+    "  --dtype T         packed weight type: f32, bf16, f16, int8 (default: the checkpoint's "     \
+    "own)\n"                                                                                       \
+    "  --act A           activations in GEMMs: f32 (default, exact) or auto (the weight type's\n"  \
+    "                    fast choice, e.g. bf16 or int8; faster, less exact)\n"
 
 #endif

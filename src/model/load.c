@@ -10,7 +10,7 @@ void herd_model_opts_default(herd_model_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->dtype = HERD_TYPE_COUNT;
-    o->aprep = HERD_APREP_AUTO;
+    o->aprep = HERD_APREP_EXACT; /* correct first: --act auto opts into faster activations */
 }
 
 typedef struct binder {

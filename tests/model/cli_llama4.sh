@@ -29,6 +29,7 @@ for c in tiny-scout tiny-maverick; do
   check "$c run greedy 1 thread" '[ "$("$HERD" run -m $D --ids $P -n 16 --temp 0 --print-ids -t 1 2>/dev/null)" = "$GEN" ]'
   check "$c logits" '"$HERD" logits -m $D --ids $P -o "$T/l.npy" 2>/dev/null && close_enough "$T/l.npy" $D/logits.bin $((n*512*4))'
   check "$c logits incremental" '"$HERD" logits -m $D --ids $P,$G -o "$T/i.npy" --incremental 2>/dev/null && close_enough "$T/i.npy" $D/logits.bin $(((n+16)*512*4))'
+  check "$c logits --dtype f32" '"$HERD" logits -m $D --ids $P -o "$T/f.npy" --dtype f32 -t 1 2>/dev/null && close_enough "$T/f.npy" $D/logits.bin $((n*512*4))'
 done
 
 # seeded sampling repeats itself
