@@ -7,6 +7,7 @@
 int bench_mx_main(int argc, char **argv);
 int bench_gemm_main(int argc, char **argv);
 int bench_model_main(int argc, char **argv);
+int bench_tokenize_main(int argc, char **argv);
 
 static const struct {
     const char *name, *summary;
@@ -15,6 +16,7 @@ static const struct {
     {"mx", "MX quantize/dequantize throughput vs memory bandwidth", bench_mx_main},
     {"gemm", "GEMM/GEMV throughput per weight type vs the machine's limits", bench_gemm_main},
     {"model", "whole-model prefill and decode tokens/s", bench_model_main},
+    {"tokenize", "tokenizer encoding MB/s, beside npm tiktoken", bench_tokenize_main},
 };
 
 static void usage(FILE *out)

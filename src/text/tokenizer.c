@@ -75,50 +75,20 @@ size_t tok_utf8_decode(const uint8_t *s, size_t n, uint32_t *cp)
 
 /* ---- hash maps ---- */
 
-static uint64_t hash_bytes(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xff51afd7ed558ccdull);
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-        p += 8;
-        n -= 8;
-    }
-    uint64_t w = 0;
-    memcpy(&w, p, n);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    return h ^ (h >> 29);
-}
-
-int32_t tok_map_find(const herd_tokenizer *t, const tok_map *m, const uint8_t *key, size_t len)
-{
-    if (!m->mask)
-        return -1;
-    for (size_t i = hash_bytes(key, len) & m->mask;; i = (i + 1) & m->mask) {
-        uint32_t s = m->slots[i];
-        if (!s)
-            return -1;
-        uint32_t id = s - 1;
-        if (t->len[id] == len && memcmp(t->blob + t->off[id], key, len) == 0)
-            return (int32_t)id;
-    }
-}
-
 static herd_status map_insert(herd_tokenizer *t, tok_map *m, int32_t id)
 {
     if ((m->count + 1) * 2 > m->mask) { /* keep the load at most one half */
         size_t cap = m->mask ? (m->mask + 1) * 2 : 1024;
-        uint32_t *slots = calloc(cap, sizeof *slots);
+        tok_slot *slots = calloc(cap, sizeof *slots);
         if (!slots)
             return herd_fail(HERD_ERR_NOMEM, "%s: out of memory for the vocabulary", t->source);
         for (size_t i = 0; m->mask && i <= m->mask; i++) {
-            uint32_t s = m->slots[i];
-            if (!s)
+            tok_slot s = m->slots[i];
+            if (!s.id1)
                 continue;
-            size_t j = hash_bytes(t->blob + t->off[s - 1], t->len[s - 1]) & (cap - 1);
-            while (slots[j])
+            uint64_t head;
+            size_t j = tok_hash(t->blob + t->off[s.id1 - 1], s.len, &head) & (cap - 1);
+            while (slots[j].id1)
                 j = (j + 1) & (cap - 1);
             slots[j] = s;
         }
@@ -126,10 +96,11 @@ static herd_status map_insert(herd_tokenizer *t, tok_map *m, int32_t id)
         m->slots = slots;
         m->mask = cap - 1;
     }
-    size_t j = hash_bytes(t->blob + t->off[id], t->len[id]) & m->mask;
-    while (m->slots[j])
+    uint64_t head;
+    size_t j = tok_hash(t->blob + t->off[id], t->len[id], &head) & m->mask;
+    while (m->slots[j].id1)
         j = (j + 1) & m->mask;
-    m->slots[j] = (uint32_t)id + 1;
+    m->slots[j] = (tok_slot){head, (uint32_t)id + 1, t->len[id]};
     m->count++;
     return HERD_OK;
 }

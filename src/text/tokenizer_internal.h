@@ -5,6 +5,8 @@
 
 #include "herd/text.h"
 
+#include <string.h>
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
@@ -13,10 +15,17 @@
 
 enum { TOK_PRESENT = 1, TOK_SPECIAL = 2, TOK_ORDINARY = 4 };
 
-/* Byte string -> id, open addressing over the tokenizer's id table (keys live in the blob). */
+/* Byte string -> id, open addressing. A slot keeps the key's first 8 bytes and its length, so
+ * a lookup of a key of up to 8 bytes (most pre-token pieces) touches one cache line; longer
+ * keys compare the rest in the blob. */
+typedef struct tok_slot {
+    uint64_t head; /* the key's first 8 bytes, zero-padded */
+    uint32_t id1;  /* id + 1, 0 = empty */
+    uint32_t len;
+} tok_slot;
 typedef struct tok_map {
-    uint32_t *slots; /* id + 1, 0 = empty */
-    size_t mask;     /* capacity - 1 (capacity a power of two), 0 when empty */
+    tok_slot *slots;
+    size_t mask; /* capacity - 1 (capacity a power of two), 0 when empty */
     size_t count;
 } tok_map;
 
@@ -59,7 +68,39 @@ struct herd_tokenizer {
 herd_status tok_create(const char *source, herd_tokenizer **out);
 /* Sets token `id` to `bytes` (ordinary vocabulary or special). Fails on duplicates. */
 herd_status tok_set(herd_tokenizer *t, int32_t id, const uint8_t *bytes, size_t len, bool special);
-int32_t tok_map_find(const herd_tokenizer *t, const tok_map *m, const uint8_t *key, size_t len);
+static inline uint64_t tok_hash(const uint8_t *p, size_t n, uint64_t *head)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xff51afd7ed558ccdull), w = 0;
+    memcpy(&w, p, n < 8 ? n : 8);
+    *head = w;
+    while (n > 8) {
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+        w = 0;
+        memcpy(&w, p, n < 8 ? n : 8);
+    }
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 29);
+}
+
+/* The id of key[0..len) in the map, or -1. */
+static inline int32_t tok_map_find(const herd_tokenizer *t, const tok_map *m, const uint8_t *key,
+                                   size_t len)
+{
+    if (!m->mask)
+        return -1;
+    uint64_t head;
+    for (size_t i = tok_hash(key, len, &head) & m->mask;; i = (i + 1) & m->mask) {
+        const tok_slot *s = &m->slots[i];
+        if (!s->id1)
+            return -1;
+        if (s->len == len && s->head == head &&
+            (len <= 8 || memcmp(t->blob + t->off[s->id1 - 1] + 8, key + 8, len - 8) == 0))
+            return (int32_t)s->id1 - 1;
+    }
+}
 herd_status tok_pairs_build(herd_tokenizer *t, size_t n_pairs);
 herd_status tok_pair_add(herd_tokenizer *t, int32_t left, int32_t right, uint32_t rank, int32_t id);
 const tok_pair *tok_pair_find(const herd_tokenizer *t, int32_t left, int32_t right);
