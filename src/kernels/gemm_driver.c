@@ -125,8 +125,26 @@ herd_status herd_gemm(const herd_packed *w, const herd_gemm_args *args, herd_poo
     bool exact = args->aprep == HERD_APREP_EXACT || !fam->a_prep;
     if (exact && fam->tile_exact)
         job.tile = fam->tile_exact;
+    /* Rows of A at a stride that is a multiple of 1 KiB map to few L1 sets: the mr rows a tile
+     * reads together then evict each other. Prepared rows get a padded stride; f32 rows at such
+     * a stride are copied to one (O(M·K) against the GEMM's O(M·N·K)). */
+    if (exact && M > 1 && (args->lda * sizeof(float)) % 1024 == 0) {
+        size_t stride = args->lda * sizeof(float) + 64, bytes;
+        if (!herd_mul_size(stride, (size_t)M, &bytes))
+            return herd_fail(HERD_ERR_RANGE, "herd_gemm: A workspace too large");
+        uint8_t *ws = workspace(bytes);
+        if (!ws)
+            return HERD_ERR_NOMEM;
+        for (int64_t i = 0; i < M; i++)
+            memcpy(ws + (size_t)i * stride, args->A + (size_t)i * args->lda,
+                   (size_t)K * sizeof(float));
+        job.a = ws;
+        job.a_stride = stride;
+    }
     if (!exact) {
         size_t stride = (fam->a_row_bytes(K) + 63) & ~(size_t)63, bytes;
+        if (stride % 1024 == 0)
+            stride += 64;
         if (!herd_mul_size(stride, (size_t)M, &bytes))
             return herd_fail(HERD_ERR_RANGE, "herd_gemm: A workspace too large");
         uint8_t *ws = workspace(bytes);

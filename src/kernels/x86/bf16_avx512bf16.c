@@ -26,6 +26,7 @@ static size_t panel_bytes(int64_t k)
 AI void tile_auto(int mr, const ktile *t)
 {
     __m512 acc[MR][2];
+#pragma GCC unroll 16
     for (int i = 0; i < mr; i++)
         acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     const uint8_t *b = t->b;
@@ -35,6 +36,7 @@ AI void tile_auto(int mr, const ktile *t)
         _mm_prefetch((const char *)b + PF, _MM_HINT_T0);
         _mm_prefetch((const char *)b + PF + 64, _MM_HINT_T0);
         __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 64);
+#pragma GCC unroll 16
         for (int i = 0; i < mr; i++) {
             int32_t v;
             memcpy(&v, a + (size_t)i * t->a_stride + (size_t)q * 4, 4);
@@ -43,6 +45,7 @@ AI void tile_auto(int mr, const ktile *t)
             acc[i][1] = _mm512_dpbf16_ps(acc[i][1], av, b1);
         }
     }
+#pragma GCC unroll 16
     for (int i = 0; i < mr; i++) {
         _mm512_store_ps(t->c + i * NR, acc[i][0]);
         _mm512_store_ps(t->c + i * NR + 16, acc[i][1]);
@@ -52,10 +55,12 @@ AI void tile_auto(int mr, const ktile *t)
 AI void tile_exact(int mr, const ktile *t)
 {
     __m512 acc[MR][2];
+#pragma GCC unroll 16
     for (int i = 0; i < mr; i++)
         acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     const uint8_t *b = t->b;
     const float *a[MR];
+#pragma GCC unroll 16
     for (int i = 0; i < mr; i++)
         a[i] = (const float *)((const uint8_t *)t->a + (size_t)i * t->a_stride);
     const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
@@ -65,6 +70,7 @@ AI void tile_exact(int mr, const ktile *t)
         __m512i v0 = _mm512_loadu_si512(b), v1 = _mm512_loadu_si512(b + 64);
         __m512 e0 = _mm512_castsi512_ps(_mm512_slli_epi32(v0, 16));
         __m512 e1 = _mm512_castsi512_ps(_mm512_slli_epi32(v1, 16));
+#pragma GCC unroll 16
         for (int i = 0; i < mr; i++) {
             __m512 av = _mm512_set1_ps(a[i][k]);
             acc[i][0] = _mm512_fmadd_ps(av, e0, acc[i][0]);
@@ -73,6 +79,7 @@ AI void tile_exact(int mr, const ktile *t)
         if (k + 1 < t->k) {
             __m512 o0 = _mm512_castsi512_ps(_mm512_and_si512(v0, hi));
             __m512 o1 = _mm512_castsi512_ps(_mm512_and_si512(v1, hi));
+#pragma GCC unroll 16
             for (int i = 0; i < mr; i++) {
                 __m512 av = _mm512_set1_ps(a[i][k + 1]);
                 acc[i][0] = _mm512_fmadd_ps(av, o0, acc[i][0]);
@@ -80,6 +87,7 @@ AI void tile_exact(int mr, const ktile *t)
             }
         }
     }
+#pragma GCC unroll 16
     for (int i = 0; i < mr; i++) {
         _mm512_store_ps(t->c + i * NR, acc[i][0]);
         _mm512_store_ps(t->c + i * NR + 16, acc[i][1]);

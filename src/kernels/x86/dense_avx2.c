@@ -34,11 +34,13 @@ AI __m256 ldw(int type, const uint8_t *p)
 AI void body(int type, int mr, const ktile *t)
 {
     __m256 acc[MR][2];
+#pragma GCC unroll 16
     for (int i = 0; i < mr; i++)
         acc[i][0] = acc[i][1] = _mm256_setzero_ps();
     const size_t es = esize(type), rowb = NR * es;
     const uint8_t *b = t->b;
     const float *a[MR];
+#pragma GCC unroll 16
     for (int i = 0; i < mr; i++)
         a[i] = (const float *)((const uint8_t *)t->a + (size_t)i * t->a_stride);
     for (int64_t k = 0; k < t->k; k++, b += rowb) {
@@ -46,6 +48,7 @@ AI void body(int type, int mr, const ktile *t)
         if (rowb > 64)
             _mm_prefetch((const char *)b + PF + 64, _MM_HINT_T0);
         __m256 b0 = ldw(type, b), b1 = ldw(type, b + 8 * es);
+#pragma GCC unroll 16
         for (int i = 0; i < mr; i++) {
             __m256 av = _mm256_set1_ps(a[i][k]);
             acc[i][0] = _mm256_fmadd_ps(av, b0, acc[i][0]);
@@ -54,11 +57,13 @@ AI void body(int type, int mr, const ktile *t)
     }
     if (type == T_I8) {
         __m256 s0 = _mm256_loadu_ps((const float *)b), s1 = _mm256_loadu_ps((const float *)b + 8);
+#pragma GCC unroll 16
         for (int i = 0; i < mr; i++) {
             acc[i][0] = _mm256_mul_ps(acc[i][0], s0);
             acc[i][1] = _mm256_mul_ps(acc[i][1], s1);
         }
     }
+#pragma GCC unroll 16
     for (int i = 0; i < mr; i++) {
         _mm256_store_ps(t->c + i * NR, acc[i][0]);
         _mm256_store_ps(t->c + i * NR + 8, acc[i][1]);

@@ -27,6 +27,7 @@ static size_t panel_bytes(int64_t k)
 AI void tile_auto(int mr, const ktile *t)
 {
     __m512i acc[MR][2];
+#pragma GCC unroll 16
     for (int i = 0; i < mr; i++)
         acc[i][0] = acc[i][1] = _mm512_setzero_si512();
     const uint8_t *b = t->b;
@@ -36,6 +37,7 @@ AI void tile_auto(int mr, const ktile *t)
         _mm_prefetch((const char *)b + PF, _MM_HINT_T0);
         _mm_prefetch((const char *)b + PF + 64, _MM_HINT_T0);
         __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64);
+#pragma GCC unroll 16
         for (int i = 0; i < mr; i++) {
             int32_t v;
             memcpy(&v, a + (size_t)i * t->a_stride + (size_t)q * 4, 4);
@@ -46,6 +48,7 @@ AI void tile_auto(int mr, const ktile *t)
     }
     __m512i c0 = _mm512_loadu_si512(b), c1 = _mm512_loadu_si512(b + 64);
     __m512 s0 = _mm512_loadu_ps(b + 128), s1 = _mm512_loadu_ps(b + 192);
+#pragma GCC unroll 16
     for (int i = 0; i < mr; i++) {
         float sa;
         memcpy(&sa, (const uint8_t *)t->a + (size_t)i * t->a_stride, 4);
@@ -67,17 +70,21 @@ AI __m512 byte_f32(__m512i v, int j)
 AI void tile_exact(int mr, const ktile *t)
 {
     __m512 acc[MR][2];
+#pragma GCC unroll 16
     for (int i = 0; i < mr; i++)
         acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     const uint8_t *b = t->b;
     const float *a[MR];
+#pragma GCC unroll 16
     for (int i = 0; i < mr; i++)
         a[i] = (const float *)((const uint8_t *)t->a + (size_t)i * t->a_stride);
     for (int64_t k = 0; k < t->k; k += 4, b += NR * 4) {
         __m512i v0 = _mm512_loadu_si512(b), v1 = _mm512_loadu_si512(b + 64);
         int nj = t->k - k < 4 ? (int)(t->k - k) : 4;
+#pragma GCC unroll 16
         for (int j = 0; j < nj; j++) {
             __m512 w0 = byte_f32(v0, j), w1 = byte_f32(v1, j);
+#pragma GCC unroll 16
             for (int i = 0; i < mr; i++) {
                 __m512 av = _mm512_set1_ps(a[i][k + j]);
                 acc[i][0] = _mm512_fmadd_ps(av, w0, acc[i][0]);
@@ -87,6 +94,7 @@ AI void tile_exact(int mr, const ktile *t)
     }
     b = (const uint8_t *)t->b + (size_t)k4(t->k) * NR;
     __m512 s0 = _mm512_loadu_ps(b + 128), s1 = _mm512_loadu_ps(b + 192);
+#pragma GCC unroll 16
     for (int i = 0; i < mr; i++) {
         _mm512_store_ps(t->c + i * NR, _mm512_mul_ps(acc[i][0], s0));
         _mm512_store_ps(t->c + i * NR + 16, _mm512_mul_ps(acc[i][1], s1));
