@@ -93,15 +93,11 @@ static float round_mode(float k, herd_mx_rounding r)
     return t;
 }
 
-uint8_t herd_mx_encode(herd_mx_format f, float v, herd_mx_rounding r)
+/* One finite element v (already divided by the block scale). Inf saturates too. */
+static inline uint8_t encode_elem(const mx_params *p, float v, herd_mx_rounding r)
 {
-    const mx_params *p = herd_mx_params(f);
     float a = fabsf(v);
-    bool neg = v < 0;
-    if (isnan(v)) {
-        return p->bits == 8 && !p->is_int ? 0x7f
-                                          : 0; /* E4M3 S.1111.111, E5M2 S.11111.11; FP6/FP4: none */
-    }
+    bool neg = v < 0; /* -0.0 gives +0, as microxcaling's sign(v) does */
     if (p->is_int) {
         uint32_t q = a >= 2.0f ? 127 : (uint32_t)round_mode(a * 64.0f, r);
         if (q > 127)
@@ -110,7 +106,7 @@ uint8_t herd_mx_encode(herd_mx_format f, float v, herd_mx_rounding r)
     }
     uint32_t sign = neg ? 1u << (p->bits - 1) : 0;
     int pe = (int)(mx_f32_bits(a) >> 23) - 127;
-    if (pe > p->emax) /* |v| >= 2^(emax+1) > max normal (Inf too): saturate */
+    if (pe > p->emax) /* |v| >= 2^(emax+1) > max normal: saturate */
         return (uint8_t)(sign | p->max_mag);
     if (pe < p->emin)
         pe = p->emin;
@@ -121,17 +117,24 @@ uint8_t herd_mx_encode(herd_mx_format f, float v, herd_mx_rounding r)
     return (uint8_t)(sign | mag);
 }
 
-float herd_mx_decode(herd_mx_format f, uint8_t code)
+uint8_t herd_mx_encode(herd_mx_format f, float v, herd_mx_rounding r)
 {
     const mx_params *p = herd_mx_params(f);
+    if (isnan(v)) /* E4M3 S.1111.111, E5M2 S.11111.11; FP6, FP4 and INT8 have no NaN */
+        return p->bits == 8 && !p->is_int ? 0x7f : 0;
+    return encode_elem(p, v, r);
+}
+
+static inline float decode_elem(const mx_params *p, uint8_t code)
+{
     if (p->is_int)
         return (float)(int8_t)code * 0x1p-6f;
     unsigned mag = code & ((1u << (p->bits - 1)) - 1);
     bool neg = (code >> (p->bits - 1)) & 1;
     float v;
-    if (f == HERD_MX_FP8_E4M3 && mag == 0x7f)
+    if (p->fmt == HERD_MX_FP8_E4M3 && mag == 0x7f)
         v = NAN;
-    else if (f == HERD_MX_FP8_E5M2 && mag >= 0x7c)
+    else if (p->fmt == HERD_MX_FP8_E5M2 && mag >= 0x7c)
         v = mag == 0x7c ? INFINITY : NAN;
     else {
         unsigned e = mag >> p->mbits, m = mag & ((1u << p->mbits) - 1);
@@ -140,6 +143,11 @@ float herd_mx_decode(herd_mx_format f, uint8_t code)
         v = (float)units * mx_pow2f(p->emin - p->mbits);
     }
     return neg ? -v : v;
+}
+
+float herd_mx_decode(herd_mx_format f, uint8_t code)
+{
+    return decode_elem(herd_mx_params(f), code);
 }
 
 /* ---- records ------------------------------------------------------------------------------ */
@@ -198,6 +206,7 @@ void herd_mx_unpack_block(herd_mx_format f, const void *record, uint8_t *scale,
 static void quantize_block(herd_mx_format f, herd_mx_rounding r, const float *x, size_t n,
                            uint8_t *record)
 {
+    const mx_params *p = herd_mx_params(f);
     uint8_t codes[HERD_MX_BLOCK] = {0};
     uint8_t scale = herd_mx_block_scale(f, x, n);
     if (scale != HERD_E8M0_NAN) {
@@ -205,7 +214,7 @@ static void quantize_block(herd_mx_format f, herd_mx_rounding r, const float *x,
          * underflowed v is far below half the smallest element step (only its sign shows). */
         float inv = mx_pow2f(127 - (int)scale);
         for (size_t i = 0; i < n; i++)
-            codes[i] = herd_mx_encode(f, x[i] * inv, r);
+            codes[i] = encode_elem(p, x[i] * inv, r);
     }
     herd_mx_pack_block(f, scale, codes, record);
 }
@@ -215,8 +224,9 @@ static void dequantize_block(herd_mx_format f, const uint8_t *record, float *y, 
     uint8_t scale, codes[HERD_MX_BLOCK];
     herd_mx_unpack_block(f, record, &scale, codes);
     float x = herd_e8m0_to_f32(scale);
+    const mx_params *p = herd_mx_params(f);
     for (size_t i = 0; i < n; i++)
-        y[i] = scale == HERD_E8M0_NAN ? x : herd_mx_decode(f, codes[i]) * x;
+        y[i] = scale == HERD_E8M0_NAN ? x : decode_elem(p, codes[i]) * x;
 }
 
 void herd_mx_quantize(herd_mx_format f, herd_mx_rounding r, const float *src, void *dst, size_t n)
