@@ -62,12 +62,12 @@ TEST(multi_turn_and_incremental)
                              {"assistant", "Hello. How can I help?"},
                              {"user", " Name a colour. \n"}};
     herd_tokens got = render(m, 4, true);
-    herd_tokens want = render_text(
-        "<|begin_of_text|><|header_start|>system<|header_end|>\n\nBe brief.<|eot|>"
-        "<|header_start|>user<|header_end|>\n\nHi there!<|eot|>"
-        "<|header_start|>assistant<|header_end|>\n\nHello. How can I help?<|eot|>"
-        "<|header_start|>user<|header_end|>\n\n Name a colour. \n<|eot|>"
-        "<|header_start|>assistant<|header_end|>\n\n");
+    herd_tokens want =
+        render_text("<|begin_of_text|><|header_start|>system<|header_end|>\n\nBe brief.<|eot|>"
+                    "<|header_start|>user<|header_end|>\n\nHi there!<|eot|>"
+                    "<|header_start|>assistant<|header_end|>\n\nHello. How can I help?<|eot|>"
+                    "<|header_start|>user<|header_end|>\n\n Name a colour. \n<|eot|>"
+                    "<|header_start|>assistant<|header_end|>\n\n");
     CHECK(same(&got, &want));
     /* herd chat's way: begin, then per turn a user block and the generation prompt; the reply
      * and its <|eot|> come from the model. */
@@ -76,8 +76,7 @@ TEST(multi_turn_and_incremental)
     CHECK(herd_chat_add_message(llama4, "user", m[1].content, &inc) == HERD_OK);
     CHECK(herd_chat_add_generation_prompt(llama4, &inc) == HERD_OK);
     herd_tokens reply = {0};
-    CHECK(herd_tokenizer_encode(llama4, m[2].content, strlen(m[2].content), 0, &reply) ==
-          HERD_OK);
+    CHECK(herd_tokenizer_encode(llama4, m[2].content, strlen(m[2].content), 0, &reply) == HERD_OK);
     herd_tokens_append(&inc, reply.ids, reply.n);
     herd_tokens_push(&inc, herd_tokenizer_special_id(llama4, "<|eot|>"));
     CHECK(herd_chat_add_message(llama4, "user", m[3].content, &inc) == HERD_OK);
@@ -93,8 +92,9 @@ TEST(no_system_and_roles)
 {
     herd_chat_message m[] = {{"user", "hi"}, {"ipython", "{\"ok\": 1}"}};
     herd_tokens got = render(m, 2, false);
-    herd_tokens want = render_text("<|begin_of_text|><|header_start|>user<|header_end|>\n\nhi<|eot|>"
-                                   "<|header_start|>ipython<|header_end|>\n\n{\"ok\": 1}<|eot|>");
+    herd_tokens want =
+        render_text("<|begin_of_text|><|header_start|>user<|header_end|>\n\nhi<|eot|>"
+                    "<|header_start|>ipython<|header_end|>\n\n{\"ok\": 1}<|eot|>");
     CHECK(same(&got, &want));
     herd_tokens_free(&got);
     herd_tokens_free(&want);
