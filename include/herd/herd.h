@@ -15,6 +15,7 @@
 #include "herd/base.h"
 #include "herd/model.h"
 #include "herd/runtime.h"
+#include "herd/text.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,6 +38,10 @@ herd_status herd_engine_generate(herd_engine *e, const int32_t *prompt, int64_t 
                                  const herd_gen_params *p, herd_token_fn fn, void *user,
                                  herd_gen_result *res);
 void herd_engine_reset(herd_engine *e);
+
+/* The checkpoint's tokenizer (tokenizer.json or tokenizer.model in the directory), loaded on
+ * first use; fails naming the directory when it has none. */
+herd_status herd_engine_tokenizer(herd_engine *e, const herd_tokenizer **out);
 
 herd_model *herd_engine_model(herd_engine *e);
 herd_kv_cache *herd_engine_cache(herd_engine *e);

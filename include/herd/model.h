@@ -105,6 +105,12 @@ typedef struct herd_weight_source {
 herd_status herd_hf_source_open(const char *dir, const herd_llama4_config *c,
                                 herd_weight_source *out);
 
+/* Random weights made in memory on request (tests, `herd bench model --synthetic`): values
+ * uniform in ±1/sqrt(cols) for matrices and 1 ± 0.1 for norms, stored as `type` (F32/F16/BF16),
+ * the same for the same seed. */
+herd_status herd_synthetic_source(const herd_llama4_config *c, uint64_t seed, herd_type type,
+                                  herd_weight_source *out);
+
 /* ---- model -------------------------------------------------------------------------------- */
 typedef struct herd_model herd_model;
 

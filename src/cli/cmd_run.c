@@ -8,32 +8,45 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: herd run -m DIR (--ids 1,2,3 | -p TEXT) -n N [options]\n"
-            "  generate N tokens after the prompt, printed as they are produced\n\n"
-            "options:\n" CLI_MODEL_HELP
-            "  --ids LIST        the prompt as comma-separated token ids\n"
-            "  -p TEXT           the prompt as text (needs the tokenizer: not available yet)\n"
-            "  -n N              tokens to generate (default 128); generation also stops at an\n"
-            "                    end-of-sequence id of the config or when the context is full\n"
-            "  --print-ids       print the generated ids (space separated) instead of text\n\n"
-            "sampling, applied in this order:\n"
-            "  --temp T          1. temperature: logits / T (default 0.6); 0 = greedy argmax,\n"
-            "                       which skips the steps below\n"
-            "  --top-k K         2. keep the K most likely tokens (default 0 = off)\n"
-            "  --top-p P         3. keep the smallest set reaching probability P (default 0.9)\n"
-            "  --min-p P         4. drop tokens below P x the top probability (default 0 = off)\n"
-            "  --seed S          5. the draw from what is left uses this seed (default 0)\n");
+    fprintf(
+        f,
+        "usage: herd run -m DIR (--ids 1,2,3 | -p TEXT) -n N [options]\n"
+        "  generate N tokens after the prompt, printed as they are produced\n\n"
+        "options:\n" CLI_MODEL_HELP "  --ids LIST        the prompt as comma-separated token ids\n"
+        "  -p TEXT           the prompt as text, encoded with the checkpoint's tokenizer after\n"
+        "                    <|begin_of_text|>; special-token text such as <|eot|> is honoured\n"
+        "  -n N              tokens to generate (default 128); generation also stops at an\n"
+        "                    end-of-sequence id of the config or when the context is full\n"
+        "  --print-ids       print the generated ids (space separated) instead of text\n"
+        "                    (also the fallback when the checkpoint has no tokenizer)\n\n"
+        "sampling, applied in this order:\n"
+        "  --temp T          1. temperature: logits / T (default 0.6); 0 = greedy argmax,\n"
+        "                       which skips the steps below\n"
+        "  --top-k K         2. keep the K most likely tokens (default 0 = off)\n"
+        "  --top-p P         3. keep the smallest set reaching probability P (default 0.9)\n"
+        "  --min-p P         4. drop tokens below P x the top probability (default 0 = off)\n"
+        "  --seed S          5. the draw from what is left uses this seed (default 0)\n");
 }
 
 typedef struct run_state {
     bool first;
+    herd_decoder *dec; /* NULL: print ids */
+    herd_status st;
 } run_state;
 
 static bool on_token(void *user, int32_t tok)
 {
     run_state *s = user;
-    printf(s->first ? "%d" : " %d", tok);
+    if (s->dec) {
+        const char *text;
+        size_t len;
+        s->st = herd_decoder_push(s->dec, tok, &text, &len);
+        if (s->st)
+            return false;
+        fwrite(text, 1, len, stdout);
+    } else {
+        printf(s->first ? "%d" : " %d", tok);
+    }
     s->first = false;
     fflush(stdout);
     return true;
@@ -107,23 +120,48 @@ static int cmd_main(int argc, char **argv)
         rc = cli_usage_error(cmd, "-m DIR is required");
     if (!rc && !!text == !!a.ids)
         rc = cli_usage_error(cmd, "give the prompt as either --ids or -p");
-    if (!rc && text)
-        rc = cli_error(cmd, 2,
-                       "-p needs the tokenizer, which is not available yet (issue 5); "
-                       "give the prompt as --ids");
-    if (!rc && !print_ids)
-        fprintf(stderr, "herd run: text output needs the tokenizer (not available yet); "
-                        "printing ids\n");
     herd_engine *e = NULL;
     if (!rc)
         rc = cli_load_engine(cmd, &a, &e);
+    const herd_tokenizer *tok = NULL;
+    herd_tokens prompt = {0};
+    herd_decoder dec;
+    bool have_dec = false;
+    if (!rc && (text || !print_ids)) {
+        herd_status st = herd_engine_tokenizer(e, &tok);
+        if (st && text)
+            rc = cli_status_error(cmd, st);
+        else if (st)
+            fprintf(stderr, "herd run: no tokenizer in %s; printing ids\n", a.model);
+    }
     if (!rc) {
-        run_state s = {true};
+        herd_status st = text
+                             ? herd_tokenizer_encode(tok, text, strlen(text),
+                                                     HERD_ENCODE_BOS | HERD_ENCODE_SPECIAL, &prompt)
+                             : herd_tokens_append(&prompt, a.ids, (size_t)a.n_ids);
+        if (st)
+            rc = cli_status_error(cmd, st);
+    }
+    if (!rc && tok && !print_ids) {
+        herd_decoder_init(&dec, tok, 0);
+        have_dec = true;
+    }
+    if (!rc) {
+        run_state s = {true, have_dec ? &dec : NULL, HERD_OK};
         herd_gen_result res;
-        herd_status st = herd_engine_generate(e, a.ids, a.n_ids, &g, on_token, &s, &res);
+        herd_status st =
+            herd_engine_generate(e, prompt.ids, (int64_t)prompt.n, &g, on_token, &s, &res);
+        if (have_dec) {
+            const char *rest;
+            size_t len;
+            herd_decoder_finish(&dec, &rest, &len);
+            fwrite(rest, 1, len, stdout);
+        }
         if (!s.first)
             putchar('\n');
         fflush(stdout);
+        if (!st)
+            st = s.st;
         if (st)
             rc = cli_status_error(cmd, st);
         else {
@@ -139,6 +177,9 @@ static int cmd_main(int argc, char **argv)
                      dc > 0 ? (double)(res.n_generated > 0 ? res.n_generated - 1 : 0) / dc : 0);
         }
     }
+    if (have_dec)
+        herd_decoder_free(&dec);
+    herd_tokens_free(&prompt);
     herd_engine_free(e);
     cli_model_args_free(&a);
     return rc;

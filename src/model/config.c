@@ -194,9 +194,21 @@ static herd_status parse_tokens(const json_t *t, const json_t *root, const char 
 
 static herd_status validate(const char *what, const herd_llama4_config *c)
 {
-    if (c->vocab < 1 || c->hidden < 1 || c->n_layers < 1 || c->n_heads < 1 || c->n_kv_heads < 1 ||
-        c->head_dim < 2 || c->inter < 1 || c->inter_mlp < 1)
-        return herd_fail(HERD_ERR_FORMAT, "%s: sizes must be positive", what);
+    const struct {
+        const char *key;
+        int64_t v, min;
+    } sizes[] = {{"vocab_size", c->vocab, 1},
+                 {"hidden_size", c->hidden, 1},
+                 {"num_hidden_layers", c->n_layers, 1},
+                 {"num_attention_heads", c->n_heads, 1},
+                 {"num_key_value_heads", c->n_kv_heads, 1},
+                 {"head_dim", c->head_dim, 2},
+                 {"intermediate_size", c->inter, 1},
+                 {"intermediate_size_mlp", c->inter_mlp, 1}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        if (sizes[i].v < sizes[i].min)
+            return herd_fail(HERD_ERR_FORMAT, "%s: %s is %lld, must be at least %lld", what,
+                             sizes[i].key, (long long)sizes[i].v, (long long)sizes[i].min);
     if (c->n_heads % c->n_kv_heads)
         return herd_fail(
             HERD_ERR_FORMAT,

@@ -2,11 +2,15 @@
 #include "herd/herd.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 struct herd_engine {
     herd_model *model;
     herd_kv_cache *kv;
+    herd_tokenizer *tok;
+    char *path;
 };
 
 void herd_engine_opts_default(herd_engine_opts *o)
@@ -32,6 +36,11 @@ herd_status herd_engine_load(const char *path, const herd_engine_opts *o, herd_e
     herd_engine *e = herd_calloc(sizeof *e, "engine");
     if (!e)
         return HERD_ERR_NOMEM;
+    e->path = strdup(path);
+    if (!e->path) {
+        herd_free(e);
+        return herd_fail(HERD_ERR_NOMEM, "out of memory");
+    }
     herd_status st = herd_model_load(path, &o->model, &e->model);
     if (!st) {
         int64_t ctx = o->ctx > 0 ? o->ctx : herd_model_config(e->model)->max_pos;
@@ -51,6 +60,8 @@ void herd_engine_free(herd_engine *e)
         return;
     herd_kv_free(e->kv);
     herd_model_free(e->model);
+    herd_tokenizer_free(e->tok);
+    free(e->path);
     herd_free(e);
 }
 
@@ -65,6 +76,18 @@ void herd_engine_reset(herd_engine *e)
 {
     herd_kv_reset(e->kv);
 }
+herd_status herd_engine_tokenizer(herd_engine *e, const herd_tokenizer **out)
+{
+    *out = NULL;
+    if (!e->tok) {
+        herd_status st = herd_tokenizer_load_dir(e->path, &e->tok);
+        if (st)
+            return st;
+    }
+    *out = e->tok;
+    return HERD_OK;
+}
+
 herd_model *herd_engine_model(herd_engine *e)
 {
     return e->model;
