@@ -135,6 +135,14 @@ static herd_status hf_get(void *ctx, herd_wrole role, int64_t layer, int64_t exp
     if (st)
         return st;
     *out = (herd_wmat){t->type, rows, cols, t->data, 0, NULL};
+    size_t es = herd_type_row_bytes(t->type, 1);
+    if ((uintptr_t)t->data % es) { /* writers that do not pad leave tensors unaligned */
+        out->owned = herd_alloc(t->nbytes, "aligned tensor copy");
+        if (!out->owned)
+            return HERD_ERR_NOMEM;
+        memcpy(out->owned, t->data, t->nbytes);
+        out->data = out->owned;
+    }
     return HERD_OK;
 }
 

@@ -99,8 +99,8 @@ TEST(test_errors)
     expect_error("{\"model_type\": \"llama4_text\", \"num_attention_heads\": 40,"
                  " \"num_key_value_heads\": 7}",
                  HERD_ERR_FORMAT, "not a multiple");
-    expect_error("{\"model_type\": \"llama4_text\", \"num_experts_per_tok\": 17}",
-                 HERD_ERR_FORMAT, "num_experts_per_tok");
+    expect_error("{\"model_type\": \"llama4_text\", \"num_experts_per_tok\": 17}", HERD_ERR_FORMAT,
+                 "num_experts_per_tok");
     expect_error("{\"model_type\": \"llama4_text\", \"rope_scaling\": {\"rope_type\": \"yarn\"}}",
                  HERD_ERR_UNSUPPORTED, "rope_type 'yarn'");
     expect_error("{\"model_type\": \"llama4_text\", \"rope_scaling\": {\"rope_type\": \"llama3\","

@@ -111,10 +111,13 @@ TEST(test_broken)
                 "k_proj.weight\":{\"dtype\":\"BF16\",\"shape\":[64,32]");
     expect_load_error(d, "tensor 'language_model.model.layers.0.self_attn.k_proj.weight' has "
                          "shape [64, 32], expected [32, 64]");
-    d = patched("dtype", "k_proj.weight\":{\"dtype\":\"BF16\"", "k_proj.weight\":{\"dtype\":\"I16\"");
+    d = patched("dtype", "k_proj.weight\":{\"dtype\":\"BF16\"",
+                "k_proj.weight\":{\"dtype\":\"I16\"");
     expect_load_error(d, "k_proj.weight' has dtype I16, expected BF16, F16 or F32");
-    d = patched("size", "k_proj.weight\":{\"dtype\":\"BF16\"", "k_proj.weight\":{\"dtype\":\"F32\"");
-    expect_load_error(d, "model.safetensors: tensor 'language_model.model.layers.0.self_attn.k_proj");
+    d = patched("size", "k_proj.weight\":{\"dtype\":\"BF16\"",
+                "k_proj.weight\":{\"dtype\":\"F32\"");
+    expect_load_error(d,
+                      "model.safetensors: tensor 'language_model.model.layers.0.self_attn.k_proj");
     d = patched("json", "{\"__metadata__\"", "{\"__metadata__\"\n:,");
     expect_load_error(d, "model.safetensors (header):2:");
 

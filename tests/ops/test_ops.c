@@ -40,9 +40,14 @@ TEST(test_rope_pairs)
 TEST(test_rope_llama3)
 {
     /* the tiny-scout setting (all three bands) and Scout's lo == hi (empty medium band) */
-    static const double want[8] = {1.0, 0.24438459943539834, 0.013042256043820465,
-                                   0.003952847075210474, 0.00125, 0.0003952847075210475,
-                                   0.000125, 3.952847075210474e-05};
+    static const double want[8] = {1.0,
+                                   0.24438459943539834,
+                                   0.013042256043820465,
+                                   0.003952847075210474,
+                                   0.00125,
+                                   0.0003952847075210475,
+                                   0.000125,
+                                   3.952847075210474e-05};
     herd_rope_scaling sc = {true, 8, 1, 4, 64};
     herd_rope r;
     CHECK(herd_rope_init(&r, 16, 10000, &sc) == HERD_OK);
@@ -101,8 +106,8 @@ static void naive_attention(const herd_attn_shape *s, const float *q, const floa
 TEST(test_attention)
 {
     enum { T = 37, NH = 6, NKV = 2, D = 10 };
-    static float q[T * NH * D], k[T * NKV * D], v[T * NKV * D], want[T * NH * D],
-        got[T * NH * D], ck[T * NKV * D], cv[T * NKV * D];
+    static float q[T * NH * D], k[T * NKV * D], v[T * NKV * D], want[T * NH * D], got[T * NH * D],
+        ck[T * NKV * D], cv[T * NKV * D];
     uint64_t seed = 42;
     for (int i = 0; i < T * NH * D; i++)
         q[i] = 2 * harness_randf(&seed);
