@@ -108,6 +108,28 @@ herd_status herd_llama4_plan_hf(herd_src_find_fn find, void *ctx, const char *wh
 /* The class of a llama4 GGUF tensor name; HERD_QC_COUNT if the name is not one of them. */
 herd_qclass herd_llama4_gguf_class(const char *gguf_name);
 
+/* ---- whole models ---------------------------------------------------------------------- */
+typedef struct herd_quantize_opts {
+    herd_quant_policy policy;
+    herd_type type;   /* for the classes the policy leaves open */
+    const char *name; /* general.name; NULL: "Llama-…-TYPE" from IN's name */
+    herd_pool *pool;
+    bool progress;
+    herd_gguf_writer *volatile *active; /* if set, holds the writer while writing (signals) */
+} herd_quantize_opts;
+
+typedef struct herd_quantize_report {
+    char path[4400];   /* the file written (OUT, or OUT/NAME.gguf when OUT is a directory) */
+    char name[300];    /* general.name */
+    char license[512]; /* what license information was carried over ("" if none) */
+    size_t tensors, bytes;
+    double bits_per_weight, seconds;
+} herd_quantize_report;
+
+/* Quantizes a Llama 4 HF checkpoint directory or llama4 GGUF `in` into the GGUF `out`. */
+herd_status herd_quantize_model(const char *in, const char *out, const herd_quantize_opts *o,
+                                herd_quantize_report *rep);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,6 +2,7 @@
  * source, and packed once by the kernel layer into the chosen type. Norms and biases become
  * float32 vectors; the embedding stays in the source's mapping (rows are widened on lookup). */
 #include "model_internal.h"
+#include "herd/model_gguf.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +39,8 @@ static herd_status pack_one(binder *b, herd_type type, herd_wrole role, int64_t 
     herd_status st = b->src->get(b->src->ctx, role, layer, expert, rows, cols, &w);
     if (st)
         return st;
+    if (b->m->opts.dtype == HERD_TYPE_COUNT && type == b->m->dtype)
+        type = w.type; /* no --dtype: each matrix keeps its source's type (GGUFs mix them) */
     st = herd_pack(type, rows, cols, (herd_wsrc){w.type, w.data, w.row_bytes}, out);
     b->src->release(b->src->ctx, &w);
     if (!st)
@@ -58,7 +61,8 @@ static herd_status pack_pair(binder *b, herd_wrole gate, herd_wrole up, int64_t 
         b->src->release(b->src->ctx, &g);
         return st;
     }
-    st = herd_pack_swiglu(b->m->dtype, rows, cols, (herd_wsrc){g.type, g.data, g.row_bytes},
+    herd_type type = b->m->opts.dtype == HERD_TYPE_COUNT ? g.type : b->m->dtype;
+    st = herd_pack_swiglu(type, rows, cols, (herd_wsrc){g.type, g.data, g.row_bytes},
                           (herd_wsrc){u.type, u.data, u.row_bytes}, out);
     b->src->release(b->src->ctx, &g);
     b->src->release(b->src->ctx, &u);
@@ -181,6 +185,12 @@ herd_status herd_model_load_source(herd_llama4_config *cfg, herd_weight_source *
 herd_status herd_model_load(const char *dir, const herd_model_opts *opts, herd_model **out)
 {
     *out = NULL;
+    if (herd_is_gguf_file(dir)) { /* a GGUF file rather than a checkpoint directory */
+        herd_llama4_config cfg;
+        herd_weight_source src;
+        herd_status st = herd_gguf_source_open(dir, &cfg, &src);
+        return st ? st : herd_model_load_source(&cfg, &src, opts, out);
+    }
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/config.json", dir) >= sizeof path)
         return herd_fail(HERD_ERR_ARG, "%s: path too long", dir);

@@ -180,8 +180,10 @@ herd_status herd_quantize_write(const herd_qplan *p, herd_gguf_writer *w, const 
                 herd_progress_update(&bar, done);
         }
     }
-    if (progress)
+    if (progress && st == HERD_OK)
         herd_progress_end(&bar);
+    else if (progress && bar.tty)
+        fputc('\n', stderr); /* leave the error on a line of its own */
     if (st == HERD_OK)
         st = herd_gguf_writer_commit(w);
     for (int t = 0; scratch && t < nt; t++)

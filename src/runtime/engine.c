@@ -1,5 +1,6 @@
 /* The embeddable engine: a model, its KV cache and the generation loop behind one handle. */
 #include "herd/herd.h"
+#include "herd/model_gguf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,9 +31,9 @@ herd_status herd_engine_load(const char *path, const herd_engine_opts *o, herd_e
     struct stat sb;
     if (stat(path, &sb) != 0)
         return herd_fail(HERD_ERR_IO, "%s: no such file or directory", path);
-    if (!S_ISDIR(sb.st_mode))
-        return herd_fail(HERD_ERR_UNSUPPORTED,
-                         "%s: not a checkpoint directory (GGUF files are not supported yet)", path);
+    if (!S_ISDIR(sb.st_mode) && !herd_is_gguf_file(path))
+        return herd_fail(HERD_ERR_UNSUPPORTED, "%s: neither a checkpoint directory nor a GGUF file",
+                         path);
     herd_engine *e = herd_calloc(sizeof *e, "engine");
     if (!e)
         return HERD_ERR_NOMEM;

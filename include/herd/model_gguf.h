@@ -1,0 +1,33 @@
+/* herd model: Llama 4 in GGUF files. The llama4 metadata (llama.cpp's keys, plus herd.* keys
+ * for what llama.cpp hard-codes) to and from herd_llama4_config, and a weight source that hands
+ * the model mapped rows in the file's own types. */
+#ifndef HERD_MODEL_GGUF_H
+#define HERD_MODEL_GGUF_H
+
+#include "herd/io_gguf.h"
+#include "herd/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Writes general.architecture and the llama4.* / herd.* keys of c. */
+herd_status herd_llama4_gguf_set_meta(herd_gguf_writer *w, const herd_llama4_config *c);
+/* The rope_freqs.weight values llama.cpp uses for Llama-3 RoPE scaling: head_dim/2 divisors of
+ * the unscaled inverse frequencies. False (nothing written) when c has no such scaling. */
+bool herd_llama4_rope_freqs(const herd_llama4_config *c, float *out);
+/* Reads the config of a llama4 GGUF (herd's or llama.cpp's). */
+herd_status herd_llama4_config_from_gguf(const herd_gguf *g, herd_llama4_config *out);
+
+/* Opens a llama4 GGUF as a weight source and reads its config. Matrices are handed out as
+ * mapped rows in the file's types (herd_pack converts or copies them); the expert tensors
+ * {K, N, E} give expert e's N rows in place. */
+herd_status herd_gguf_source_open(const char *path, herd_llama4_config *cfg,
+                                  herd_weight_source *out);
+/* True if path is a file that starts with the GGUF magic. */
+bool herd_is_gguf_file(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
