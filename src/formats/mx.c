@@ -84,13 +84,14 @@ uint8_t herd_mx_block_scale(herd_mx_format f, const float *x, size_t n)
 }
 
 /* Rounds k >= 0 (exact, < 2^24) to an integer: half to even or half away from zero. */
-static float round_mode(float k, herd_mx_rounding r)
+static inline uint32_t round_mode(float k, herd_mx_rounding r)
 {
-    float t = (float)(uint32_t)k;
-    float frac = k - t; /* exact */
-    if (frac > 0.5f || (frac == 0.5f && (r == HERD_MX_ROUND_AWAY || ((uint32_t)t & 1))))
-        t += 1.0f;
-    return t;
+    uint32_t t = (uint32_t)k;
+    float frac = k - (float)t; /* exact */
+    /* Bitwise, not ||: the ties and halves of random data would defeat a branch predictor. */
+    uint32_t up = (uint32_t)(frac > 0.5f) |
+                  ((uint32_t)(frac == 0.5f) & ((uint32_t)(r == HERD_MX_ROUND_AWAY) | (t & 1)));
+    return t + up;
 }
 
 /* One finite element v (already divided by the block scale). Inf saturates too. */
@@ -99,7 +100,7 @@ static inline uint8_t encode_elem(const mx_params *p, float v, herd_mx_rounding 
     float a = fabsf(v);
     bool neg = v < 0; /* -0.0 gives +0, as microxcaling's sign(v) does */
     if (p->is_int) {
-        uint32_t q = a >= 2.0f ? 127 : (uint32_t)round_mode(a * 64.0f, r);
+        uint32_t q = a >= 2.0f ? 127 : round_mode(a * 64.0f, r);
         if (q > 127)
             q = 127;
         return (uint8_t)(neg ? -(int32_t)q : (int32_t)q);
@@ -110,7 +111,7 @@ static inline uint8_t encode_elem(const mx_params *p, float v, herd_mx_rounding 
         return (uint8_t)(sign | p->max_mag);
     if (pe < p->emin)
         pe = p->emin;
-    uint32_t q = (uint32_t)round_mode(a * mx_pow2f(p->mbits - pe), r);
+    uint32_t q = round_mode(a * mx_pow2f(p->mbits - pe), r);
     uint32_t mag = ((uint32_t)(pe - p->emin) << p->mbits) + q;
     if (mag > p->max_mag)
         mag = p->max_mag;
