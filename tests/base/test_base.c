@@ -43,10 +43,10 @@ TEST(test_pool)
         herd_pool *pool;
         CHECK(herd_pool_create(n, &pool) == HERD_OK);
         _Atomic int hits[4] = {0};
-        for (int r = 0; r < 1000; r++)
+        for (int r = 0; r < 200; r++)
             herd_pool_run(pool, count_fn, hits);
         for (int t = 0; t < n; t++)
-            CHECK_EQ_INT(hits[t], 1000);
+            CHECK_EQ_INT(hits[t], 200);
         herd_pool_destroy(pool);
     }
     herd_pool *bad;
