@@ -62,10 +62,17 @@ code=$?
 kill $holder 2>/dev/null
 check "Ctrl-C at the prompt exits 0" '[ $code -eq 0 ]'
 
+# herd run -p: <|begin_of_text|> + the text through the model directory's tokenizer, text out.
+PR=$(ids "<|begin_of_text|>Hello there")
+check "run -p ids" '[ "$("$HERD" run -m "$M" -p "Hello there" -n 5 --temp 0 --print-ids 2>/dev/null)" = "$("$HERD" run -m "$M" --ids "$PR" -n 5 --temp 0 --print-ids 2>/dev/null)" ]'
+"$HERD" tokenize $TOK --decode -p "$("$HERD" run -m "$M" --ids "$PR" -n 5 --temp 0 --print-ids 2>/dev/null)" > "$T/want_run"
+check "run -p text" '"$HERD" run -m "$M" -p "Hello there" -n 5 --temp 0 2>/dev/null | cmp -s - "$T/want_run"'
+
 # Errors.
 mkdir "$T/notok"
 for f in llama4/tiny-scout/*; do ln -s "$PWD/$f" "$T/notok/"; done
 check "model dir without a tokenizer" '! "$HERD" chat -m "$T/notok" < /dev/null 2> "$T/e1" && [ "$(wc -l < "$T/e1")" -eq 1 ] && grep -q "no tokenizer.json or tokenizer.model" "$T/e1"'
+check "run -p without a tokenizer" '! "$HERD" run -m "$T/notok" -p hi 2> "$T/e4" && grep -q "no tokenizer.json" "$T/e4"'
 check "not a Llama 4 tokenizer" '! echo hi | "$HERD" chat -m "$M" --tokenizer tokenizer/hf/o200k_4k.tokenizer.json 2> "$T/e2" && grep -q "begin_of_text" "$T/e2"'
 check "context full" '! printf "hello there how are you today\n" | "$HERD" chat -m "$M" --ctx 16 2> "$T/e3" && grep -q "context" "$T/e3"'
 check "--ids is refused" '! "$HERD" chat -m "$M" --ids 1,2 < /dev/null 2>/dev/null'
