@@ -31,12 +31,14 @@ static herd_status synth_get(void *ctx, herd_wrole role, int64_t layer, int64_t 
     }
     bool norm = role == HERD_W_FINAL_NORM || role == HERD_W_ATTN_NORM || role == HERD_W_FFN_NORM;
     float amp = cols == 1 ? 0.1f : 1.0f / sqrtf((float)cols);
-    uint64_t state = mix(s->seed ^ mix((uint64_t)role * 1000003u + (uint64_t)(layer + 1) * 7919u +
-                                       (uint64_t)(expert + 1)));
+    uint64_t state = 1 | mix(s->seed ^ mix((uint64_t)role * 1000003u +
+                                           (uint64_t)(layer + 1) * 7919u + (uint64_t)(expert + 1)));
     herd_status st = HERD_OK;
     for (int64_t r = 0; r < rows && !st; r++) {
-        for (int64_t c = 0; c < cols; c++) {
-            state = mix(state + 0x9e3779b97f4a7c15u);
+        for (int64_t c = 0; c < cols; c++) { /* xorshift64: cheap enough for billions */
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
             float u = (float)((double)(state >> 11) * 0x1p-53 * 2 - 1);
             row[c] = (norm ? 1.0f : 0.0f) + amp * u;
         }
