@@ -7,6 +7,7 @@
  * prefill included) timed on its own. */
 #include "cli/cli.h"
 #include "herd/herd.h"
+#include "herd/prof.h"
 #include "herd/profile.h"
 #include "model/model_internal.h"
 
@@ -83,21 +84,23 @@ static double time_head(herd_model *m, int64_t rows)
 
 /* Packed bytes one decode token streams: attention, shared expert, top-k routed experts (or
  * the dense MLP) per layer, and the head. */
+static double pb(const herd_packed *p)
+{
+    return p ? (double)herd_packed_bytes(p) : 0;
+}
+
 static double decode_bytes(const herd_model *m)
 {
     const herd_llama4_config *c = &m->cfg;
-    double b = (double)herd_packed_bytes(m->output);
+    double b = pb(m->output);
     for (int64_t l = 0; l < c->n_layers; l++) {
         const layer_weights *w = &m->layers[l];
-        b += (double)(herd_packed_bytes(w->q) + herd_packed_bytes(w->k) + herd_packed_bytes(w->v) +
-                      herd_packed_bytes(w->o));
+        b += pb(w->qkv) + pb(w->q) + pb(w->k) + pb(w->v) + pb(w->o);
         if (c->layer_moe[l])
-            b += (double)(herd_packed_bytes(w->router) + herd_packed_bytes(w->sh_gate_up) +
-                          herd_packed_bytes(w->sh_down)) +
-                 (double)c->top_k * (double)(herd_packed_bytes(w->exp_gate_up[0]) +
-                                             herd_packed_bytes(w->exp_down[0]));
+            b += (double)(pb(w->router) + pb(w->sh_gate_up) + pb(w->sh_down)) +
+                 (double)c->top_k * (double)(pb(w->exp_gate_up[0]) + pb(w->exp_down[0]));
         else
-            b += (double)(herd_packed_bytes(w->mlp_gate_up) + herd_packed_bytes(w->mlp_down));
+            b += (double)(pb(w->mlp_gate_up) + pb(w->mlp_down));
     }
     return b;
 }
@@ -108,11 +111,14 @@ int bench_model_main(int argc, char **argv)
     long layers = 0, prompt = 128, gen = 16, threads = 0;
     herd_type dtype = HERD_TYPE_BF16;
     herd_aprep aprep = HERD_APREP_AUTO;
+    bool ops = false;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         if (cli_is_help(o)) {
             usage(stdout);
             return 0;
+        } else if (strcmp(o, "--ops") == 0) {
+            ops = true;
         } else if (strcmp(o, "--synthetic") == 0) {
             if (!(name = cli_value(cmd, argc, argv, &i)))
                 return 2;
@@ -192,6 +198,8 @@ int bench_model_main(int argc, char **argv)
     }
     /* best of three prefills (the machine is shared; the minimum is the stable estimate),
      * then the median decode step */
+    herd_prof_reset();
+    herd_prof_enable(ops);
     double tp = 1e30;
     for (int r = 0; r < 3 && !st; r++) {
         herd_kv_reset(kv);
@@ -215,8 +223,7 @@ int bench_model_main(int argc, char **argv)
     double scale = (double)p->full_layers / (double)layers;
     double full_p = head_d + (tp - head_d) * scale,
            full_d = head_d + (td / (double)gen - head_d) * scale;
-    double full_bytes = (double)herd_packed_bytes(m->output) +
-                        (bytes - (double)herd_packed_bytes(m->output)) * scale;
+    double full_bytes = pb(m->output) + (bytes - pb(m->output)) * scale;
     herd_limits lim;
     bool have_lim = herd_limits_get(nthreads, false, &lim) == HERD_OK;
     printf("model %s, %ld of %d layers built in %.1f s, weights %s, activations %s, %d threads, "
@@ -234,6 +241,24 @@ int bench_model_main(int argc, char **argv)
                "depth; measured is %.0f%% of it\n",
                lim.bw_gbs, nthreads, lim.bw_gbs * 1e9 / full_bytes,
                100 * (1 / full_d) / (lim.bw_gbs * 1e9 / full_bytes));
+    for (int ph = 0; ops && ph < HERD_PHASE_COUNT; ph++) {
+        int64_t tok = herd_prof_phase_tokens((herd_prof_phase)ph);
+        if (!tok)
+            continue;
+        printf("  %s, ms per token (%lld tokens, %.1f ms wall per token):\n",
+               herd_prof_phase_name((herd_prof_phase)ph), (long long)tok,
+               1e3 * herd_prof_phase_wall((herd_prof_phase)ph) / (double)tok);
+        for (int op = 0; op < HERD_OP_COUNT; op++) {
+            const herd_prof_entry *e = herd_prof_get((herd_prof_phase)ph, (herd_prof_op)op);
+            if (e->calls)
+                printf("    %-12s %9.3f ms  %7.2f GB/s  %8.2f GFLOP/s\n",
+                       herd_prof_op_name((herd_prof_op)op), 1e3 * e->seconds / (double)tok,
+                       (e->cost.weight_bytes + e->cost.act_bytes + e->cost.kv_bytes) / e->seconds /
+                           1e9,
+                       e->cost.flops / e->seconds / 1e9);
+        }
+    }
+    herd_prof_enable(false);
     herd_kv_free(kv);
     herd_free(logits);
     free(ids);

@@ -71,6 +71,56 @@ static herd_status pack_pair(binder *b, herd_wrole gate, herd_wrole up, int64_t 
     return st;
 }
 
+/* q, k and v packed as one [qd + 2·kvd, H] matrix, so a layer runs one GEMM (one pass over the
+ * activations, one thread-pool dispatch) for all three. A source that stores them in different
+ * types (a GGUF quantization policy may) keeps three matrices. */
+static herd_status pack_qkv(binder *b, herd_type type, int64_t l, int64_t qd, int64_t kvd,
+                            int64_t H, layer_weights *w)
+{
+    herd_weight_source *src = b->src;
+    const herd_wrole roles[3] = {HERD_W_Q, HERD_W_K, HERD_W_V};
+    const int64_t rows[3] = {qd, kvd, kvd};
+    herd_packed **sep[3] = {&w->q, &w->k, &w->v};
+    herd_wmat m[3];
+    int got = 0;
+    herd_status st = HERD_OK;
+    for (; got < 3 && !st; got++)
+        st = src->get(src->ctx, roles[got], l, -1, rows[got], H, &m[got]);
+    if (st)
+        got--;
+    bool same = !st && m[0].type == m[1].type && m[1].type == m[2].type;
+    if (same) {
+        herd_type pt =
+            b->m->opts.dtype == HERD_TYPE_COUNT && type == b->m->dtype ? m[0].type : type;
+        size_t rb = herd_type_row_bytes(m[0].type, (size_t)H), off = 0;
+        uint8_t *buf = herd_alloc(rb * (size_t)(qd + 2 * kvd), "qkv");
+        st = buf ? HERD_OK : HERD_ERR_NOMEM;
+        for (int i = 0; i < 3 && !st; i++)
+            for (int64_t r = 0; r < rows[i]; r++, off += rb)
+                memcpy(buf + off,
+                       (const uint8_t *)m[i].data +
+                           (size_t)r * (m[i].row_bytes ? m[i].row_bytes : rb),
+                       rb);
+        if (!st)
+            st = herd_pack(pt, qd + 2 * kvd, H, (herd_wsrc){m[0].type, buf, 0}, &w->qkv);
+        herd_free(buf);
+        if (!st)
+            b->m->weight_bytes += herd_packed_bytes(w->qkv);
+    } else {
+        for (int i = 0; i < 3 && !st; i++) {
+            herd_type pt =
+                b->m->opts.dtype == HERD_TYPE_COUNT && type == b->m->dtype ? m[i].type : type;
+            st = herd_pack(pt, rows[i], H, (herd_wsrc){m[i].type, m[i].data, m[i].row_bytes},
+                           sep[i]);
+            if (!st)
+                b->m->weight_bytes += herd_packed_bytes(*sep[i]);
+        }
+    }
+    for (int i = 0; i < got; i++)
+        src->release(src->ctx, &m[i]);
+    return st;
+}
+
 static herd_status bind_layer(binder *b, int64_t l)
 {
     herd_model *m = b->m;
@@ -84,15 +134,19 @@ static herd_status bind_layer(binder *b, int64_t l)
     return st
     TRY(get_vec(b, HERD_W_ATTN_NORM, l, H, &w->attn_norm));
     TRY(get_vec(b, HERD_W_FFN_NORM, l, H, &w->ffn_norm));
-    TRY(pack_one(b, t, HERD_W_Q, l, -1, qd, H, &w->q));
-    TRY(pack_one(b, t, HERD_W_K, l, -1, kvd, H, &w->k));
-    TRY(pack_one(b, t, HERD_W_V, l, -1, kvd, H, &w->v));
+    TRY(pack_qkv(b, t, l, qd, kvd, H, w));
     TRY(pack_one(b, t, HERD_W_O, l, -1, H, qd, &w->o));
     if (c->attn_bias) {
         TRY(get_vec(b, HERD_W_Q_BIAS, l, qd, &w->bq));
         TRY(get_vec(b, HERD_W_K_BIAS, l, kvd, &w->bk));
         TRY(get_vec(b, HERD_W_V_BIAS, l, kvd, &w->bv));
         TRY(get_vec(b, HERD_W_O_BIAS, l, H, &w->bo));
+        w->bqkv = herd_alloc((size_t)(qd + 2 * kvd) * sizeof(float), "qkv bias");
+        if (!w->bqkv)
+            return HERD_ERR_NOMEM;
+        memcpy(w->bqkv, w->bq, (size_t)qd * sizeof(float));
+        memcpy(w->bqkv + qd, w->bk, (size_t)kvd * sizeof(float));
+        memcpy(w->bqkv + qd + kvd, w->bv, (size_t)kvd * sizeof(float));
     }
     if (c->layer_moe[l]) {
         int64_t E = c->n_experts, I = c->inter;
@@ -211,6 +265,8 @@ static void free_layer(layer_weights *w, int64_t E)
 {
     herd_free(w->attn_norm);
     herd_free(w->ffn_norm);
+    herd_packed_free(w->qkv);
+    herd_free(w->bqkv);
     herd_packed_free(w->q);
     herd_packed_free(w->k);
     herd_packed_free(w->v);

@@ -6,8 +6,10 @@
 
 typedef struct layer_weights {
     float *attn_norm, *ffn_norm;
-    herd_packed *q, *k, *v, *o;
-    float *bq, *bk, *bv, *bo; /* NULL unless attention_bias */
+    herd_packed *qkv;       /* q, k, v as one matrix [qd + 2·kvd, H] ... */
+    herd_packed *q, *k, *v; /* ... or three, when the source stores them in different types */
+    herd_packed *o;
+    float *bqkv, *bq, *bk, *bv, *bo; /* NULL unless attention_bias */
     /* MoE layers */
     herd_packed *router;
     herd_packed **exp_gate_up, **exp_down; /* n_experts each */

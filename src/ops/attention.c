@@ -61,6 +61,7 @@ static void attend_one(const attn_job *j, int64_t t, int64_t h, float *acc)
 }
 
 enum { MAX_HEAD_DIM = 1024 };
+#define SMALL_WORK 131072.0
 
 static void attn_part(void *ctx, int tid, int nthreads)
 {
@@ -82,6 +83,14 @@ herd_status herd_attention(const herd_attn_shape *s, const float *q, size_t ldq,
     if (T <= 0)
         return HERD_OK;
     attn_job j = {s, q, ldq, T, kv, out, ldo};
-    herd_pool_run(pool, attn_part, &j);
+    /* Small work (decode early in a conversation) runs on the caller: waking the pool costs
+     * more than ~1e5 multiply-adds. */
+    double work = 0;
+    for (int64_t t = 0; t < T && work < SMALL_WORK; t++) {
+        int64_t p = kv->start + t;
+        work +=
+            (double)(s->chunk > 0 ? p % s->chunk + 1 : p + 1) * (double)(s->n_heads * s->head_dim);
+    }
+    herd_pool_run(work < SMALL_WORK ? NULL : pool, attn_part, &j);
     return HERD_OK;
 }

@@ -2,6 +2,7 @@
  * scaling each expert's input, tokens grouped by expert, shared expert on every token). The
  * SwiGLU and the residual add run in the GEMM epilogue. */
 #include "herd/ops.h"
+#include "herd/prof.h"
 
 #include <math.h>
 #include <string.h>
@@ -83,7 +84,11 @@ herd_status herd_moe(const herd_moe_weights *w, const float *h, float *x, int64_
                          .C = logits,
                          .ldc = (size_t)E,
                          .aprep = HERD_APREP_EXACT}; /* routing decisions want full precision */
-    herd_status st = herd_gemm(w->router, &ra, pool);
+    double t0 = HERD_PROF_START();
+    /* the router is tiny (E rows): not worth waking the pool for a few tokens */
+    herd_status st = herd_gemm(w->router, &ra, (double)(T * E * H) < 1e6 ? NULL : pool);
+    HERD_PROF_GEMM(HERD_OP_ROUTER, t0, w->router, &ra);
+    t0 = HERD_PROF_START();
     for (int64_t t = 0; t < T && !st; t++)
         herd_moe_route(logits + t * E, E, K, choice + t * K, score + t * K);
 
@@ -99,12 +104,16 @@ herd_status herd_moe(const herd_moe_weights *w, const float *h, float *x, int64_
 
     /* Shared expert first (residual into x), then each routed expert's one GEMM pair; outputs
      * are added in expert order, so a token's sum never depends on threads. */
+    HERD_PROF_END(HERD_OP_ROUTE, t0, ((herd_prof_cost){0, 0, 4.0 * (double)(T * E), 0}));
+    t0 = HERD_PROF_START();
     if (!st)
         st = herd_mlp(w->shared_gate_up, w->shared_down, h, x, T, aprep, pool);
+    HERD_PROF_FFN(HERD_OP_SHARED, t0, w->shared_gate_up, w->shared_down, T, true);
     for (int64_t e = 0; e < E && !st; e++) {
         int64_t n = first[e + 1] - first[e];
         if (n == 0)
             continue;
+        t0 = HERD_PROF_START();
         for (int64_t r = 0; r < n; r++) {
             int32_t sel = order[first[e] + r];
             const float *src = h + (size_t)(sel / K) * (size_t)H;
@@ -125,11 +134,15 @@ herd_status herd_moe(const herd_moe_weights *w, const float *h, float *x, int64_
         herd_gemm_args da = {
             .M = n, .A = act, .lda = (size_t)I, .C = y, .ldc = (size_t)H, .aprep = aprep};
         st = herd_gemm(w->experts_down[e], &da, pool);
+        HERD_PROF_FFN(HERD_OP_EXPERT, t0, w->experts_gate_up[e], w->experts_down[e], n, false);
+        t0 = HERD_PROF_START();
         for (int64_t r = 0; r < n && !st; r++) {
             float *dst = x + (size_t)(order[first[e] + r] / K) * (size_t)H;
             for (int64_t c = 0; c < H; c++)
                 dst[c] += y[(size_t)(r * H + c)];
         }
+        HERD_PROF_END(HERD_OP_ELEMENTWISE, t0,
+                      ((herd_prof_cost){(double)(n * H), 0, 12.0 * (double)(n * H), 0}));
     }
     herd_free(mem);
     return st;
