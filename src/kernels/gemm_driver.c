@@ -69,6 +69,25 @@ static void gemm_thread(void *ctx, int tid, int nthreads)
     }
 }
 
+/* A preparation, rows split across threads (each row is prepared independently). */
+typedef struct prep_job {
+    const kfamily *fam;
+    const float *A;
+    size_t lda;
+    int64_t K, M;
+    uint8_t *ws;
+    size_t stride;
+} prep_job;
+
+static void prep_thread(void *ctx, int tid, int nthreads)
+{
+    const prep_job *j = ctx;
+    size_t r0, r1;
+    herd_split_range((size_t)j->M, 1, tid, nthreads, &r0, &r1);
+    for (size_t i = r0; i < r1; i++)
+        j->fam->a_prep(j->A + i * j->lda, j->K, j->ws + i * j->stride);
+}
+
 /* The prepared-A workspace of the calling thread, grown on demand and kept between calls. */
 static _Thread_local uint8_t *ws_data;
 static _Thread_local size_t ws_size;
@@ -150,10 +169,13 @@ herd_status herd_gemm(const herd_packed *w, const herd_gemm_args *args, herd_poo
         uint8_t *ws = workspace(bytes);
         if (!ws)
             return HERD_ERR_NOMEM;
-        for (int64_t i = 0; i < M; i++)
-            fam->a_prep(args->A + (size_t)i * args->lda, K, ws + (size_t)i * stride);
         job.a = ws;
         job.a_stride = stride;
+        prep_job pj = {fam, args->A, args->lda, K, M, ws, stride};
+        if (M >= 8 && pool)
+            herd_pool_run(pool, prep_thread, &pj);
+        else
+            prep_thread(&pj, 0, 1);
     }
     herd_pool_run(pool, gemm_thread, &job);
     return HERD_OK;
