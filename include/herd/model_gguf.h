@@ -11,13 +11,22 @@
 extern "C" {
 #endif
 
-/* Writes general.architecture and the llama4.* / herd.* keys of c. */
-herd_status herd_llama4_gguf_set_meta(herd_gguf_writer *w, const herd_llama4_config *c);
+/* Writes general.architecture and the llama4.* / herd.* keys of c. With llama_cpp_only, only
+ * the keys llama.cpp reads: herd then reads the file by llama.cpp's rules too (hard-coded
+ * chunk 8192, NoPE every 4th layer, temperature-tuning floor 8192), so both compute the same. */
+herd_status herd_llama4_gguf_set_meta(herd_gguf_writer *w, const herd_llama4_config *c,
+                                      bool llama_cpp_only);
 /* The rope_freqs.weight values llama.cpp uses for Llama-3 RoPE scaling: head_dim/2 divisors of
  * the unscaled inverse frequencies. False (nothing written) when c has no such scaling. */
 bool herd_llama4_rope_freqs(const herd_llama4_config *c, float *out);
 /* Reads the config of a llama4 GGUF (herd's or llama.cpp's). */
 herd_status herd_llama4_config_from_gguf(const herd_gguf *g, herd_llama4_config *out);
+
+/* Writes tokenizer.ggml.* (llama.cpp's "gpt2"/"llama4" byte-level BPE) from an HF
+ * tokenizer.json, padding the vocabulary to config_vocab ids, plus tokenizer.chat_template from
+ * tokenizer_config.json beside it when present. */
+herd_status herd_gguf_set_tokenizer(herd_gguf_writer *w, const char *tokenizer_json,
+                                    int64_t config_vocab);
 
 /* Opens a llama4 GGUF as a weight source and reads its config. Matrices are handed out as
  * mapped rows in the file's types (herd_pack converts or copies them); the expert tensors

@@ -111,10 +111,12 @@ herd_qclass herd_llama4_gguf_class(const char *gguf_name);
 /* ---- whole models ---------------------------------------------------------------------- */
 typedef struct herd_quantize_opts {
     herd_quant_policy policy;
-    herd_type type;   /* for the classes the policy leaves open */
-    const char *name; /* general.name; NULL: "Llama-…-TYPE" from IN's name */
+    herd_type type;        /* for the classes the policy leaves open */
+    const char *name;      /* general.name; NULL: "Llama-…-TYPE" from IN's name */
+    const char *tokenizer; /* tokenizer.json for an HF input; NULL: IN/tokenizer.json if any */
     herd_pool *pool;
     bool progress;
+    bool llama_cpp_only; /* no herd.* keys: herd reads it by llama.cpp's rules (model_gguf.h) */
     herd_gguf_writer *volatile *active; /* if set, holds the writer while writing (signals) */
 } herd_quantize_opts;
 

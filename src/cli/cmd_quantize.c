@@ -16,7 +16,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: herd quantize IN OUT.gguf --type T [--policy NAME|FILE] [-t THREADS]\n"
-            "                     [--name NAME]\n"
+            "                     [--name NAME] [--tokenizer FILE] [--llama-cpp]\n"
             "  IN is a Hugging Face Llama 4 checkpoint directory or a llama4 GGUF; OUT may be a\n"
             "  directory (the file is then named after the model). Norms stay f32.\n\n"
             "  --type T        f32 bf16 f16 q8_0 q4_0 int8 mxfp8_e4m3 mxfp8_e5m2 mxfp6_e3m2\n"
@@ -24,10 +24,12 @@ static void usage(FILE *f)
             "  --policy P      which type for which tensors (default uniform):\n");
     for (const char *const *n = herd_quant_policy_names(); *n; n++)
         fprintf(f, "                    %-9s %s\n", *n, herd_quant_policy_describe(*n));
-    fprintf(f, "                  or a file of 'class = type' lines (see docs/GGUF.md)\n"
-               "  -t THREADS      threads (default: every CPU)\n"
-               "  --name NAME     general.name (default Llama-…-TYPE; it must begin with "
-               "\"Llama\")\n");
+    fprintf(f,
+            "                  or a file of 'class = type' lines (see docs/GGUF.md)\n"
+            "  -t THREADS      threads (default: every CPU)\n"
+            "  --name NAME     general.name (default Llama-…-TYPE; it must begin with "
+            "\"Llama\")\n"
+            "  --tokenizer F   tokenizer.json to embed (default IN/tokenizer.json if present)\n");
 }
 
 /* ---- removing the temporary file when interrupted ---- */
@@ -58,6 +60,11 @@ static int cmd_main(int argc, char **argv)
                 return 2;
         } else if (strcmp(a, "--policy") == 0) {
             if (!(policy_s = cli_value(cmd, argc, argv, &i)))
+                return 2;
+        } else if (strcmp(a, "--llama-cpp") == 0) {
+            o.llama_cpp_only = true;
+        } else if (strcmp(a, "--tokenizer") == 0) {
+            if (!(o.tokenizer = cli_value(cmd, argc, argv, &i)))
                 return 2;
         } else if (strcmp(a, "--name") == 0) {
             if (!(o.name = cli_value(cmd, argc, argv, &i)))

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- HF checkpoint input ---- */
 static bool st_find(void *ctx, const char *name, herd_src_tensor *out)
@@ -91,8 +92,8 @@ static herd_status hf_license(const char *dir, herd_gguf_writer *w, char *said, 
 }
 
 static herd_status plan_hf(const char *dir, const herd_quant_policy *p, herd_type t,
-                           herd_st_dir **d, herd_llama4_config *cfg, float **rope,
-                           herd_gguf_writer *w, herd_qplan *plan)
+                           bool llama_cpp_only, herd_st_dir **d, herd_llama4_config *cfg,
+                           float **rope, herd_gguf_writer *w, herd_qplan *plan)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/config.json", dir);
@@ -106,7 +107,7 @@ static herd_status plan_hf(const char *dir, const herd_quant_policy *p, herd_typ
         st = herd_fail(HERD_ERR_FORMAT, "%s: config.json says %lld layers, the weights have %lld",
                        dir, (long long)cfg->n_layers, (long long)nl);
     if (!st)
-        st = herd_llama4_gguf_set_meta(w, cfg);
+        st = herd_llama4_gguf_set_meta(w, cfg, llama_cpp_only);
     if (!st && (*rope = malloc((size_t)(cfg->head_dim / 2) * sizeof **rope)) &&
         herd_llama4_rope_freqs(cfg, *rope)) {
         herd_qentry e = {.name = "rope_freqs.weight",
@@ -122,7 +123,7 @@ static herd_status plan_hf(const char *dir, const herd_quant_policy *p, herd_typ
 
 /* ---- GGUF input: every tensor re-quantized by its class, metadata copied ---- */
 static herd_status plan_gguf(const herd_gguf *g, const herd_quant_policy *p, herd_type t,
-                             herd_gguf_writer *w, herd_qplan *plan)
+                             bool llama_cpp_only, herd_gguf_writer *w, herd_qplan *plan)
 {
     static const char *const recomputed[] = {"general.alignment", "general.file_type",
                                              "general.quantization_version", "general.name"};
@@ -131,6 +132,9 @@ static herd_status plan_gguf(const herd_gguf *g, const herd_quant_policy *p, her
         bool skip = false;
         for (int k = 0; k < 4; k++)
             skip |= strcmp(g->kv[i].key, recomputed[k]) == 0;
+        skip |= llama_cpp_only && (strncmp(g->kv[i].key, "herd.", 5) == 0 ||
+                                   strcmp(g->kv[i].key, "llama4.attention.chunk_size") == 0 ||
+                                   strcmp(g->kv[i].key, "llama4.use_qk_norm") == 0);
         if (!skip)
             st = herd_gguf_set_kv(w, &g->kv[i]);
     }
@@ -229,13 +233,18 @@ herd_status herd_quantize_model(const char *in, const char *out, const herd_quan
     if (from_gguf) {
         st = herd_gguf_open(in, &gin);
         if (!st)
-            st = plan_gguf(&gin, &o->policy, t, w, &plan);
+            st = plan_gguf(&gin, &o->policy, t, o->llama_cpp_only, w, &plan);
         if (!st && herd_gguf_find_kv(&gin, "general.license"))
             snprintf(rep->license, sizeof rep->license, "general.license*");
     } else {
-        st = plan_hf(in, &o->policy, t, &dir, &cfg, &rope, w, &plan);
+        st = plan_hf(in, &o->policy, t, o->llama_cpp_only, &dir, &cfg, &rope, w, &plan);
         if (!st)
             st = hf_license(in, w, rep->license, sizeof rep->license);
+        char tj[4200];
+        snprintf(tj, sizeof tj, "%s/tokenizer.json", in);
+        const char *tok = o->tokenizer ? o->tokenizer : access(tj, R_OK) == 0 ? tj : NULL;
+        if (!st && tok)
+            st = herd_gguf_set_tokenizer(w, tok, cfg.vocab);
     }
     char suffix[48];
     if (!open_slot)

@@ -60,7 +60,8 @@ bool herd_llama4_rope_freqs(const herd_llama4_config *c, float *out)
     return true;
 }
 
-herd_status herd_llama4_gguf_set_meta(herd_gguf_writer *w, const herd_llama4_config *c)
+herd_status herd_llama4_gguf_set_meta(herd_gguf_writer *w, const herd_llama4_config *c,
+                                      bool llama_cpp_only)
 {
     int64_t L = c->n_layers, step = moe_step(c);
     TRY(herd_gguf_set_str(w, "general.architecture", "llama4"));
@@ -80,6 +81,12 @@ herd_status herd_llama4_gguf_set_meta(herd_gguf_writer *w, const herd_llama4_con
     TRY(herd_gguf_set_f32(w, "llama4.rope.freq_base", (float)c->rope_theta));
     TRY(herd_gguf_set_f32(w, "llama4.attention.layer_norm_rms_epsilon", (float)c->eps));
     TRY(set_u32(w, "llama4.vocab_size", c->vocab));
+    if (c->bos >= 0)
+        TRY(set_u32(w, "tokenizer.ggml.bos_token_id", c->bos));
+    if (c->n_eos > 0) /* llama.cpp's one eos: the last of HF's list (<|eot|> when instruct) */
+        TRY(set_u32(w, "tokenizer.ggml.eos_token_id", c->eos[c->n_eos - 1]));
+    if (llama_cpp_only)
+        return HERD_OK;
     /* ollama's keys, which herd reads too */
     TRY(set_u32(w, "llama4.attention.chunk_size", c->chunk));
     TRY(herd_gguf_set_bool(w, "llama4.use_qk_norm", c->use_qk_norm));
@@ -112,14 +119,9 @@ herd_status herd_llama4_gguf_set_meta(herd_gguf_writer *w, const herd_llama4_con
                        c->rope_scaling.high_freq_factor, c->rope_scaling.original_max_pos};
         TRY(herd_gguf_set_arr(w, "herd.llama4.rope_scaling_llama3", HERD_GGUF_FLOAT64, r, 4));
     }
-    if (c->bos >= 0)
-        TRY(set_u32(w, "tokenizer.ggml.bos_token_id", c->bos));
-    if (c->n_eos > 0) {
-        /* llama.cpp's single eos is the last of HF's list (<|eot|> for the instruct models) */
-        TRY(set_u32(w, "tokenizer.ggml.eos_token_id", c->eos[c->n_eos - 1]));
+    if (c->n_eos > 0)
         TRY(herd_gguf_set_arr(w, "herd.llama4.eos_token_ids", HERD_GGUF_INT64, c->eos,
                               (size_t)c->n_eos));
-    }
     return HERD_OK;
 }
 

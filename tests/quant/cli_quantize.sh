@@ -32,6 +32,11 @@ check "policy mx-moe into a directory" '"$HERD" quantize "$T/ck" "$T/outdir" --p
 check "license carried" 'grep -q "license .llama4. and LICENSE copied into general.license" "$T/out" && grep -q "LLAMA 4 COMMUNITY LICENSE AGREEMENT" "$T/outdir/Llama-4-ck-MX-MOE.gguf"'
 check "policy file" 'printf "experts = mxfp4\ndefault = q8_0\n" > "$T/p.txt" && "$HERD" quantize $D "$T/p.gguf" --policy "$T/p.txt" >/dev/null 2>&1'
 
+# tokenizer metadata, and llama.cpp-only metadata that herd reads by llama.cpp's rules
+check "tokenizer keys" '"$HERD" quantize $D "$T/t.gguf" --type q8_0 --tokenizer tokenizer/tiny/tokenizer.json >/dev/null 2>&1 && grep -q "tokenizer.ggml.merges" "$T/t.gguf" && grep -q "<|eot|>" "$T/t.gguf"'
+check "--llama-cpp has no herd keys" '"$HERD" quantize $D "$T/l.gguf" --type f32 --llama-cpp >/dev/null 2>&1 && ! grep -q "herd.llama4" "$T/l.gguf" && grep -q "rope_freqs.weight" "$T/l.gguf"'
+check "--llama-cpp file runs" '"$HERD" logits -m "$T/l.gguf" --ids $IDS -o "$T/l.npy" 2>/dev/null'
+
 # bad inputs: exit 1 (2 for usage) with one line, no output and no temporary file left
 one_line() { # expected exit code, expected text, args...
   want=$1; text=$2; shift 2
