@@ -10,8 +10,10 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-/* Ids above this are refused when loading (keeps a hostile file from asking for huge tables). */
-#define TOK_MAX_IDS (1 << 24)
+/* Ids above this are refused when loading (keeps a hostile file from asking for huge tables:
+ * the id tables take 9 bytes per id up to the highest, so one line "AA== 16777215" cost 150 MB;
+ * 2^20 is 4x the largest real vocabularies and caps them at 9 MB). */
+#define TOK_MAX_IDS (1 << 20)
 
 enum { TOK_PRESENT = 1, TOK_SPECIAL = 2, TOK_ORDINARY = 4 };
 
