@@ -1,0 +1,164 @@
+/* AVX512-VNNI tiles of the int family (Q8_0, Q4_0, MXFP4, MXFP6 E2M3, MXINT8; math in quant.h).
+ *
+ * Weights are decoded in registers, 64 at a time (16 rows × one k-quad), to u8 = w + 128 and
+ * fed to VPDPBUSD against the row's s8 quad of A broadcast from memory; the int32 block sums
+ * start at -128·Σqa so they come out exact. Per block and row: acc = fma(isum, da·dw, acc).
+ * Decoding: 8-bit codes are stored ready to use; 4-bit ones go through one VPSHUFB table (or
+ * +120 for Q4_0); E2M3 through a table for magnitudes 16..31 and a sign flip. A tile of up
+ * to 12 rows keeps 12 f32 and 12 int32 accumulators in registers. */
+#include "kernels/quant.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+enum { MR = 12 };
+
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE int32_t load_i32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+INLINE int ty_bits(herd_type ty)
+{
+    return ty == HERD_TYPE_Q4_0 || ty == HERD_TYPE_MXFP4 ? 4 : ty == HERD_TYPE_MXFP6_E2M3 ? 6 : 8;
+}
+
+INLINE int ty_shift(herd_type ty)
+{
+    return ty == HERD_TYPE_MXFP4 ? 1 : ty == HERD_TYPE_MXFP6_E2M3 ? 3 : ty == HERD_TYPE_MXINT8 ? 6 : 0;
+}
+
+/* The 16 weight scales dw of block b. */
+INLINE __m512 block_scales(herd_type ty, const uint8_t *sc, int64_t b)
+{
+    if (ty == HERD_TYPE_Q8_0 || ty == HERD_TYPE_Q4_0)
+        return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sc + b * 32)));
+    __m512i e = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(sc + b * 16)));
+    __m512 x = _mm512_sub_ps(_mm512_cvtepi32_ps(e), _mm512_set1_ps(127.0f + (float)ty_shift(ty)));
+    return _mm512_scalef_ps(_mm512_set1_ps(1.0f), x); /* 2^x exactly, denormals included */
+}
+
+/* The 64 weights of quad g (position order) as u8 = w + 128. */
+INLINE __m512i weight_quad(herd_type ty, const uint8_t *pl, int g)
+{
+    const int bits = ty_bits(ty);
+    if (bits == 8)
+        return _mm512_loadu_si512(pl + 64 * g);
+    const __m512i m4 = _mm512_set1_epi8(15);
+    __m512i lo = _mm512_loadu_si512(pl + 64 * (g & 3));
+    lo = _mm512_and_si512(g < 4 ? lo : _mm512_srli_epi16(lo, 4), m4);
+    if (ty == HERD_TYPE_Q4_0)
+        return _mm512_add_epi8(lo, _mm512_set1_epi8(120));
+    if (ty == HERD_TYPE_MXFP4) {
+        const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(
+            (char)128, (char)129, (char)130, (char)131, (char)132, (char)134, (char)136,
+            (char)140, (char)128, 127, 126, 125, 124, 122, 120, 116));
+        return _mm512_shuffle_epi8(lut, lo);
+    }
+    /* E2M3 × 8: magnitude m < 16 is m itself; 16..31 from the table; bit 5 is the sign. */
+    __m512i hi = _mm512_loadu_si512(pl + 256 + 64 * (g >> 2));
+    hi = _mm512_srli_epi16(hi, 2 * (g & 3));
+    const __m512i lut = _mm512_broadcast_i32x4(
+        _mm_setr_epi8(16, 18, 20, 22, 24, 26, 28, 30, 32, 36, 40, 44, 48, 52, 56, 60));
+    __mmask64 big = _mm512_test_epi8_mask(hi, _mm512_set1_epi8(1));
+    __mmask64 neg = _mm512_test_epi8_mask(hi, _mm512_set1_epi8(2));
+    __m512i v = _mm512_mask_shuffle_epi8(lo, big, lut, lo);
+    const __m512i c128 = _mm512_set1_epi8((char)128);
+    return _mm512_mask_sub_epi8(_mm512_add_epi8(v, c128), neg, c128, v);
+}
+
+INLINE void tile_body(herd_type ty, const ktile *t, const int m)
+{
+    const int64_t k = t->k, nb = k / KQ_BLOCK;
+    const uint8_t *panel = t->b;
+    const uint8_t *payload = panel + ((size_t)nb * KQ_NR * (ty == HERD_TYPE_Q8_0 || ty == HERD_TYPE_Q4_0 ? 2 : 1) + 63) / 64 * 64;
+    const size_t pb = kq_payload_bytes(ty_bits(ty));
+    const float *da[MR];
+    const int32_t *corr[MR];
+    const int8_t *q[MR];
+    __m512 acc[MR];
+#pragma GCC unroll 16
+    for (int i = 0; i < m; i++) {
+        const uint8_t *row = (const uint8_t *)t->a + (size_t)i * t->a_stride;
+        da[i] = kq_a_da(row);
+        corr[i] = kq_a_corr(row, k);
+        q[i] = kq_a_q(row, k);
+        acc[i] = _mm512_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *pl = payload + (size_t)b * pb;
+        __m512i isum[MR];
+#pragma GCC unroll 16
+        for (int i = 0; i < m; i++)
+            isum[i] = _mm512_set1_epi32(corr[i][b]);
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) {
+            __m512i w = weight_quad(ty, pl, g);
+#pragma GCC unroll 16
+            for (int i = 0; i < m; i++)
+                isum[i] = _mm512_dpbusd_epi32(isum[i], w,
+                                              _mm512_set1_epi32(load_i32(q[i] + b * 32 + 4 * g)));
+        }
+        __m512 dw = block_scales(ty, panel, b);
+#pragma GCC unroll 16
+        for (int i = 0; i < m; i++)
+            acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[i]),
+                                     _mm512_mul_ps(dw, _mm512_set1_ps(da[i][b])), acc[i]);
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < m; i++)
+        _mm512_storeu_ps(t->c + i * KQ_NR, acc[i]);
+}
+
+INLINE void tile_int(herd_type ty, const ktile *t)
+{
+    switch (t->m) {
+    case 1: tile_body(ty, t, 1); break;
+    case 2: tile_body(ty, t, 2); break;
+    case 3: tile_body(ty, t, 3); break;
+    case 4: tile_body(ty, t, 4); break;
+    case 5: tile_body(ty, t, 5); break;
+    case 6: tile_body(ty, t, 6); break;
+    case 7: tile_body(ty, t, 7); break;
+    case 8: tile_body(ty, t, 8); break;
+    case 9: tile_body(ty, t, 9); break;
+    case 10: tile_body(ty, t, 10); break;
+    case 11: tile_body(ty, t, 11); break;
+    default: tile_body(ty, t, 12); break;
+    }
+}
+
+#define KQ_VNNI_FAMILY(name, TY)                                                                   \
+    static void tile_##name(const ktile *t)                                                        \
+    {                                                                                              \
+        tile_int(TY, t);                                                                           \
+    }                                                                                              \
+    static void tile_exact_##name(const ktile *t)                                                  \
+    {                                                                                              \
+        kq_tile_f32_avx512(kq_type_get(TY), t);                                                    \
+    }                                                                                              \
+    const kfamily kfam_##name##_avx512vnni = {                                                     \
+        .name = #name ".avx512vnni",                                                               \
+        .type = TY,                                                                                \
+        .isa = HERD_ISA_AVX512VNNI,                                                                \
+        .mr = MR,                                                                                  \
+        .nr = KQ_NR,                                                                               \
+        .panel_bytes = kq_panel_bytes_##name,                                                      \
+        .pack = kq_pack_##name,                                                                    \
+        .unpack = kq_unpack_##name,                                                                \
+        .a_row_bytes = kq_aprep_i8_bytes,                                                          \
+        .a_prep = kq_aprep_i8,                                                                     \
+        .a_desc = "int8 per 32-block",                                                             \
+        .tile = tile_##name,                                                                       \
+        .tile_exact = tile_exact_##name,                                                           \
+        .epilogue = kepi_avx512,                                                                   \
+    };
+KQ_VNNI_FAMILY(q8_0, HERD_TYPE_Q8_0)
+KQ_VNNI_FAMILY(q4_0, HERD_TYPE_Q4_0)
+KQ_VNNI_FAMILY(mxfp4, HERD_TYPE_MXFP4)
+KQ_VNNI_FAMILY(mxfp6_e2m3, HERD_TYPE_MXFP6_E2M3)
+KQ_VNNI_FAMILY(mxint8, HERD_TYPE_MXINT8)
