@@ -40,10 +40,10 @@ enum { KQ_NR = 16, KQ_BLOCK = 32, KQ_CODES = KQ_NR * KQ_BLOCK };
 
 typedef struct kq_type {
     herd_type type;
-    bool is_int;     /* int family (else fp family) */
-    int bits;        /* code width in the payload: 4, 6 or 8 */
-    bool fp16_scale; /* Q8_0 / Q4_0: fp16 d; else E8M0 */
-    int shift;       /* int family: dw = scale · 2^-shift */
+    bool is_int;            /* int family (else fp family) */
+    int bits;               /* code width in the payload: 4, 6 or 8 */
+    bool fp16_scale;        /* Q8_0 / Q4_0: fp16 d; else E8M0 */
+    int shift;              /* int family: dw = scale · 2^-shift */
     int ebits, mbits, bias; /* fp family element format */
 } kq_type;
 
@@ -81,7 +81,7 @@ static inline int kq_pos(const kq_type *T, int j, int kk)
 {
     return T->is_int ? 64 * (kk >> 2) + 4 * j + (kk & 3) : 32 * (kk >> 1) + 2 * j + (kk & 1);
 }
-int kq_int_value(const kq_type *T, unsigned code); /* int family: the integer element */
+int kq_int_value(const kq_type *T, unsigned code);  /* int family: the integer element */
 float kq_fp_value(const kq_type *T, unsigned code); /* fp family: the element value */
 /* The weight scale of row j in block b: dw (int family) or 2^(e-127) (fp family). */
 float kq_scale(const kq_type *T, const uint8_t *scales, int64_t b, int j);
@@ -129,10 +129,10 @@ void kq_tile_f32_avx2(const kq_type *T, const ktile *t);
     ((TY) == HERD_TYPE_MXFP8_E4M3 || (TY) == HERD_TYPE_MXFP8_E5M2 || (TY) == HERD_TYPE_MXFP6_E3M2)
 
 /* Per-type entry points of the kfamily table (quant_pack.c). */
-#define KQ_DECLARE_TYPE_FNS(name, TY)                                                              \
-    size_t kq_panel_bytes_##name(int64_t k);                                                       \
-    herd_status kq_pack_##name(const kpack_src *s, void *panel);                                   \
-    void kq_unpack_##name(const void *panel, int64_t k, int rows, float *dst, size_t ldd);
+#define KQ_DECLARE_TYPE_FNS(id, TY)                                                                \
+    size_t kq_panel_bytes_##id(int64_t k);                                                         \
+    herd_status kq_pack_##id(const kpack_src *s, void *panel);                                     \
+    void kq_unpack_##id(const void *panel, int64_t k, int rows, float *dst, size_t ldd);
 KQ_EACH_TYPE(KQ_DECLARE_TYPE_FNS)
 
 #endif

@@ -72,6 +72,8 @@ void kq_decode_f32(const kq_type *T, const uint8_t *panel, int64_t k, int64_t b,
         for (int kk = 0; kk < KQ_BLOCK; kk++) {
             unsigned c = kq_code(pl, T->bits, kq_pos(T, j, kk));
             float v = T->is_int ? (float)kq_int_value(T, c) : kq_fp_value(T, c);
+            if (v == 0 && (T->type == HERD_TYPE_MXFP4 ? c == 8 : T->bits == 6 && c == 32))
+                v = -0.0f;             /* keep the sign of an FP4/FP6 -0 code */
             w[kk * KQ_NR + j] = v * s; /* exact: few significant bits times a power of two */
         }
     }
@@ -178,9 +180,9 @@ herd_status kq_pack(const kq_type *T, const kpack_src *s, void *panel)
             unsigned codes[KQ_BLOCK];
             const char *bad = parse_block(T, row + (size_t)b * (size_t)bb, sc, codes);
             if (bad) {
-                st = herd_fail(HERD_ERR_FORMAT, "herd_pack: %s weight row %lld, block %lld: %s",
-                               herd_type_name(T->type), (long long)(s->row0 + r), (long long)b,
-                               bad);
+                st =
+                    herd_fail(HERD_ERR_FORMAT, "herd_pack: %s weight row %lld, block %lld: %s",
+                              herd_type_name(T->type), (long long)(s->row0 + r), (long long)b, bad);
                 break;
             }
             memcpy(scales + ((size_t)b * KQ_NR + (size_t)r) * (size_t)sb, sc, (size_t)sb);
@@ -226,16 +228,16 @@ void kq_aprep_i8(const float *a, int64_t k, void *dst)
 }
 
 /* ---- the per-type entry points of the kfamily tables -------------------------------------- */
-#define KQ_DEFINE_TYPE_FNS(name, TY)                                                               \
-    size_t kq_panel_bytes_##name(int64_t k)                                                        \
+#define KQ_DEFINE_TYPE_FNS(id, TY)                                                                 \
+    size_t kq_panel_bytes_##id(int64_t k)                                                          \
     {                                                                                              \
         return kq_panel_bytes(kq_type_get(TY), k);                                                 \
     }                                                                                              \
-    herd_status kq_pack_##name(const kpack_src *s, void *panel)                                    \
+    herd_status kq_pack_##id(const kpack_src *s, void *panel)                                      \
     {                                                                                              \
         return kq_pack(kq_type_get(TY), s, panel);                                                 \
     }                                                                                              \
-    void kq_unpack_##name(const void *panel, int64_t k, int rows, float *dst, size_t ldd)          \
+    void kq_unpack_##id(const void *panel, int64_t k, int rows, float *dst, size_t ldd)            \
     {                                                                                              \
         kq_unpack(kq_type_get(TY), panel, k, rows, dst, ldd);                                      \
     }

@@ -95,8 +95,8 @@ void kq_tile_bf16_ref(const kq_type *T, const ktile *t)
             t->c[i * KQ_NR + j] = acc[i][j];
 }
 
-#define KQ_REF_FAMILY(name, TY)                                                                    \
-    static void tile_##name(const ktile *t)                                                        \
+#define KQ_REF_FAMILY(id, TY)                                                                      \
+    static void tile_##id(const ktile *t)                                                          \
     {                                                                                              \
         const kq_type *T = kq_type_get(TY);                                                        \
         if (T->is_int)                                                                             \
@@ -104,35 +104,35 @@ void kq_tile_bf16_ref(const kq_type *T, const ktile *t)
         else                                                                                       \
             kq_tile_bf16_ref(T, t);                                                                \
     }                                                                                              \
-    static void tile_exact_##name(const ktile *t)                                                  \
+    static void tile_exact_##id(const ktile *t)                                                    \
     {                                                                                              \
         kq_tile_f32_ref(kq_type_get(TY), t);                                                       \
     }                                                                                              \
-    static size_t a_bytes_##name(int64_t k)                                                        \
+    static size_t a_bytes_##id(int64_t k)                                                          \
     {                                                                                              \
         return kq_type_get(TY)->is_int ? kq_aprep_i8_bytes(k) : kaprep_bf16_bytes(k);              \
     }                                                                                              \
-    static void a_prep_##name(const float *a, int64_t k, void *dst)                                \
+    static void a_prep_##id(const float *a, int64_t k, void *dst)                                  \
     {                                                                                              \
         if (kq_type_get(TY)->is_int)                                                               \
             kq_aprep_i8(a, k, dst);                                                                \
         else                                                                                       \
             kaprep_bf16(a, k, dst);                                                                \
     }                                                                                              \
-    const kfamily kfam_##name##_ref = {                                                            \
-        .name = #name ".ref",                                                                      \
+    const kfamily kfam_##id##_ref = {                                                              \
+        .name = #id ".ref",                                                                        \
         .type = TY,                                                                                \
         .isa = HERD_ISA_REF,                                                                       \
         .mr = KMAX_MR,                                                                             \
         .nr = KQ_NR,                                                                               \
-        .panel_bytes = kq_panel_bytes_##name,                                                      \
-        .pack = kq_pack_##name,                                                                    \
-        .unpack = kq_unpack_##name,                                                                \
-        .a_row_bytes = a_bytes_##name,                                                             \
-        .a_prep = a_prep_##name,                                                                   \
-        .a_desc = KQ_IS_FP(TY) ? "bf16" : "int8 per 32-block",                              \
-        .tile = tile_##name,                                                                       \
-        .tile_exact = tile_exact_##name,                                                           \
+        .panel_bytes = kq_panel_bytes_##id,                                                        \
+        .pack = kq_pack_##id,                                                                      \
+        .unpack = kq_unpack_##id,                                                                  \
+        .a_row_bytes = a_bytes_##id,                                                               \
+        .a_prep = a_prep_##id,                                                                     \
+        .a_desc = KQ_IS_FP(TY) ? "bf16" : "int8 per 32-block",                                     \
+        .tile = tile_##id,                                                                         \
+        .tile_exact = tile_exact_##id,                                                             \
         .epilogue = kepi_ref,                                                                      \
     };
 KQ_EACH_TYPE(KQ_REF_FAMILY)

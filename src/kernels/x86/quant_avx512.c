@@ -61,22 +61,22 @@ void kq_tile_f32_avx512(const kq_type *T, const ktile *t)
     }
 }
 
-#define KQ_AVX512_FAMILY(name, TY)                                                                 \
-    static void tile_##name(const ktile *t)                                                        \
+#define KQ_AVX512_FAMILY(id, TY)                                                                   \
+    static void tile_##id(const ktile *t)                                                          \
     {                                                                                              \
         kq_tile_f32_avx512(kq_type_get(TY), t);                                                    \
     }                                                                                              \
-    const kfamily kfam_##name##_avx512 = {                                                         \
-        .name = #name ".avx512",                                                                   \
+    const kfamily kfam_##id##_avx512 = {                                                           \
+        .name = #id ".avx512",                                                                     \
         .type = TY,                                                                                \
         .isa = HERD_ISA_AVX512,                                                                    \
         .mr = MR,                                                                                  \
         .nr = KQ_NR,                                                                               \
-        .panel_bytes = kq_panel_bytes_##name,                                                      \
-        .pack = kq_pack_##name,                                                                    \
-        .unpack = kq_unpack_##name,                                                                \
+        .panel_bytes = kq_panel_bytes_##id,                                                        \
+        .pack = kq_pack_##id,                                                                      \
+        .unpack = kq_unpack_##id,                                                                  \
         .a_desc = "f32",                                                                           \
-        .tile = tile_##name,                                                                       \
+        .tile = tile_##id,                                                                         \
         .epilogue = kepi_avx512,                                                                   \
     };
 KQ_AVX512_FAMILY(mxfp8_e4m3, HERD_TYPE_MXFP8_E4M3)

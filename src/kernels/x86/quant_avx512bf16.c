@@ -87,8 +87,8 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
             const int64_t kp = b * KQ_BLOCK + 2 * c;
 #pragma GCC unroll 16
             for (int i = 0; i < m; i++)
-                acc[i] = _mm512_dpbf16_ps(acc[i], wb,
-                                          (__m512bh)_mm512_set1_epi32(load_i32(a[i] + kp)));
+                acc[i] =
+                    _mm512_dpbf16_ps(acc[i], wb, (__m512bh)_mm512_set1_epi32(load_i32(a[i] + kp)));
         }
     }
 #pragma GCC unroll 16
@@ -118,29 +118,29 @@ INLINE void tile_bf16(herd_type ty, const ktile *t)
     }
 }
 
-#define KQ_BF16_FAMILY(name, TY)                                                                   \
-    static void tile_##name(const ktile *t)                                                        \
+#define KQ_BF16_FAMILY(id, TY)                                                                     \
+    static void tile_##id(const ktile *t)                                                          \
     {                                                                                              \
         tile_bf16(TY, t);                                                                          \
     }                                                                                              \
-    static void tile_exact_##name(const ktile *t)                                                  \
+    static void tile_exact_##id(const ktile *t)                                                    \
     {                                                                                              \
         kq_tile_f32_avx512(kq_type_get(TY), t);                                                    \
     }                                                                                              \
-    const kfamily kfam_##name##_avx512bf16 = {                                                     \
-        .name = #name ".avx512bf16",                                                               \
+    const kfamily kfam_##id##_avx512bf16 = {                                                       \
+        .name = #id ".avx512bf16",                                                                 \
         .type = TY,                                                                                \
         .isa = HERD_ISA_AVX512BF16,                                                                \
         .mr = MR,                                                                                  \
         .nr = KQ_NR,                                                                               \
-        .panel_bytes = kq_panel_bytes_##name,                                                      \
-        .pack = kq_pack_##name,                                                                    \
-        .unpack = kq_unpack_##name,                                                                \
+        .panel_bytes = kq_panel_bytes_##id,                                                        \
+        .pack = kq_pack_##id,                                                                      \
+        .unpack = kq_unpack_##id,                                                                  \
         .a_row_bytes = kaprep_bf16_bytes,                                                          \
         .a_prep = kaprep_bf16,                                                                     \
         .a_desc = "bf16",                                                                          \
-        .tile = tile_##name,                                                                       \
-        .tile_exact = tile_exact_##name,                                                           \
+        .tile = tile_##id,                                                                         \
+        .tile_exact = tile_exact_##id,                                                             \
         .epilogue = kepi_avx512,                                                                   \
     };
 KQ_BF16_FAMILY(mxfp8_e4m3, HERD_TYPE_MXFP8_E4M3)

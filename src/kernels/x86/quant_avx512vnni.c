@@ -29,7 +29,10 @@ INLINE int ty_bits(herd_type ty)
 
 INLINE int ty_shift(herd_type ty)
 {
-    return ty == HERD_TYPE_MXFP4 ? 1 : ty == HERD_TYPE_MXFP6_E2M3 ? 3 : ty == HERD_TYPE_MXINT8 ? 6 : 0;
+    return ty == HERD_TYPE_MXFP4        ? 1
+           : ty == HERD_TYPE_MXFP6_E2M3 ? 3
+           : ty == HERD_TYPE_MXINT8     ? 6
+                                        : 0;
 }
 
 /* The 16 weight scales dw of block b. */
@@ -54,9 +57,9 @@ INLINE __m512i weight_quad(herd_type ty, const uint8_t *pl, int g)
     if (ty == HERD_TYPE_Q4_0)
         return _mm512_add_epi8(lo, _mm512_set1_epi8(120));
     if (ty == HERD_TYPE_MXFP4) {
-        const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(
-            (char)128, (char)129, (char)130, (char)131, (char)132, (char)134, (char)136,
-            (char)140, (char)128, 127, 126, 125, 124, 122, 120, 116));
+        const __m512i lut = _mm512_broadcast_i32x4(
+            _mm_setr_epi8((char)128, (char)129, (char)130, (char)131, (char)132, (char)134,
+                          (char)136, (char)140, (char)128, 127, 126, 125, 124, 122, 120, 116));
         return _mm512_shuffle_epi8(lut, lo);
     }
     /* E2M3 × 8: magnitude m < 16 is m itself; 16..31 from the table; bit 5 is the sign. */
@@ -75,7 +78,9 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
 {
     const int64_t k = t->k, nb = k / KQ_BLOCK;
     const uint8_t *panel = t->b;
-    const uint8_t *payload = panel + ((size_t)nb * KQ_NR * (ty == HERD_TYPE_Q8_0 || ty == HERD_TYPE_Q4_0 ? 2 : 1) + 63) / 64 * 64;
+    const uint8_t *payload =
+        panel + ((size_t)nb * KQ_NR * (ty == HERD_TYPE_Q8_0 || ty == HERD_TYPE_Q4_0 ? 2 : 1) + 63) /
+                    64 * 64;
     const size_t pb = kq_payload_bytes(ty_bits(ty));
     const float *da[MR];
     const int32_t *corr[MR];
@@ -132,29 +137,29 @@ INLINE void tile_int(herd_type ty, const ktile *t)
     }
 }
 
-#define KQ_VNNI_FAMILY(name, TY)                                                                   \
-    static void tile_##name(const ktile *t)                                                        \
+#define KQ_VNNI_FAMILY(id, TY)                                                                     \
+    static void tile_##id(const ktile *t)                                                          \
     {                                                                                              \
         tile_int(TY, t);                                                                           \
     }                                                                                              \
-    static void tile_exact_##name(const ktile *t)                                                  \
+    static void tile_exact_##id(const ktile *t)                                                    \
     {                                                                                              \
         kq_tile_f32_avx512(kq_type_get(TY), t);                                                    \
     }                                                                                              \
-    const kfamily kfam_##name##_avx512vnni = {                                                     \
-        .name = #name ".avx512vnni",                                                               \
+    const kfamily kfam_##id##_avx512vnni = {                                                       \
+        .name = #id ".avx512vnni",                                                                 \
         .type = TY,                                                                                \
         .isa = HERD_ISA_AVX512VNNI,                                                                \
         .mr = MR,                                                                                  \
         .nr = KQ_NR,                                                                               \
-        .panel_bytes = kq_panel_bytes_##name,                                                      \
-        .pack = kq_pack_##name,                                                                    \
-        .unpack = kq_unpack_##name,                                                                \
+        .panel_bytes = kq_panel_bytes_##id,                                                        \
+        .pack = kq_pack_##id,                                                                      \
+        .unpack = kq_unpack_##id,                                                                  \
         .a_row_bytes = kq_aprep_i8_bytes,                                                          \
         .a_prep = kq_aprep_i8,                                                                     \
         .a_desc = "int8 per 32-block",                                                             \
-        .tile = tile_##name,                                                                       \
-        .tile_exact = tile_exact_##name,                                                           \
+        .tile = tile_##id,                                                                         \
+        .tile_exact = tile_exact_##id,                                                             \
         .epilogue = kepi_avx512,                                                                   \
     };
 KQ_VNNI_FAMILY(q8_0, HERD_TYPE_Q8_0)
