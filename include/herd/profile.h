@@ -78,6 +78,7 @@ typedef struct herd_roofline_point {
     herd_prof_phase phase;
     double intensity; /* FLOP/byte */
     double gflops;
+    double share; /* of its phase's time, 0..1: the marker's area grows with it */
 } herd_roofline_point;
 
 /* Log-log plot geometry: data ranges (powers of ten) and the plot area in pixels. */

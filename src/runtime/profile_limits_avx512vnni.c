@@ -32,6 +32,6 @@ double herd_limits_vnni_avx512vnni(int64_t iters)
         _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3)),
                          _mm512_add_epi32(_mm512_add_epi32(a4, a5), _mm512_add_epi32(a6, a7)));
     s = _mm512_add_epi32(s, _mm512_add_epi32(_mm512_add_epi32(a8, a9), _mm512_add_epi32(a10, a11)));
-    sink = _mm512_reduce_add_epi32(s);
+    sink = _mm512_reduce_or_epi32(s); /* not add: the wrapped sums would overflow an int */
     return (double)iters * 12 * 16 * 4 * 2;
 }

@@ -189,9 +189,59 @@ static void axes_and_grid(sbuf *b, const herd_roofline_axes *ax)
               x0 - 52, y0 + ax->height / 2);
 }
 
-/* The bandwidth diagonal up to the highest roof, then each peak from its ridge point on. */
-static void roofs(sbuf *b, const herd_roofline_axes *ax, const herd_limits *lim)
+typedef struct box {
+    double x0, y0, x1, y1;
+} box;
+enum { MAX_TEXT_BOXES = 64 };
+
+/* Marker radius: area in proportion to the op's share of its phase's time. */
+static double radius(const herd_roofline_point *p)
 {
+    double s = p->share > 0 ? fmin(p->share, 1) : 0;
+    return 3.5 + 11 * sqrt(s);
+}
+
+/* Where along the diagonal its label covers the fewest markers: samples along the rotated
+ * text for each candidate start, counting markers within reach. */
+static double diagonal_label_x(const herd_roofline_axes *ax, double bw, double ridge,
+                               const herd_roofline_point *pts, int n, double len_px)
+{
+    double best_x = ax->xmin * 2, best_hits = INFINITY;
+    for (double x = ax->xmin * 1.5; x < ridge / 4; x *= 1.25) {
+        double x0, y0, x1, y1, hits = 0;
+        herd_roofline_xy(ax, x, bw * x, &x0, &y0);
+        herd_roofline_xy(ax, x * 10, bw * x * 10, &x1, &y1);
+        double dx = x1 - x0, dy = y1 - y0, norm = sqrt(dx * dx + dy * dy);
+        dx /= norm;
+        dy /= norm;
+        if (x0 < ax->left + 10 || y0 > ax->top + ax->height - 10)
+            continue; /* keep the text inside the frame */
+        for (double d = 0; d <= len_px; d += 6) {
+            /* the text sits ~8 px above the line: shift along the normal (dy, -dx) */
+            double sx = x0 + dx * d + dy * 8, sy = y0 + dy * d - dx * 8;
+            for (int i = 0; i < n; i++) {
+                double px, py;
+                if (!(pts[i].intensity > 0 && pts[i].gflops > 0))
+                    continue;
+                herd_roofline_xy(ax, pts[i].intensity, pts[i].gflops, &px, &py);
+                double r = radius(&pts[i]) + 7;
+                if ((px - sx) * (px - sx) + (py - sy) * (py - sy) < r * r)
+                    hits++;
+            }
+        }
+        if (hits < best_hits) {
+            best_hits = hits;
+            best_x = x;
+        }
+    }
+    return best_x;
+}
+
+/* The bandwidth diagonal up to the highest roof, then each peak from its ridge point on. */
+static void roofs(sbuf *b, const herd_roofline_axes *ax, const herd_limits *lim,
+                  const herd_roofline_point *pts, int n, box *text_boxes, int *ntext)
+{
+    *ntext = 0;
     double bw = lim->bw_gbs, top = 0;
     for (int p = 0; p < HERD_PEAK_COUNT; p++)
         top = fmax(top, herd_limits_peak(lim, (herd_peak)p));
@@ -204,14 +254,22 @@ static void roofs(sbuf *b, const herd_roofline_axes *ax, const herd_limits *lim)
               "<line class=\"roof\" data-roof=\"bandwidth\" x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" "
               "y2=\"%.2f\" stroke=\"#111\" stroke-width=\"2.5\"/>\n",
               xa, ya, xb, yb);
-    /* Label along the diagonal, one decade in from the left edge. */
-    double lx, ly;
-    herd_roofline_xy(ax, ax->xmin * 3, bw * ax->xmin * 3, &lx, &ly);
-    double angle = atan2(yb - ya, xb - xa) * 180 / M_PI;
+    /* the label along the diagonal, where it hides no marker */
+    char text[64];
+    snprintf(text, sizeof text, "memory read %.1f GB/s", bw);
+    double lx, ly, at = diagonal_label_x(ax, bw, top / bw, pts, n, CHAR_W * 12 / 11 * strlen(text));
+    herd_roofline_xy(ax, at, bw * at, &lx, &ly);
+    double angle = atan2(yb - ya, xb - xa), len = CHAR_W * 12 / 11 * (double)strlen(text);
     sb_printf(b,
               "<text transform=\"translate(%.1f %.1f) rotate(%.2f)\" font-size=\"12\" "
-              "fill=\"#111\">memory read %.1f GB/s</text>\n",
-              lx + 4, ly - 6, angle, bw);
+              "fill=\"#111\">%s</text>\n",
+              lx + 4, ly - 6, angle * 180 / M_PI, text);
+    /* the rotated text as a chain of small boxes, for the point labels to avoid */
+    for (double d = 0; d <= len && *ntext < MAX_TEXT_BOXES; d += 8) {
+        double cx = lx + 4 + cos(angle) * d + sin(angle) * 4;
+        double cy = ly - 6 + sin(angle) * d - cos(angle) * 4;
+        text_boxes[(*ntext)++] = (box){cx - 5, cy - 5, cx + 5, cy + 5};
+    }
     for (int p = HERD_PEAK_COUNT - 1; p >= 0; p--) {
         double pk = herd_limits_peak(lim, (herd_peak)p);
         if (pk <= 0)
@@ -230,9 +288,6 @@ static void roofs(sbuf *b, const herd_roofline_axes *ax, const herd_limits *lim)
 }
 
 /* ---- labels that avoid each other ---------------------------------------------------------- */
-typedef struct box {
-    double x0, y0, x1, y1;
-} box;
 
 static double overlap(box a, box b)
 {
@@ -252,30 +307,37 @@ static const struct {
 };
 enum { NSPOTS = sizeof spots / sizeof spots[0] };
 
-static box label_box(double px, double py, int spot, const char *text)
+/* The label's box at `spot` around a marker of radius r (offsets grow with the marker). */
+static box label_box(double px, double py, int spot, const char *text, double radius_px)
 {
-    double w = CHAR_W * (double)strlen(text), x = px + spots[spot].dx, y = py + spots[spot].dy;
+    double grow = fmax(0, radius_px - 4.5), dx = spots[spot].dx, dy = spots[spot].dy;
+    dx += dx > 0 ? grow : -grow;
+    dy += dy < 0 ? -grow : dy > 4 ? grow : 0;
+    double w = CHAR_W * (double)strlen(text), x = px + dx, y = py + dy;
     if (spots[spot].right_aligned)
         x -= w;
     box r = {x - 1, y - FONT_PX + 1, x + w + 1, y + 3};
     return r;
 }
 
-static void points(sbuf *b, const herd_roofline_axes *ax, const herd_roofline_point *pts, int n)
+static void points(sbuf *b, const herd_roofline_axes *ax, const herd_roofline_point *pts, int n,
+                   const box *obstacles, int nobstacles)
 {
-    box *taken = malloc(sizeof(box) * (size_t)(2 * n + 1));
+    box *taken = malloc(sizeof(box) * (size_t)(2 * n + nobstacles + 1));
     if (!taken) {
         b->failed = true;
         return;
     }
-    int ntaken = 0;
+    int ntaken = nobstacles;
+    memcpy(taken, obstacles, sizeof(box) * (size_t)nobstacles);
     box plot = {ax->left, ax->top, ax->left + ax->width, ax->top + ax->height};
     for (int i = 0; i < n; i++) { /* every marker is an obstacle for every label */
         if (!plottable(&pts[i]))
             continue;
         double x, y;
         herd_roofline_xy(ax, pts[i].intensity, pts[i].gflops, &x, &y);
-        taken[ntaken++] = (box){x - 5, y - 5, x + 5, y + 5};
+        double r = radius(&pts[i]) + 1;
+        taken[ntaken++] = (box){x - r, y - r, x + r, y + r};
     }
     for (int i = 0; i < n; i++) {
         const herd_roofline_point *p = &pts[i];
@@ -286,13 +348,15 @@ static void points(sbuf *b, const herd_roofline_axes *ax, const herd_roofline_po
         const char *col = phase_colour[p->phase == HERD_PHASE_DECODE];
         sb_printf(b,
                   "<circle class=\"op\" data-op=\"%s\" data-phase=\"%s\" data-intensity=\"%.9g\" "
-                  "data-gflops=\"%.9g\" cx=\"%.2f\" cy=\"%.2f\" r=\"4.5\" fill=\"%s\" "
-                  "stroke=\"#fff\" stroke-width=\"1\"/>\n",
-                  p->label, herd_prof_phase_name(p->phase), p->intensity, p->gflops, x, y, col);
+                  "data-gflops=\"%.9g\" cx=\"%.2f\" cy=\"%.2f\" r=\"%.1f\" fill=\"%s\" "
+                  "fill-opacity=\"0.8\" stroke=\"#fff\" stroke-width=\"1\"><title>%s %s: "
+                  "%.1f%% of the time</title></circle>\n",
+                  p->label, herd_prof_phase_name(p->phase), p->intensity, p->gflops, x, y,
+                  radius(p), col, herd_prof_phase_name(p->phase), p->label, 100 * p->share);
         int best = 0;
         double best_cost = INFINITY;
         for (int s = 0; s < NSPOTS && best_cost > 0; s++) {
-            box r = label_box(x, y, s, p->label);
+            box r = label_box(x, y, s, p->label, radius(p));
             double cost = 0;
             for (int t = 0; t < ntaken; t++)
                 cost += overlap(r, taken[t]);
@@ -306,7 +370,7 @@ static void points(sbuf *b, const herd_roofline_axes *ax, const herd_roofline_po
             if (cost < 1)
                 break;
         }
-        box r = label_box(x, y, best, p->label);
+        box r = label_box(x, y, best, p->label, radius(p));
         taken[ntaken++] = r;
         double tx = spots[best].right_aligned ? r.x1 - 1 : r.x0 + 1, ty = r.y1 - 3;
         if (fabs(spots[best].dy) > 16) /* a leader line back to the point */
@@ -387,8 +451,10 @@ herd_status herd_roofline_svg(const char *title, const herd_limits *lim,
               ax.left, ax.top, ax.width, ax.height);
     axes_and_grid(&b, &ax);
     sb_printf(&b, "<g clip-path=\"url(#plot)\">\n");
-    roofs(&b, &ax, lim);
-    points(&b, &ax, pts, n);
+    box text_boxes[MAX_TEXT_BOXES];
+    int ntext = 0;
+    roofs(&b, &ax, lim, pts, n, text_boxes, &ntext);
+    points(&b, &ax, pts, n, text_boxes, ntext);
     sb_printf(&b, "</g>\n");
     legend(&b, lim);
     sb_printf(&b, "</svg>\n");

@@ -103,7 +103,7 @@ TEST(coordinates)
     CHECK_NEAR(y, 250, 1e-9);
 
     /* fitted axes are powers of ten covering points and ridges */
-    herd_roofline_point p = {"q", HERD_PHASE_DECODE, 0.3, 2};
+    herd_roofline_point p = {"q", HERD_PHASE_DECODE, 0.3, 2, 0.5};
     herd_roofline_axes_fit(&test_limits, &p, 1, &ax);
     CHECK(ax.xmin <= 0.3 && ax.xmax >= 469 / 25.0 && ax.ymin <= 2 && ax.ymax >= 469);
     CHECK_NEAR(log10(ax.xmin), round(log10(ax.xmin)), 1e-12);
@@ -135,7 +135,7 @@ TEST(svg_points_match_table)
     herd_roofline_point pts[HERD_PHASE_COUNT * HERD_OP_COUNT];
     for (int i = 0; i < n; i++)
         pts[i] = (herd_roofline_point){herd_prof_op_name(rows[i].op), rows[i].phase,
-                                       rows[i].intensity, rows[i].gflops};
+                                       rows[i].intensity, rows[i].gflops, rows[i].pct_time / 100};
     char *svg = NULL;
     CHECK(herd_roofline_svg("roofline <test> & co", &test_limits, pts, n, &svg) == HERD_OK);
     if (!svg)
