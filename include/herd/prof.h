@@ -109,7 +109,9 @@ void herd_prof_record(herd_prof_op op, double seconds, herd_prof_cost cost, int 
 void herd_prof_enable(bool on);
 void herd_prof_reset(void); /* zeroes every counter; keeps the on/off state */
 /* Brackets a phase: sets the phase later probes record into and adds the wall time and the
- * tokens processed to the phase's totals (the denominator the op times must add up to). */
+ * tokens processed to the phase's totals (the denominator the op times must add up to).
+ * Brackets nest: only the outermost one counts, so a caller (herd profile) can bracket a
+ * forward pass that brackets itself, and include its sampling in the phase. */
 double herd_prof_phase_begin(herd_prof_phase phase);
 void herd_prof_phase_end(double t0, int64_t tokens);
 herd_prof_phase herd_prof_current_phase(void);

@@ -8,6 +8,7 @@ bool herd_prof_on;
 
 static struct {
     herd_prof_phase phase;
+    int depth; /* phase brackets open: only the outermost counts */
     herd_prof_entry e[HERD_PHASE_COUNT][HERD_OP_COUNT];
     double wall[HERD_PHASE_COUNT];
     int64_t tokens[HERD_PHASE_COUNT], runs[HERD_PHASE_COUNT];
@@ -44,8 +45,10 @@ void herd_prof_enable(bool on)
 void herd_prof_reset(void)
 {
     herd_prof_phase phase = prof.phase;
+    int depth = prof.depth;
     memset(&prof, 0, sizeof prof);
     prof.phase = phase;
+    prof.depth = depth;
 }
 
 void herd_prof_record(herd_prof_op op, double seconds, herd_prof_cost cost, int wtype)
@@ -67,12 +70,15 @@ void herd_prof_record(herd_prof_op op, double seconds, herd_prof_cost cost, int 
 
 double herd_prof_phase_begin(herd_prof_phase phase)
 {
-    prof.phase = (unsigned)phase < HERD_PHASE_COUNT ? phase : HERD_PHASE_PREFILL;
+    if (prof.depth++ == 0) /* an inner bracket (the forward pass's own) keeps the caller's */
+        prof.phase = (unsigned)phase < HERD_PHASE_COUNT ? phase : HERD_PHASE_PREFILL;
     return herd_now();
 }
 
 void herd_prof_phase_end(double t0, int64_t tokens)
 {
+    if (prof.depth > 0 && --prof.depth > 0)
+        return;
     if (!herd_prof_on)
         return;
     prof.wall[prof.phase] += herd_now() - t0;

@@ -130,6 +130,33 @@ TEST(records_per_phase)
     CHECK_NEAR(herd_prof_phase_wall(HERD_PHASE_PREFILL), 0, 0);
 }
 
+/* A forward pass brackets its own phase; a caller's bracket around it wins. */
+TEST(nested_phases)
+{
+    herd_prof_reset();
+    herd_prof_enable(true);
+    double outer = herd_prof_phase_begin(HERD_PHASE_DECODE);
+    double inner = herd_prof_phase_begin(HERD_PHASE_PREFILL);
+    CHECK_EQ_INT(herd_prof_current_phase(), HERD_PHASE_DECODE);
+    double t = HERD_PROF_START();
+    HERD_PROF_END(HERD_OP_Q, t, counted_cost());
+    herd_prof_phase_end(inner, 1);
+    t = HERD_PROF_START();
+    HERD_PROF_END(HERD_OP_SAMPLE, t, counted_cost());
+    herd_prof_phase_end(outer, 1);
+    CHECK_EQ_INT(herd_prof_get(HERD_PHASE_DECODE, HERD_OP_Q)->calls, 1);
+    CHECK_EQ_INT(herd_prof_get(HERD_PHASE_DECODE, HERD_OP_SAMPLE)->calls, 1);
+    CHECK_EQ_INT(herd_prof_phase_tokens(HERD_PHASE_DECODE), 1);
+    CHECK_EQ_INT(herd_prof_phase_runs(HERD_PHASE_DECODE), 1);
+    CHECK_EQ_INT(herd_prof_phase_runs(HERD_PHASE_PREFILL), 0);
+    /* closed: the next bracket sets the phase again */
+    double again = herd_prof_phase_begin(HERD_PHASE_PREFILL);
+    CHECK_EQ_INT(herd_prof_current_phase(), HERD_PHASE_PREFILL);
+    herd_prof_phase_end(again, 2);
+    CHECK_EQ_INT(herd_prof_phase_tokens(HERD_PHASE_PREFILL), 2);
+    herd_prof_enable(false);
+}
+
 TEST(gemm_probe)
 {
     enum { N = 6, K = 32, M = 3 };
@@ -147,10 +174,11 @@ TEST(gemm_probe)
     herd_gemm_args args = {.M = M, .A = a, .lda = K, .C = c, .ldc = N};
     herd_prof_reset();
     herd_prof_enable(true);
-    herd_prof_phase_begin(HERD_PHASE_DECODE);
+    double ph = herd_prof_phase_begin(HERD_PHASE_DECODE);
     double t = HERD_PROF_START();
     CHECK(herd_gemm(w, &args, NULL) == HERD_OK);
     HERD_PROF_GEMM(HERD_OP_LM_HEAD, t, w, &args);
+    herd_prof_phase_end(ph, 1);
     herd_prof_enable(false);
     const herd_prof_entry *e = herd_prof_get(HERD_PHASE_DECODE, HERD_OP_LM_HEAD);
     CHECK_EQ_INT(e->calls, 1);
@@ -191,6 +219,7 @@ int main(void)
     RUN(attention_spans);
     RUN(off_records_and_evaluates_nothing);
     RUN(records_per_phase);
+    RUN(nested_phases);
     RUN(gemm_probe);
     RUN(op_times_cover_wall_time);
     return harness_finish();

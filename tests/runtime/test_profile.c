@@ -19,9 +19,10 @@ static const herd_limits test_limits = {.cpu = "Test CPU <&>",
 static void fake(herd_prof_phase ph, herd_prof_op op, double ms, double flops, double bytes,
                  int wtype)
 {
-    herd_prof_phase_begin(ph);
+    double t = herd_prof_phase_begin(ph);
     herd_prof_cost c = {.flops = flops, .weight_bytes = bytes};
     herd_prof_record(op, ms / 1e3, c, wtype);
+    herd_prof_phase_end(t, 0);
 }
 
 static void fill_counters(void)
