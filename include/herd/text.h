@@ -36,12 +36,22 @@ herd_status herd_tokenizer_load_tiktoken(const char *path, const char *pattern,
                                          herd_tokenizer **out);
 /* A Hugging Face tokenizer.json with a byte-level BPE model (merges as "a b" or ["a","b"]). */
 herd_status herd_tokenizer_load_json(const char *path, herd_tokenizer **out);
-/* Either of the above, told apart by the file's first byte ('{' means JSON). */
+/* Any of these, told apart by the file's start ('{' JSON, "GGUF" GGUF, else a rank file). */
 herd_status herd_tokenizer_load_file(const char *path, const char *pattern, herd_tokenizer **out);
 /* A model directory: DIR/tokenizer.json, else DIR/tokenizer.model, else
- * DIR/original/tokenizer.model. Also reads DIR/generation_config.json's eos_token_id (one id or
- * a list) into the stop set when present. */
+ * DIR/original/tokenizer.model (or DIR may be a .gguf file). Also reads
+ * DIR/generation_config.json's eos_token_id (one id or a list) into the stop set when present. */
 herd_status herd_tokenizer_load_dir(const char *dir, herd_tokenizer **out);
+/* A GGUF file's tokenizer (llama.cpp's tokenizer.ggml.* keys, model "gpt2"; pre "llama4",
+ * "gpt-4o", "llama-bpe"/"llama3", "gpt2"/"default"); from a path or an open file. */
+struct herd_gguf;
+struct herd_gguf_writer;
+herd_status herd_tokenizer_load_gguf(const char *path, herd_tokenizer **out);
+herd_status herd_tokenizer_from_gguf(const struct herd_gguf *g, herd_tokenizer **out);
+/* Writes the tokenizer into a GGUF being built: tokens, types, merges (derived from the ranks for
+ * a rank file), model "gpt2", pre "llama4" for the o200k pattern, and the bos/eos/eot/eom/pad
+ * ids unless already set. llama.cpp can load the result. */
+herd_status herd_tokenizer_write_gguf(const herd_tokenizer *tok, struct herd_gguf_writer *w);
 /* Adds special tokens from a TSV file: "id<TAB>text[<TAB>anything]" per line; a first line
  * that does not start with a digit is a header. Ids may extend the vocabulary. */
 herd_status herd_tokenizer_load_specials(herd_tokenizer *tok, const char *tsv_path);

@@ -16,21 +16,24 @@ size_t bpe_small_limit = 64;
 #define NO_RANK UINT32_MAX
 
 /* The rank of merging parts [a, mid) and [mid, b) with ids ia, ib; *merged gets the new id. */
-static inline uint32_t pair_rank(const herd_tokenizer *t, const uint8_t *p, uint32_t a, uint32_t b,
-                                 int32_t ia, int32_t ib, int32_t *merged)
+static inline uint32_t pair_rank(const herd_tokenizer *t, const bpe_work *w, const uint8_t *p,
+                                 uint32_t a, uint32_t b, int32_t ia, int32_t ib, int32_t *merged)
 {
+    uint32_t rank;
     if (t->use_pairs) {
         const tok_pair *q = tok_pair_find(t, ia, ib);
         if (!q)
             return NO_RANK;
         *merged = (int32_t)q->id;
-        return q->rank;
+        rank = q->rank;
+    } else {
+        int32_t id = tok_map_find(t, &t->ordinary, p + a, b - a);
+        if (id < 0)
+            return NO_RANK;
+        *merged = id;
+        rank = (uint32_t)id;
     }
-    int32_t id = tok_map_find(t, &t->ordinary, p + a, b - a);
-    if (id < 0)
-        return NO_RANK;
-    *merged = id;
-    return (uint32_t)id;
+    return w->rank_limit && rank >= w->rank_limit ? NO_RANK : rank;
 }
 
 static herd_status work_reserve(bpe_work *w, size_t n)
@@ -74,7 +77,7 @@ static herd_status merge_small(const herd_tokenizer *t, const uint8_t *p, size_t
     for (size_t i = 0; i < n; i++)
         ids[i] = t->byte_id[p[i]];
     for (size_t i = 0; i + 1 < m; i++)
-        rank[i] = pair_rank(t, p, start[i], start[i + 2], ids[i], ids[i + 1], &merged[i]);
+        rank[i] = pair_rank(t, w, p, start[i], start[i + 2], ids[i], ids[i + 1], &merged[i]);
     for (;;) {
         uint32_t best = NO_RANK;
         size_t at = 0;
@@ -90,10 +93,11 @@ static herd_status merge_small(const herd_tokenizer *t, const uint8_t *p, size_t
         if (at + 1 < m) {
             memmove(rank + at + 1, rank + at + 2, (m - at - 2) * sizeof *rank);
             memmove(merged + at + 1, merged + at + 2, (m - at - 2) * sizeof *merged);
-            rank[at] = pair_rank(t, p, start[at], start[at + 2], ids[at], ids[at + 1], &merged[at]);
+            rank[at] =
+                pair_rank(t, w, p, start[at], start[at + 2], ids[at], ids[at + 1], &merged[at]);
         }
         if (at > 0)
-            rank[at - 1] = pair_rank(t, p, start[at - 1], start[at + 1], ids[at - 1], ids[at],
+            rank[at - 1] = pair_rank(t, w, p, start[at - 1], start[at + 1], ids[at - 1], ids[at],
                                      &merged[at - 1]);
     }
     return herd_tokens_append(out, ids, m);
@@ -171,7 +175,7 @@ static herd_status merge_heap(const herd_tokenizer *t, const uint8_t *p, size_t 
     do {                                                                                           \
         uint32_t l_ = (l), r_ = end[l_];                                                           \
         int32_t m_;                                                                                \
-        uint32_t rk_ = pair_rank(t, p, l_, end[r_], ids[l_], ids[r_], &m_);                        \
+        uint32_t rk_ = pair_rank(t, w, p, l_, end[r_], ids[l_], ids[r_], &m_);                     \
         if (rk_ != NO_RANK && !heap_push(&h, (heap_entry){rk_, l_, end[r_]})) {                    \
             st = herd_fail(HERD_ERR_NOMEM, "out of memory merging a %zu-byte piece", n);           \
             goto done;                                                                             \
@@ -185,7 +189,7 @@ static herd_status merge_heap(const herd_tokenizer *t, const uint8_t *p, size_t 
         if (r == 0 || r >= n || end[r] != e.right_end)
             continue; /* stale: one of the two parts has changed since the pair was pushed */
         int32_t merged = -1;
-        pair_rank(t, p, l, e.right_end, ids[l], ids[r], &merged);
+        pair_rank(t, w, p, l, e.right_end, ids[l], ids[r], &merged);
         ids[l] = merged;
         end[l] = e.right_end;
         end[r] = 0;
@@ -224,4 +228,25 @@ herd_status bpe_encode_piece(const herd_tokenizer *t, const uint8_t *p, size_t n
     if (st)
         return st;
     return n <= bpe_small_limit ? merge_small(t, p, n, w, out) : merge_heap(t, p, n, w, out);
+}
+
+bool bpe_split_token(const herd_tokenizer *t, int32_t id, bpe_work *w, int32_t *left,
+                     int32_t *right)
+{
+    size_t n = t->len[id];
+    const uint8_t *p = t->blob + t->off[id];
+    if (n < 2 || work_reserve(w, n))
+        return false;
+    herd_tokens parts = {0};
+    w->rank_limit = (uint32_t)id;
+    herd_status st =
+        n <= bpe_small_limit ? merge_small(t, p, n, w, &parts) : merge_heap(t, p, n, w, &parts);
+    w->rank_limit = 0;
+    bool ok = st == HERD_OK && parts.n == 2;
+    if (ok) {
+        *left = parts.ids[0];
+        *right = parts.ids[1];
+    }
+    herd_tokens_free(&parts);
+    return ok;
 }

@@ -178,10 +178,18 @@ herd_status herd_tokenizer_load_file(const char *path, const char *pattern, herd
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return herd_fail(HERD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char magic[4] = {0};
+    size_t got = fread(magic, 1, 4, fp);
+    rewind(fp);
     int c;
     while ((c = fgetc(fp)) != EOF && isspace(c))
         ;
     fclose(fp);
+    if (got == 4 && memcmp(magic, "GGUF", 4) == 0) {
+        if (pattern)
+            return herd_fail(HERD_ERR_ARG, "%s: a GGUF tokenizer carries its own pattern", path);
+        return herd_tokenizer_load_gguf(path, out);
+    }
     if (c == '{') {
         if (pattern)
             return herd_fail(HERD_ERR_ARG, "%s: a tokenizer.json carries its own pattern", path);
@@ -225,6 +233,9 @@ static herd_status load_generation_config(herd_tokenizer *t, const char *path)
 herd_status herd_tokenizer_load_dir(const char *dir, herd_tokenizer **out)
 {
     *out = NULL;
+    size_t dl0 = strlen(dir);
+    if (dl0 > 5 && strcmp(dir + dl0 - 5, ".gguf") == 0 && is_file(dir))
+        return herd_tokenizer_load_gguf(dir, out);
     static const char *const names[] = {"tokenizer.json", "tokenizer.model",
                                         "original/tokenizer.model"};
     size_t dl = strlen(dir);

@@ -6,38 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* GPT-2 bytes_to_unicode, inverted: code point (< 324) -> byte, -1 if not in the alphabet. */
-static void byte_level_table(int16_t inv[324])
-{
-    for (int i = 0; i < 324; i++)
-        inv[i] = -1;
-    int extra = 0;
-    for (int b = 0; b < 256; b++) {
-        bool same = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
-        inv[same ? b : 256 + extra++] = (int16_t)b;
-    }
-}
-
-/* Byte-level text -> bytes; returns the length, or -1 if a character is outside the alphabet. */
-static long byte_level_decode(const int16_t inv[324], const char *s, uint8_t *out, size_t cap)
-{
-    const uint8_t *p = (const uint8_t *)s;
-    size_t n = strlen(s), o = 0;
-    for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        size_t l = tok_utf8_decode(p + i, n - i, &cp);
-        if (!l || cp >= 324 || inv[cp] < 0 || o == cap)
-            return -1;
-        out[o++] = (uint8_t)inv[cp];
-        i += l;
-    }
-    return (long)o;
-}
-
 typedef struct json_loader {
     herd_tokenizer *t;
     const char *path;
-    int16_t inv[324];
     uint8_t buf[4096];
 } json_loader;
 
@@ -54,7 +25,7 @@ static herd_status load_vocab(json_loader *L, json_t *vocab)
     json_t *v;
     json_object_foreach(vocab, key, v)
     {
-        long n = byte_level_decode(L->inv, key, L->buf, sizeof L->buf);
+        long n = tok_byte_level_decode(key, strlen(key), L->buf, sizeof L->buf);
         if (n <= 0)
             return herd_fail(HERD_ERR_FORMAT, "%s: vocab token \"%.40s\" is not byte-level text",
                              L->path, key);
@@ -70,13 +41,6 @@ static herd_status load_vocab(json_loader *L, json_t *vocab)
             return st;
     }
     return HERD_OK;
-}
-
-/* The id of a byte-level token string, or -1. */
-static int32_t token_id(json_loader *L, const char *s)
-{
-    long n = byte_level_decode(L->inv, s, L->buf, sizeof L->buf);
-    return n > 0 ? tok_map_find(L->t, &L->t->ordinary, L->buf, (size_t)n) : -1;
 }
 
 static herd_status load_merges(json_loader *L, json_t *merges)
@@ -112,20 +76,7 @@ static herd_status load_merges(json_loader *L, json_t *merges)
         if (!ok)
             return herd_fail(HERD_ERR_FORMAT, "%s: merge %zu is not \"a b\" or [\"a\", \"b\"]",
                              L->path, i);
-        int32_t left = token_id(L, pair[0]), right = token_id(L, pair[1]);
-        if (left < 0 || right < 0)
-            return herd_fail(HERD_ERR_FORMAT, "%s: merge %zu uses a token not in the vocab",
-                             L->path, i);
-        size_t ln = t->len[left], rn = t->len[right];
-        if (ln + rn > sizeof L->buf)
-            return herd_fail(HERD_ERR_FORMAT, "%s: merge %zu is too long", L->path, i);
-        memcpy(L->buf, t->blob + t->off[left], ln);
-        memcpy(L->buf + ln, t->blob + t->off[right], rn);
-        int32_t merged = tok_map_find(t, &t->ordinary, L->buf, ln + rn);
-        if (merged < 0)
-            return herd_fail(HERD_ERR_FORMAT,
-                             "%s: merge %zu makes a token that is not in the vocab", L->path, i);
-        if ((st = tok_pair_add(t, left, right, (uint32_t)i, merged)))
+        if ((st = tok_add_merge(t, L->path, i, pair[0], strlen(pair[0]), pair[1], strlen(pair[1]))))
             return st;
     }
     return HERD_OK;
@@ -248,7 +199,6 @@ herd_status herd_tokenizer_load_json(const char *path, herd_tokenizer **out)
     if (!L)
         return herd_fail(HERD_ERR_NOMEM, "out of memory");
     L->path = path;
-    byte_level_table(L->inv);
     herd_status st = tok_create(path, &L->t);
     json_error_t err;
     json_t *root = NULL;

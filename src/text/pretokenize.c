@@ -73,10 +73,14 @@ char *tok_rewrite_pattern(const char *pattern)
 herd_status tok_compile_pattern(herd_tokenizer *t, const char *pattern)
 {
     char *rewritten = tok_rewrite_pattern(pattern);
-    if (!rewritten)
+    free(t->pattern);
+    t->pattern = strdup(pattern);
+    if (!rewritten || !t->pattern)
         return herd_fail(HERD_ERR_NOMEM, "%s: out of memory for the pattern", t->source);
     int err;
     PCRE2_SIZE at;
+    if (t->re)
+        pcre2_code_free(t->re);
     t->re = pcre2_compile((PCRE2_SPTR)rewritten, PCRE2_ZERO_TERMINATED,
                           PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &err, &at, NULL);
     free(rewritten);

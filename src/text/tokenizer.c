@@ -417,6 +417,7 @@ void herd_tokenizer_free(herd_tokenizer *tok)
     if (!tok)
         return;
     free(tok->source);
+    free(tok->pattern);
     free(tok->off);
     free(tok->len);
     free(tok->flags);

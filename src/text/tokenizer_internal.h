@@ -59,6 +59,7 @@ struct herd_tokenizer {
     tok_pair *pairs;
     size_t pair_mask;
     /* pre-tokenizer */
+    char *pattern; /* as given (before the PCRE2 rewrite) */
     pcre2_code *re;
     bool jit;
     /* stop tokens */
@@ -121,13 +122,29 @@ typedef struct bpe_work {
     uint32_t *a, *b, *c, *d; /* per-byte scratch (sized cap) */
     void *heap;
     size_t cap, heap_cap;
+    uint32_t rank_limit; /* if not 0, only pairs of a lower rank merge (deriving merges) */
 } bpe_work;
 /* Appends the ids of one pre-token piece. */
 herd_status bpe_encode_piece(const herd_tokenizer *t, const uint8_t *p, size_t n, bpe_work *w,
                              herd_tokens *out);
 void bpe_work_free(bpe_work *w);
+/* For a rank file: the two tokens whose merge makes token `id` (BPE of its bytes with only
+ * lower ranks); false if they do not come out as exactly two tokens. */
+bool bpe_split_token(const herd_tokenizer *t, int32_t id, bpe_work *w, int32_t *left,
+                     int32_t *right);
 /* Pieces up to this many bytes use the simple scan, longer ones the heap (tests change it). */
 extern size_t bpe_small_limit;
+
+/* ---- byte_level.c ---- */
+/* GPT-2 byte-level text -> bytes; the length, or -1 (a character outside the alphabet, or more
+ * than cap bytes). */
+long tok_byte_level_decode(const char *s, size_t n, uint8_t *out, size_t cap);
+/* Bytes -> byte-level text (at most 2n bytes, not terminated); returns the length. */
+size_t tok_byte_level_encode(const uint8_t *b, size_t n, char *out);
+/* Adds merge number `index`: the byte-level tokens a and b (both in the vocabulary, and their
+ * concatenation too). */
+herd_status tok_add_merge(herd_tokenizer *t, const char *path, size_t index, const char *a,
+                          size_t an, const char *b, size_t bn);
 
 /* ---- utf8 helpers (tokenizer.c) ---- */
 /* Decodes one UTF-8 character at s[0..n); returns its length (1..4) and sets *cp, or 0 if the
