@@ -66,8 +66,9 @@ typedef struct herd_prof_entry {
     int64_t calls;
     double seconds;
     herd_prof_cost cost;
-    bool has_wtype; /* a GEMM recorded its weight type: */
-    int wtype;      /* the herd_type of the weights last seen, to pick the compute peak */
+    bool has_wtype;     /* a GEMM recorded its weight type: */
+    int wtype;          /* the herd_type of the weights last seen, to pick the compute peak */
+    const char *kernel; /* and its kernel family (herd_packed_kernel), or NULL */
 } herd_prof_entry;
 
 /* ---- the probes -------------------------------------------------------------------------- */
@@ -88,22 +89,25 @@ extern bool herd_prof_on; /* read by the probes; set with herd_prof_enable */
 #define HERD_PROF_GEMM(op, t0, w, args)                                                            \
     do {                                                                                           \
         if (__builtin_expect(herd_prof_on, 0))                                                     \
-            herd_prof_record((op), herd_now() - (t0), HERD_PROF_GEMM_COST(w, args),                \
-                             (int)herd_packed_type(w));                                            \
+            herd_prof_record_kernel((op), herd_now() - (t0), HERD_PROF_GEMM_COST(w, args),         \
+                                    (int)herd_packed_type(w), herd_packed_kernel(w));              \
     } while (0)
 /* Records a SwiGLU FFN of M rows: gate|up (f32 out) then down (adding a residual if asked). */
 #define HERD_PROF_FFN(op, t0, gate_up, down, M, residual)                                          \
     do {                                                                                           \
         if (__builtin_expect(herd_prof_on, 0))                                                     \
-            herd_prof_record((op), herd_now() - (t0),                                              \
-                             herd_prof_ffn_cost((M), herd_packed_n(gate_up),                       \
-                                                herd_packed_k(gate_up),                            \
-                                                (double)herd_packed_bytes(gate_up),                \
-                                                (double)herd_packed_bytes(down), (residual)),      \
-                             (int)herd_packed_type(gate_up));                                      \
+            herd_prof_record_kernel(                                                               \
+                (op), herd_now() - (t0),                                                           \
+                herd_prof_ffn_cost((M), herd_packed_n(gate_up), herd_packed_k(gate_up),            \
+                                   (double)herd_packed_bytes(gate_up),                             \
+                                   (double)herd_packed_bytes(down), (residual)),                   \
+                (int)herd_packed_type(gate_up), herd_packed_kernel(gate_up));                      \
     } while (0)
 
 void herd_prof_record(herd_prof_op op, double seconds, herd_prof_cost cost, int wtype);
+/* The same, with the kernel family that ran (a static string). */
+void herd_prof_record_kernel(herd_prof_op op, double seconds, herd_prof_cost cost, int wtype,
+                             const char *kernel);
 
 /* ---- control ----------------------------------------------------------------------------- */
 void herd_prof_enable(bool on);

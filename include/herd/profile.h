@@ -51,6 +51,11 @@ double herd_limits_peak(const herd_limits *lim, herd_peak p); /* GFLOP/s (0: non
 /* The peak that applies to a kernel on weights of type wtype (-1: no weights, FP32) with the
  * ISA in force; falls back to FP32 when the CPU lacks the instruction. */
 herd_peak herd_peak_for_type(const herd_limits *lim, int wtype);
+/* The same from the kernel family that ran ("<type>.<isa>", herd_packed_kernel; NULL: guess
+ * from the ISA): VDPBF16PS for bf16 on the BF16 level, VPDPBUSD for integer and block types on
+ * the VNNI levels, FP32 FMA for the rest, for "emulated" types and whenever activations stay
+ * f32 (exact_a: the exact tiles widen the weights and use FMAs). */
+herd_peak herd_peak_for(const herd_limits *lim, int wtype, const char *kernel, bool exact_a);
 /* min(peak, bw · intensity), GFLOP/s. */
 double herd_roofline_bound(const herd_limits *lim, herd_peak p, double intensity);
 
@@ -68,9 +73,10 @@ typedef struct herd_profile_row {
     herd_prof_cost cost; /* totals over all calls */
 } herd_profile_row;
 
-/* Rows for every (phase, op) that was called, sorted by phase, then time (longest first).
- * Returns the number of rows (at most HERD_PHASE_COUNT·HERD_OP_COUNT). */
-int herd_profile_rows(const herd_limits *lim, herd_profile_row *rows);
+/* Rows for every (phase, op) that was called, sorted by phase, then time (longest first);
+ * exact_a: the model ran with f32 activations (HERD_APREP_EXACT). Returns the number of rows
+ * (at most HERD_PHASE_COUNT·HERD_OP_COUNT). */
+int herd_profile_rows(const herd_limits *lim, bool exact_a, herd_profile_row *rows);
 
 /* ---- the roofline plot ------------------------------------------------------------------- */
 typedef struct herd_roofline_point {

@@ -53,6 +53,12 @@ void herd_prof_reset(void)
 
 void herd_prof_record(herd_prof_op op, double seconds, herd_prof_cost cost, int wtype)
 {
+    herd_prof_record_kernel(op, seconds, cost, wtype, NULL);
+}
+
+void herd_prof_record_kernel(herd_prof_op op, double seconds, herd_prof_cost cost, int wtype,
+                             const char *kernel)
+{
     if ((unsigned)op >= HERD_OP_COUNT)
         op = HERD_OP_OTHER;
     herd_prof_entry *e = &prof.e[prof.phase][op];
@@ -65,6 +71,7 @@ void herd_prof_record(herd_prof_op op, double seconds, herd_prof_cost cost, int 
     if (wtype >= 0) {
         e->has_wtype = true;
         e->wtype = wtype;
+        e->kernel = kernel;
     }
 }
 

@@ -18,7 +18,7 @@ typedef struct opts {
     const char *model, *synthetic, *prompt, *svg, *json;
     long prompt_len, n_decode, threads, layers, experts;
     herd_type type;
-    bool have_type, remeasure, limits_only;
+    bool have_type, remeasure, limits_only, act_auto;
 } opts;
 
 static void usage(FILE *out)
@@ -26,7 +26,8 @@ static void usage(FILE *out)
     fprintf(
         out,
         "usage: herd profile (-m MODEL | --synthetic scout|tiny) [-p TEXT | --prompt-len N]\n"
-        "                    [-n N] [--type T] [-t THREADS] [--svg FILE] [--json FILE]\n"
+        "                    [-n N] [--dtype T] [--act f32|auto] [-t THREADS] [--svg FILE]\n"
+        "                    [--json FILE]\n"
         "       herd profile --limits [-t THREADS] [--remeasure]\n\n"
         "Runs one prefill of the prompt and N decode steps with the per-op profiler on and\n"
         "prints, per phase, every op sorted by time: calls, ms, share of the phase's wall\n"
@@ -43,8 +44,10 @@ static void usage(FILE *out)
         "  -p TEXT            the prompt (with -m: the model directory's tokenizer)\n"
         "  --prompt-len N     else a prompt of N fixed pseudo-random ids (default 64)\n"
         "  -n N               decode steps (default 16)\n"
-        "  --type T           weight type to pack matrices into (default: the checkpoint's;\n"
-        "                     bf16 for --synthetic)\n"
+        "  --dtype T          weight type to pack matrices into (default: the checkpoint's;\n"
+        "                     bf16 for --synthetic); --type is the same\n"
+        "  --act f32|auto     activations kept f32 (default, exact; FP32 FMA roofs) or the\n"
+        "                     weight type's fast form (bf16 / int8, on BF16 / VNNI roofs)\n"
         "  -t N               threads (default: every CPU)\n"
         "  --svg FILE         write the roofline plot\n"
         "  --json FILE        write every figure as JSON\n"
@@ -97,7 +100,12 @@ static int parse(int argc, char **argv, opts *o)
             VALUE();
             if (!cli_parse_long(CMD, a, v, 1, 1024, &o->experts))
                 return 2;
-        } else if (!strcmp(a, "--type")) {
+        } else if (!strcmp(a, "--act")) {
+            VALUE();
+            if (strcmp(v, "f32") != 0 && strcmp(v, "auto") != 0)
+                return cli_usage_error(CMD, "--act: '%s' is not f32 or auto", v);
+            o->act_auto = strcmp(v, "auto") == 0;
+        } else if (!strcmp(a, "--type") || !strcmp(a, "--dtype")) {
             VALUE();
             if (!herd_type_parse(v, &o->type))
                 return cli_usage_error(CMD, "unknown weight type '%s'", v);
@@ -267,6 +275,7 @@ static herd_status load(const opts *o, herd_model **m, char *what, size_t size)
     mo.threads = (int)o->threads;
     if (o->have_type)
         mo.dtype = o->type;
+    mo.aprep = o->act_auto ? HERD_APREP_AUTO : HERD_APREP_EXACT;
     if (!o->synthetic) {
         snprintf(what, size, "%s", o->model);
         return herd_model_load(o->model, &mo, m);
@@ -325,6 +334,12 @@ static herd_status prompt_ids(const opts *o, int64_t vocab, herd_tokens *ids)
     return HERD_OK;
 }
 
+static const char *weights_name(const herd_model *m)
+{
+    herd_type t = herd_model_dtype(m);
+    return (unsigned)t < HERD_TYPE_COUNT ? herd_type_name(t) : "as stored (per tensor)";
+}
+
 static int cmd_main(int argc, char **argv)
 {
     opts o;
@@ -378,10 +393,11 @@ static int cmd_main(int argc, char **argv)
         goto done;
 
     herd_profile_row rows[HERD_PHASE_COUNT * HERD_OP_COUNT];
-    int nrows = herd_profile_rows(&lim, rows);
-    printf("herd profile: %s\nweights %s, %ld thread%s, prompt %lld tokens, %lld decode steps\n",
-           what, herd_type_name(o.have_type || !o.synthetic ? herd_model_dtype(m) : HERD_TYPE_BF16),
-           o.threads, o.threads == 1 ? "" : "s", (long long)T, (long long)n);
+    int nrows = herd_profile_rows(&lim, !o.act_auto, rows);
+    printf("herd profile: %s\nweights %s, activations %s, %ld thread%s, prompt %lld tokens, %lld "
+           "decode steps\n",
+           what, weights_name(m), o.act_auto ? "auto" : "f32", o.threads, o.threads == 1 ? "" : "s",
+           (long long)T, (long long)n);
     print_limits(&lim);
     print_table(rows, nrows);
     if (o.svg) {
@@ -393,7 +409,7 @@ static int cmd_main(int argc, char **argv)
         char title[600];
         snprintf(title, sizeof title, "herd profile: %s%s, %s weights, prefill %lld + decode %lld",
                  o.synthetic ? "synthetic " : "", o.synthetic ? o.synthetic : o.model,
-                 herd_type_name(herd_model_dtype(m)), (long long)T, (long long)n);
+                 weights_name(m), (long long)T, (long long)n);
         if ((st = herd_roofline_svg_write(o.svg, title, &lim, pts, nrows)))
             goto done;
     }

@@ -319,6 +319,20 @@ herd_peak herd_peak_for_type(const herd_limits *lim, int wtype)
                                                                    : HERD_PEAK_FP32;
 }
 
+herd_peak herd_peak_for(const herd_limits *lim, int wtype, const char *kernel, bool exact_a)
+{
+    if (!kernel)
+        return exact_a ? HERD_PEAK_FP32 : herd_peak_for_type(lim, wtype);
+    if (wtype < 0 || exact_a || strcmp(kernel, "emulated") == 0 || wtype == HERD_TYPE_F32 ||
+        wtype == HERD_TYPE_F16)
+        return HERD_PEAK_FP32;
+    if (wtype == HERD_TYPE_BF16)
+        return strstr(kernel, ".avx512bf16") && lim->bf16_gflops > 0 ? HERD_PEAK_BF16
+                                                                     : HERD_PEAK_FP32;
+    bool vnni = strstr(kernel, ".avx512vnni") || strstr(kernel, ".avx512bf16");
+    return vnni && lim->int8_gops > 0 ? HERD_PEAK_INT8 : HERD_PEAK_FP32;
+}
+
 double herd_roofline_bound(const herd_limits *lim, herd_peak p, double intensity)
 {
     double pk = herd_limits_peak(lim, p);

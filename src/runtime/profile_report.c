@@ -15,7 +15,7 @@ static int by_phase_then_time(const void *a, const void *b)
     return x->op < y->op ? -1 : x->op > y->op;
 }
 
-int herd_profile_rows(const herd_limits *lim, herd_profile_row *rows)
+int herd_profile_rows(const herd_limits *lim, bool exact_a, herd_profile_row *rows)
 {
     int n = 0;
     for (int ph = 0; ph < HERD_PHASE_COUNT; ph++) {
@@ -38,7 +38,7 @@ int herd_profile_rows(const herd_limits *lim, herd_profile_row *rows)
                 r->gbs = bytes / e->seconds / 1e9;
             }
             r->intensity = bytes > 0 ? e->cost.flops / bytes : 0;
-            r->peak = herd_peak_for_type(lim, e->has_wtype ? e->wtype : -1);
+            r->peak = herd_peak_for(lim, e->has_wtype ? e->wtype : -1, e->kernel, exact_a);
             if (r->intensity > 0) {
                 r->bound_gflops = herd_roofline_bound(lim, r->peak, r->intensity);
                 r->pct_bound = r->bound_gflops > 0 ? 100 * r->gflops / r->bound_gflops : 0;

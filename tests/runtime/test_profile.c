@@ -51,7 +51,7 @@ TEST(rows)
 {
     fill_counters();
     herd_profile_row rows[HERD_PHASE_COUNT * HERD_OP_COUNT];
-    int n = herd_profile_rows(&test_limits, rows);
+    int n = herd_profile_rows(&test_limits, false, rows);
     CHECK_EQ_INT(n, 9);
     /* prefill first, longest first */
     CHECK_EQ_INT(rows[0].phase, HERD_PHASE_PREFILL);
@@ -80,6 +80,23 @@ TEST(rows)
     CHECK_EQ_INT(emb->op, HERD_OP_EMBED);
     CHECK_NEAR(emb->intensity, 0, 0);
     CHECK_NEAR(emb->pct_bound, 100 * 1.0 / 25, 1e-9);
+}
+
+TEST(peaks_by_kernel)
+{
+    const herd_limits *l = &test_limits;
+    CHECK_EQ_INT(herd_peak_for(l, HERD_TYPE_BF16, "bf16.avx512bf16", false), HERD_PEAK_BF16);
+    CHECK_EQ_INT(herd_peak_for(l, HERD_TYPE_BF16, "bf16.avx512bf16", true), HERD_PEAK_FP32);
+    CHECK_EQ_INT(herd_peak_for(l, HERD_TYPE_BF16, "bf16.avx512", false), HERD_PEAK_FP32);
+    CHECK_EQ_INT(herd_peak_for(l, HERD_TYPE_INT8, "int8.avx512vnni", false), HERD_PEAK_INT8);
+    CHECK_EQ_INT(herd_peak_for(l, HERD_TYPE_MXFP4, "mxfp4.avx512bf16", false), HERD_PEAK_INT8);
+    CHECK_EQ_INT(herd_peak_for(l, HERD_TYPE_Q4_0, "q4_0.avx2", false), HERD_PEAK_FP32);
+    CHECK_EQ_INT(herd_peak_for(l, HERD_TYPE_MXFP6_E2M3, "emulated", false), HERD_PEAK_FP32);
+    CHECK_EQ_INT(herd_peak_for(l, HERD_TYPE_F32, "f32.avx512", false), HERD_PEAK_FP32);
+    CHECK_EQ_INT(herd_peak_for(l, -1, NULL, false), HERD_PEAK_FP32);
+    herd_limits no_vnni = *l;
+    no_vnni.int8_gops = 0;
+    CHECK_EQ_INT(herd_peak_for(&no_vnni, HERD_TYPE_INT8, "int8.avx512vnni", false), HERD_PEAK_FP32);
 }
 
 TEST(coordinates)
@@ -132,7 +149,7 @@ TEST(svg_points_match_table)
 {
     fill_counters();
     herd_profile_row rows[HERD_PHASE_COUNT * HERD_OP_COUNT];
-    int n = herd_profile_rows(&test_limits, rows);
+    int n = herd_profile_rows(&test_limits, false, rows);
     herd_roofline_point pts[HERD_PHASE_COUNT * HERD_OP_COUNT];
     for (int i = 0; i < n; i++)
         pts[i] = (herd_roofline_point){herd_prof_op_name(rows[i].op), rows[i].phase,
@@ -223,6 +240,7 @@ TEST(limits_cache)
 int main(void)
 {
     RUN(rows);
+    RUN(peaks_by_kernel);
     RUN(coordinates);
     RUN(svg_points_match_table);
     RUN(limits_cache);
