@@ -36,6 +36,8 @@
 
 #include "kernels/family.h"
 
+#include <string.h>
+
 enum { KQ_NR = 16, KQ_BLOCK = 32, KQ_CODES = KQ_NR * KQ_BLOCK };
 
 typedef struct kq_type {
@@ -88,21 +90,27 @@ float kq_scale(const kq_type *T, const uint8_t *scales, int64_t b, int j);
 /* Block b of a panel as f32 [32][16] (k-major, scaled, exact). */
 void kq_decode_f32(const kq_type *T, const uint8_t *panel, int64_t k, int64_t b, float *w);
 
-/* A for the int family: per row, nb f32 scales da, nb int32 corrections -128·Σqa, then the K
- * int8 values qa = round_even(a · 127/max|a|) (per 32-block). */
+/* A for the int family: per 32-block one 40-byte record {int8 qa[32]; f32 da; int32 corr}
+ * with qa = round_even(a · 127/max|a|), da = max|a|/127 and corr = -128·Σqa, so a tile needs
+ * one pointer per row. */
+enum { KQ_AREC = 40 };
 size_t kq_aprep_i8_bytes(int64_t k);
 void kq_aprep_i8(const float *a, int64_t k, void *dst);
-static inline const float *kq_a_da(const void *row)
+static inline const int8_t *kq_a_q(const void *row, int64_t b)
 {
-    return (const float *)row;
+    return (const int8_t *)row + b * KQ_AREC;
 }
-static inline const int32_t *kq_a_corr(const void *row, int64_t k)
+static inline float kq_a_da(const void *row, int64_t b)
 {
-    return (const int32_t *)((const uint8_t *)row + (size_t)(k / KQ_BLOCK) * 4);
+    float v;
+    memcpy(&v, (const uint8_t *)row + b * KQ_AREC + 32, sizeof v);
+    return v;
 }
-static inline const int8_t *kq_a_q(const void *row, int64_t k)
+static inline int32_t kq_a_corr(const void *row, int64_t b)
 {
-    return (const int8_t *)((const uint8_t *)row + (size_t)(k / KQ_BLOCK) * 8);
+    int32_t v;
+    memcpy(&v, (const uint8_t *)row + b * KQ_AREC + 36, sizeof v);
+    return v;
 }
 
 /* Plain C tiles (ref family, and fallbacks of the fast ones). */

@@ -200,30 +200,28 @@ herd_status kq_pack(const kq_type *T, const kpack_src *s, void *panel)
 
 size_t kq_aprep_i8_bytes(int64_t k)
 {
-    return (size_t)(k / KQ_BLOCK) * 8 + (size_t)k;
+    return (size_t)(k / KQ_BLOCK) * KQ_AREC;
 }
 
 void kq_aprep_i8(const float *a, int64_t k, void *dst)
 {
-    const int64_t nb = k / KQ_BLOCK;
-    float *da = dst;
-    int32_t *corr = (int32_t *)((uint8_t *)dst + (size_t)nb * 4);
-    int8_t *q = (int8_t *)((uint8_t *)dst + (size_t)nb * 8);
-    for (int64_t b = 0; b < nb; b++) {
+    for (int64_t b = 0; b < k / KQ_BLOCK; b++) {
         const float *x = a + b * KQ_BLOCK;
+        uint8_t *rec = (uint8_t *)dst + b * KQ_AREC;
         float amax = 0;
         for (int i = 0; i < KQ_BLOCK; i++)
             amax = fmaxf(amax, fabsf(x[i]));
-        float inv = amax > 0 ? 127.0f / amax : 0.0f;
+        float inv = amax > 0 ? 127.0f / amax : 0.0f, da = amax / 127.0f;
         int32_t sum = 0;
         for (int i = 0; i < KQ_BLOCK; i++) {
             float v = nearbyintf(x[i] * inv);
             v = v > 127.0f ? 127.0f : v >= -127.0f ? v : -127.0f; /* NaN -> -127 */
-            q[b * KQ_BLOCK + i] = (int8_t)v;
+            rec[i] = (uint8_t)(int8_t)v;
             sum += (int32_t)v;
         }
-        da[b] = amax / 127.0f;
-        corr[b] = -128 * sum;
+        int32_t corr = -128 * sum;
+        memcpy(rec + 32, &da, 4);
+        memcpy(rec + 36, &corr, 4);
     }
 }
 

@@ -24,9 +24,9 @@ void kq_tile_int_ref(const kq_type *T, const ktile *t)
         }
         for (int i = 0; i < t->m; i++) {
             const uint8_t *row = (const uint8_t *)t->a + (size_t)i * t->a_stride;
-            const int8_t *q = kq_a_q(row, k) + b * KQ_BLOCK;
-            float da = kq_a_da(row)[b];
-            int32_t corr = kq_a_corr(row, k)[b];
+            const int8_t *q = kq_a_q(row, b);
+            float da = kq_a_da(row, b);
+            int32_t corr = kq_a_corr(row, b);
             for (int j = 0; j < KQ_NR; j++) {
                 int32_t isum = corr;
                 for (int kk = 0; kk < KQ_BLOCK; kk++)

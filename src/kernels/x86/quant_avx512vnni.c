@@ -11,7 +11,7 @@
 #include <immintrin.h>
 #include <string.h>
 
-enum { MR = 12 };
+enum { MR = 12, PF = 4096 };
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -74,45 +74,63 @@ INLINE __m512i weight_quad(herd_type ty, const uint8_t *pl, int g)
     return _mm512_mask_sub_epi8(_mm512_add_epi8(v, c128), neg, c128, v);
 }
 
+/* Rows are independent dependency chains; with fewer than 4 rows the 8 quads of a block are
+ * split over CH chains so VPDPBUSD's latency overlaps. */
 INLINE void tile_body(herd_type ty, const ktile *t, const int m)
 {
+    enum { CHMAX = 4 };
+    const int ch = m == 1 ? 4 : m <= 3 ? 2 : 1;
     const int64_t k = t->k, nb = k / KQ_BLOCK;
     const uint8_t *panel = t->b;
-    const uint8_t *payload =
-        panel + ((size_t)nb * KQ_NR * (ty == HERD_TYPE_Q8_0 || ty == HERD_TYPE_Q4_0 ? 2 : 1) + 63) /
-                    64 * 64;
+    const size_t sbytes = ty == HERD_TYPE_Q8_0 || ty == HERD_TYPE_Q4_0 ? 2 : 1;
+    const uint8_t *payload = panel + ((size_t)nb * KQ_NR * sbytes + 63) / 64 * 64;
     const size_t pb = kq_payload_bytes(ty_bits(ty));
-    const float *da[MR];
-    const int32_t *corr[MR];
-    const int8_t *q[MR];
+    const uint8_t *a[MR];
     __m512 acc[MR];
 #pragma GCC unroll 16
     for (int i = 0; i < m; i++) {
-        const uint8_t *row = (const uint8_t *)t->a + (size_t)i * t->a_stride;
-        da[i] = kq_a_da(row);
-        corr[i] = kq_a_corr(row, k);
-        q[i] = kq_a_q(row, k);
+        a[i] = (const uint8_t *)t->a + (size_t)i * t->a_stride;
         acc[i] = _mm512_setzero_ps();
     }
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *pl = payload + (size_t)b * pb;
-        __m512i isum[MR];
+        const size_t ab = (size_t)b * KQ_AREC;
+        /* Two streams (scales, payload): help the hardware prefetcher keep DRAM busy. */
+#pragma GCC unroll 8
+        for (size_t l = 0; l < pb; l += 64)
+            _mm_prefetch((const char *)pl + PF + l, _MM_HINT_T0);
+        if ((b & 3) == 0)
+            _mm_prefetch((const char *)panel + (size_t)b * KQ_NR * sbytes + PF / 8, _MM_HINT_T0);
+        __m512i isum[MR][CHMAX];
 #pragma GCC unroll 16
-        for (int i = 0; i < m; i++)
-            isum[i] = _mm512_set1_epi32(corr[i][b]);
+        for (int i = 0; i < m; i++) {
+            isum[i][0] = _mm512_set1_epi32(load_i32(a[i] + ab + 36));
+#pragma GCC unroll 4
+            for (int c = 1; c < ch; c++)
+                isum[i][c] = _mm512_setzero_si512();
+        }
 #pragma GCC unroll 8
         for (int g = 0; g < 8; g++) {
             __m512i w = weight_quad(ty, pl, g);
 #pragma GCC unroll 16
             for (int i = 0; i < m; i++)
-                isum[i] = _mm512_dpbusd_epi32(isum[i], w,
-                                              _mm512_set1_epi32(load_i32(q[i] + b * 32 + 4 * g)));
+                isum[i][g % ch] = _mm512_dpbusd_epi32(
+                    isum[i][g % ch], w, _mm512_set1_epi32(load_i32(a[i] + ab + 4 * g)));
         }
         __m512 dw = block_scales(ty, panel, b);
 #pragma GCC unroll 16
-        for (int i = 0; i < m; i++)
-            acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[i]),
-                                     _mm512_mul_ps(dw, _mm512_set1_ps(da[i][b])), acc[i]);
+        for (int i = 0; i < m; i++) {
+            __m512i s = isum[i][0];
+            if (ch == 4)
+                s = _mm512_add_epi32(_mm512_add_epi32(s, isum[i][1]),
+                                     _mm512_add_epi32(isum[i][2], isum[i][3]));
+            else if (ch == 2)
+                s = _mm512_add_epi32(s, isum[i][1]);
+            float da;
+            memcpy(&da, a[i] + ab + 32, sizeof da);
+            acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(da)),
+                                     acc[i]);
+        }
     }
 #pragma GCC unroll 16
     for (int i = 0; i < m; i++)
@@ -137,6 +155,33 @@ INLINE void tile_int(herd_type ty, const ktile *t)
     }
 }
 
+/* kq_aprep_i8 with AVX-512, bit for bit: max|a| ignores NaN like fmaxf (VMAXPS returns its
+ * second operand when the first is NaN), VCVTPS2DQ rounds half to even like nearbyintf, and
+ * NaN (converted to INT_MIN) clamps to -127 as in the C code. */
+static void aprep_i8(const float *a, int64_t k, void *dst)
+{
+    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
+    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+    for (int64_t b = 0; b < k / KQ_BLOCK; b++) {
+        uint8_t *rec = (uint8_t *)dst + b * KQ_AREC;
+        __m512 x0 = _mm512_loadu_ps(a + b * KQ_BLOCK), x1 = _mm512_loadu_ps(a + b * KQ_BLOCK + 16);
+        __m512 m = _mm512_max_ps(_mm512_and_ps(x0, absmask), _mm512_setzero_ps());
+        m = _mm512_max_ps(_mm512_and_ps(x1, absmask), m);
+        float amax = _mm512_reduce_max_ps(m);
+        float inv = amax > 0 ? 127.0f / amax : 0.0f, da = amax / 127.0f;
+        __m512 vi = _mm512_set1_ps(inv);
+        __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, vi));
+        __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, vi));
+        q0 = _mm512_min_epi32(_mm512_max_epi32(q0, lo), hi);
+        q1 = _mm512_min_epi32(_mm512_max_epi32(q1, lo), hi);
+        _mm_storeu_si128((__m128i *)rec, _mm512_cvtepi32_epi8(q0));
+        _mm_storeu_si128((__m128i *)(rec + 16), _mm512_cvtepi32_epi8(q1));
+        int32_t corr = -128 * _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+        memcpy(rec + 32, &da, 4);
+        memcpy(rec + 36, &corr, 4);
+    }
+}
+
 #define KQ_VNNI_FAMILY(id, TY)                                                                     \
     static void tile_##id(const ktile *t)                                                          \
     {                                                                                              \
@@ -156,7 +201,7 @@ INLINE void tile_int(herd_type ty, const ktile *t)
         .pack = kq_pack_##id,                                                                      \
         .unpack = kq_unpack_##id,                                                                  \
         .a_row_bytes = kq_aprep_i8_bytes,                                                          \
-        .a_prep = kq_aprep_i8,                                                                     \
+        .a_prep = aprep_i8,                                                                        \
         .a_desc = "int8 per 32-block",                                                             \
         .tile = tile_##id,                                                                         \
         .tile_exact = tile_exact_##id,                                                             \
