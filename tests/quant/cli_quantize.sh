@@ -34,6 +34,7 @@ check "policy file" 'printf "experts = mxfp4\ndefault = q8_0\n" > "$T/p.txt" && 
 
 # tokenizer metadata, and llama.cpp-only metadata that herd reads by llama.cpp's rules
 check "tokenizer keys" '"$HERD" quantize $D "$T/t.gguf" --type q8_0 --tokenizer tokenizer/tiny/tokenizer.json >/dev/null 2>&1 && grep -q "tokenizer.ggml.merges" "$T/t.gguf" && grep -q "<|eot|>" "$T/t.gguf"'
+check "run -p with the GGUF's tokenizer" '[ "$("$HERD" run -m "$T/t.gguf" -p "Hello world" -n 5 --temp 0 --print-ids 2>/dev/null | wc -w)" -eq 5 ]'
 check "--llama-cpp has no herd keys" '"$HERD" quantize $D "$T/l.gguf" --type f32 --llama-cpp >/dev/null 2>&1 && ! grep -q "herd.llama4" "$T/l.gguf" && grep -q "rope_freqs.weight" "$T/l.gguf"'
 check "--llama-cpp file runs" '"$HERD" logits -m "$T/l.gguf" --ids $IDS -o "$T/l.npy" 2>/dev/null'
 
