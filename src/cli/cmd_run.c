@@ -30,14 +30,20 @@ static void usage(FILE *f)
 
 typedef struct run_state {
     bool first;
-    herd_decoder *dec; /* NULL: print ids */
+    const herd_llama4_config *cfg; /* its eos ids end the run and are not printed as text */
+    herd_decoder *dec;             /* NULL: print ids */
     herd_status st;
 } run_state;
 
 static bool on_token(void *user, int32_t tok)
 {
     run_state *s = user;
-    if (s->dec) {
+    bool stop = false;
+    for (int i = 0; i < s->cfg->n_eos; i++)
+        stop |= s->cfg->eos[i] == tok;
+    if (s->dec && stop) {
+        /* the end-of-turn token is not part of the text */
+    } else if (s->dec) {
         const char *text;
         size_t len;
         s->st = herd_decoder_push(s->dec, tok, &text, &len);
@@ -147,7 +153,8 @@ static int cmd_main(int argc, char **argv)
         have_dec = true;
     }
     if (!rc) {
-        run_state s = {true, have_dec ? &dec : NULL, HERD_OK};
+        run_state s = {true, herd_model_config(herd_engine_model(e)), have_dec ? &dec : NULL,
+                       HERD_OK};
         herd_gen_result res;
         herd_status st =
             herd_engine_generate(e, prompt.ids, (int64_t)prompt.n, &g, on_token, &s, &res);

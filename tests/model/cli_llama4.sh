@@ -37,6 +37,13 @@ D=llama4/tiny-scout
 check "seeded run repeats" '[ "$("$HERD" run -m $D --ids 1,2,3 -n 8 --temp 1 --top-k 40 --top-p 0.95 --min-p 0.01 --seed 7 --print-ids 2>/dev/null)" = "$("$HERD" run -m $D --ids 1,2,3 -n 8 --temp 1 --top-k 40 --top-p 0.95 --min-p 0.01 --seed 7 --print-ids 2>/dev/null)" ]'
 check "ctx limit stops" '[ "$("$HERD" run -m $D --ids 1,2,3 -n 16 --temp 0 --print-ids --ctx 5 2>/dev/null | wc -w)" -eq 3 ]'
 
+# -p with a tokenizer: the same as --ids of its encoding with <|begin_of_text|>
+mkdir -p "$T/tok"
+cp $D/config.json $D/model.safetensors tokenizer/tiny/tokenizer.json "$T/tok/"
+PIDS=$("$HERD" tokenize -m "$T/tok" -p "Hello world" --bos --special | tr ' ' ',')
+check "-p equals --ids" '[ -n "$PIDS" ] && [ "$("$HERD" run -m "$T/tok" -p "Hello world" -n 8 --temp 0 --print-ids 2>/dev/null)" = "$("$HERD" run -m "$T/tok" --ids $PIDS -n 8 --temp 0 --print-ids 2>/dev/null)" ]'
+check "-p streams text" '"$HERD" run -m "$T/tok" -p "Hello world" -n 8 --temp 0 > "$T/text" 2>/dev/null && [ -s "$T/text" ]'
+
 # bad inputs: exit 1 and exactly one line on stderr naming the problem
 one_line_error() { # dir, expected text
   "$HERD" logits -m "$1" --ids 1,2,3 -o "$T/never.npy" 2>"$T/err" >/dev/null
