@@ -79,7 +79,7 @@ static void naive_attention(const herd_attn_shape *s, const float *q, const floa
 {
     int64_t D = s->head_dim, g = s->n_heads / s->n_kv_heads;
     size_t kr = (size_t)(s->n_kv_heads * D), qr = (size_t)(s->n_heads * D);
-    double sc[256];
+    double sc[64];
     for (int64_t t = 0; t < T; t++)
         for (int64_t h = 0; h < s->n_heads; h++) {
             double m = -1e300, l = 0;
@@ -103,56 +103,82 @@ static void naive_attention(const herd_attn_shape *s, const float *q, const floa
         }
 }
 
-TEST(test_attention)
+/* One shape against the naive reference, as one piece and in random pieces through a cache
+ * (a ring of `chunk` rows on chunked layers). */
+static void check_attention(int NH, int NKV, int D, herd_pool *pool)
 {
-    enum { T = 37, NH = 6, NKV = 2, D = 10 };
-    static float q[T * NH * D], k[T * NKV * D], v[T * NKV * D], want[T * NH * D], got[T * NH * D],
-        ck[T * NKV * D], cv[T * NKV * D];
-    uint64_t seed = 42;
-    for (int i = 0; i < T * NH * D; i++)
+    enum { T = 37 };
+    size_t qn = (size_t)(T * NH * D), kn = (size_t)(T * NKV * D);
+    float *q = malloc(qn * 4), *k = malloc(kn * 4), *v = malloc(kn * 4), *want = malloc(qn * 4),
+          *got = malloc(qn * 4), *ck = malloc(kn * 4), *cv = malloc(kn * 4);
+    uint64_t seed = 42 + (uint64_t)(NH * 100 + NKV * 10 + D);
+    for (size_t i = 0; i < qn; i++)
         q[i] = 2 * harness_randf(&seed);
-    for (int i = 0; i < T * NKV * D; i++) {
+    for (size_t i = 0; i < kn; i++) {
         k[i] = 2 * harness_randf(&seed);
         v[i] = harness_randf(&seed);
     }
-    herd_pool *pool;
-    CHECK(herd_pool_create(3, &pool) == HERD_OK);
     const int64_t chunks[] = {0, 5, 7, 1, 64};
     for (size_t ci = 0; ci < sizeof chunks / sizeof *chunks; ci++) {
         herd_attn_shape s = {NH, NKV, D, chunks[ci]};
         naive_attention(&s, q, k, v, T, want);
-        /* the whole sequence as one piece */
         herd_kv_view all = {NULL, NULL, INT64_MAX, 0, k, v};
-        CHECK(herd_attention(&s, q, NH * D, T, &all, got, NH * D, pool) == HERD_OK);
+        CHECK(herd_attention(&s, q, (size_t)(NH * D), T, &all, got, (size_t)(NH * D), pool) ==
+              HERD_OK);
         double d = 0;
-        for (int i = 0; i < T * NH * D; i++)
+        for (size_t i = 0; i < qn; i++)
             d = fmax(d, fabs(got[i] - want[i]));
-        CHECK_MSG(d < 1e-5, "chunk %lld, one piece: %g", (long long)chunks[ci], d);
-        /* pieces against a cache; chunked layers keep a ring of `chunk` rows */
+        CHECK_MSG(d < 1e-5, "%s %d/%d/%d chunk %lld, one piece: %g", herd_isa_name(herd_isa()), NH,
+                  NKV, D, (long long)chunks[ci], d);
         int64_t ring = chunks[ci] > 0 ? chunks[ci] : INT64_MAX;
-        memset(got, 0, sizeof got);
+        memset(got, 0, qn * 4);
         for (int64_t start = 0; start < T;) {
             int64_t n = 1 + (int64_t)(harness_rand(&seed) % 9);
             if (n > T - start)
                 n = T - start;
             herd_kv_view kv = {ck, cv, ring, start, k + start * NKV * D, v + start * NKV * D};
-            CHECK(herd_attention(&s, q + start * NH * D, NH * D, n, &kv, got + start * NH * D,
-                                 NH * D, NULL) == HERD_OK);
+            CHECK(herd_attention(&s, q + start * NH * D, (size_t)(NH * D), n, &kv,
+                                 got + start * NH * D, (size_t)(NH * D), NULL) == HERD_OK);
             for (int64_t t = start; t < start + n; t++) {
                 int64_t slot = t % (chunks[ci] > 0 ? chunks[ci] : T);
-                memcpy(ck + slot * NKV * D, k + t * NKV * D, NKV * D * sizeof(float));
-                memcpy(cv + slot * NKV * D, v + t * NKV * D, NKV * D * sizeof(float));
+                memcpy(ck + slot * NKV * D, k + t * NKV * D, (size_t)(NKV * D) * sizeof(float));
+                memcpy(cv + slot * NKV * D, v + t * NKV * D, (size_t)(NKV * D) * sizeof(float));
             }
             start += n;
         }
         d = 0;
-        for (int i = 0; i < T * NH * D; i++)
+        for (size_t i = 0; i < qn; i++)
             d = fmax(d, fabs(got[i] - want[i]));
-        CHECK_MSG(d < 1e-5, "chunk %lld, pieces: %g", (long long)chunks[ci], d);
+        CHECK_MSG(d < 1e-5, "%s %d/%d/%d chunk %lld, pieces: %g", herd_isa_name(herd_isa()), NH,
+                  NKV, D, (long long)chunks[ci], d);
     }
-    herd_attn_shape bad = {5, 2, D, 0};
+    free(q);
+    free(k);
+    free(v);
+    free(want);
+    free(got);
+    free(ck);
+    free(cv);
+}
+
+TEST(test_attention)
+{
+    herd_pool *pool;
+    CHECK(herd_pool_create(3, &pool) == HERD_OK);
+    /* every ISA path the CPU has; GQA groups of 3, of 20 (heads in batches 8+8+4) and MHA;
+     * head sizes with vector tails */
+    herd_isa_level top = herd_isa();
+    for (int isa = HERD_ISA_REF; isa <= (int)top; isa++) {
+        herd_set_isa((herd_isa_level)isa);
+        check_attention(6, 2, 10, pool);
+        check_attention(20, 1, 16, pool);
+        check_attention(3, 3, 37, pool);
+    }
+    herd_set_isa(top);
+    herd_attn_shape bad = {5, 2, 8, 0};
     herd_kv_view none = {0};
-    CHECK(herd_attention(&bad, q, 0, 1, &none, got, 0, NULL) == HERD_ERR_ARG);
+    float q[8], o[8];
+    CHECK(herd_attention(&bad, q, 0, 1, &none, o, 0, NULL) == HERD_ERR_ARG);
     herd_pool_destroy(pool);
 }
 
