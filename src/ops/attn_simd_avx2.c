@@ -32,7 +32,8 @@ static void axpy(float *acc, float e, const float *v, int64_t n)
     __m256 ev = _mm256_set1_ps(e);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(ev, _mm256_loadu_ps(v + i), _mm256_loadu_ps(acc + i)));
+        _mm256_storeu_ps(acc + i,
+                         _mm256_fmadd_ps(ev, _mm256_loadu_ps(v + i), _mm256_loadu_ps(acc + i)));
     for (; i < n; i++)
         acc[i] += e * v[i];
 }

@@ -28,7 +28,8 @@ static void axpy(float *acc, float e, const float *v, int64_t n)
     __m512 ev = _mm512_set1_ps(e);
     for (int64_t i = 0; i < n; i += 16) {
         __mmask16 k = tail(n - i);
-        __m512 r = _mm512_fmadd_ps(ev, _mm512_maskz_loadu_ps(k, v + i), _mm512_maskz_loadu_ps(k, acc + i));
+        __m512 r =
+            _mm512_fmadd_ps(ev, _mm512_maskz_loadu_ps(k, v + i), _mm512_maskz_loadu_ps(k, acc + i));
         _mm512_mask_storeu_ps(acc + i, k, r);
     }
 }
