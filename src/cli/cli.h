@@ -33,6 +33,9 @@ bool cli_parse_long(const char *cmd, const char *opt, const char *s, long min, l
 bool cli_parse_double(const char *cmd, const char *opt, const char *s, double min, double max,
                       double *out);
 
+/* `herd mx table` (cmd_mx_table.c), reached through `herd mx`. */
+int cli_mx_table(int argc, char **argv);
+
 /* Placeholder for commands whose issue is still open. */
 int cli_not_yet(const char *cmd, const char *what);
 

@@ -19,7 +19,9 @@ static void usage(FILE *out)
             "  --format F       mxfp8_e4m3 mxfp8_e5m2 mxfp6_e3m2 mxfp6_e2m3 mxfp4_e2m1 mxint8\n"
             "  --rounding R     even (round half to even, OCP; the default) or away (half away\n"
             "                   from zero, microxcaling's \"nearest\")\n"
-            "  --report         print the RMS error, max abs error and SQNR (dB) of the cast\n");
+            "  --report         print the RMS error, max abs error and SQNR (dB) of the cast\n\n"
+            "usage: herd mx table -m MODEL -f TEXT [...]   (herd mx table --help)\n"
+            "Casts a model to every MX, int8 and ggml type and tabulates accuracy and speed.\n");
 }
 
 /* Error statistics over the finite inputs (non-finite ones give NaN blocks by design). */
@@ -135,7 +137,9 @@ static int cmd_main(int argc, char **argv)
     }
     if (strcmp(argv[1], "cast") == 0)
         return cmd_cast(argc - 1, argv + 1);
-    return cli_usage_error("mx", "unknown subcommand '%s' (cast)", argv[1]);
+    if (strcmp(argv[1], "table") == 0)
+        return cli_mx_table(argc - 1, argv + 1);
+    return cli_usage_error("mx", "unknown subcommand '%s' (cast, table)", argv[1]);
 }
 
 const cli_command cli_cmd_mx = {"mx", "MX formats: cast a .npy through an MX format (mx cast)",

@@ -1,0 +1,217 @@
+/* herd mx table: the MX paper's direct-cast experiment on the user's model. Each type casts
+ * every matrix (policy uniform: router and norms stay f32) into a temporary GGUF, which is then
+ * scored against the unquantized model on the same chunks of a text: bits per weight, file
+ * size, KL divergence (mean, 99th percentile), top-1 agreement, perplexity and decode speed,
+ * as one Markdown table. */
+#include "cli/cli_eval.h"
+#include "herd/quant.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *cmd = "mx table";
+
+static const char default_types[] =
+    "bf16,q8_0,int8,mxint8,mxfp8_e4m3,mxfp8_e5m2,mxfp6_e2m3,mxfp6_e3m2,q4_0,mxfp4";
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: herd mx table -m MODEL -f TEXT [--ctx N] [--chunks N] [--types LIST]\n"
+            "                     [--decode N] [--tokenizer FILE] [--keep DIR] [options]\n"
+            "  casts MODEL to each type and compares it with MODEL on TEXT (Markdown table)\n\n"
+            "options:\n" CLI_MODEL_HELP "  -f TEXT           the text file\n"
+            "  --ctx N           tokens per chunk (default 256)\n"
+            "  --chunks N        chunks scored per type (default 4)\n"
+            "  --types LIST      comma-separated (default %s)\n"
+            "  --decode N        tokens timed one at a time for the decode speed (default 32)\n"
+            "  --tokenizer FILE  tokenizer.json / .tiktoken / .gguf (default: MODEL's own)\n"
+            "  --keep DIR        keep the quantized GGUFs in DIR (default: temporary files)\n",
+            default_types);
+}
+
+/* Decode speed: n tokens one at a time after a one-token prefill. */
+static herd_status decode_speed(herd_engine *e, const int32_t *ids, int64_t n, double *tok_s)
+{
+    herd_model *m = herd_engine_model(e);
+    herd_kv_cache *kv = herd_engine_cache(e);
+    herd_kv_reset(kv);
+    herd_status st = herd_model_forward(m, kv, ids, 1, NULL, false);
+    int64_t V = herd_model_config(m)->vocab;
+    float *lg = herd_alloc((size_t)V * sizeof *lg, "logits");
+    if (!lg)
+        return HERD_ERR_NOMEM;
+    double t0 = herd_now();
+    for (int64_t i = 1; i <= n && !st; i++)
+        st = herd_model_forward(m, kv, &ids[i], 1, lg, false);
+    *tok_s = (double)n / (herd_now() - t0);
+    herd_free(lg);
+    return st;
+}
+
+static void human(double bytes, char *buf, size_t n)
+{
+    const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (bytes >= 1024 && u < 4) {
+        bytes /= 1024;
+        u++;
+    }
+    snprintf(buf, n, "%.2f %s", bytes, unit[u]);
+}
+
+int cli_mx_table(int argc, char **argv)
+{
+    const char *text_path = NULL, *tok_path = NULL, *keep = NULL, *types = default_types;
+    long chunks = 4, n_decode = 32;
+    cli_model_args a;
+    cli_model_args_init(&a);
+    int rc = 0;
+    for (int i = 1; i < argc && !rc; i++) {
+        int r = cli_model_option(cmd, argc, argv, &i, &a);
+        if (r < 0)
+            rc = 2;
+        else if (r > 0)
+            continue;
+        else if (cli_is_help(argv[i])) {
+            usage(stdout);
+            cli_model_args_free(&a);
+            return 0;
+        } else if (strcmp(argv[i], "-f") == 0) {
+            rc = (text_path = cli_value(cmd, argc, argv, &i)) ? 0 : 2;
+        } else if (strcmp(argv[i], "--tokenizer") == 0) {
+            rc = (tok_path = cli_value(cmd, argc, argv, &i)) ? 0 : 2;
+        } else if (strcmp(argv[i], "--keep") == 0) {
+            rc = (keep = cli_value(cmd, argc, argv, &i)) ? 0 : 2;
+        } else if (strcmp(argv[i], "--types") == 0) {
+            rc = (types = cli_value(cmd, argc, argv, &i)) ? 0 : 2;
+        } else if (strcmp(argv[i], "--chunks") == 0 || strcmp(argv[i], "--decode") == 0) {
+            const char *o = argv[i], *v = cli_value(cmd, argc, argv, &i);
+            rc = v && cli_parse_long(cmd, o, v, 1, 1L << 20,
+                                     strcmp(o, "--chunks") == 0 ? &chunks : &n_decode)
+                     ? 0
+                     : 2;
+        } else {
+            rc = cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+        }
+    }
+    if (!rc && (!a.model || !text_path))
+        rc = cli_usage_error(cmd, "-m and -f are required");
+    /* the type list, checked before any work */
+    char list[512];
+    herd_type tl[32];
+    int nt = 0;
+    snprintf(list, sizeof list, "%s", types);
+    for (char *p = strtok(list, ","); !rc && p; p = strtok(NULL, ",")) {
+        if (nt == 32 || !herd_type_parse(p, &tl[nt]))
+            rc = cli_usage_error(cmd, "--types: unknown type '%s'", p);
+        nt++;
+    }
+    if (!rc && a.engine.ctx == 0)
+        a.engine.ctx = 256;
+    if (!rc && a.engine.ctx < 4)
+        rc = cli_usage_error(cmd, "--ctx must be at least 4");
+    int64_t n_ctx = a.engine.ctx;
+    if (!rc && a.engine.ctx < n_decode + 1)
+        a.engine.ctx = n_decode + 1;
+
+    herd_engine *base = NULL;
+    herd_tokenizer *own_tok = NULL;
+    const herd_tokenizer *tok = NULL;
+    herd_tokens toks = {0};
+    herd_status st = HERD_OK;
+    if (!rc)
+        rc = cli_load_engine(cmd, &a, &base);
+    if (!rc) {
+        st = tok_path ? herd_tokenizer_load_file(tok_path, NULL, &own_tok)
+                      : herd_engine_tokenizer(base, &tok);
+        if (own_tok)
+            tok = own_tok;
+        if (!st)
+            st = cli_encode_file(tok, text_path, &toks);
+        if (st)
+            rc = cli_status_error(cmd, st);
+    }
+    int64_t n_chunks = rc ? 0 : (int64_t)toks.n / n_ctx, V = 0;
+    if (!rc && n_chunks == 0)
+        rc = cli_error(cmd, 1, "%s: %zu tokens, fewer than one chunk of --ctx %lld", text_path,
+                       toks.n, (long long)n_ctx);
+    if (!rc && toks.n < (size_t)n_decode + 1)
+        rc = cli_error(cmd, 1, "%s: %zu tokens, fewer than --decode %ld + 1", text_path, toks.n,
+                       n_decode);
+    if (!rc)
+        V = herd_model_config(herd_engine_model(base))->vocab;
+    for (size_t i = 0; !rc && i < toks.n; i++)
+        if (toks.ids[i] < 0 || toks.ids[i] >= V)
+            rc = cli_error(cmd, 1, "token id %d is outside the model's vocabulary (%lld)",
+                           toks.ids[i], (long long)V);
+    if (n_chunks > chunks)
+        n_chunks = chunks;
+
+    herd_pool *pool = NULL;
+    if (!rc && (st = herd_pool_create(
+                    a.engine.model.threads > 0 ? a.engine.model.threads : herd_cpu_count(), &pool)))
+        rc = cli_status_error(cmd, st);
+    if (!rc) {
+        double base_speed = 0;
+        if ((st = decode_speed(base, toks.ids, n_decode, &base_speed)))
+            rc = cli_status_error(cmd, st);
+        else {
+            printf("Direct cast of %s (every matrix; router and norms f32), %lld chunks of %lld "
+                   "tokens of %s; unquantized decode %.1f tok/s\n\n",
+                   a.model, (long long)n_chunks, (long long)n_ctx, text_path, base_speed);
+            printf("| type | bits/weight | file | KL mean | KL p99 | top-1 | PPL | decode tok/s |\n"
+                   "|---|---|---|---|---|---|---|---|\n");
+            fflush(stdout);
+        }
+    }
+    for (int i = 0; !rc && i < nt; i++) {
+        char path[4400], size[32];
+        if (keep)
+            snprintf(path, sizeof path, "%s/%s.gguf", keep, herd_type_name(tl[i]));
+        else
+            snprintf(path, sizeof path, "%s/herd_mx_table_%ld_%s.gguf",
+                     getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid(),
+                     herd_type_name(tl[i]));
+        herd_quantize_opts qo = {.type = tl[i], .pool = pool};
+        herd_quant_policy_load("uniform", &qo.policy);
+        herd_quantize_report qr;
+        herd_engine *e = NULL;
+        cli_scores s = {0};
+        cli_summary r;
+        double speed = 0;
+        st = herd_quantize_model(a.model, path, &qo, &qr);
+        if (!st)
+            st = herd_engine_load(path, &a.engine, &e);
+        if (!st)
+            st = cli_score_chunks(e, base, toks.ids, n_chunks, n_ctx, herd_tokenizer_bos(tok),
+                                  false, &s);
+        if (!st)
+            st = decode_speed(e, toks.ids, n_decode, &speed);
+        if (!st) {
+            cli_scores_summary(&s, &r);
+            struct stat sb;
+            human(stat(qr.path, &sb) == 0 ? (double)sb.st_size : (double)qr.bytes, size,
+                  sizeof size);
+            printf("| %s | %.2f | %s | %.6f | %.6f | %.2f%% | %.3f | %.1f |\n",
+                   herd_type_name(tl[i]), qr.bits_per_weight, size, r.kl_mean, r.kl_p99,
+                   100 * r.top1, r.ppl, speed);
+            fflush(stdout);
+        } else {
+            rc = cli_status_error(cmd, st);
+        }
+        cli_scores_free(&s);
+        herd_engine_free(e);
+        if (!keep)
+            unlink(path);
+    }
+    herd_pool_destroy(pool);
+    herd_tokens_free(&toks);
+    herd_tokenizer_free(own_tok);
+    herd_engine_free(base);
+    cli_model_args_free(&a);
+    return rc;
+}
