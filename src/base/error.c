@@ -9,9 +9,10 @@ static _Thread_local char last_error[1024];
 herd_status herd_vfail(herd_status st, const char *fmt, va_list ap)
 {
     vsnprintf(last_error, sizeof last_error, fmt, ap);
-    /* One line: a message never carries a newline (file contents may try to inject one). */
+    /* One line: a message never carries a newline, nor any other control byte such as a
+     * terminal escape (names from hostile files may try to inject them). */
     for (char *c = last_error; *c; c++)
-        if (*c == '\n' || *c == '\r')
+        if ((unsigned char)*c < 0x20 || *c == 0x7F)
             *c = ' ';
     return st;
 }
