@@ -18,3 +18,8 @@ for variant in release asan; do
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir "$dir" --output-on-failure -j"$JOBS"
 done
+# Fuzz every parser of untrusted files for 20 s each (8 harnesses, under 3 minutes; skipped
+# without clang). Crash inputs go to tests/data/fuzz/regressions/, replayed by ctest above.
+if command -v clang >/dev/null 2>&1; then
+  sh scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+fi

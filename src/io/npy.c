@@ -131,6 +131,12 @@ static herd_status parse_dict(const char *path, const char *text, size_t len, np
         char key[32];
         if (!take_string(&c, key, sizeof key) || !take_char(&c, ':'))
             goto bad;
+        if ((strcmp(key, "descr") == 0 && have_descr) ||
+            (strcmp(key, "fortran_order") == 0 && have_order) ||
+            (strcmp(key, "shape") == 0 && have_shape)) {
+            why = "duplicate key in header";
+            goto bad;
+        }
         if (strcmp(key, "descr") == 0) {
             if (!take_string(&c, h->descr, sizeof h->descr)) {
                 why = "descr is not a simple dtype string (structured arrays are not supported)";

@@ -230,7 +230,8 @@ static herd_status validate(const char *what, const herd_llama4_config *c)
      * overflow, whatever a hostile config says. */
     if (c->hidden > (1 << 20) || c->head_dim > 1024 || c->n_layers > 4096 || c->vocab > (1 << 26) ||
         c->n_experts > 4096 || c->n_heads > 4096 || c->n_kv_heads > 4096 || c->inter > (1 << 24) ||
-        c->inter_mlp > (1 << 24) || c->max_pos > ((int64_t)1 << 40) || c->chunk > ((int64_t)1 << 40))
+        c->inter_mlp > (1 << 24) || c->max_pos > ((int64_t)1 << 40) ||
+        c->chunk > ((int64_t)1 << 40))
         return herd_fail(HERD_ERR_FORMAT, "%s: sizes are implausibly large", what);
     return HERD_OK;
 }

@@ -162,8 +162,11 @@ herd_status herd_tokenizer_load_specials(herd_tokenizer *tok, const char *tsv_pa
                 text[tl] = 0;
                 if (strlen(text) != tl)
                     st = herd_fail(HERD_ERR_FORMAT, "%s:%zu: NUL in token text", tsv_path, line);
-                else
-                    st = herd_tokenizer_add_special(tok, (int32_t)id, text);
+                else if ((st = herd_tokenizer_add_special(tok, (int32_t)id, text))) {
+                    char msg[512]; /* name the TSV too: the message names the vocabulary */
+                    snprintf(msg, sizeof msg, "%s", herd_last_error());
+                    st = herd_fail(st, "%s:%zu: %s", tsv_path, line, msg);
+                }
             }
         }
         p = eol + 1;
