@@ -192,3 +192,68 @@ for i, l in enumerate(lines[:24]):
 put("tokenize", "specials", b"\x05<|begin_of_text|><|header_start|>user<|header_end|>\n\nhi<|eot|>")
 put("tokenize", "invalid_utf8", b"\x01\xff\xfe\xc3\x28\xe2\x82\xf0\x9f\x98 \xed\xa0\x80 \xc2\x85x")
 put("tokenize", "long_word", b"\x00" + b"ab" * 300)
+
+# ---- llama4 GGUFs (gguf_model): from `herd quantize tests/data/llama4/tiny-scout X.gguf
+# --type q4_0` (and --llama-cpp), given as arguments; kept are the metadata and the global and
+# layer-0 tensors of at most 16 KB (the others are dropped, the offsets rebuilt). ----
+import sys
+
+
+def read_gguf(path):
+    b = open(path, "rb").read()
+    pos = 8
+    nt, nkv = struct.unpack_from("<QQ", b, pos)
+    pos += 16
+    sizes = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+
+    def skip_value(p, t):
+        if t == 8:
+            n, = struct.unpack_from("<Q", b, p)
+            return p + 8 + n
+        if t == 9:
+            et, n = struct.unpack_from("<IQ", b, p)
+            p += 12
+            for _ in range(n):
+                p = skip_value(p, et)
+            return p
+        return p + sizes[t]
+
+    kv_start = pos
+    for _ in range(nkv):
+        n, = struct.unpack_from("<Q", b, pos)
+        pos += 8 + n
+        t, = struct.unpack_from("<I", b, pos)
+        pos = skip_value(pos + 4, t)
+    kvs = b[kv_start:pos]
+    infos = []
+    for _ in range(nt):
+        n, = struct.unpack_from("<Q", b, pos)
+        name = b[pos + 8:pos + 8 + n]
+        pos += 8 + n
+        nd, = struct.unpack_from("<I", b, pos)
+        dims = struct.unpack_from("<%dQ" % nd, b, pos + 4)
+        pos += 4 + 8 * nd
+        tid, off = struct.unpack_from("<IQ", b, pos)
+        pos += 12
+        infos.append((name, dims, tid, off))
+    align = 32
+    data_start = (pos + align - 1) // align * align
+    ends = sorted(o for _, _, _, o in infos) + [len(b) - data_start]
+    out = []
+    for name, dims, tid, off in infos:
+        nxt = min(e for e in ends if e > off)
+        out.append((name, dims, tid, b[data_start + off:data_start + nxt]))
+    return nkv, kvs, out
+
+
+for i, path in enumerate(sys.argv[1:]):
+    nkv, kvs, tensors = read_gguf(path)
+    keep = [t for t in tensors if len(t[3]) <= 16384 and (not t[0].startswith(b"blk.") or t[0].startswith(b"blk.0."))]
+    infos, data = b"", b""
+    for name, dims, tid, raw in keep:
+        infos += struct.pack("<Q", len(name)) + name + struct.pack("<I", len(dims))
+        infos += b"".join(struct.pack("<Q", d) for d in dims) + struct.pack("<IQ", tid, len(data))
+        data += raw + b"\0" * ((-len(raw)) % 32)
+    head = b"GGUF" + struct.pack("<IQQ", 3, len(keep), nkv) + kvs + infos
+    put("gguf_model", "tiny_%d" % i, head + b"\0" * ((-len(head)) % 32) + data)
+    put("gguf_model", "tiny_%d_meta" % i, b"GGUF" + struct.pack("<IQQ", 3, 0, nkv) + kvs)

@@ -10,6 +10,9 @@
 #include <string.h>
 
 enum { TT_NORMAL = 1, TT_CONTROL = 3, TT_USER_DEFINED = 4, TT_UNUSED = 5 };
+/* At most this many ids (as the tokenizer loader's TOK_MAX_IDS): every id gets a string, so a
+ * one-line file naming id 2^24 would otherwise cost 16M allocations. */
+#define VOCAB_MAX ((size_t)1 << 20)
 
 typedef struct vocab {
     char **tok;
@@ -40,7 +43,8 @@ static size_t vocab_size(const json_t *vocab_obj, const json_t *added, int64_t c
         json_int_t id = json_integer_value(json_object_get(json_array_get(added, i), "id"));
         max = id > max ? id : max;
     }
-    size_t n = (size_t)(max + 1);
+    /* ids from the file may be anything up to 2^63-1: past the cap, say so without overflow */
+    size_t n = max >= (json_int_t)VOCAB_MAX ? VOCAB_MAX + 1 : (size_t)(max + 1);
     return config_vocab > 0 && (size_t)config_vocab > n ? (size_t)config_vocab : n;
 }
 
@@ -141,7 +145,7 @@ herd_status herd_gguf_set_tokenizer(herd_gguf_writer *w, const char *tokenizer_j
     vocab v = {0};
     v.n = vocab_size(json_object_get(model, "vocab"), json_object_get(root, "added_tokens"),
                      config_vocab);
-    if (v.n == 0 || v.n > (1u << 24)) {
+    if (v.n == 0 || v.n > VOCAB_MAX) {
         json_decref(root);
         return herd_fail(HERD_ERR_FORMAT, "%s: no usable vocabulary", tokenizer_json);
     }

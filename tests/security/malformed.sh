@@ -93,6 +93,10 @@ for at in $(cat $S/tiktoken/cuts/good.tiktoken.at); do
   head -c "$at" $S/tiktoken/cuts/good.tiktoken >"$T/cut.tiktoken"
   reject "tiktoken cut at $at" "$T/cut.tiktoken" "$HERD" tokenize --vocab "$T/cut.tiktoken" -p hi
 done
+for f in $S/tokenizer_json/vocab_id_2_63 $S/tokenizer_json/not_json $S/tokenizer_json/no_model; do
+  reject "quantize --tokenizer $(basename "$f")" "$f" "$HERD" quantize llama4/tiny-scout \
+    "$T/out.gguf" --type f32 --tokenizer "$f"
+done
 for f in $S/specials/*; do
   reject "specials $(basename "$f")" "$f" "$HERD" tokenize --vocab tokenizer/o200k_base.subset.tiktoken \
     --specials "$f" -p hi
