@@ -15,8 +15,8 @@ static void touch(const herd_wmat *m)
     (void)x;
 }
 
-static void get(herd_weight_source *s, herd_wrole role, int64_t layer, int64_t expert,
-                int64_t rows, int64_t cols)
+static void get(herd_weight_source *s, herd_wrole role, int64_t layer, int64_t expert, int64_t rows,
+                int64_t cols)
 {
     herd_wmat m;
     if (s->get(s->ctx, role, layer, expert, rows, cols, &m) != HERD_OK) {

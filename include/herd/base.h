@@ -65,6 +65,12 @@ herd_status herd_atomic_open(herd_atomic_file *f, const char *path);
 herd_status herd_atomic_write(herd_atomic_file *f, const void *data, size_t bytes);
 herd_status herd_atomic_commit(herd_atomic_file *f); /* flush, fsync, rename */
 void herd_atomic_abort(herd_atomic_file *f);         /* remove the temporary file */
+/* Removes the temporary file of every herd_atomic_file still open (async-signal-safe: for
+ * signal handlers). herd_atomic_install_signal_cleanup() installs SIGINT/SIGTERM/SIGHUP
+ * handlers that do this and then die of the signal as before (signals already ignored stay
+ * ignored). The `herd` command installs them at start, so a killed writer leaves nothing. */
+void herd_atomic_remove_all(void);
+void herd_atomic_install_signal_cleanup(void);
 
 /* ---- CPU features and ISA levels ----------------------------------------------------------
  * Levels are ordered: each includes the ones before. herd_isa() is the level kernels use: the

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,67 @@ void herd_unmap_file(herd_mapped_file *f)
     memset(f, 0, sizeof *f);
 }
 
+/* ---- temporary files to remove on a signal ----
+ * A fixed table of path copies (no heap: a signal handler reads it). A slot is claimed (1),
+ * filled, then published (2) before the file is created, and freed (0) after the rename or
+ * unlink, so the handler never misses a file that exists; unlinking one already renamed or
+ * removed is harmless (the name carries our pid). */
+enum { ATOMIC_SLOTS = 16, ATOMIC_PATH = 4096 };
+static char atomic_paths[ATOMIC_SLOTS][ATOMIC_PATH];
+static volatile sig_atomic_t atomic_state[ATOMIC_SLOTS];
+
+static int atomic_register(const char *tmp_path)
+{
+    if (strlen(tmp_path) >= ATOMIC_PATH)
+        return -1;
+    for (int i = 0; i < ATOMIC_SLOTS; i++) {
+        if (!__sync_bool_compare_and_swap(&atomic_state[i], 0, 1))
+            continue;
+        strcpy(atomic_paths[i], tmp_path);
+        __sync_synchronize();
+        atomic_state[i] = 2;
+        return i;
+    }
+    return -1; /* more than 16 files open at once: still atomic, just not removed on signals */
+}
+
+static void atomic_unregister(const char *tmp_path)
+{
+    for (int i = 0; i < ATOMIC_SLOTS; i++)
+        if (atomic_state[i] == 2 && strcmp(atomic_paths[i], tmp_path) == 0) {
+            atomic_state[i] = 0;
+            return;
+        }
+}
+
+void herd_atomic_remove_all(void)
+{
+    for (int i = 0; i < ATOMIC_SLOTS; i++)
+        if (atomic_state[i] == 2)
+            unlink(atomic_paths[i]);
+}
+
+static void atomic_on_signal(int sig)
+{
+    herd_atomic_remove_all();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void herd_atomic_install_signal_cleanup(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        struct sigaction old, sa;
+        if (sigaction(sigs[i], NULL, &old) != 0 || old.sa_handler == SIG_IGN)
+            continue; /* e.g. SIGINT of a background job: keep ignoring it */
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = atomic_on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
 herd_status herd_atomic_open(herd_atomic_file *f, const char *path)
 {
     memset(f, 0, sizeof *f);
@@ -61,9 +123,11 @@ herd_status herd_atomic_open(herd_atomic_file *f, const char *path)
         return herd_fail(HERD_ERR_NOMEM, "%s: out of memory", path);
     }
     snprintf(f->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
+    atomic_register(f->tmp_path);
     f->fp = fopen(f->tmp_path, "wb");
     if (!f->fp) {
         herd_status st = herd_fail(HERD_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        atomic_unregister(f->tmp_path);
         free(f->path);
         free(f->tmp_path);
         memset(f, 0, sizeof *f);
@@ -95,6 +159,7 @@ herd_status herd_atomic_commit(herd_atomic_file *f)
         herd_atomic_abort(f);
         return st;
     }
+    atomic_unregister(f->tmp_path);
     free(f->path);
     free(f->tmp_path);
     memset(f, 0, sizeof *f);
@@ -105,8 +170,10 @@ void herd_atomic_abort(herd_atomic_file *f)
 {
     if (f->fp)
         fclose((FILE *)f->fp);
-    if (f->tmp_path)
+    if (f->tmp_path) {
         unlink(f->tmp_path);
+        atomic_unregister(f->tmp_path);
+    }
     free(f->path);
     free(f->tmp_path);
     memset(f, 0, sizeof *f);

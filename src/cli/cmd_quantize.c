@@ -41,6 +41,7 @@ static void on_signal(int sig)
     const char *tmp = w ? herd_gguf_writer_tmp_path(w) : NULL;
     if (tmp)
         unlink(tmp);
+    herd_atomic_remove_all(); /* also while the writer is being opened or committed (fsync) */
     signal(sig, SIG_DFL);
     raise(sig);
 }

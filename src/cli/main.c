@@ -27,6 +27,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    herd_atomic_install_signal_cleanup(); /* a killed writer leaves no temporary file */
     if (argc < 2) {
         usage(stderr);
         return 2;
