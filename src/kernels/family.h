@@ -120,9 +120,11 @@ float kexp_ref(float x);
 size_t kaprep_bf16_bytes(int64_t k);                    /* k rounded up to even, bf16 */
 void kaprep_bf16(const float *a, int64_t k, void *dst); /* RNE to bf16, zero pad */
 size_t kaprep_i8_bytes(int64_t k);                      /* f32 scale + k padded to 4 */
-void kaprep_u8(const float *a, int64_t k, void *dst);   /* q = round(a/s) in [-127,127]; */
-void kaprep_s8(const float *a, int64_t k, void *dst);   /*  stored u8 (q+128) or s8 (q) */
-/* Layout of kaprep_u8/s8 rows: float scale s (a = s*q), 12 bytes pad, then the k bytes. */
+/* q = round(a/s) in [-127,127], s = max|a|/127, stored as u8 q+128; the AVX-512 version
+ * (x86/aprep_avx512.c) writes the same bytes. Row layout: float s (a ≈ s·q), 12 bytes pad,
+ * then the k bytes padded to a multiple of 4 with 128 (q = 0). */
+void kaprep_u8(const float *a, int64_t k, void *dst);
+void kaprep_u8_avx512(const float *a, int64_t k, void *dst);
 enum { KAPREP_I8_HDR = 16 };
 
 /* Per-row int8 weight quantization used by every INT8 family: scale = max|w| / 127. */
