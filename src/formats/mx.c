@@ -4,6 +4,7 @@
 #include "mx_internal.h"
 
 #include <math.h>
+#include <pthread.h>
 
 static const mx_params mx_table[HERD_MX_FORMAT_COUNT] = {
     /* fmt, name, bits, mbits, emin, emax, bias, max_mag, block_bytes, is_int */
@@ -220,14 +221,31 @@ static void quantize_block(herd_mx_format f, herd_mx_rounding r, const float *x,
     herd_mx_pack_block(f, scale, codes, record);
 }
 
+/* decode_elem of every code, built once: the reference path's dequantizer looks values up. */
+static float decode_tab[HERD_MX_FORMAT_COUNT][256];
+static pthread_once_t decode_once = PTHREAD_ONCE_INIT;
+
+static void build_decode_tab(void)
+{
+    for (int f = 0; f < HERD_MX_FORMAT_COUNT; f++)
+        for (unsigned c = 0; c < 256; c++)
+            decode_tab[f][c] =
+                decode_elem(&mx_table[f], (uint8_t)(c & ((1u << mx_table[f].bits) - 1)));
+}
+
 static void dequantize_block(herd_mx_format f, const uint8_t *record, float *y, size_t n)
 {
     uint8_t scale, codes[HERD_MX_BLOCK];
     herd_mx_unpack_block(f, record, &scale, codes);
     float x = herd_e8m0_to_f32(scale);
-    const mx_params *p = herd_mx_params(f);
+    if (scale == HERD_E8M0_NAN) {
+        for (size_t i = 0; i < n; i++)
+            y[i] = x;
+        return;
+    }
+    const float *tab = decode_tab[f];
     for (size_t i = 0; i < n; i++)
-        y[i] = scale == HERD_E8M0_NAN ? x : decode_elem(p, codes[i]) * x;
+        y[i] = tab[codes[i]] * x;
 }
 
 void herd_mx_quantize(herd_mx_format f, herd_mx_rounding r, const float *src, void *dst, size_t n)
@@ -250,6 +268,7 @@ void herd_mx_dequantize(herd_mx_format f, const void *src, float *dst, size_t n)
     const mx_params *p = herd_mx_params(f);
     const uint8_t *in = src;
     size_t full = n / HERD_MX_BLOCK, b = 0;
+    pthread_once(&decode_once, build_decode_tab);
     if (full && herd_isa() >= HERD_ISA_AVX512) {
         herd_mx_dequantize_avx512(p, in, dst, full);
         b = full;

@@ -291,6 +291,36 @@ TEST(test_fast_matches_ref)
             }
 }
 
+/* ggml interop: decoding our MXFP4 records the way ggml's dequantize_row_mxfp4 does (doubled
+ * E2M1 values times 2^(e-128), written here from its description in spec/mx.md section 9) gives
+ * the golden values, up to the sign of zero and ggml's lack of a NaN scale. */
+TEST(test_ggml_mxfp4_interop)
+{
+    static const int8_t kvalues[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+    for (int mode = 0; mode < 2; mode++) {
+        size_t n, nout;
+        float *x = loadf(&n, 4, "fp4_e2m1", "main", NULL, "input.f32.bin");
+        float *out = loadf(&nout, 4, "fp4_e2m1", "main", modes[mode], "output.f32.bin");
+        uint8_t *rec = malloc(n / 32 * 17);
+        herd_mx_quantize(HERD_MX_FP4_E2M1, (herd_mx_rounding)mode, x, rec, n);
+        int bad = 0;
+        for (size_t b = 0; b < n / 32; b++) {
+            const uint8_t *r = rec + b * 17;
+            uint32_t dbits = r[0] < 2 ? 0x00200000u << r[0] : (uint32_t)(r[0] - 1) << 23;
+            float d;
+            memcpy(&d, &dbits, 4);
+            for (int j = 0; j < 16; j++) {
+                float lo = kvalues[r[1 + j] & 15] * d, hi = kvalues[r[1 + j] >> 4] * d;
+                bad += !same(lo, out[b * 32 + j], true) + !same(hi, out[b * 32 + j + 16], true);
+            }
+        }
+        CHECK_EQ_INT(bad, 0);
+        free(x);
+        free(out);
+        free(rec);
+    }
+}
+
 /* Dot products: exact against a double computation on small random blocks; NaN scales. */
 TEST(test_dot)
 {
@@ -326,6 +356,7 @@ int main(void)
     RUN(test_edge_artifacts);
     RUN(test_element_tables);
     RUN(test_fast_matches_ref);
+    RUN(test_ggml_mxfp4_interop);
     RUN(test_dot);
     return harness_finish();
 }
