@@ -69,7 +69,8 @@ int main(int argc, char **argv)
         }
         if (d)
             closedir(d);
-        qsort(names, n, sizeof *names, cmp_str);
+        if (n > 1) /* qsort must not see NULL, and an empty folder has no list */
+            qsort(names, n, sizeof *names, cmp_str);
         for (size_t k = 0; k < n; k++) {
             failed += run_file(names[k]);
             runs++;
