@@ -237,6 +237,20 @@ static int compare(const char *what, const problem *p, const float *got, const f
     return bad;
 }
 
+static const kfamily *checked[64];
+static void note_family(const kfamily *fam)
+{
+    for (int i = 0; i < 64; i++) {
+        if (checked[i] == fam)
+            return;
+        if (!checked[i]) {
+            checked[i] = fam;
+            printf("checking %s (A in AUTO: %s)\n", fam->name, fam->a_desc);
+            return;
+        }
+    }
+}
+
 static void check_problem(problem *p, herd_pool **pools)
 {
     const int M = p->s.M, N = p->s.N, K = p->s.K;
@@ -265,6 +279,7 @@ static void check_problem(problem *p, herd_pool **pools)
         herd_packed *w = pack(p);
         if (!w)
             continue;
+        note_family(fam);
         CHECK(herd_unpack(w, Wu) == HERD_OK);
         CHECK_MSG(memcmp(Wu, W, wrows * K * 4) == 0, "%s: unpack differs from ref", fam->name);
         run(w, p, p->A, HERD_APREP_EXACT, NULL, got);
