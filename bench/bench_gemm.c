@@ -215,7 +215,9 @@ static void fill(float *x, size_t n, uint64_t seed)
 static herd_peak peak_of(herd_type type, const char *kernel)
 {
     bool vnni = strstr(kernel, ".avx512vnni") || strstr(kernel, ".avx512bf16");
-    if (type == HERD_TYPE_BF16)
+    /* The MX fp types (MXFP8, MXFP6 E3M2) run bf16 dot products too (kernels/quant.h). */
+    if (type == HERD_TYPE_BF16 || type == HERD_TYPE_MXFP8_E4M3 || type == HERD_TYPE_MXFP8_E5M2 ||
+        type == HERD_TYPE_MXFP6_E3M2)
         return strstr(kernel, ".avx512bf16") ? HERD_PEAK_BF16 : HERD_PEAK_FP32;
     if (type == HERD_TYPE_F32 || type == HERD_TYPE_F16 || !vnni)
         return HERD_PEAK_FP32;
