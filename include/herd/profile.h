@@ -52,9 +52,10 @@ double herd_limits_peak(const herd_limits *lim, herd_peak p); /* GFLOP/s (0: non
  * ISA in force; falls back to FP32 when the CPU lacks the instruction. */
 herd_peak herd_peak_for_type(const herd_limits *lim, int wtype);
 /* The same from the kernel family that ran ("<type>.<isa>", herd_packed_kernel; NULL: guess
- * from the ISA): VDPBF16PS for bf16 on the BF16 level, VPDPBUSD for integer and block types on
- * the VNNI levels, FP32 FMA for the rest, for "emulated" types and whenever activations stay
- * f32 (exact_a: the exact tiles widen the weights and use FMAs). */
+ * from the ISA): VDPBF16PS for "*.avx512bf16" families (bf16, MXFP8, MXFP6 E3M2), VPDPBUSD for
+ * "*.avx512vnni" ones (int8, q8_0, q4_0, MXFP4, MXFP6 E2M3, MXINT8), FP32 FMA for the rest,
+ * for "emulated" types and whenever activations stay f32 (exact_a: the exact tiles widen the
+ * weights and use FMAs). */
 herd_peak herd_peak_for(const herd_limits *lim, int wtype, const char *kernel, bool exact_a);
 /* min(peak, bw · intensity), GFLOP/s. */
 double herd_roofline_bound(const herd_limits *lim, herd_peak p, double intensity);

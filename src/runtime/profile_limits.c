@@ -326,11 +326,14 @@ herd_peak herd_peak_for(const herd_limits *lim, int wtype, const char *kernel, b
     if (wtype < 0 || exact_a || strcmp(kernel, "emulated") == 0 || wtype == HERD_TYPE_F32 ||
         wtype == HERD_TYPE_F16)
         return HERD_PEAK_FP32;
-    if (wtype == HERD_TYPE_BF16)
-        return strstr(kernel, ".avx512bf16") && lim->bf16_gflops > 0 ? HERD_PEAK_BF16
-                                                                     : HERD_PEAK_FP32;
-    bool vnni = strstr(kernel, ".avx512vnni") || strstr(kernel, ".avx512bf16");
-    return vnni && lim->int8_gops > 0 ? HERD_PEAK_INT8 : HERD_PEAK_FP32;
+    /* the family's level names its dot product: every ".avx512bf16" family (bf16, MXFP8,
+     * MXFP6 E3M2) ends in VDPBF16PS, every ".avx512vnni" one (int8, q8_0, q4_0, MXFP4, ...)
+     * in VPDPBUSD; the rest widen to f32 and use FMAs */
+    if (strstr(kernel, ".avx512bf16"))
+        return lim->bf16_gflops > 0 ? HERD_PEAK_BF16 : HERD_PEAK_FP32;
+    if (strstr(kernel, ".avx512vnni"))
+        return lim->int8_gops > 0 ? HERD_PEAK_INT8 : HERD_PEAK_FP32;
+    return HERD_PEAK_FP32;
 }
 
 double herd_roofline_bound(const herd_limits *lim, herd_peak p, double intensity)

@@ -89,7 +89,9 @@ TEST(peaks_by_kernel)
     CHECK_EQ_INT(herd_peak_for(l, HERD_TYPE_BF16, "bf16.avx512bf16", true), HERD_PEAK_FP32);
     CHECK_EQ_INT(herd_peak_for(l, HERD_TYPE_BF16, "bf16.avx512", false), HERD_PEAK_FP32);
     CHECK_EQ_INT(herd_peak_for(l, HERD_TYPE_INT8, "int8.avx512vnni", false), HERD_PEAK_INT8);
-    CHECK_EQ_INT(herd_peak_for(l, HERD_TYPE_MXFP4, "mxfp4.avx512bf16", false), HERD_PEAK_INT8);
+    CHECK_EQ_INT(herd_peak_for(l, HERD_TYPE_MXFP4, "mxfp4.avx512vnni", false), HERD_PEAK_INT8);
+    CHECK_EQ_INT(herd_peak_for(l, HERD_TYPE_MXFP8_E4M3, "mxfp8_e4m3.avx512bf16", false),
+                 HERD_PEAK_BF16);
     CHECK_EQ_INT(herd_peak_for(l, HERD_TYPE_Q4_0, "q4_0.avx2", false), HERD_PEAK_FP32);
     CHECK_EQ_INT(herd_peak_for(l, HERD_TYPE_MXFP6_E2M3, "emulated", false), HERD_PEAK_FP32);
     CHECK_EQ_INT(herd_peak_for(l, HERD_TYPE_F32, "f32.avx512", false), HERD_PEAK_FP32);
