@@ -10,6 +10,7 @@
  * streams each packed panel exactly once, the micro-kernel prefetching ahead. */
 #include "kernels/family.h"
 
+#include <pthread.h>
 #include <string.h>
 
 enum { CHUNK_BYTES = 1 << 20 };
@@ -88,16 +89,31 @@ static void prep_thread(void *ctx, int tid, int nthreads)
         j->fam->a_prep(j->A + i * j->lda, j->K, j->ws + i * j->stride);
 }
 
-/* The prepared-A workspace of the calling thread, grown on demand and kept between calls. */
+/* The prepared-A workspace of the calling thread, grown on demand and kept between calls (no
+ * allocation per token in steady state); freed when the thread exits. */
 static _Thread_local uint8_t *ws_data;
 static _Thread_local size_t ws_size;
+static pthread_key_t ws_key;
+static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
+
+static void ws_release(void *p)
+{
+    herd_free(p);
+}
+
+static void ws_key_init(void)
+{
+    pthread_key_create(&ws_key, ws_release);
+}
 
 static uint8_t *workspace(size_t bytes)
 {
     if (bytes > ws_size) {
+        pthread_once(&ws_once, ws_key_init);
         herd_free(ws_data);
         ws_size = 0;
         ws_data = herd_alloc(bytes, "GEMM A workspace");
+        pthread_setspecific(ws_key, ws_data);
         if (!ws_data)
             return NULL;
         ws_size = bytes;
