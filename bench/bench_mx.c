@@ -83,8 +83,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: herd bench mx [--mb N] [--reps N]\n\n"
-            "Quantize / dequantize throughput of every MX format on one thread, on the\n"
-            "reference C path and on the best SIMD path of this CPU (HERD_ISA caps it), next\n"
+            "Quantize / dequantize throughput of every MX format on one thread, on every\n"
+            "path this CPU has (AVX-512, AVX2, the C reference; HERD_ISA caps it), next\n"
             "to the measured single-thread memory read bandwidth. GB/s count the float32\n"
             "side of the conversion (4 bytes per value); each figure is a median.\n"
             "\"in-cache\" repeats the conversion on 64 KB that stays in L2 (compute bound).\n\n"
@@ -141,19 +141,24 @@ int bench_mx_main(int argc, char **argv)
            "");
     printf("%-11s %-8s %10s %6s %8s   %10s %6s %8s\n", "format", "path", "GB/s", "x mem",
            "in-cache", "GB/s", "x mem", "in-cache");
-    herd_isa_level paths[2] = {best, HERD_ISA_REF};
+    /* Every path this CPU (capped by HERD_ISA) can run: AVX-512, AVX2 and the C reference. */
+    static const herd_isa_level paths[3] = {HERD_ISA_AVX512, HERD_ISA_AVX2, HERD_ISA_REF};
+    static const char *const path_names[3] = {"avx512", "avx2", "C ref"};
     for (int f = 0; f < HERD_MX_FORMAT_COUNT; f++)
-        for (int pi = best >= HERD_ISA_AVX512 ? 0 : 1; pi < 2; pi++) {
+        for (int pi = 0; pi < 3; pi++) {
+            if (paths[pi] > best)
+                continue;
             herd_set_isa(paths[pi]);
+            bool ref = paths[pi] == HERD_ISA_REF;
             /* The C reference is compute bound: time it on an eighth of the data. */
-            size_t m = pi ? n / 8 / HERD_MX_BLOCK * HERD_MX_BLOCK : n;
+            size_t m = ref ? n / 8 / HERD_MX_BLOCK * HERD_MX_BLOCK : n;
             double gq, gd, hq, hd;
             time_codec((herd_mx_format)f, x, q, y, m, 1, (int)reps, &gq, &gd);
             /* The same on 64 KB that stays in L2: the compute ceiling. */
-            time_codec((herd_mx_format)f, x, q, y, 16384, pi ? 4 : 64, (int)reps, &hq, &hd);
+            time_codec((herd_mx_format)f, x, q, y, 16384, ref ? 4 : 64, (int)reps, &hq, &hd);
             printf("%-11s %-8s %10.2f %6.2f %8.2f   %10.2f %6.2f %8.2f\n",
-                   herd_mx_format_name((herd_mx_format)f), pi ? "C ref" : "avx512", gq, gq / bw, hq,
-                   gd, gd / bw, hd);
+                   herd_mx_format_name((herd_mx_format)f), path_names[pi], gq, gq / bw, hq, gd,
+                   gd / bw, hd);
             fflush(stdout);
         }
     herd_set_isa(best);

@@ -253,8 +253,12 @@ void herd_mx_quantize(herd_mx_format f, herd_mx_rounding r, const float *src, vo
     const mx_params *p = herd_mx_params(f);
     uint8_t *out = dst;
     size_t full = n / HERD_MX_BLOCK, b = 0;
-    if (full && herd_isa() >= HERD_ISA_AVX512) {
+    herd_isa_level isa = full ? herd_isa() : HERD_ISA_REF;
+    if (isa >= HERD_ISA_AVX512) {
         herd_mx_quantize_avx512(p, r, src, out, full);
+        b = full;
+    } else if (isa >= HERD_ISA_AVX2) {
+        herd_mx_quantize_avx2(p, r, src, out, full);
         b = full;
     }
     for (; b * HERD_MX_BLOCK < n; b++) {
@@ -269,8 +273,12 @@ void herd_mx_dequantize(herd_mx_format f, const void *src, float *dst, size_t n)
     const uint8_t *in = src;
     size_t full = n / HERD_MX_BLOCK, b = 0;
     pthread_once(&decode_once, build_decode_tab);
-    if (full && herd_isa() >= HERD_ISA_AVX512) {
+    herd_isa_level isa = full ? herd_isa() : HERD_ISA_REF;
+    if (isa >= HERD_ISA_AVX512) {
         herd_mx_dequantize_avx512(p, in, dst, full);
+        b = full;
+    } else if (isa >= HERD_ISA_AVX2) {
+        herd_mx_dequantize_avx2(p, in, dst, full);
         b = full;
     }
     for (; b * HERD_MX_BLOCK < n; b++) {

@@ -65,7 +65,11 @@ static inline uint8_t mx_scale_of_amax(const mx_params *p, uint32_t amax)
 
 #define MX_NAN_BITS 0x7fc00000u /* the quiet NaN microxcaling produces */
 
-/* AVX-512 row codecs (mx_avx512.c): whole blocks only; identical results to mx.c. */
+/* AVX-512 (mx_avx512.c) and AVX2 (mx_avx2.c) row codecs: whole blocks only; results identical
+ * to mx.c byte for byte. */
+void herd_mx_quantize_avx2(const mx_params *p, herd_mx_rounding r, const float *src, uint8_t *dst,
+                           size_t nblocks);
+void herd_mx_dequantize_avx2(const mx_params *p, const uint8_t *src, float *dst, size_t nblocks);
 void herd_mx_quantize_avx512(const mx_params *p, herd_mx_rounding r, const float *src, uint8_t *dst,
                              size_t nblocks);
 void herd_mx_dequantize_avx512(const mx_params *p, const uint8_t *src, float *dst, size_t nblocks);
