@@ -72,13 +72,22 @@ typedef struct herd_prof_entry {
 } herd_prof_entry;
 
 /* ---- the probes -------------------------------------------------------------------------- */
-extern bool herd_prof_on; /* read by the probes; set with herd_prof_enable */
+extern bool herd_prof_on;      /* read by the probes; set with herd_prof_enable */
+extern bool herd_prof_cputime; /* the clock: set with herd_prof_use_cputime */
 
-#define HERD_PROF_START() (__builtin_expect(herd_prof_on, 0) ? herd_now() : 0.0)
+/* Seconds on the profiler's clock: wall (herd_now), or the calling thread's CPU time, which
+ * leaves out the time other processes hold the core (meaningful with one thread only). */
+double herd_prof_thread_seconds(void);
+static inline double herd_prof_now(void)
+{
+    return herd_prof_cputime ? herd_prof_thread_seconds() : herd_now();
+}
+
+#define HERD_PROF_START() (__builtin_expect(herd_prof_on, 0) ? herd_prof_now() : 0.0)
 #define HERD_PROF_END(op, t0, cost)                                                                \
     do {                                                                                           \
         if (__builtin_expect(herd_prof_on, 0))                                                     \
-            herd_prof_record((op), herd_now() - (t0), (cost), -1);                                 \
+            herd_prof_record((op), herd_prof_now() - (t0), (cost), -1);                            \
     } while (0)
 /* The cost of one herd_gemm call from its packed weight and arguments (needs herd/kernels.h). */
 #define HERD_PROF_GEMM_COST(w, args)                                                               \
@@ -89,7 +98,7 @@ extern bool herd_prof_on; /* read by the probes; set with herd_prof_enable */
 #define HERD_PROF_GEMM(op, t0, w, args)                                                            \
     do {                                                                                           \
         if (__builtin_expect(herd_prof_on, 0))                                                     \
-            herd_prof_record_kernel((op), herd_now() - (t0), HERD_PROF_GEMM_COST(w, args),         \
+            herd_prof_record_kernel((op), herd_prof_now() - (t0), HERD_PROF_GEMM_COST(w, args),    \
                                     (int)herd_packed_type(w), herd_packed_kernel(w));              \
     } while (0)
 /* Records a SwiGLU FFN of M rows: gate|up (f32 out) then down (adding a residual if asked). */
@@ -97,7 +106,7 @@ extern bool herd_prof_on; /* read by the probes; set with herd_prof_enable */
     do {                                                                                           \
         if (__builtin_expect(herd_prof_on, 0))                                                     \
             herd_prof_record_kernel(                                                               \
-                (op), herd_now() - (t0),                                                           \
+                (op), herd_prof_now() - (t0),                                                      \
                 herd_prof_ffn_cost((M), herd_packed_n(gate_up), herd_packed_k(gate_up),            \
                                    (double)herd_packed_bytes(gate_up),                             \
                                    (double)herd_packed_bytes(down), (residual)),                   \
@@ -111,7 +120,8 @@ void herd_prof_record_kernel(herd_prof_op op, double seconds, herd_prof_cost cos
 
 /* ---- control ----------------------------------------------------------------------------- */
 void herd_prof_enable(bool on);
-void herd_prof_reset(void); /* zeroes every counter; keeps the on/off state */
+void herd_prof_use_cputime(bool on); /* see herd_prof_now */
+void herd_prof_reset(void);          /* zeroes every counter; keeps the on/off state */
 /* Brackets a phase: sets the phase later probes record into and adds the wall time and the
  * tokens processed to the phase's totals (the denominator the op times must add up to).
  * Brackets nest: only the outermost one counts, so a caller (herd profile) can bracket a

@@ -3,8 +3,10 @@
 #include "herd/prof.h"
 
 #include <string.h>
+#include <time.h>
 
 bool herd_prof_on;
+bool herd_prof_cputime;
 
 static struct {
     herd_prof_phase phase;
@@ -40,6 +42,18 @@ static const char *const op_names[HERD_OP_COUNT] = {
 void herd_prof_enable(bool on)
 {
     herd_prof_on = on;
+}
+
+void herd_prof_use_cputime(bool on)
+{
+    herd_prof_cputime = on;
+}
+
+double herd_prof_thread_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 void herd_prof_reset(void)
@@ -79,7 +93,7 @@ double herd_prof_phase_begin(herd_prof_phase phase)
 {
     if (prof.depth++ == 0) /* an inner bracket (the forward pass's own) keeps the caller's */
         prof.phase = (unsigned)phase < HERD_PHASE_COUNT ? phase : HERD_PHASE_PREFILL;
-    return herd_now();
+    return herd_prof_now();
 }
 
 void herd_prof_phase_end(double t0, int64_t tokens)
@@ -88,7 +102,7 @@ void herd_prof_phase_end(double t0, int64_t tokens)
         return;
     if (!herd_prof_on)
         return;
-    prof.wall[prof.phase] += herd_now() - t0;
+    prof.wall[prof.phase] += herd_prof_now() - t0;
     prof.tokens[prof.phase] += tokens;
     prof.runs[prof.phase]++;
 }

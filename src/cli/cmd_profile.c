@@ -18,7 +18,7 @@ typedef struct opts {
     const char *model, *synthetic, *prompt, *svg, *json;
     long prompt_len, n_decode, threads, layers, experts;
     herd_type type;
-    bool have_type, remeasure, limits_only, act_auto;
+    bool have_type, remeasure, limits_only, act_auto, cputime;
 } opts;
 
 static void usage(FILE *out)
@@ -27,7 +27,7 @@ static void usage(FILE *out)
         out,
         "usage: herd profile (-m MODEL | --synthetic scout|tiny) [-p TEXT | --prompt-len N]\n"
         "                    [-n N] [--dtype T] [--act f32|auto] [-t THREADS] [--svg FILE]\n"
-        "                    [--json FILE]\n"
+        "                    [--json FILE] [--cputime]\n"
         "       herd profile --limits [-t THREADS] [--remeasure]\n\n"
         "Runs one prefill of the prompt and N decode steps with the per-op profiler on and\n"
         "prints, per phase, every op sorted by time: calls, ms, share of the phase's wall\n"
@@ -51,6 +51,8 @@ static void usage(FILE *out)
         "  -t N               threads (default: every CPU)\n"
         "  --svg FILE         write the roofline plot\n"
         "  --json FILE        write every figure as JSON\n"
+        "  --cputime          time ops on the thread's CPU clock, not the wall clock: leaves\n"
+        "                     out the time other processes hold the core (needs -t 1)\n"
         "  --limits           print this machine's measured limits and exit\n"
         "  --remeasure        measure the limits again instead of using the cache\n"
         "                     (~/.cache/herd/limits.json)\n");
@@ -118,6 +120,8 @@ static int parse(int argc, char **argv, opts *o)
             o->json = v;
         } else if (!strcmp(a, "--limits")) {
             o->limits_only = true;
+        } else if (!strcmp(a, "--cputime")) {
+            o->cputime = true;
         } else if (!strcmp(a, "--remeasure")) {
             o->remeasure = true;
         } else {
@@ -129,6 +133,8 @@ static int parse(int argc, char **argv, opts *o)
         return 0;
     if (!o->model == !o->synthetic)
         return cli_usage_error(CMD, "give one of -m MODEL or --synthetic NAME");
+    if (o->cputime && o->threads != 1)
+        return cli_usage_error(CMD, "--cputime times one thread: add -t 1");
     if ((o->layers || o->experts) && !o->synthetic)
         return cli_usage_error(CMD, "--layers and --experts change a --synthetic model only");
     if (o->prompt && !o->model)
@@ -386,18 +392,20 @@ static int cmd_main(int argc, char **argv)
         goto done;
     herd_kv_reset(kv);
     herd_prof_reset();
+    herd_prof_use_cputime(o.cputime);
     herd_prof_enable(true);
     st = run(m, kv, prompt, T, n, logits);
     herd_prof_enable(false);
+    herd_prof_use_cputime(false);
     if (st)
         goto done;
 
     herd_profile_row rows[HERD_PHASE_COUNT * HERD_OP_COUNT];
     int nrows = herd_profile_rows(&lim, !o.act_auto, rows);
     printf("herd profile: %s\nweights %s, activations %s, %ld thread%s, prompt %lld tokens, %lld "
-           "decode steps\n",
+           "decode steps%s\n",
            what, weights_name(m), o.act_auto ? "auto" : "f32", o.threads, o.threads == 1 ? "" : "s",
-           (long long)T, (long long)n);
+           (long long)T, (long long)n, o.cputime ? ", timed on the thread's CPU clock" : "");
     print_limits(&lim);
     print_table(rows, nrows);
     if (o.svg) {

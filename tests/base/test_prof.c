@@ -211,6 +211,24 @@ TEST(op_times_cover_wall_time)
     CHECK_MSG(sum <= wall && sum >= 0.95 * wall, "ops %.6f s vs wall %.6f s", sum, wall);
 }
 
+TEST(cpu_clock)
+{
+    herd_prof_reset();
+    herd_prof_use_cputime(true);
+    herd_prof_enable(true);
+    double p = herd_prof_phase_begin(HERD_PHASE_DECODE);
+    double t = HERD_PROF_START();
+    volatile float acc = 0;
+    for (int i = 0; i < 1000000; i++)
+        acc += (float)i * 1e-9f;
+    HERD_PROF_END(HERD_OP_OTHER, t, counted_cost());
+    herd_prof_phase_end(p, 1);
+    herd_prof_enable(false);
+    herd_prof_use_cputime(false);
+    double op = herd_prof_get(HERD_PHASE_DECODE, HERD_OP_OTHER)->seconds;
+    CHECK(op > 0 && op <= herd_prof_phase_wall(HERD_PHASE_DECODE));
+}
+
 int main(void)
 {
     RUN(gemm_counts);
@@ -222,5 +240,6 @@ int main(void)
     RUN(nested_phases);
     RUN(gemm_probe);
     RUN(op_times_cover_wall_time);
+    RUN(cpu_clock);
     return harness_finish();
 }

@@ -24,6 +24,8 @@ check "bad type: usage" '"$HERD" profile --synthetic tiny --type nope 2>/dev/nul
 check "bad synthetic name" '"$HERD" profile --synthetic huge 2>"$T/e"; [ $? -eq 1 ] && [ "$(wc -l < "$T/e")" -eq 1 ]'
 check "missing model dir" '"$HERD" profile -m "$T/none" 2>"$T/e"; [ $? -eq 1 ] && [ "$(wc -l < "$T/e")" -eq 1 ]'
 check "unwritable svg" '"$HERD" profile --synthetic tiny --prompt-len 4 -n 1 -t 1 --svg "$T/no/dir/r.svg" >/dev/null 2>"$T/e"; [ $? -eq 1 ] && [ "$(wc -l < "$T/e")" -eq 1 ] && [ ! -e "$T/no" ]'
+check "cpu clock" '"$HERD" profile --synthetic tiny --cputime -t 1 --prompt-len 4 -n 1 | grep -q "CPU clock"'
+check "cpu clock needs -t 1" '"$HERD" profile --synthetic tiny --cputime -t 2 2>/dev/null; [ $? -eq 2 ]'
 check "help" '"$HERD" profile --help | grep -q -- "--synthetic"'
 rm -rf "$T"
 echo "$pass passed, $fail failed"
