@@ -148,6 +148,8 @@ TEST(test_broken)
 }
 
 /* Writes the tensors t[from..to) of `f` as one safetensors file, converting BF16 to `type`. */
+static const char *strip_prefix; /* when set, dropped from names (text-only checkpoints) */
+
 static void write_shard(const char *path, const herd_safetensors *f, size_t from, size_t to,
                         herd_type type)
 {
@@ -159,7 +161,10 @@ static void write_shard(const char *path, const herd_safetensors *f, size_t from
         json_t *shape = json_array();
         for (int d = 0; d < t->ndim; d++)
             json_array_append_new(shape, json_integer(t->shape[d]));
-        json_object_set_new(h, t->name,
+        const char *name = t->name;
+        if (strip_prefix && strncmp(name, strip_prefix, strlen(strip_prefix)) == 0)
+            name += strlen(strip_prefix);
+        json_object_set_new(h, name,
                             json_pack("{s:s, s:o, s:[I,I]}", "dtype",
                                       nb != t->nbytes ? "F32" : t->dtype, "shape", shape,
                                       "data_offsets", (json_int_t)off, (json_int_t)(off + nb)));
@@ -251,6 +256,29 @@ TEST(test_shards_and_f32)
         diff = fmax(diff, fabs(ref[i] - f32[i]));
     CHECK_MSG(f32 && diff < 1e-5, "f32 checkpoint differs by %g", diff);
     free(f32);
+
+    /* text-only Llama4ForCausalLM: the text_config at the top level, names without the
+     * language_model. prefix (vision tensors dropped by the writer's caller) */
+    d = variant("textonly", false);
+    snprintf(path, sizeof path, "%s/config.json", SRC);
+    json_t *cfg = json_load_file(path, 0, NULL), *tc = json_object_get(cfg, "text_config");
+    json_object_set_new(tc, "architectures", json_pack("[s]", "Llama4ForCausalLM"));
+    snprintf(path, sizeof path, "%s/config.json", d);
+    json_dump_file(tc, path, 0);
+    json_decref(cfg);
+    size_t first = n, last = 0; /* the language_model.* tensors are one contiguous name range */
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(herd_safetensors_at(f, i)->name, "language_model.", 15) == 0) {
+            first = i < first ? i : first;
+            last = i + 1;
+        }
+    strip_prefix = "language_model.";
+    snprintf(path, sizeof path, "%s/model.safetensors", d);
+    write_shard(path, f, first, last, HERD_TYPE_BF16);
+    strip_prefix = NULL;
+    float *txt = logits_of(d, 8);
+    CHECK(ref && txt && memcmp(ref, txt, 8 * 512 * sizeof(float)) == 0);
+    free(txt);
     free(ref);
     herd_safetensors_close(f);
 }
