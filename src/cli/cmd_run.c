@@ -15,9 +15,12 @@ static void usage(FILE *f)
         "options:\n" CLI_MODEL_HELP "  --ids LIST        the prompt as comma-separated token ids\n"
         "  -p TEXT           the prompt as text, encoded with the checkpoint's tokenizer after\n"
         "                    <|begin_of_text|>; special-token text such as <|eot|> is honoured\n"
-        "  -n N              tokens to generate (default 128); generation also stops at an\n"
-        "                    end-of-sequence id of the config or when the context is full\n"
-        "  --print-ids       print the generated ids (space separated) instead of text\n"
+        "  -n N              tokens to generate (default 128); text generation also stops at an\n"
+        "                    end-of-sequence id of the config; any run stops when the context\n"
+        "                    is full\n"
+        "  --print-ids       print the generated ids (space separated) instead of text: exactly\n"
+        "                    N ids, end-of-sequence ids included (the reference's greedy rule)\n"
+        "  --ignore-eos      text generation does not stop at end-of-sequence ids either\n"
         "                    (also the fallback when the checkpoint has no tokenizer)\n\n"
         "sampling, applied in this order:\n"
         "  --temp T          1. temperature: logits / T (default 0.6); 0 = greedy argmax,\n"
@@ -61,7 +64,7 @@ static bool on_token(void *user, int32_t tok)
 static int cmd_main(int argc, char **argv)
 {
     const char *cmd = "run", *text = NULL, *v;
-    bool print_ids = false;
+    bool print_ids = false, ignore_eos = false;
     cli_model_args a;
     cli_model_args_init(&a);
     herd_gen_params g = {.n_predict = 128};
@@ -85,6 +88,8 @@ static int cmd_main(int argc, char **argv)
                 rc = 2;
         } else if (strcmp(o, "--print-ids") == 0) {
             print_ids = true;
+        } else if (strcmp(o, "--ignore-eos") == 0) {
+            ignore_eos = true;
         } else if (strcmp(o, "-n") == 0) {
             if (!(v = cli_value(cmd, argc, argv, &i)) ||
                 !cli_parse_long(cmd, o, v, 0, INT32_MAX, &n))
@@ -151,6 +156,11 @@ static int cmd_main(int argc, char **argv)
     if (!rc && tok && !print_ids) {
         herd_decoder_init(&dec, tok, 0);
         have_dec = true;
+    }
+    static const int32_t no_stop[1] = {-1};
+    if (print_ids || ignore_eos) { /* a non-NULL empty list: nothing stops the run early */
+        g.stop_ids = no_stop;
+        g.n_stop = 0;
     }
     if (!rc) {
         run_state s = {true, herd_model_config(herd_engine_model(e)), have_dec ? &dec : NULL,
