@@ -116,6 +116,18 @@ bool herd_gguf_arr_int(const herd_gguf_kv *kv, uint64_t i, int64_t *out);
 bool herd_gguf_arr_float(const herd_gguf_kv *kv, uint64_t i, double *out);
 bool herd_gguf_arr_str(const herd_gguf_kv *kv, uint64_t i, const char **s, size_t *len);
 
+/* A model split over several files, NAME-00001-of-0000N.gguf (llama.cpp's gguf-split): part
+ * 1's metadata and every part's tensors in one index, `merged` (use it like any herd_gguf; its
+ * file is part 1's). A file without split.count is a split of one. Opening must start from the
+ * first part; each part is checked (split.no, split.count) and tensors are unique across parts. */
+typedef struct herd_gguf_split {
+    herd_gguf *parts;
+    size_t n_parts;
+    herd_gguf merged;
+} herd_gguf_split;
+herd_status herd_gguf_open_split(const char *path, herd_gguf_split *out);
+void herd_gguf_close_split(herd_gguf_split *s);
+
 /* ---- writing ------------------------------------------------------------------------------
  * Set metadata, declare tensors (names, types, shapes), then begin (writes the header to a
  * temporary file), stream each tensor's bytes in declaration order (any chunking; padding is

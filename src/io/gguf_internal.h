@@ -14,4 +14,8 @@ bool gguf_type_geometry(uint32_t id, herd_type *herd, int *block_elems, int *blo
 /* Bytes of a row of ne0 elements of type id (ne0 a multiple of the block); false on overflow. */
 bool gguf_row_bytes(uint32_t id, uint64_t ne0, uint64_t *out);
 
+/* Builds idx = 0..n-1 sorted by the name at names + k*stride; fails on a duplicate. */
+herd_status gguf_index_names(size_t *idx, size_t n, char *const *names, size_t stride,
+                             const char *path, const char *what);
+
 #endif

@@ -150,8 +150,8 @@ static void sort_by_name(size_t *idx, size_t *tmp, size_t n, char *const *names,
 }
 
 /* Builds idx = 0..n-1 sorted by the name at names + k*stride; fails on a duplicate. */
-static herd_status index_names(size_t *idx, size_t n, char *const *names, size_t stride,
-                               const char *path, const char *what)
+herd_status gguf_index_names(size_t *idx, size_t n, char *const *names, size_t stride,
+                             const char *path, const char *what)
 {
     size_t *tmp = malloc((n ? n : 1) * sizeof *tmp);
     if (!tmp)
@@ -319,7 +319,7 @@ static herd_status parse(herd_gguf *g, const char *path)
         if ((st = read_value(&c, kv)) != HERD_OK)
             return st;
     }
-    if ((st = index_names(g->by_key, g->n_kv, &g->kv[0].key, sizeof *g->kv, path, "key")) !=
+    if ((st = gguf_index_names(g->by_key, g->n_kv, &g->kv[0].key, sizeof *g->kv, path, "key")) !=
             HERD_OK ||
         (st = read_alignment(g, path)) != HERD_OK)
         return st;
@@ -328,8 +328,8 @@ static herd_status parse(herd_gguf *g, const char *path)
         if ((st = read_tensor_info(&c, i, &g->tensors[i])) != HERD_OK)
             return st;
     }
-    if ((st = index_names(g->by_name, g->n_tensors, &g->tensors[0].name, sizeof *g->tensors, path,
-                          "tensor")) != HERD_OK)
+    if ((st = gguf_index_names(g->by_name, g->n_tensors, &g->tensors[0].name, sizeof *g->tensors,
+                               path, "tensor")) != HERD_OK)
         return st;
 
     size_t pad = (g->alignment - c.pos % g->alignment) % g->alignment;

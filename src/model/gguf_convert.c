@@ -125,12 +125,13 @@ static herd_status plan_hf(const char *dir, const herd_quant_policy *p, herd_typ
 static herd_status plan_gguf(const herd_gguf *g, const herd_quant_policy *p, herd_type t,
                              bool llama_cpp_only, herd_gguf_writer *w, herd_qplan *plan)
 {
-    static const char *const recomputed[] = {"general.alignment", "general.file_type",
-                                             "general.quantization_version", "general.name"};
+    static const char *const recomputed[] = {
+        "general.alignment", "general.file_type", "general.quantization_version", "general.name",
+        "split.no",          "split.count",       "split.tensors.count"};
     herd_status st = HERD_OK;
     for (size_t i = 0; i < g->n_kv && !st; i++) {
         bool skip = false;
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < 7; k++)
             skip |= strcmp(g->kv[i].key, recomputed[k]) == 0;
         skip |= llama_cpp_only && (strncmp(g->kv[i].key, "herd.", 5) == 0 ||
                                    strcmp(g->kv[i].key, "llama4.attention.chunk_size") == 0 ||
@@ -222,7 +223,7 @@ herd_status herd_quantize_model(const char *in, const char *out, const herd_quan
 
     herd_gguf_writer *w = NULL;
     herd_qplan plan = {0};
-    herd_gguf gin = {0};
+    herd_gguf_split gin = {0};
     herd_st_dir *dir = NULL;
     herd_llama4_config cfg = {0};
     float *rope = NULL;
@@ -231,10 +232,10 @@ herd_status herd_quantize_model(const char *in, const char *out, const herd_quan
     if (st)
         return st;
     if (from_gguf) {
-        st = herd_gguf_open(in, &gin);
+        st = herd_gguf_open_split(in, &gin);
         if (!st)
-            st = plan_gguf(&gin, &o->policy, t, o->llama_cpp_only, w, &plan);
-        if (!st && herd_gguf_find_kv(&gin, "general.license"))
+            st = plan_gguf(&gin.merged, &o->policy, t, o->llama_cpp_only, w, &plan);
+        if (!st && herd_gguf_find_kv(&gin.merged, "general.license"))
             snprintf(rep->license, sizeof rep->license, "general.license*");
     } else {
         st = plan_hf(in, &o->policy, t, o->llama_cpp_only, &dir, &cfg, &rope, w, &plan);
@@ -292,7 +293,7 @@ herd_status herd_quantize_model(const char *in, const char *out, const herd_quan
     herd_qplan_free(&plan);
     free(rope);
     if (from_gguf)
-        herd_gguf_close(&gin);
+        herd_gguf_close_split(&gin);
     herd_st_dir_close(dir);
     herd_llama4_config_free(&cfg);
     return st;

@@ -10,7 +10,8 @@
 #include <string.h>
 
 typedef struct gguf_source {
-    herd_gguf g;
+    herd_gguf_split split; /* one file, or the parts of a split model */
+    const herd_gguf *g;    /* split.merged: every tensor */
     bool tie;
 } gguf_source;
 
@@ -57,11 +58,11 @@ static herd_status gg_get(void *ctx, herd_wrole role, int64_t layer, int64_t exp
                           int64_t cols, herd_wmat *out)
 {
     gguf_source *s = ctx;
-    const char *path = s->g.file.path;
+    const char *path = s->g->file.path;
     memset(out, 0, sizeof *out);
     char name[96];
     tensor_name(s, role, layer, name, sizeof name);
-    const herd_gguf_tensor *t = herd_gguf_find_tensor(&s->g, name);
+    const herd_gguf_tensor *t = herd_gguf_find_tensor(s->g, name);
     if (!t)
         return herd_fail(HERD_ERR_FORMAT, "%s: missing tensor '%s'", path, name);
     bool experts = role == HERD_W_EXP_GATE || role == HERD_W_EXP_UP || role == HERD_W_EXP_DOWN;
@@ -116,7 +117,7 @@ static void gg_release(void *ctx, herd_wmat *m)
 static void gg_close(void *ctx)
 {
     gguf_source *s = ctx;
-    herd_gguf_close(&s->g);
+    herd_gguf_close_split(&s->split);
     free(s);
 }
 
@@ -138,20 +139,23 @@ herd_status herd_gguf_source_open(const char *path, herd_llama4_config *cfg,
     gguf_source *s = calloc(1, sizeof *s);
     if (!s)
         return herd_fail(HERD_ERR_NOMEM, "out of memory");
-    herd_status st = herd_gguf_open(path, &s->g);
+    herd_status st = herd_gguf_open_split(path, &s->split);
+    s->g = &s->split.merged;
     if (!st)
-        st = herd_llama4_config_from_gguf(&s->g, cfg);
+        st = herd_llama4_config_from_gguf(s->g, cfg);
     if (st) {
-        herd_gguf_close(&s->g);
+        herd_gguf_close_split(&s->split);
         free(s);
         return st;
     }
+    size_t bytes = 0;
+    for (size_t p = 0; p < s->split.n_parts; p++)
+        bytes += s->split.parts[p].file.size;
     s->tie = cfg->tie_embeddings;
     size_t skipped = 0;
-    for (size_t i = 0; i < s->g.n_tensors; i++)
-        skipped += strcmp(s->g.tensors[i].name, "rope_freqs.weight") != 0 &&
-                   herd_llama4_gguf_class(s->g.tensors[i].name) == HERD_QC_COUNT;
-    *out = (herd_weight_source){
-        s, gg_get, gg_release, gg_close, s->g.file.size, s->g.file.path, skipped};
+    for (size_t i = 0; i < s->g->n_tensors; i++)
+        skipped += strcmp(s->g->tensors[i].name, "rope_freqs.weight") != 0 &&
+                   herd_llama4_gguf_class(s->g->tensors[i].name) == HERD_QC_COUNT;
+    *out = (herd_weight_source){s, gg_get, gg_release, gg_close, bytes, s->g->file.path, skipped};
     return HERD_OK;
 }
