@@ -284,6 +284,13 @@ static void roofs(sbuf *b, const herd_roofline_axes *ax, const herd_limits *lim,
                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"12\" "
                   "fill=\"%s\">%s %.0f GFLOP/s</text>\n",
                   xb - 6, ya - 6, peak_colour[p], herd_peak_name((herd_peak)p), pk);
+        if (*ntext < MAX_TEXT_BOXES) { /* the roof's label: the point labels keep off it */
+            char lab[64];
+            int chars =
+                snprintf(lab, sizeof lab, "%s %.0f GFLOP/s", herd_peak_name((herd_peak)p), pk);
+            text_boxes[(*ntext)++] =
+                (box){xb - 6 - CHAR_W * 12 / 11 * chars, ya - 18, xb - 4, ya - 2};
+        }
     }
 }
 
