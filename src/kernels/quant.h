@@ -12,7 +12,8 @@
  *       every ISA gives the ref's bits.
  *  fp   (MXFP8 E4M3/E5M2, MXFP6 E3M2): element values have up to 4 significant bits but a wide
  *       exponent range (E4M3 2^-9..448), so they do not fit int8. AUTO on AVX512-BF16 rounds A
- *       to bf16 and decodes weights (value × scale, exact) to bf16 for VDPBF16PS; elsewhere
+ *       to bf16 and decodes the element values (exact) to bf16 for VDPBF16PS; each block sum
+ *       is then scaled by 2^(e-127) (exact) and added to the row's f32 accumulator; elsewhere
  *       (and in EXACT mode) A stays f32 and weights are decoded to f32 exactly.
  *
  * EXACT mode (every type): weights decoded to f32 exactly (value × scale is exact in f32 for

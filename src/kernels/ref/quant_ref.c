@@ -60,33 +60,30 @@ void kq_tile_f32_ref(const kq_type *T, const ktile *t)
             t->c[i * KQ_NR + j] = acc[i][j];
 }
 
-/* The bf16 value VCVTNE2PS2BF16 gives for a decoded weight (exact but for denormals, which
- * the instruction flushes to zero). */
-static float weight_bf16(float w)
-{
-    return fabsf(w) < 0x1p-126f ? 0.0f : herd_bf16_to_f32(herd_f32_to_bf16(w));
-}
-
-/* fp family AUTO with BF16: A rounded to bf16 (kaprep_bf16), weights bf16 (exact), and per
- * pair (k, k+1) VDPBF16PS's order: acc += a[k+1]·w[k+1], then acc += a[k]·w[k]. */
+/* fp family AUTO with BF16: A rounded to bf16 (kaprep_bf16), the element values (unscaled,
+ * exact in bf16); per block and pair (k, k+1) VDPBF16PS's order, blk += a[k+1]·w[k+1], then
+ * blk += a[k]·w[k], from 0; then acc += blk · 2^(e-127) (exact scaling, one rounding). */
 void kq_tile_bf16_ref(const kq_type *T, const ktile *t)
 {
     const int64_t k = t->k, nb = k / KQ_BLOCK;
+    const uint8_t *panel = t->b, *payload = panel + kq_scale_section(T, k);
+    const size_t pb = kq_payload_bytes(T->bits);
     float acc[KMAX_MR][KQ_NR] = {{0}};
-    float w[KQ_BLOCK * KQ_NR];
+    float w[KQ_BLOCK][KQ_NR];
     for (int64_t b = 0; b < nb; b++) {
-        kq_decode_f32(T, t->b, k, b, w);
-        for (int i = 0; i < KQ_BLOCK * KQ_NR; i++)
-            w[i] = weight_bf16(w[i]);
+        const uint8_t *pl = payload + (size_t)b * pb;
+        for (int j = 0; j < KQ_NR; j++)
+            for (int kk = 0; kk < KQ_BLOCK; kk++)
+                w[kk][j] = kq_fp_value(T, kq_code(pl, T->bits, kq_pos(T, j, kk)));
         for (int i = 0; i < t->m; i++) {
             const uint16_t *a = (const uint16_t *)((const uint8_t *)t->a + (size_t)i * t->a_stride);
-            for (int kk = 0; kk < KQ_BLOCK; kk += 2) {
-                float a0 = herd_bf16_to_f32(a[b * KQ_BLOCK + kk]);
-                float a1 = herd_bf16_to_f32(a[b * KQ_BLOCK + kk + 1]);
-                for (int j = 0; j < KQ_NR; j++) {
-                    float s = acc[i][j] + a1 * w[(kk + 1) * KQ_NR + j];
-                    acc[i][j] = s + a0 * w[kk * KQ_NR + j];
+            for (int j = 0; j < KQ_NR; j++) {
+                float blk = 0;
+                for (int kk = 0; kk < KQ_BLOCK; kk += 2) {
+                    float s = blk + herd_bf16_to_f32(a[b * KQ_BLOCK + kk + 1]) * w[kk + 1][j];
+                    blk = s + herd_bf16_to_f32(a[b * KQ_BLOCK + kk]) * w[kk][j];
                 }
+                acc[i][j] += ldexpf(blk, (int)panel[b * KQ_NR + j] - 127);
             }
         }
     }

@@ -3,16 +3,17 @@
  * A is rounded to bf16 once per call (kaprep_bf16). Each 32 codes of a block (16 rows × one
  * k-pair) become bf16 weights in registers: the code is moved into the bits of an fp16 with the
  * same mantissa (E5M2 is the top byte of an fp16; E4M3 and E3M2 land 2^8 and 2^12 too small,
- * subnormals included), VCVTPH2PS widens it, VSCALEFPS applies the block scale and the
- * missing power of two (exact), VCVTNE2PS2BF16 narrows it (exact: at most 4 significant
- * bits). VDPBF16PS then adds both products of the pair to each row's f32 accumulator, with A's
- * bf16 pair broadcast from memory. Up to 16 rows per tile. */
+ * subnormals included), VCVTPH2PS widens it and VCVTNE2PS2BF16 narrows it (both exact: at most
+ * 4 significant bits, no denormals). VDPBF16PS adds both products of the pair to each row's
+ * block sum, with A's bf16 pair broadcast from memory; after the block, VSCALEFPS applies the
+ * block scale and the missing power of two to the sum (exact) and one add puts it into the
+ * row's accumulator. Up to 12 rows per tile. */
 #include "kernels/quant.h"
 
 #include <immintrin.h>
 #include <string.h>
 
-enum { MR = 16 };
+enum { MR = 12 };
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -70,26 +71,30 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
         a[i] = (const uint16_t *)((const uint8_t *)t->a + (size_t)i * t->a_stride);
         acc[i] = _mm512_setzero_ps();
     }
-    const __m512i dup_lo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-    const __m512i dup_hi = _mm512_add_epi32(dup_lo, _mm512_set1_epi32(8));
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *pl = payload + (size_t)b * pb;
-        __m512i e = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(panel + b * 16)));
-        __m512 x = _mm512_sub_ps(_mm512_cvtepi32_ps(e), _mm512_set1_ps(127.0f - ty_adjust(ty)));
-        __m512 x_lo = _mm512_permutexvar_ps(dup_lo, x), x_hi = _mm512_permutexvar_ps(dup_hi, x);
+        __m512 blk[MR];
+#pragma GCC unroll 16
+        for (int i = 0; i < m; i++)
+            blk[i] = _mm512_setzero_ps();
 #pragma GCC unroll 2
         for (int c = 0; c < 16; c++) {
             __m512i h = codes_to_f16(ty, pair_codes(ty, pl, c));
-            /* value × 2^(e - 127) exactly, without overflow in between */
-            __m512 lo = _mm512_scalef_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(h)), x_lo);
-            __m512 hi = _mm512_scalef_ps(_mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1)), x_hi);
+            __m512 lo = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
+            __m512 hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
             __m512bh wb = _mm512_cvtne2ps_pbh(hi, lo);
             const int64_t kp = b * KQ_BLOCK + 2 * c;
 #pragma GCC unroll 16
             for (int i = 0; i < m; i++)
-                acc[i] =
-                    _mm512_dpbf16_ps(acc[i], wb, (__m512bh)_mm512_set1_epi32(load_i32(a[i] + kp)));
+                blk[i] =
+                    _mm512_dpbf16_ps(blk[i], wb, (__m512bh)_mm512_set1_epi32(load_i32(a[i] + kp)));
         }
+        /* acc += block sum × 2^(e - 127) (and the fp16 reading's missing 2^adjust), exactly */
+        __m512i e = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(panel + b * 16)));
+        __m512 x = _mm512_sub_ps(_mm512_cvtepi32_ps(e), _mm512_set1_ps(127.0f - ty_adjust(ty)));
+#pragma GCC unroll 16
+        for (int i = 0; i < m; i++)
+            acc[i] = _mm512_add_ps(acc[i], _mm512_scalef_ps(blk[i], x));
     }
 #pragma GCC unroll 16
     for (int i = 0; i < m; i++)
@@ -110,11 +115,7 @@ INLINE void tile_bf16(herd_type ty, const ktile *t)
     case 9: tile_body(ty, t, 9); break;
     case 10: tile_body(ty, t, 10); break;
     case 11: tile_body(ty, t, 11); break;
-    case 12: tile_body(ty, t, 12); break;
-    case 13: tile_body(ty, t, 13); break;
-    case 14: tile_body(ty, t, 14); break;
-    case 15: tile_body(ty, t, 15); break;
-    default: tile_body(ty, t, 16); break;
+    default: tile_body(ty, t, 12); break;
     }
 }
 
