@@ -283,13 +283,14 @@ static uint8_t *patched(size_t at, const void *v, size_t n)
 
 TEST(truncated_everywhere)
 {
-    /* the last tensor ends exactly at the end of the file, so every shorter length is bad */
+    /* the last tensor ends exactly at the end of the file, so every shorter length is bad:
+     * every byte of the header, then every 7th byte of the data and its last bytes */
     herd_gguf g;
     CHECK(herd_gguf_open(tmp_path, &g) == HERD_OK);
     const herd_gguf_tensor *last = &g.tensors[g.n_tensors - 1];
-    size_t end = g.data_offset + (size_t)last->offset + last->bytes;
+    size_t end = g.data_offset + (size_t)last->offset + last->bytes, data = g.data_offset;
     herd_gguf_close(&g);
-    for (size_t n = 0; n < end; n++)
+    for (size_t n = 0; n < end; n += n < data || n + 8 >= end ? 1 : 7)
         EXPECT_BAD(ref_bytes, n, n < 4 ? "truncated" : NULL);
 }
 
@@ -358,7 +359,7 @@ TEST(random_corruption)
     /* flipped bytes anywhere: any outcome but a crash or a multi-line message */
     uint64_t seed = 99;
     uint8_t *b = malloc(ref_size);
-    for (int iter = 0; iter < 3000; iter++) {
+    for (int iter = 0; iter < 1000; iter++) {
         memcpy(b, ref_bytes, ref_size);
         int flips = 1 + (int)(harness_rand(&seed) % 4);
         size_t hdr = 700 < ref_size ? 700 : ref_size; /* mostly in the header */
