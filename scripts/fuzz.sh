@@ -20,7 +20,11 @@ names="$*"
 [ -n "$names" ] || names=$(ls fuzz/fuzz_*.c | sed 's|fuzz/fuzz_||; s|\.c$||')
 targets=""
 for n in $names; do targets="$targets fuzz_$n"; done
-cmake --build build-fuzz -j"${JOBS:-$(nproc)}" --target $targets >/dev/null
+if ! cmake --build build-fuzz -j"${JOBS:-$(nproc)}" --target $targets >build-fuzz/build.log 2>&1; then
+  tail -20 build-fuzz/build.log
+  echo "fuzz: build failed (build-fuzz/build.log)"
+  exit 1
+fi
 failed=""
 for n in $names; do
   corpus=build-fuzz/corpus/$n
