@@ -5,7 +5,9 @@
  * the figure for the full depth is extrapolated as head + (measured − head) · L_full / L_built,
  * with the LM head (the one part that does not scale with depth; one row of logits per call,
  * prefill included) timed on its own. */
+#include "bench_model.h"
 #include "cli/cli.h"
+#include "herd/model_gguf.h"
 #include "herd/herd.h"
 #include "herd/prof.h"
 #include "herd/profile.h"
@@ -22,8 +24,10 @@ typedef struct preset {
     int full_layers, default_layers;
 } preset;
 
-/* Scout's text_config (Llama-4-Scout-17B-16E) and a small model of the same family with 3.7 B
- * parameters (H 2048, 16 layers, 8 experts of width 3072, MoE on every layer). */
+/* Scout's text_config (Llama-4-Scout-17B-16E) and l4-3.7b, the model of the same family that
+ * issue 7 measures llama.cpp on: H 2048, 16 layers, all MoE, 32 heads of 64, 8 KV heads, 16
+ * routed experts (top-1) + the shared expert, all of width 2048, vocab 32000 (3.72 B
+ * parameters, 0.64 B active per token). */
 static const preset presets[] = {
     {"scout", "Llama 4 Scout: H 5120, 48 layers, 16 experts x 8192, 40/8 heads, vocab 202048",
      "{\"architectures\": [\"Llama4ForCausalLM\"], \"max_position_embeddings\": 65536, "
@@ -31,30 +35,49 @@ static const preset presets[] = {
      " \"factor\": 16, \"low_freq_factor\": 1, \"high_freq_factor\": 1,"
      " \"original_max_position_embeddings\": 8192}}",
      48, 1},
-    {"l4-3.7b", "Llama 4 family, 3.7 B: H 2048, 16 layers, 8 experts x 3072, 16/4 heads",
+    {"l4-3.7b", "3.7 B of the family: H 2048, 16 layers, 16 experts x 2048, 32/8 heads of 64",
      "{\"architectures\": [\"Llama4ForCausalLM\"], \"hidden_size\": 2048, \"num_attention_heads\": "
-     "16, \"num_key_value_heads\": 4,"
-     " \"head_dim\": 128, \"intermediate_size\": 3072, \"intermediate_size_mlp\": 8192,"
-     " \"num_local_experts\": 8, \"max_position_embeddings\": 65536}",
-     16, 4},
+     "32, \"num_key_value_heads\": 8,"
+     " \"head_dim\": 64, \"intermediate_size\": 2048, \"intermediate_size_mlp\": 8192,"
+     " \"num_local_experts\": 16, \"num_experts_per_tok\": 1, \"vocab_size\": 32000,"
+     " \"max_position_embeddings\": 65536}",
+     16, 16},
+    {"tiny", "for tests: H 64, 4 layers, 4 experts x 128, 4/2 heads of 16, vocab 512",
+     "{\"architectures\": [\"Llama4ForCausalLM\"], \"hidden_size\": 64, \"num_attention_heads\": "
+     "4, \"num_key_value_heads\": 2, \"head_dim\": 16, \"intermediate_size\": 128,"
+     " \"intermediate_size_mlp\": 256, \"num_local_experts\": 4, \"num_experts_per_tok\": 1,"
+     " \"vocab_size\": 512, \"attention_chunk_size\": 16, \"max_position_embeddings\": 4096}",
+     4, 4},
 };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: herd bench model --synthetic NAME [options]\n"
-               "  prefill and decode tokens/s of a Llama 4 with random weights made in memory\n\n"
-               "models:\n");
+    fprintf(f,
+            "usage: herd bench model (--synthetic NAME | -m MODEL) [options]\n"
+            "  llama-bench-like prefill and decode tokens/s, next to the memory-bandwidth bound\n"
+            "  (decode) and the peak of the kernel's instruction (prefill)\n\n"
+            "models (--synthetic: random weights made in memory, the real shapes):\n");
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
         fprintf(f, "  %-8s %s (default --layers %d)\n", presets[i].name, presets[i].summary,
                 presets[i].default_layers);
     fprintf(f,
             "\noptions:\n"
-            "  --layers N     build N layers of the real shape (the full depth is extrapolated)\n"
-            "  --prompt P     prefill P tokens (default 128)\n"
-            "  --gen G        then decode G tokens (default 16)\n"
-            "  --dtype T      packed weight type (default bf16)\n"
-            "  --act A        activations: auto (default, the fast path) or f32 (exact)\n"
-            "  -t THREADS     worker threads (default: every CPU)\n");
+            "  -m MODEL        a llama4 GGUF (run in its own types unless --type) or HF directory\n"
+            "  --type T        packed weight type (default bf16; alias --dtype)\n"
+            "  --policy P      per-class types for --write-gguf (herd quantize's policies)\n"
+            "  -p N            prefill N tokens from an empty cache (default 512; --prompt)\n"
+            "  -n N            decode N tokens one at a time from an empty cache (default 128;\n"
+            "                  --gen)\n"
+            "  -r N            repetitions, after one warm-up (default 3); medians are reported\n"
+            "  -t LIST         thread counts, e.g. 1,2 (default: every CPU)\n"
+            "  --layers N      build N layers of the real shape (the full depth is extrapolated)\n"
+            "  --act A         activations: auto (default, the fast path) or f32 (exact)\n"
+            "  --json          one JSON object per line per measurement\n"
+            "  --ops           per-op profile of the last thread count\n"
+            "  --write-gguf F  write the synthetic model to the GGUF F with standard ggml types\n"
+            "                  (f32/f16/bf16/q8_0/q4_0/mxfp4) for llama.cpp, and exit\n"
+            "  --tokenizer J   tokenizer.json whose vocabulary --write-gguf embeds (llama.cpp\n"
+            "                  needs one; padded to the model's vocabulary)\n");
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -89,7 +112,8 @@ static double pb(const herd_packed *p)
     return p ? (double)herd_packed_bytes(p) : 0;
 }
 
-static double decode_bytes(const herd_model *m)
+/* Every packed byte (experts_per_layer routed experts of each MoE layer). */
+static double weight_bytes(const herd_model *m, int64_t experts_per_layer)
 {
     const herd_llama4_config *c = &m->cfg;
     double b = pb(m->output);
@@ -98,150 +122,55 @@ static double decode_bytes(const herd_model *m)
         b += pb(w->qkv) + pb(w->q) + pb(w->k) + pb(w->v) + pb(w->o);
         if (c->layer_moe[l])
             b += (double)(pb(w->router) + pb(w->sh_gate_up) + pb(w->sh_down)) +
-                 (double)c->top_k * (double)(pb(w->exp_gate_up[0]) + pb(w->exp_down[0]));
+                 (double)experts_per_layer * (double)(pb(w->exp_gate_up[0]) + pb(w->exp_down[0]));
         else
             b += (double)(pb(w->mlp_gate_up) + pb(w->mlp_down));
     }
     return b;
 }
 
-int bench_model_main(int argc, char **argv)
+/* FLOPs of one token: 2 per active weight (attention, router, shared + top-k experts or the
+ * dense MLP, head) plus attention's QK and PV over `ctx` positions on average. */
+static double flops_per_token(const herd_llama4_config *c, double ctx)
 {
-    const char *cmd = "bench model", *name = NULL, *v;
-    long layers = 0, prompt = 128, gen = 16, threads = 0;
-    herd_type dtype = HERD_TYPE_BF16;
-    herd_aprep aprep = HERD_APREP_AUTO;
-    bool ops = false;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        if (cli_is_help(o)) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(o, "--ops") == 0) {
-            ops = true;
-        } else if (strcmp(o, "--synthetic") == 0) {
-            if (!(name = cli_value(cmd, argc, argv, &i)))
-                return 2;
-        } else if (strcmp(o, "--layers") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)) ||
-                !cli_parse_long(cmd, o, v, 1, 4096, &layers))
-                return 2;
-        } else if (strcmp(o, "--prompt") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)) ||
-                !cli_parse_long(cmd, o, v, 1, 65536, &prompt))
-                return 2;
-        } else if (strcmp(o, "--gen") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)) || !cli_parse_long(cmd, o, v, 1, 65536, &gen))
-                return 2;
-        } else if (strcmp(o, "-t") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)) ||
-                !cli_parse_long(cmd, o, v, 1, 1024, &threads))
-                return 2;
-        } else if (strcmp(o, "--dtype") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)))
-                return 2;
-            if (!herd_type_parse(v, &dtype))
-                return cli_usage_error(cmd, "--dtype: unknown type '%s'", v);
-        } else if (strcmp(o, "--act") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)))
-                return 2;
-            if (strcmp(v, "auto") && strcmp(v, "f32"))
-                return cli_usage_error(cmd, "--act: '%s' is not auto or f32", v);
-            aprep = strcmp(v, "auto") == 0 ? HERD_APREP_AUTO : HERD_APREP_EXACT;
-        } else {
-            return cli_usage_error(cmd, "unknown option '%s'", o);
-        }
+    double H = (double)c->hidden, qd = (double)(c->n_heads * c->head_dim);
+    double kvd = (double)(c->n_kv_heads * c->head_dim), f = 2 * (double)c->vocab * H;
+    for (int64_t l = 0; l < c->n_layers; l++) {
+        f += 2 * (2 * qd * H + 2 * kvd * H) + 4 * ctx * qd;
+        if (c->layer_moe[l])
+            f += 2 * ((double)c->n_experts * H + (double)(c->top_k + 1) * 3 * (double)c->inter * H);
+        else
+            f += 2 * 3 * (double)c->inter_mlp * H;
     }
-    const preset *p = NULL;
-    for (size_t i = 0; name && i < sizeof presets / sizeof presets[0]; i++)
-        if (strcmp(name, presets[i].name) == 0)
-            p = &presets[i];
-    if (!p)
-        return cli_usage_error(cmd, "--synthetic needs a model name: scout or l4-3.7b");
-    if (!layers)
-        layers = p->default_layers;
+    return f;
+}
 
-    char json[1024];
-    snprintf(json, sizeof json, "{\"num_hidden_layers\": %ld, %s", layers, p->json + 1);
-    herd_llama4_config cfg;
-    herd_weight_source src;
-    herd_status st = herd_llama4_config_parse(json, strlen(json), p->name, &cfg);
-    if (!st)
-        st = herd_synthetic_source(&cfg, 42, HERD_TYPE_BF16, &src);
-    if (st)
-        return cli_status_error(cmd, st);
-    herd_model_opts o;
-    herd_model_opts_default(&o);
-    o.dtype = dtype;
-    o.aprep = aprep;
-    o.threads = (int)threads;
-    herd_model *m = NULL;
-    double t0 = herd_now();
-    fprintf(stderr, "herd bench model: building %s with %ld of %d layers (random weights)...\n",
-            p->name, layers, p->full_layers);
-    if ((st = herd_model_load_source(&cfg, &src, &o, &m)))
-        return cli_status_error(cmd, st);
-    double t_build = herd_now() - t0;
-    int nthreads = herd_pool_size(m->pool);
-    int64_t V = m->cfg.vocab;
-    int32_t *ids = malloc((size_t)(prompt + gen) * sizeof *ids);
-    float *logits = herd_alloc((size_t)V * sizeof(float), "bench");
-    herd_kv_cache *kv = NULL;
-    if (!ids || !logits || (st = herd_kv_create(m, prompt + gen, &kv))) {
-        herd_model_free(m);
-        return cli_status_error(cmd, st ? st : HERD_ERR_NOMEM);
+typedef struct stats {
+    double med, lo, hi;
+} stats;
+
+static stats summarize(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    stats s = {n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2, v[0], v[n - 1]};
+    return s;
+}
+
+static double load_average(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
     }
-    uint64_t x = 1;
-    for (long i = 0; i < prompt + gen; i++) {
-        x = x * 6364136223846793005u + 1442695040888963407u;
-        ids[i] = (int32_t)((x >> 33) % (uint64_t)V);
-    }
-    /* best of three prefills (the machine is shared; the minimum is the stable estimate),
-     * then the median decode step */
-    herd_prof_reset();
-    herd_prof_enable(ops);
-    double tp = 1e30;
-    for (int r = 0; r < 3 && !st; r++) {
-        herd_kv_reset(kv);
-        double t = herd_now();
-        st = herd_model_forward(m, kv, ids, prompt, logits, false);
-        t = herd_now() - t;
-        tp = t < tp ? t : tp;
-    }
-    double *steps = malloc((size_t)gen * sizeof *steps), td = 0;
-    for (long i = 0; i < gen && !st && steps; i++) {
-        double t = herd_now();
-        st = herd_model_forward(m, kv, &ids[prompt + i], 1, logits, false);
-        steps[i] = herd_now() - t;
-    }
-    if (steps && !st) {
-        qsort(steps, (size_t)gen, sizeof *steps, cmp_double);
-        td = steps[gen / 2] * (double)gen; /* median step × gen */
-    }
-    free(steps);
-    double head_d = time_head(m, 1), bytes = decode_bytes(m);
-    double scale = (double)p->full_layers / (double)layers;
-    double full_p = head_d + (tp - head_d) * scale,
-           full_d = head_d + (td / (double)gen - head_d) * scale;
-    double full_bytes = pb(m->output) + (bytes - pb(m->output)) * scale;
-    herd_limits lim;
-    bool have_lim = herd_limits_get(nthreads, false, &lim) == HERD_OK;
-    printf("model %s, %ld of %d layers built in %.1f s, weights %s, activations %s, %d threads, "
-           "isa %s\n",
-           p->name, layers, p->full_layers, t_build, herd_type_name(m->dtype),
-           aprep == HERD_APREP_AUTO ? "auto" : "f32", nthreads, herd_isa_name(herd_isa()));
-    printf("  measured:     prefill %ld tokens %.2f s = %.1f tok/s; decode (median of %ld) %.1f "
-           "ms/token = %.2f tok/s\n",
-           prompt, tp, (double)prompt / tp, gen, 1e3 * td / (double)gen, (double)gen / td);
-    printf("  full depth:   prefill %.2f tok/s; decode %.3f tok/s (%.0f ms/token, %.2f GB "
-           "streamed per token)\n",
-           (double)prompt / full_p, 1 / full_d, 1e3 * full_d, full_bytes / 1e9);
-    if (have_lim)
-        printf("  decode bound: %.1f GB/s read bandwidth (%d threads) -> %.3f tok/s at full "
-               "depth; measured is %.0f%% of it\n",
-               lim.bw_gbs, nthreads, lim.bw_gbs * 1e9 / full_bytes,
-               100 * (1 / full_d) / (lim.bw_gbs * 1e9 / full_bytes));
-    for (int ph = 0; ops && ph < HERD_PHASE_COUNT; ph++) {
+    return l;
+}
+
+static void print_ops(void)
+{
+    for (int ph = 0; ph < HERD_PHASE_COUNT; ph++) {
         int64_t tok = herd_prof_phase_tokens((herd_prof_phase)ph);
         if (!tok)
             continue;
@@ -258,10 +187,303 @@ int bench_model_main(int argc, char **argv)
                        e->cost.flops / e->seconds / 1e9);
         }
     }
+}
+
+typedef struct run_cfg {
+    const char *model;
+    long prompt, gen, reps;
+    double scale; /* full depth / built depth */
+    bool json, ops, exact;
+} run_cfg;
+
+/* llama-bench's two tests at one thread count: prefill of rc->prompt tokens and decode of
+ * rc->gen tokens, each from an empty cache, after one warm-up of each. */
+static herd_status run_threads(herd_model *m, herd_kv_cache *kv, const int32_t *ids, float *logits,
+                               const run_cfg *rc, int threads)
+{
+    herd_pool *own = m->pool, *pl = NULL;
+    herd_status st = HERD_OK;
+    if (threads != herd_pool_size(own) && (st = herd_pool_create(threads, &pl)))
+        return st;
+    if (pl)
+        m->pool = pl;
+    double *tp = calloc((size_t)rc->reps, sizeof *tp), *td = calloc((size_t)rc->reps, sizeof *td);
+    if (!tp || !td)
+        st = herd_fail(HERD_ERR_NOMEM, "bench model: out of memory");
+    herd_kv_reset(kv);
+    if (!st)
+        st = herd_model_forward(m, kv, ids, rc->prompt < 32 ? rc->prompt : 32, logits, false);
+    herd_kv_reset(kv);
+    if (!st)
+        st = herd_model_forward(m, kv, ids, 1, logits, false);
+    herd_prof_reset();
+    herd_prof_enable(rc->ops);
+    for (long r = 0; r < rc->reps && !st; r++) {
+        herd_kv_reset(kv);
+        double t = herd_now();
+        st = herd_model_forward(m, kv, ids, rc->prompt, logits, false);
+        tp[r] = herd_now() - t;
+        herd_kv_reset(kv);
+        t = herd_now();
+        for (long i = 0; i < rc->gen && !st; i++)
+            st = herd_model_forward(m, kv, &ids[i], 1, logits, false);
+        td[r] = herd_now() - t;
+    }
     herd_prof_enable(false);
+    herd_limits lim;
+    bool have_lim = !st && herd_limits_get(threads, false, &lim) == HERD_OK;
+    double head = !st && rc->scale != 1 ? time_head(m, 1) : 0;
+    for (int ph = 0; ph < 2 && !st; ph++) {
+        bool pre = ph == 0;
+        long ntok = pre ? rc->prompt : rc->gen;
+        double *t = pre ? tp : td, *tps = t;
+        for (long r = 0; r < rc->reps; r++) {
+            /* full depth: head + (measured - head) x scale, the head once per call */
+            double calls = pre ? 1 : (double)ntok;
+            double full = calls * head + (t[r] - calls * head) * rc->scale;
+            tps[r] = (double)ntok / full;
+        }
+        stats s = summarize(tps, (int)rc->reps);
+        double bytes =
+            pre ? weight_bytes(m, m->cfg.n_experts) / (double)ntok : weight_bytes(m, m->cfg.top_k);
+        if (rc->scale != 1)
+            bytes = pb(m->output) / (pre ? (double)ntok : 1) +
+                    (bytes - pb(m->output) / (pre ? (double)ntok : 1)) * rc->scale;
+        double ctx = ((double)ntok + 1) / 2;
+        double fpt =
+            flops_per_token(&m->cfg, ctx) +
+            (flops_per_token(&m->cfg, ctx) - 2 * (double)m->cfg.vocab * (double)m->cfg.hidden) *
+                (rc->scale - 1);
+        double gbs = s.med * bytes / 1e9, gflops = s.med * fpt / 1e9;
+        herd_peak pk =
+            have_lim ? herd_peak_for(&lim, (int)m->dtype, NULL, rc->exact) : HERD_PEAK_FP32;
+        double peak = have_lim ? herd_limits_peak(&lim, pk) : 0;
+        double pct_bw = have_lim && lim.bw_gbs > 0 ? 100 * gbs / lim.bw_gbs : 0;
+        double pct_pk = peak > 0 ? 100 * gflops / peak : 0;
+        if (rc->json) {
+            printf("{\"model\": \"%s\", \"phase\": \"%s\", \"test\": \"%s%ld\", \"threads\": %d, "
+                   "\"type\": \"%s\", \"tokens_per_s\": %.3f, \"tokens_per_s_min\": %.3f, "
+                   "\"tokens_per_s_max\": %.3f, \"reps\": %ld, \"weight_bytes_per_token\": %.0f, "
+                   "\"flops_per_token\": %.0f, \"gbs\": %.2f, \"gflops\": %.2f, "
+                   "\"bw_gbs_bound\": %.2f, \"peak_gflops\": %.1f, \"peak\": \"%s\", "
+                   "\"load_average\": %.2f}\n",
+                   rc->model, pre ? "prefill" : "decode", pre ? "pp" : "tg", ntok, threads,
+                   herd_type_name(m->dtype), s.med, s.lo, s.hi, rc->reps, bytes, fpt, gbs, gflops,
+                   have_lim ? lim.bw_gbs : 0, peak, have_lim ? herd_peak_name(pk) : "",
+                   load_average());
+        } else {
+            char extra[128];
+            if (pre)
+                snprintf(extra, sizeof extra, "%8.1f GFLOP/s = %4.1f%% of %s %.0f", gflops, pct_pk,
+                         have_lim ? herd_peak_name(pk) : "?", peak);
+            else
+                snprintf(extra, sizeof extra, "%8.1f GB/s = %4.1f%% of %.1f GB/s", gbs, pct_bw,
+                         have_lim ? lim.bw_gbs : 0);
+            printf("| %-6s | %7d | %2s%-5ld | %8.2f | %7.2f-%-7.2f | %9.1f | %s |\n",
+                   herd_type_name(m->dtype), threads, pre ? "pp" : "tg", ntok, s.med, s.lo, s.hi,
+                   bytes / 1e6, extra);
+        }
+    }
+    if (!st && rc->ops)
+        print_ops();
+    fflush(stdout);
+    free(tp);
+    free(td);
+    m->pool = own;
+    herd_pool_destroy(pl);
+    return st;
+}
+
+static bool parse_threads(const char *cmd, const char *v, int *t, int *n)
+{
+    *n = 0;
+    for (const char *s = v; *s;) {
+        char *end;
+        long x = strtol(s, &end, 10);
+        if (end == s || x < 1 || x > 1024 || *n == 16 || (*end && *end != ','))
+            return cli_usage_error(cmd, "-t: '%s' is not a list of thread counts like 1,2", v),
+                   false;
+        t[(*n)++] = (int)x;
+        s = *end ? end + 1 : end;
+    }
+    return *n > 0 || (cli_usage_error(cmd, "-t: empty list"), false);
+}
+
+int bench_model_main(int argc, char **argv)
+{
+    const char *cmd = "bench model", *name = NULL, *path = NULL, *v, *gguf_out = NULL,
+               *policy = NULL, *tokenizer = NULL;
+    long layers = 0, prompt = 512, gen = 128, reps = 3;
+    int threads[16], nthreads = 0;
+    herd_type dtype = HERD_TYPE_BF16;
+    bool type_given = false;
+    herd_aprep aprep = HERD_APREP_AUTO;
+    bool ops = false, json = false;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        if (cli_is_help(o)) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(o, "--ops") == 0) {
+            ops = true;
+        } else if (strcmp(o, "--json") == 0) {
+            json = true;
+        } else if (strcmp(o, "--synthetic") == 0) {
+            if (!(name = cli_value(cmd, argc, argv, &i)))
+                return 2;
+        } else if (strcmp(o, "-m") == 0) {
+            if (!(path = cli_value(cmd, argc, argv, &i)))
+                return 2;
+        } else if (strcmp(o, "--write-gguf") == 0) {
+            if (!(gguf_out = cli_value(cmd, argc, argv, &i)))
+                return 2;
+        } else if (strcmp(o, "--tokenizer") == 0) {
+            if (!(tokenizer = cli_value(cmd, argc, argv, &i)))
+                return 2;
+        } else if (strcmp(o, "--policy") == 0) {
+            if (!(policy = cli_value(cmd, argc, argv, &i)))
+                return 2;
+        } else if (strcmp(o, "--layers") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)) ||
+                !cli_parse_long(cmd, o, v, 1, 4096, &layers))
+                return 2;
+        } else if (strcmp(o, "-p") == 0 || strcmp(o, "--prompt") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)) ||
+                !cli_parse_long(cmd, o, v, 1, 65536, &prompt))
+                return 2;
+        } else if (strcmp(o, "-n") == 0 || strcmp(o, "--gen") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)) || !cli_parse_long(cmd, o, v, 1, 65536, &gen))
+                return 2;
+        } else if (strcmp(o, "-r") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)) || !cli_parse_long(cmd, o, v, 1, 1000, &reps))
+                return 2;
+        } else if (strcmp(o, "-t") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)) || !parse_threads(cmd, v, threads, &nthreads))
+                return 2;
+        } else if (strcmp(o, "--dtype") == 0 || strcmp(o, "--type") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)))
+                return 2;
+            if (!herd_type_parse(v, &dtype))
+                return cli_usage_error(cmd, "%s: unknown type '%s'", o, v);
+            type_given = true;
+        } else if (strcmp(o, "--act") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)))
+                return 2;
+            if (strcmp(v, "auto") && strcmp(v, "f32"))
+                return cli_usage_error(cmd, "--act: '%s' is not auto or f32", v);
+            aprep = strcmp(v, "auto") == 0 ? HERD_APREP_AUTO : HERD_APREP_EXACT;
+        } else {
+            return cli_usage_error(cmd, "unknown option '%s'", o);
+        }
+    }
+    const preset *p = NULL;
+    for (size_t i = 0; name && i < sizeof presets / sizeof presets[0]; i++)
+        if (strcmp(name, presets[i].name) == 0)
+            p = &presets[i];
+    if (!p == !path || (name && !p))
+        return cli_usage_error(cmd, "give -m MODEL or --synthetic NAME (scout, l4-3.7b or tiny)");
+    if (gguf_out && (!p || !tokenizer))
+        return cli_usage_error(cmd, "--write-gguf needs --synthetic NAME and --tokenizer FILE");
+    if (policy && !gguf_out)
+        return cli_usage_error(cmd, "--policy applies to --write-gguf (then bench with -m)");
+    if (!nthreads)
+        threads[nthreads++] = herd_cpu_count();
+
+    herd_llama4_config cfg;
+    herd_weight_source src;
+    herd_status st = HERD_OK;
+    if (p) {
+        if (!layers)
+            layers = gguf_out ? p->full_layers : p->default_layers;
+        char text[1024];
+        snprintf(text, sizeof text, "{\"num_hidden_layers\": %ld, %s", layers, p->json + 1);
+        st = herd_llama4_config_parse(text, strlen(text), p->name, &cfg);
+        if (!st && (st = herd_synthetic_source(&cfg, 42, HERD_TYPE_BF16, &src)))
+            herd_llama4_config_free(&cfg);
+        if (st)
+            return cli_status_error(cmd, st);
+    }
+    if (gguf_out) {
+        herd_quant_policy pol;
+        herd_pool *pool = NULL;
+        st = herd_quant_policy_load(policy ? policy : "uniform", &pol);
+        if (!st)
+            st = herd_pool_create(threads[0], &pool);
+        if (!st)
+            st = bench_model_write_gguf(&cfg, &src, &pol, dtype, tokenizer, gguf_out, pool);
+        herd_pool_destroy(pool);
+        if (src.close)
+            src.close(src.ctx);
+        herd_llama4_config_free(&cfg);
+        if (st)
+            return cli_status_error(cmd, st);
+        fprintf(stderr, "herd bench model: wrote %s\n", gguf_out);
+        return 0;
+    }
+    herd_model_opts o;
+    herd_model_opts_default(&o);
+    o.dtype = dtype;
+    o.aprep = aprep;
+    o.threads = threads[nthreads - 1];
+    herd_model *m = NULL;
+    double t0 = herd_now();
+    if (p) {
+        fprintf(stderr, "herd bench model: building %s with %ld of %d layers (random weights)...\n",
+                p->name, layers, p->full_layers);
+        st = herd_model_load_source(&cfg, &src, &o, &m);
+    } else if (herd_is_gguf_file(path)) {
+        o.dtype = type_given ? dtype : HERD_TYPE_COUNT;
+        st = herd_gguf_source_open(path, &cfg, &src);
+        if (!st)
+            st = herd_model_load_source(&cfg, &src, &o, &m);
+    } else {
+        st = herd_model_load(path, &o, &m);
+    }
+    if (st)
+        return cli_status_error(cmd, st);
+    double t_build = herd_now() - t0;
+    int64_t V = m->cfg.vocab;
+    long ctx = prompt > gen ? prompt : gen;
+    int32_t *ids = malloc((size_t)ctx * sizeof *ids);
+    float *logits = herd_alloc((size_t)V * sizeof(float), "bench");
+    herd_kv_cache *kv = NULL;
+    if (!ids || !logits || (st = herd_kv_create(m, ctx, &kv))) {
+        free(ids);
+        herd_free(logits);
+        herd_model_free(m);
+        return cli_status_error(cmd, st ? st : HERD_ERR_NOMEM);
+    }
+    uint64_t x = 1;
+    for (long i = 0; i < ctx; i++) {
+        x = x * 6364136223846793005u + 1442695040888963407u;
+        ids[i] = (int32_t)((x >> 33) % (uint64_t)V);
+    }
+    run_cfg rc = {.model = p ? p->name : path,
+                  .prompt = prompt,
+                  .gen = gen,
+                  .reps = reps,
+                  .scale = p ? (double)p->full_layers / (double)layers : 1,
+                  .json = json,
+                  .ops = ops,
+                  .exact = aprep == HERD_APREP_EXACT};
+    if (!json) {
+        printf("model %s: %lld of %d layers (loaded in %.1f s), weights %s, %.2f GB packed, "
+               "activations %s, isa %s, load average %.1f\n",
+               rc.model, (long long)m->cfg.n_layers, p ? p->full_layers : (int)m->cfg.n_layers,
+               t_build, herd_type_name(m->dtype), weight_bytes(m, m->cfg.n_experts) / 1e9,
+               aprep == HERD_APREP_AUTO ? "auto" : "f32", herd_isa_name(herd_isa()),
+               load_average());
+        if (rc.scale != 1)
+            printf("(figures extrapolated to %d layers: head + (measured - head) x %.0f)\n",
+                   p->full_layers, rc.scale);
+        printf("| type   | threads | test    | tok/s    | min-max         | MB/token  | "
+               "decode: GB/s vs bandwidth; prefill: GFLOP/s vs peak |\n");
+    }
+    for (int i = 0; i < nthreads && !st; i++)
+        st = run_threads(m, kv, ids, logits, &rc, threads[i]);
     herd_kv_free(kv);
     herd_free(logits);
     free(ids);
     herd_model_free(m);
-    return 0;
+    return st ? cli_status_error(cmd, st) : 0;
 }
