@@ -34,8 +34,8 @@ static void quant_part(void *ctx, int tid, int nthreads)
     herd_split_range((size_t)j->rows, 1, tid, nthreads, &b, &e);
     float *f = malloc((size_t)j->cols * sizeof *f);
     herd_status st = f ? HERD_OK : HERD_ERR_NOMEM;
-    size_t in_row = j->src->row_bytes ? j->src->row_bytes
-                                      : herd_type_row_bytes(j->src->type, (size_t)j->cols);
+    size_t in_row =
+        j->src->row_bytes ? j->src->row_bytes : herd_type_row_bytes(j->src->type, (size_t)j->cols);
     for (size_t r = b; r < e && !st; r++) {
         st = herd_row_to_f32(j->src->type, (const uint8_t *)j->src->data + r * in_row, f,
                              (size_t)j->cols);
@@ -87,10 +87,8 @@ static herd_status list_tensors(const herd_llama4_config *c, gtensor **v, size_t
         L("ffn_norm.weight", HERD_W_FFN_NORM, 0, H, 1, HERD_QC_NORM);
         if (c->layer_moe[l]) {
             L("ffn_gate_inp.weight", HERD_W_ROUTER, 0, c->n_experts, H, HERD_QC_ROUTER);
-            L("ffn_gate_exps.weight", HERD_W_EXP_GATE, c->n_experts, c->inter, H,
-              HERD_QC_EXPERTS);
-            L("ffn_down_exps.weight", HERD_W_EXP_DOWN, c->n_experts, H, c->inter,
-              HERD_QC_EXPERTS);
+            L("ffn_gate_exps.weight", HERD_W_EXP_GATE, c->n_experts, c->inter, H, HERD_QC_EXPERTS);
+            L("ffn_down_exps.weight", HERD_W_EXP_DOWN, c->n_experts, H, c->inter, HERD_QC_EXPERTS);
             L("ffn_up_exps.weight", HERD_W_EXP_UP, c->n_experts, c->inter, H, HERD_QC_EXPERTS);
             L("ffn_gate_shexp.weight", HERD_W_SH_GATE, 0, c->inter, H, HERD_QC_SHARED);
             L("ffn_down_shexp.weight", HERD_W_SH_DOWN, 0, H, c->inter, HERD_QC_SHARED);
@@ -115,10 +113,8 @@ static herd_status write_matrix(herd_gguf_writer *w, herd_weight_source *src, co
     if (st)
         return st;
     bool vec = t->cols == 1;
-    qjob j = {.src = &m,
-              .type = t->type,
-              .rows = vec ? 1 : t->rows,
-              .cols = vec ? t->rows : t->cols};
+    qjob j = {
+        .src = &m, .type = t->type, .rows = vec ? 1 : t->rows, .cols = vec ? t->rows : t->cols};
     j.out_row = herd_type_row_bytes(t->type, (size_t)j.cols);
     size_t need = j.out_row * (size_t)j.rows;
     if (need > *cap) {
@@ -162,10 +158,13 @@ herd_status bench_model_write_gguf(const herd_llama4_config *c, herd_weight_sour
     if (!st)
         st = herd_gguf_set_tokenizer(w, tokenizer_json, c->vocab);
     for (size_t i = 0; i < n && !st; i++) {
-        v[i].type = v[i].cols == 1 ? HERD_TYPE_F32
-                                   : herd_quant_policy_type(p, v[i].cls, type, v[i].cols);
+        v[i].type =
+            v[i].cols == 1 ? HERD_TYPE_F32 : herd_quant_policy_type(p, v[i].cls, type, v[i].cols);
         int64_t ne[3] = {v[i].cols == 1 ? v[i].rows : v[i].cols, v[i].rows, v[i].experts};
-        st = herd_gguf_add_tensor(w, v[i].name, v[i].type, v[i].cols == 1 ? 1 : v[i].experts ? 3 : 2,
+        st = herd_gguf_add_tensor(w, v[i].name, v[i].type,
+                                  v[i].cols == 1 ? 1
+                                  : v[i].experts ? 3
+                                                 : 2,
                                   ne);
     }
     if (!st)
