@@ -16,7 +16,8 @@ static void usage(FILE *f)
         "  -p TEXT           the prompt as text, encoded with the checkpoint's tokenizer after\n"
         "                    <|begin_of_text|>; special-token text such as <|eot|> is honoured\n"
         "  -n N              tokens to generate (default 128); text generation also stops at an\n"
-        "                    end-of-sequence id of the config; any run stops when the context\n"
+        "                    end-of-sequence id of the config or stop token of the tokenizer\n"
+        "                    (<|eot|>, <|eom|>, <|end_of_text|>); any run stops when the context\n"
         "                    is full\n"
         "  --print-ids       print the generated ids (space separated) instead of text: exactly\n"
         "                    N ids, end-of-sequence ids included (the reference's greedy rule)\n"
@@ -33,8 +34,9 @@ static void usage(FILE *f)
 
 typedef struct run_state {
     bool first;
-    const herd_llama4_config *cfg; /* its eos ids end the run and are not printed as text */
-    herd_decoder *dec;             /* NULL: print ids */
+    const int32_t *stop; /* ids that end a text run; they are not printed as text */
+    size_t n_stop;
+    herd_decoder *dec; /* NULL: print ids */
     herd_status st;
 } run_state;
 
@@ -42,8 +44,8 @@ static bool on_token(void *user, int32_t tok)
 {
     run_state *s = user;
     bool stop = false;
-    for (int i = 0; i < s->cfg->n_eos; i++)
-        stop |= s->cfg->eos[i] == tok;
+    for (size_t i = 0; i < s->n_stop; i++)
+        stop |= s->stop[i] == tok;
     if (s->dec && stop) {
         /* the end-of-turn token is not part of the text */
     } else if (s->dec) {
@@ -158,12 +160,32 @@ static int cmd_main(int argc, char **argv)
         have_dec = true;
     }
     static const int32_t no_stop[1] = {-1};
+    int32_t stop[64]; /* text runs end at the config's eos ids and the tokenizer's stop set
+                         (<|eot|>, <|eom|>, <|end_of_text|>, generation_config.json's ids) */
+    size_t n_stop = 0;
+    if (!rc) {
+        const herd_llama4_config *cfg = herd_model_config(herd_engine_model(e));
+        for (int i = 0; i < cfg->n_eos && n_stop < 64; i++)
+            stop[n_stop++] = cfg->eos[i];
+        const int32_t *tstop = NULL;
+        size_t nt = tok ? herd_tokenizer_stop_ids(tok, &tstop) : 0;
+        for (size_t i = 0; i < nt && n_stop < 64; i++) {
+            bool dup = false;
+            for (size_t j = 0; j < n_stop; j++)
+                dup |= stop[j] == tstop[i];
+            if (!dup)
+                stop[n_stop++] = tstop[i];
+        }
+    }
     if (print_ids || ignore_eos) { /* a non-NULL empty list: nothing stops the run early */
         g.stop_ids = no_stop;
         g.n_stop = 0;
+    } else if (!rc) {
+        g.stop_ids = stop;
+        g.n_stop = (int)n_stop;
     }
     if (!rc) {
-        run_state s = {true, herd_model_config(herd_engine_model(e)), have_dec ? &dec : NULL,
+        run_state s = {true, stop, print_ids || ignore_eos ? 0 : n_stop, have_dec ? &dec : NULL,
                        HERD_OK};
         herd_gen_result res;
         herd_status st =
