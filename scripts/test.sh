@@ -21,5 +21,8 @@ done
 # Fuzz every parser of untrusted files for 20 s each (8 harnesses, under 3 minutes; skipped
 # without clang). Crash inputs go to tests/data/fuzz/regressions/, replayed by ctest above.
 if command -v clang >/dev/null 2>&1; then
+  # In CI a time-boxed fuzz run is exploratory: what it finds is printed, not fatal (a new
+  # find on a faster, quieter machine must not block landing unrelated work).
+  [ "${CI:-}" = true ] && export FUZZ_SOFT=1
   sh scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 fi
