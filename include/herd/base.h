@@ -53,6 +53,11 @@ typedef struct herd_mapped_file {
 } herd_mapped_file;
 herd_status herd_map_file(const char *path, herd_mapped_file *out);
 void herd_unmap_file(herd_mapped_file *f);
+/* Drops the pages of [p, p + n) inside a mapping from this process's memory (they stay in the
+ * page cache and come back on the next read). Called once a tensor has been packed, so a loaded
+ * model holds the packed copy, not both. Only for ranges of a read-only file mapping: on
+ * anonymous memory it would zero the pages. */
+void herd_mapped_drop(const void *p, size_t n);
 
 /* Writes go to "<path>.tmp.<pid>" and are renamed at commit, so a failed or interrupted run
  * never leaves a half-written output. */

@@ -86,6 +86,10 @@ typedef struct herd_wmat {
     const void *data;   /* rows of herd_type_row_bytes(type, cols) unless row_bytes says else */
     size_t row_bytes;
     void *owned; /* a buffer the source made (e.g. a transpose); released by `release` */
+    /* The bytes of the source's file mapping this matrix was read from: `release` drops their
+     * pages from memory once the matrix is packed (NULL: nothing to drop). */
+    const void *span;
+    size_t span_bytes;
 } herd_wmat;
 
 typedef struct herd_weight_source {

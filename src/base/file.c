@@ -51,6 +51,18 @@ void herd_unmap_file(herd_mapped_file *f)
     memset(f, 0, sizeof *f);
 }
 
+void herd_mapped_drop(const void *p, size_t n)
+{
+    if (!p || n == 0)
+        return;
+    /* Whole pages only: a page shared with a neighbour would come back on its next read anyway
+     * (the mapping is private and never written), but there is no gain in dropping it. */
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t b = ((uintptr_t)p + page - 1) & ~(page - 1), e = ((uintptr_t)p + n) & ~(page - 1);
+    if (e > b)
+        madvise((void *)b, e - b, MADV_DONTNEED);
+}
+
 /* ---- temporary files to remove on a signal ----
  * A fixed table of path copies (no heap: a signal handler reads it). A slot is claimed (1),
  * filled, then published (2) before the file is created, and freed (0) after the rename or

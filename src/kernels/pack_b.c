@@ -20,7 +20,10 @@ static void *alloc_packed(size_t bytes)
         return NULL;
     }
 #ifdef MADV_HUGEPAGE
-    madvise(p, rounded, MADV_HUGEPAGE);
+    /* Only the whole huge pages: a huge page over the tail would make up to 2 MiB per weight
+     * resident that nothing uses (0.9 GB over the experts of a 3.7 B MoE). */
+    if (bytes >= HUGE_PAGE)
+        madvise(p, bytes & ~(size_t)(HUGE_PAGE - 1), MADV_HUGEPAGE);
 #endif
     memset(p, 0, bytes);
     return p;

@@ -100,10 +100,18 @@ static herd_status gg_get(void *ctx, herd_wrole role, int64_t layer, int64_t exp
                 return st;
             }
         }
-        *out = (herd_wmat){HERD_TYPE_F32, rows, cols, f, 0, f};
+        *out =
+            (herd_wmat){.type = HERD_TYPE_F32, .rows = rows, .cols = cols, .data = f, .owned = f};
         return HERD_OK;
     }
-    *out = (herd_wmat){t->type, rows, cols, data, cols == 1 ? 0 : rb, NULL};
+    size_t span = experts ? (size_t)rows * rb : t->bytes;
+    *out = (herd_wmat){.type = t->type,
+                       .rows = rows,
+                       .cols = cols,
+                       .data = data,
+                       .row_bytes = cols == 1 ? 0 : rb,
+                       .span = data,
+                       .span_bytes = span};
     return HERD_OK;
 }
 
@@ -112,6 +120,8 @@ static void gg_release(void *ctx, herd_wmat *m)
     (void)ctx;
     herd_free(m->owned);
     m->owned = NULL;
+    herd_mapped_drop(m->span, m->span_bytes);
+    m->span = NULL;
 }
 
 static void gg_close(void *ctx)

@@ -127,14 +127,25 @@ static herd_status hf_get(void *ctx, herd_wrole role, int64_t layer, int64_t exp
             return HERD_ERR_NOMEM;
         const uint8_t *base = t->data + (size_t)expert * (size_t)(want[1] * want[2]) * es;
         transpose(buf, base, rows, cols, want[2], role == HERD_W_EXP_UP ? rows : 0, es);
-        *out = (herd_wmat){t->type, rows, cols, buf, 0, buf};
+        *out = (herd_wmat){.type = t->type,
+                           .rows = rows,
+                           .cols = cols,
+                           .data = buf,
+                           .owned = buf,
+                           .span = base,
+                           .span_bytes = (size_t)(want[1] * want[2]) * es};
         return HERD_OK;
     }
     int64_t want[2] = {rows, cols};
     herd_status st = check(s, name, t, want, cols == 1 ? 1 : 2);
     if (st)
         return st;
-    *out = (herd_wmat){t->type, rows, cols, t->data, 0, NULL};
+    *out = (herd_wmat){.type = t->type,
+                       .rows = rows,
+                       .cols = cols,
+                       .data = t->data,
+                       .span = t->data,
+                       .span_bytes = t->nbytes};
     size_t es = herd_type_row_bytes(t->type, 1);
     if ((uintptr_t)t->data % es) { /* writers that do not pad leave tensors unaligned */
         out->owned = herd_alloc(t->nbytes, "aligned tensor copy");
@@ -150,6 +161,8 @@ static void hf_release(void *ctx, herd_wmat *m)
 {
     herd_free(m->owned);
     m->owned = NULL;
+    herd_mapped_drop(m->span, m->span_bytes);
+    m->span = NULL;
 }
 
 static void hf_close(void *ctx)

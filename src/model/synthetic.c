@@ -49,7 +49,8 @@ static herd_status synth_get(void *ctx, herd_wrole role, int64_t layer, int64_t 
         herd_free(buf);
         return st;
     }
-    *out = (herd_wmat){s->type, rows, cols, buf, rb, buf};
+    *out = (herd_wmat){
+        .type = s->type, .rows = rows, .cols = cols, .data = buf, .row_bytes = rb, .owned = buf};
     return HERD_OK;
 }
 
