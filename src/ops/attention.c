@@ -1,36 +1,112 @@
-/* Attention for a piece of new tokens against cached and new keys, one query row at a time
- * with an online (streaming) softmax, so memory never grows with T×T. Each (token, head) is
- * computed independently, so results do not depend on the thread count. */
+/* Attention for a piece of new tokens against cached and new keys, flash-attention style (see
+ * attn_simd.h for the kernels): memory never grows with T×T, each key tile is gathered and
+ * transposed once per work item and shared by all its query rows.
+ *
+ * Work items are (block of query tokens, kv head), fixed by the shape and T alone, and tiles
+ * start at fixed absolute positions, so every row meets the same tiles in the same groups
+ * whatever the thread count: results are bit-identical across thread counts. */
 #include "attn_simd.h"
 #include "herd/ops.h"
 
+#include <assert.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
-static float dot_ref(const float *a, const float *b, int64_t n)
+/* ---- the plain C kernels ---------------------------------------------------------------- */
+
+static void gather_ref(float *kt, int64_t stride, const float *const *k, int64_t j0, int64_t j1,
+                       int64_t dim)
 {
-    float s = 0;
-    for (int64_t i = 0; i < n; i++)
-        s += a[i] * b[i];
-    return s;
+    for (int64_t j = j0; j < j1; j++)
+        for (int64_t d = 0; d < dim; d++)
+            kt[d * stride + j] = k[j][d];
 }
 
-static void axpy_ref(float *acc, float e, const float *v, int64_t n)
+static void attend_ref(const attn_tile *t, const attn_rows *r)
 {
-    for (int64_t i = 0; i < n; i++)
-        acc[i] += e * v[i];
+    int64_t D = t->dim, KT = t->stride;
+    float *s = t->p;
+    for (int i = 0; i < ATTN_ROWS; i++) {
+        int64_t a = r->a[i], b = r->b[i];
+        if (a >= b)
+            continue;
+        const float *q = r->q[i];
+        float *st = r->st[i], *o = st + ATTN_STATE_HEAD;
+        for (int64_t j = a; j < b; j++)
+            s[j] = 0;
+        for (int64_t d = 0; d < D; d++) /* d outside: the keys of one component are contiguous */
+            for (int64_t j = a; j < b; j++)
+                s[j] += q[d] * t->kt[d * KT + j];
+        float mx = -INFINITY;
+        for (int64_t j = a; j < b; j++) {
+            s[j] *= t->scale;
+            mx = fmaxf(mx, s[j]);
+        }
+        if (mx > st[0]) { /* rescale what was summed under the old maximum */
+            float c = expf(st[0] - mx);
+            st[1] *= c;
+            for (int64_t d = 0; d < D; d++)
+                o[d] *= c;
+            st[0] = mx;
+        }
+        for (int64_t j = a; j < b; j++) {
+            float e = expf(s[j] - st[0]);
+            const float *v = t->v[j];
+            st[1] += e;
+            for (int64_t d = 0; d < D; d++)
+                o[d] += e * v[d];
+        }
+    }
 }
 
-static void scale_ref(float *acc, float c, int64_t n)
+static const attn_kernels kernels_ref = {gather_ref, attend_ref};
+
+static_assert(sizeof(float *) <= 2 * sizeof(float), "a pointer fits in 2 floats");
+
+/* ---- per-thread workspace --------------------------------------------------------------- */
+
+/* Grown on demand and kept between calls (no allocation per token in steady state); freed
+ * when the thread exits. Zeroed when allocated, so vector kernels never compute on
+ * uninitialized memory in the lanes they later mask off. */
+static _Thread_local float *ws_data;
+static _Thread_local size_t ws_size;
+static pthread_key_t ws_key;
+static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
+
+static void ws_release(void *p)
 {
-    for (int64_t i = 0; i < n; i++)
-        acc[i] *= c;
+    herd_free(p);
 }
 
-static const attn_simd simd_ref = {dot_ref, axpy_ref, scale_ref};
+static void ws_key_init(void)
+{
+    pthread_key_create(&ws_key, ws_release);
+}
+
+static float *workspace(size_t floats)
+{
+    if (floats > ws_size) {
+        pthread_once(&ws_once, ws_key_init);
+        herd_free(ws_data);
+        ws_size = 0;
+        ws_data = herd_calloc(floats * sizeof(float), "attention workspace");
+        pthread_setspecific(ws_key, ws_data);
+        if (!ws_data)
+            return NULL;
+        ws_size = floats;
+    }
+    return ws_data;
+}
+
+/* ---- the driver ------------------------------------------------------------------------- */
+
+enum { MAX_HEAD_DIM = 1024, ROWS_PER_ITEM = 64 };
+#define SMALL_WORK 131072.0
 
 typedef struct attn_job {
-    const attn_simd *f;
+    const attn_kernels *f;
     const herd_attn_shape *s;
     const float *q;
     size_t ldq;
@@ -38,102 +114,136 @@ typedef struct attn_job {
     const herd_kv_view *kv;
     float *out;
     size_t ldo;
+    int64_t tokens;   /* query tokens per work item */
+    int64_t tile;     /* keys per tile (a multiple of 32) */
+    int64_t st_len;   /* floats per row state */
+    size_t ws_floats; /* workspace per thread */
+    atomic_int failed;
 } attn_job;
 
-enum { MAX_HEAD_DIM = 1024, HEADS_AT_ONCE = 8 };
-#define SMALL_WORK 131072.0
+static int64_t first_key(const herd_attn_shape *s, int64_t p)
+{
+    return s->chunk > 0 ? p / s->chunk * s->chunk : 0;
+}
 
-/* Query heads h0 .. h0+nh-1 of token t, which share one kv head g: each key and value row is
- * read once for all of them (GQA), each head keeps its own running max, sum and output. */
-static void attend_heads(const attn_job *j, int64_t t, int64_t h0, int64_t nh,
-                         float acc[][MAX_HEAD_DIM])
+/* Tokens t0 .. t1-1 against kv head g: query rows (t, h) in token-major order, meeting the
+ * key tiles in order of position, ATTN_ROWS rows at a time. */
+static void attn_item(attn_job *j, int64_t t0, int64_t t1, int64_t g, float *ws)
 {
     const herd_attn_shape *s = j->s;
     const herd_kv_view *kv = j->kv;
-    const attn_simd *f = j->f;
-    int64_t D = s->head_dim, g = h0 / (s->n_heads / s->n_kv_heads);
+    int64_t D = s->head_dim, KT = j->tile, group = s->n_heads / s->n_kv_heads;
+    int64_t rows = (t1 - t0) * group;
     size_t row = (size_t)(s->n_kv_heads * D);
-    int64_t p = kv->start + t, lo = s->chunk > 0 ? p / s->chunk * s->chunk : 0;
-    const float *q = j->q + (size_t)t * j->ldq + (size_t)(h0 * D);
-    float scale = 1.0f / sqrtf((float)D), m[HEADS_AT_ONCE], l[HEADS_AT_ONCE];
-    for (int64_t i = 0; i < nh; i++) {
-        m[i] = -INFINITY;
-        l[i] = 0;
-        memset(acc[i], 0, (size_t)D * sizeof(float));
+    float *kt = ws, *p = kt + KT * D, *dummy = p + ATTN_ROWS * KT, *states = dummy + j->st_len;
+    const float **kp = (const float **)(void *)(states + rows * j->st_len), **vp = kp + KT;
+    for (int64_t i = 0; i < rows; i++) {
+        float *st = states + i * j->st_len;
+        st[0] = -INFINITY;
+        st[1] = 0;
+        memset(st + ATTN_STATE_HEAD, 0, (size_t)D * sizeof(float));
     }
-    for (int64_t pos = lo; pos <= p; pos++) {
-        const float *k, *v;
-        if (pos < kv->start) {
-            size_t r = (size_t)(pos % kv->ring) * row;
-            k = kv->cache_k + r;
-            v = kv->cache_v + r;
-        } else {
-            size_t r = (size_t)(pos - kv->start) * row;
-            k = kv->new_k + r;
-            v = kv->new_v + r;
+    memset(dummy, 0, (size_t)j->st_len * sizeof(float));
+    attn_tile tile = {kt, KT, D, vp, 1.0f / sqrtf((float)D), p};
+    int64_t p_first = kv->start + t0, p_last = kv->start + t1 - 1, lo = first_key(s, p_first);
+    for (int64_t base = lo / KT * KT; base <= p_last; base += KT) {
+        int64_t g0 = lo > base ? lo : base, g1 = p_last + 1 < base + KT ? p_last + 1 : base + KT;
+        for (int64_t pos = g0; pos < g1; pos++) {
+            size_t r = pos < kv->start ? (size_t)(pos % kv->ring) * row
+                                       : (size_t)(pos - kv->start) * row;
+            const float *kr = pos < kv->start ? kv->cache_k : kv->new_k;
+            const float *vr = pos < kv->start ? kv->cache_v : kv->new_v;
+            kp[pos - base] = kr + r + (size_t)(g * D);
+            vp[pos - base] = vr + r + (size_t)(g * D);
         }
-        k += g * D;
-        v += g * D;
-        for (int64_t i = 0; i < nh; i++) {
-            float sc = f->dot(q + i * D, k, D) * scale;
-            if (sc > m[i]) { /* rescale what was summed under the old maximum */
-                float c = expf(m[i] - sc);
-                l[i] *= c;
-                f->scale(acc[i], c, D);
-                m[i] = sc;
+        j->f->gather(kt, KT, kp, g0 - base, g1 - base, D);
+        for (int64_t r0 = 0; r0 < rows; r0 += ATTN_ROWS) {
+            attn_rows rs;
+            bool any = false;
+            for (int i = 0; i < ATTN_ROWS; i++) {
+                int64_t ri = r0 + i < rows ? r0 + i : r0, t = t0 + ri / group, h = ri % group;
+                int64_t pq = kv->start + t, a = first_key(s, pq) - base, b = pq + 1 - base;
+                a = a > 0 ? a : 0;
+                b = b < KT ? b : KT;
+                if (r0 + i >= rows || a >= b)
+                    a = b = 0;
+                any |= a < b;
+                rs.q[i] = j->q + (size_t)t * j->ldq + (size_t)((g * group + h) * D);
+                rs.st[i] = r0 + i < rows ? states + ri * j->st_len : dummy;
+                rs.a[i] = a;
+                rs.b[i] = b;
             }
-            float e = expf(sc - m[i]);
-            l[i] += e;
-            f->axpy(acc[i], e, v, D);
+            if (any)
+                j->f->attend(&tile, &rs);
         }
     }
-    for (int64_t i = 0; i < nh; i++) {
-        float *o = j->out + (size_t)t * j->ldo + (size_t)((h0 + i) * D), inv = 1 / l[i];
+    for (int64_t i = 0; i < rows; i++) {
+        int64_t t = t0 + i / group, h = i % group;
+        const float *st = states + i * j->st_len;
+        float *o = j->out + (size_t)t * j->ldo + (size_t)((g * group + h) * D), inv = 1 / st[1];
         for (int64_t d = 0; d < D; d++)
-            o[d] = acc[i][d] * inv;
+            o[d] = st[ATTN_STATE_HEAD + d] * inv;
     }
 }
 
-/* Work items: (token, kv head, batch of up to HEADS_AT_ONCE of its query heads). */
+/* Items (token block b, kv head g) in order b·n_kv_heads + g, dealt round-robin: neighbouring
+ * items cost about the same, so the threads stay balanced under the causal mask. */
 static void attn_part(void *ctx, int tid, int nthreads)
 {
-    const attn_job *j = ctx;
-    static _Thread_local float acc[HEADS_AT_ONCE][MAX_HEAD_DIM];
-    int64_t group = j->s->n_heads / j->s->n_kv_heads;
-    int64_t batches = (group + HEADS_AT_ONCE - 1) / HEADS_AT_ONCE,
-            per_t = j->s->n_kv_heads * batches;
-    size_t b, e;
-    herd_split_range((size_t)(j->T * per_t), 1, tid, nthreads, &b, &e);
-    for (size_t i = b; i < e; i++) {
-        int64_t t = (int64_t)i / per_t, r = (int64_t)i % per_t;
-        int64_t g = r / batches, first = (r % batches) * HEADS_AT_ONCE;
-        int64_t nh = group - first < HEADS_AT_ONCE ? group - first : HEADS_AT_ONCE;
-        attend_heads(j, t, g * group + first, nh, acc);
+    attn_job *j = ctx;
+    int64_t nkv = j->s->n_kv_heads, blocks = (j->T + j->tokens - 1) / j->tokens;
+    float *ws = workspace(j->ws_floats);
+    if (!ws) {
+        atomic_store(&j->failed, 1);
+        return;
+    }
+    for (int64_t i = tid; i < blocks * nkv; i += nthreads) {
+        int64_t t0 = i / nkv * j->tokens, t1 = t0 + j->tokens < j->T ? t0 + j->tokens : j->T;
+        attn_item(j, t0, t1, i % nkv, ws);
     }
 }
 
 herd_status herd_attention(const herd_attn_shape *s, const float *q, size_t ldq, int64_t T,
                            const herd_kv_view *kv, float *out, size_t ldo, herd_pool *pool)
 {
-    if (s->n_kv_heads <= 0 || s->n_heads % s->n_kv_heads || s->head_dim <= 0 ||
-        s->head_dim > MAX_HEAD_DIM)
+    if (s->n_kv_heads <= 0 || s->n_heads <= 0 || s->n_heads % s->n_kv_heads ||
+        s->head_dim <= 0 || s->head_dim > MAX_HEAD_DIM)
         return herd_fail(HERD_ERR_ARG, "attention: bad shape (%lld heads, %lld kv heads, dim %lld)",
                          (long long)s->n_heads, (long long)s->n_kv_heads, (long long)s->head_dim);
     if (T <= 0)
         return HERD_OK;
+    int64_t D = s->head_dim, group = s->n_heads / s->n_kv_heads;
+    /* a tile of keys is about 32 KB (D = 64: 128 keys), so it stays near the core */
+    int64_t tile = 8192 / D / 32 * 32, tokens = ROWS_PER_ITEM / group;
+    tile = tile < 32 ? 32 : tile > 256 ? 256 : tile;
+    tokens = tokens < 1 ? 1 : tokens;
+    int64_t st_len = ATTN_STATE_HEAD + (D + 15) / 16 * 16;
+    /* kt, p, dummy state, row states, then key and value row pointers */
+    size_t ws_floats = (size_t)(tile * D + ATTN_ROWS * tile + (1 + tokens * group) * st_len) +
+                       2 * (size_t)tile * 2;
     herd_isa_level isa = herd_isa();
-    const attn_simd *f = isa >= HERD_ISA_AVX512 ? &herd_attn_simd_avx512
-                         : isa >= HERD_ISA_AVX2 ? &herd_attn_simd_avx2
-                                                : &simd_ref;
-    attn_job j = {f, s, q, ldq, T, kv, out, ldo};
+    attn_job j = {isa >= HERD_ISA_AVX512 ? &herd_attn_avx512 : &kernels_ref,
+                  s,
+                  q,
+                  ldq,
+                  T,
+                  kv,
+                  out,
+                  ldo,
+                  tokens,
+                  tile,
+                  st_len,
+                  ws_floats,
+                  0};
     /* Small work (decode early in a conversation) runs on the caller: waking the pool costs
      * more than ~1e5 multiply-adds. */
     double work = 0;
     for (int64_t t = 0; t < T && work < SMALL_WORK; t++) {
         int64_t p = kv->start + t;
-        work +=
-            (double)(s->chunk > 0 ? p % s->chunk + 1 : p + 1) * (double)(s->n_heads * s->head_dim);
+        work += (double)(p - first_key(s, p) + 1) * (double)(s->n_heads * D);
     }
     herd_pool_run(work < SMALL_WORK ? NULL : pool, attn_part, &j);
+    if (atomic_load(&j.failed))
+        return herd_fail(HERD_ERR_NOMEM, "attention: out of memory for the workspace");
     return HERD_OK;
 }

@@ -1,17 +1,53 @@
-/* The vector primitives of attention (a dot product, acc += e·v, acc *= c) in a plain C
- * version and per-ISA versions (attn_simd_avx2.c, attn_simd_avx512.c), picked at run time
- * from herd_isa(). Results differ from the plain ones only by summation order. */
+/* The inner kernels of attention (attention.c drives them), in a plain C version and per-ISA
+ * versions (attn_simd_avx512.c, ...), picked at run time from herd_isa(). All versions run
+ * the same algorithm; results differ from the plain one only by summation order and exp
+ * rounding.
+ *
+ * The driver cuts the keys of one kv head into tiles of `stride` absolute positions. A tile is
+ * gathered once (resolving cache ring rows against the piece's new rows) and transposed, so
+ * that 16 consecutive keys of one component d are one vector: kt[d·stride + j]. Query rows
+ * then meet the tile a few at a time: scores for 16 keys at once with no horizontal sums, an
+ * online softmax (running max m and sum l per row, the output rescaled only when m grows),
+ * and out += p_j · v_j with the value rows read in place. */
 #ifndef HERD_OPS_ATTN_SIMD_H
 #define HERD_OPS_ATTN_SIMD_H
 
 #include <stdint.h>
 
-typedef struct attn_simd {
-    float (*dot)(const float *a, const float *b, int64_t n);
-    void (*axpy)(float *acc, float e, const float *v, int64_t n); /* acc += e·v */
-    void (*scale)(float *acc, float c, int64_t n);                /* acc *= c */
-} attn_simd;
+enum {
+    ATTN_ROWS = 4,        /* query rows per attend call */
+    ATTN_STATE_HEAD = 16, /* a row's state: m, l, padding to 64 bytes, then the output */
+};
 
-extern const attn_simd herd_attn_simd_avx2, herd_attn_simd_avx512;
+/* One tile of keys of one kv head. kt: stride × dim floats, column j holds the key at tile
+ * position j (64-byte aligned, stride a multiple of 32); v[j]: its value row (dim floats);
+ * p: scratch of ATTN_ROWS × stride floats. */
+typedef struct attn_tile {
+    const float *kt;
+    int64_t stride, dim;
+    const float *const *v;
+    float scale; /* 1/sqrt(dim), applied to every score */
+    float *p;
+} attn_tile;
+
+/* ATTN_ROWS query rows against one tile: row r sees tile positions [a[r], b[r]), which may
+ * be empty (a padding row or a row that sees nothing of this tile). st[r] is its state:
+ * st[0] = m, st[1] = l, st + ATTN_STATE_HEAD = the unnormalized output (dim floats). */
+typedef struct attn_rows {
+    const float *q[ATTN_ROWS];
+    float *st[ATTN_ROWS];
+    int64_t a[ATTN_ROWS], b[ATTN_ROWS];
+} attn_rows;
+
+typedef struct attn_kernels {
+    /* kt[d·stride + j] = k[j][d] for tile positions j in [j0, j1); a vector version may also
+     * write (any values) the rest of the 16-key blocks it touches. */
+    void (*gather)(float *kt, int64_t stride, const float *const *k, int64_t j0, int64_t j1,
+                   int64_t dim);
+    /* folds the tile into the rows' online-softmax states */
+    void (*attend)(const attn_tile *t, const attn_rows *r);
+} attn_kernels;
+
+extern const attn_kernels herd_attn_avx512;
 
 #endif

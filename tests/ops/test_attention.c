@@ -1,0 +1,159 @@
+/* Attention on random shapes: the plain C kernels against a double-precision naive reference,
+ * every vector ISA the CPU has against the plain C kernels, and 1 vs 2 threads bit for bit.
+ * Shapes cover head sizes that are not multiples of 16, 1 to more than 2 key tiles, chunk
+ * boundaries inside a tile, ring caches, pieces that start mid-chunk and GQA groups 1-8. */
+#include "harness.h"
+#include "herd/ops.h"
+
+/* Rows start .. start+T-1 of q against keys 0 .. start+T-1 of k and v, in double. */
+static void naive(const herd_attn_shape *s, const float *q, const float *k, const float *v,
+                  int64_t start, int64_t T, double *out)
+{
+    int64_t D = s->head_dim, g = s->n_heads / s->n_kv_heads, L = start + T;
+    size_t kr = (size_t)(s->n_kv_heads * D), qr = (size_t)(s->n_heads * D);
+    double *sc = malloc((size_t)L * sizeof(double));
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t h = 0; h < s->n_heads; h++) {
+            int64_t p = start + t, lo = s->chunk > 0 ? p / s->chunk * s->chunk : 0;
+            const float *qh = q + (size_t)t * qr + (size_t)(h * D);
+            double m = -INFINITY, l = 0;
+            for (int64_t j = lo; j <= p; j++) {
+                double d = 0;
+                for (int64_t e = 0; e < D; e++)
+                    d += (double)qh[e] * k[(size_t)j * kr + (size_t)((h / g) * D + e)];
+                sc[j] = d / sqrt((double)D);
+                m = fmax(m, sc[j]);
+            }
+            for (int64_t j = lo; j <= p; j++)
+                l += exp(sc[j] - m);
+            for (int64_t e = 0; e < D; e++) {
+                double acc = 0;
+                for (int64_t j = lo; j <= p; j++)
+                    acc += exp(sc[j] - m) * v[(size_t)j * kr + (size_t)((h / g) * D + e)];
+                out[(size_t)t * qr + (size_t)(h * D + e)] = acc / l;
+            }
+        }
+    free(sc);
+}
+
+typedef struct shape_case {
+    int nh, nkv, D;
+    int64_t chunk, start, T, ring; /* ring 0: the cache holds every position */
+} shape_case;
+
+static void check_case(const shape_case *c, herd_pool *pool, uint64_t *seed, bool with_naive)
+{
+    herd_attn_shape s = {c->nh, c->nkv, c->D, c->chunk};
+    int64_t L = c->start + c->T, ring = c->ring > 0 ? c->ring : L;
+    size_t qr = (size_t)(c->nh * c->D), kr = (size_t)(c->nkv * c->D);
+    size_t qn = (size_t)c->T * qr, kn = (size_t)L * kr, cn = (size_t)ring * kr;
+    float *q = malloc(qn * 4), *k = malloc(kn * 4), *v = malloc(kn * 4), *ck = malloc(cn * 4),
+          *cv = malloc(cn * 4), *want = malloc(qn * 4), *got1 = malloc(qn * 4),
+          *got2 = malloc(qn * 4);
+    double *exact = malloc(qn * sizeof(double));
+    for (size_t i = 0; i < qn; i++)
+        q[i] = 2 * harness_randf(seed);
+    for (size_t i = 0; i < kn; i++) {
+        k[i] = 2 * harness_randf(seed);
+        v[i] = harness_randf(seed);
+    }
+    for (size_t i = 0; i < cn; i++) /* rows no visible position maps to stay garbage */
+        ck[i] = cv[i] = 1e30f;
+    for (int64_t pos = 0; pos < c->start; pos++) {
+        memcpy(ck + (size_t)(pos % ring) * kr, k + (size_t)pos * kr, kr * 4);
+        memcpy(cv + (size_t)(pos % ring) * kr, v + (size_t)pos * kr, kr * 4);
+    }
+    herd_kv_view kv = {ck, cv, ring, c->start, k + (size_t)c->start * kr, v + (size_t)c->start * kr};
+    char what[160];
+    snprintf(what, sizeof what, "%d/%d heads, dim %d, chunk %lld, start %lld, T %lld, ring %lld",
+             c->nh, c->nkv, c->D, (long long)c->chunk, (long long)c->start, (long long)c->T,
+             (long long)ring);
+
+    herd_isa_level top = herd_isa();
+    herd_set_isa(HERD_ISA_REF);
+    CHECK(herd_attention(&s, q, qr, c->T, &kv, want, qr, NULL) == HERD_OK);
+    if (with_naive) {
+        naive(&s, q, k, v, c->start, c->T, exact);
+        double d = 0;
+        for (size_t i = 0; i < qn; i++)
+            d = fmax(d, fabs(want[i] - exact[i]));
+        CHECK_MSG(d < 2e-6, "ref vs naive, %s: %g", what, d);
+    }
+    for (int isa = HERD_ISA_REF; isa <= (int)top; isa++) {
+        herd_set_isa((herd_isa_level)isa);
+        memset(got1, 0xff, qn * 4);
+        memset(got2, 0, qn * 4);
+        CHECK(herd_attention(&s, q, qr, c->T, &kv, got1, qr, NULL) == HERD_OK);
+        CHECK(herd_attention(&s, q, qr, c->T, &kv, got2, qr, pool) == HERD_OK);
+        CHECK_MSG(!memcmp(got1, got2, qn * 4), "%s: 1 vs 2 threads differ, %s",
+                  herd_isa_name((herd_isa_level)isa), what);
+        double d = 0;
+        for (size_t i = 0; i < qn; i++)
+            d = fmax(d, fabs(got1[i] - want[i]));
+        CHECK_MSG(d < 2e-6, "%s vs ref, %s: %g", herd_isa_name((herd_isa_level)isa), what, d);
+    }
+    herd_set_isa(top);
+    free(q);
+    free(k);
+    free(v);
+    free(ck);
+    free(cv);
+    free(want);
+    free(got1);
+    free(got2);
+    free(exact);
+}
+
+/* Hand-picked edges: a tile is 8192/D keys (32..256), so D = 64 has tiles of 128. */
+TEST(test_attention_edges)
+{
+    herd_pool *pool;
+    CHECK(herd_pool_create(2, &pool) == HERD_OK);
+    uint64_t seed = 7;
+    const shape_case cases[] = {
+        {4, 1, 64, 0, 0, 1, 0},        /* one token */
+        {8, 2, 64, 0, 0, 300, 0},      /* > 2 tiles in one piece */
+        {8, 2, 64, 100, 0, 300, 0},    /* chunk boundaries inside tiles */
+        {8, 8, 24, 37, 40, 90, 37},    /* MHA, ring = chunk, piece starting mid-chunk */
+        {16, 2, 72, 50, 170, 30, 53},  /* ring larger than the chunk, wrapping */
+        {8, 1, 16, 0, 500, 40, 0},     /* 16 keys per component block, start past 2 tiles */
+        {8, 4, 128, 0, 0, 150, 0},     /* tiles of 64 */
+        {2, 1, 1024, 0, 3, 40, 0},     /* the largest head */
+        {5, 1, 40, 0, 0, 70, 0},       /* a group of 5: row groups straddle tokens */
+        {8, 1, 64, 7, 130, 1, 7},      /* decode against a tiny ring */
+        {32, 8, 64, 8192, 600, 1, 0},  /* decode, l4-3.7b shape */
+        {32, 8, 64, 8192, 0, 200, 0},  /* prefill, l4-3.7b shape */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        check_case(&cases[i], pool, &seed, true);
+    herd_pool_destroy(pool);
+}
+
+TEST(test_attention_random)
+{
+    herd_pool *pool;
+    CHECK(herd_pool_create(2, &pool) == HERD_OK);
+    uint64_t seed = 1234;
+    static const int dims[] = {16, 24, 64, 72, 128}, groups[] = {1, 2, 4, 8};
+    for (int n = 0; n < 24; n++) {
+        shape_case c;
+        c.D = dims[harness_rand(&seed) % 5];
+        c.nkv = 1 + (int)(harness_rand(&seed) % 3);
+        c.nh = c.nkv * groups[harness_rand(&seed) % 4];
+        int64_t tile = 8192 / c.D / 32 * 32;
+        tile = tile > 256 ? 256 : tile;
+        c.chunk = harness_rand(&seed) % 2 ? 0 : 1 + (int64_t)(harness_rand(&seed) % (2 * tile));
+        c.T = 1 + (int64_t)(harness_rand(&seed) % (2 * tile + 40));
+        c.start = harness_rand(&seed) % 3 ? (int64_t)(harness_rand(&seed) % (2 * tile)) : 0;
+        c.ring = c.chunk > 0 ? c.chunk + (int64_t)(harness_rand(&seed) % 3) : 0;
+        check_case(&c, pool, &seed, n % 3 == 0);
+    }
+    herd_pool_destroy(pool);
+}
+
+int main(void)
+{
+    RUN(test_attention_edges);
+    RUN(test_attention_random);
+    return harness_finish();
+}
