@@ -149,8 +149,8 @@ static void attn_item(attn_job *j, int64_t t0, int64_t t1, int64_t g, float *ws)
     for (int64_t base = lo / KT * KT; base <= p_last; base += KT) {
         int64_t g0 = lo > base ? lo : base, g1 = p_last + 1 < base + KT ? p_last + 1 : base + KT;
         for (int64_t pos = g0; pos < g1; pos++) {
-            size_t r = pos < kv->start ? (size_t)(pos % kv->ring) * row
-                                       : (size_t)(pos - kv->start) * row;
+            size_t r =
+                pos < kv->start ? (size_t)(pos % kv->ring) * row : (size_t)(pos - kv->start) * row;
             const float *kr = pos < kv->start ? kv->cache_k : kv->new_k;
             const float *vr = pos < kv->start ? kv->cache_v : kv->new_v;
             kp[pos - base] = kr + r + (size_t)(g * D);
@@ -206,8 +206,8 @@ static void attn_part(void *ctx, int tid, int nthreads)
 herd_status herd_attention(const herd_attn_shape *s, const float *q, size_t ldq, int64_t T,
                            const herd_kv_view *kv, float *out, size_t ldo, herd_pool *pool)
 {
-    if (s->n_kv_heads <= 0 || s->n_heads <= 0 || s->n_heads % s->n_kv_heads ||
-        s->head_dim <= 0 || s->head_dim > MAX_HEAD_DIM)
+    if (s->n_kv_heads <= 0 || s->n_heads <= 0 || s->n_heads % s->n_kv_heads || s->head_dim <= 0 ||
+        s->head_dim > MAX_HEAD_DIM)
         return herd_fail(HERD_ERR_ARG, "attention: bad shape (%lld heads, %lld kv heads, dim %lld)",
                          (long long)s->n_heads, (long long)s->n_kv_heads, (long long)s->head_dim);
     if (T <= 0)

@@ -122,8 +122,8 @@ static inline void scores32(const attn_tile *t, const float *const q[ATTN_ROWS],
 
 /* The online softmax of one row over its positions [a, b) of the tile: scores in p become
  * weights (0 outside [a, b) within [j0, j1)), the state is rescaled if the maximum grew. */
-static void softmax_row(const attn_tile *t, float *p, float *st, int64_t a, int64_t b,
-                        int64_t j0, int64_t j1)
+static void softmax_row(const attn_tile *t, float *p, float *st, int64_t a, int64_t b, int64_t j0,
+                        int64_t j1)
 {
     __m512 ninf = _mm512_set1_ps(-INFINITY), mx = ninf;
     for (int64_t j = j0; j < j1; j += 16)
@@ -173,23 +173,23 @@ static void attend(const attn_tile *t, const attn_rows *rs)
           *o2 = rs->st[2] + ATTN_STATE_HEAD, *o3 = rs->st[3] + ATTN_STATE_HEAD;
     int64_t d = 0;
     for (; d + 64 <= D; d += 64) { /* 4 rows × 64 components in 16 registers */
-#define ROW_LOAD(r)                                                                             \
-    __m512 a##r##0 = _mm512_load_ps(o##r + d), a##r##1 = _mm512_load_ps(o##r + d + 16),        \
+#define ROW_LOAD(r)                                                                                \
+    __m512 a##r##0 = _mm512_load_ps(o##r + d), a##r##1 = _mm512_load_ps(o##r + d + 16),            \
            a##r##2 = _mm512_load_ps(o##r + d + 32), a##r##3 = _mm512_load_ps(o##r + d + 48)
-#define ROW_FMA(r)                                                                              \
-    do {                                                                                        \
-        __m512 w = _mm512_set1_ps(p##r[j]);                                                     \
-        a##r##0 = _mm512_fmadd_ps(w, v0, a##r##0);                                              \
-        a##r##1 = _mm512_fmadd_ps(w, v1, a##r##1);                                              \
-        a##r##2 = _mm512_fmadd_ps(w, v2, a##r##2);                                              \
-        a##r##3 = _mm512_fmadd_ps(w, v3, a##r##3);                                              \
+#define ROW_FMA(r)                                                                                 \
+    do {                                                                                           \
+        __m512 w = _mm512_set1_ps(p##r[j]);                                                        \
+        a##r##0 = _mm512_fmadd_ps(w, v0, a##r##0);                                                 \
+        a##r##1 = _mm512_fmadd_ps(w, v1, a##r##1);                                                 \
+        a##r##2 = _mm512_fmadd_ps(w, v2, a##r##2);                                                 \
+        a##r##3 = _mm512_fmadd_ps(w, v3, a##r##3);                                                 \
     } while (0)
-#define ROW_STORE(r)                                                                            \
-    do {                                                                                        \
-        _mm512_store_ps(o##r + d, a##r##0);                                                     \
-        _mm512_store_ps(o##r + d + 16, a##r##1);                                                \
-        _mm512_store_ps(o##r + d + 32, a##r##2);                                                \
-        _mm512_store_ps(o##r + d + 48, a##r##3);                                                \
+#define ROW_STORE(r)                                                                               \
+    do {                                                                                           \
+        _mm512_store_ps(o##r + d, a##r##0);                                                        \
+        _mm512_store_ps(o##r + d + 16, a##r##1);                                                   \
+        _mm512_store_ps(o##r + d + 32, a##r##2);                                                   \
+        _mm512_store_ps(o##r + d + 48, a##r##3);                                                   \
     } while (0)
         ROW_LOAD(0);
         ROW_LOAD(1);

@@ -63,7 +63,8 @@ static void check_case(const shape_case *c, herd_pool *pool, uint64_t *seed, boo
         memcpy(ck + (size_t)(pos % ring) * kr, k + (size_t)pos * kr, kr * 4);
         memcpy(cv + (size_t)(pos % ring) * kr, v + (size_t)pos * kr, kr * 4);
     }
-    herd_kv_view kv = {ck, cv, ring, c->start, k + (size_t)c->start * kr, v + (size_t)c->start * kr};
+    herd_kv_view kv = {
+        ck, cv, ring, c->start, k + (size_t)c->start * kr, v + (size_t)c->start * kr};
     char what[160];
     snprintf(what, sizeof what, "%d/%d heads, dim %d, chunk %lld, start %lld, T %lld, ring %lld",
              c->nh, c->nkv, c->D, (long long)c->chunk, (long long)c->start, (long long)c->T,
@@ -111,18 +112,18 @@ TEST(test_attention_edges)
     CHECK(herd_pool_create(2, &pool) == HERD_OK);
     uint64_t seed = 7;
     const shape_case cases[] = {
-        {4, 1, 64, 0, 0, 1, 0},        /* one token */
-        {8, 2, 64, 0, 0, 300, 0},      /* > 2 tiles in one piece */
-        {8, 2, 64, 100, 0, 300, 0},    /* chunk boundaries inside tiles */
-        {8, 8, 24, 37, 40, 90, 37},    /* MHA, ring = chunk, piece starting mid-chunk */
-        {16, 2, 72, 50, 170, 30, 53},  /* ring larger than the chunk, wrapping */
-        {8, 1, 16, 0, 500, 40, 0},     /* 16 keys per component block, start past 2 tiles */
-        {8, 4, 128, 0, 0, 150, 0},     /* tiles of 64 */
-        {2, 1, 1024, 0, 3, 40, 0},     /* the largest head */
-        {5, 1, 40, 0, 0, 70, 0},       /* a group of 5: row groups straddle tokens */
-        {8, 1, 64, 7, 130, 1, 7},      /* decode against a tiny ring */
-        {32, 8, 64, 8192, 600, 1, 0},  /* decode, l4-3.7b shape */
-        {32, 8, 64, 8192, 0, 200, 0},  /* prefill, l4-3.7b shape */
+        {4, 1, 64, 0, 0, 1, 0},       /* one token */
+        {8, 2, 64, 0, 0, 300, 0},     /* > 2 tiles in one piece */
+        {8, 2, 64, 100, 0, 300, 0},   /* chunk boundaries inside tiles */
+        {8, 8, 24, 37, 40, 90, 37},   /* MHA, ring = chunk, piece starting mid-chunk */
+        {16, 2, 72, 50, 170, 30, 53}, /* ring larger than the chunk, wrapping */
+        {8, 1, 16, 0, 500, 40, 0},    /* 16 keys per component block, start past 2 tiles */
+        {8, 4, 128, 0, 0, 150, 0},    /* tiles of 64 */
+        {2, 1, 1024, 0, 3, 40, 0},    /* the largest head */
+        {5, 1, 40, 0, 0, 70, 0},      /* a group of 5: row groups straddle tokens */
+        {8, 1, 64, 7, 130, 1, 7},     /* decode against a tiny ring */
+        {32, 8, 64, 8192, 600, 1, 0}, /* decode, l4-3.7b shape */
+        {32, 8, 64, 8192, 0, 200, 0}, /* prefill, l4-3.7b shape */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         check_case(&cases[i], pool, &seed, true);
