@@ -42,6 +42,17 @@ const char *herd_status_name(herd_status st);
 void *herd_alloc(size_t bytes, const char *what);
 void *herd_calloc(size_t bytes, const char *what);
 void herd_free(void *p);
+/* Scratch memory of the calling thread that outlives the call, so steady-state work (a decoded
+ * token) allocates nothing: slot `slot`, at least `bytes`, 64-byte aligned, contents undefined
+ * (lost when it grows). One user per slot at a time; freed when the thread exits. */
+typedef enum herd_scratch_slot {
+    HERD_SCRATCH_GEMM_A,  /* the GEMM driver's prepared activations */
+    HERD_SCRATCH_FORWARD, /* the model's per-piece activations */
+    HERD_SCRATCH_MOE,     /* routing and expert buffers */
+    HERD_SCRATCH_MLP,     /* the SwiGLU MLP's intermediate */
+    HERD_SCRATCH_COUNT
+} herd_scratch_slot;
+void *herd_scratch(herd_scratch_slot slot, size_t bytes);
 /* a*b without overflow; returns false (and leaves *out untouched) on overflow. */
 bool herd_mul_size(size_t a, size_t b, size_t *out);
 

@@ -1,6 +1,7 @@
 /* Aligned allocation and overflow-checked sizes. */
 #include "herd/base.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,4 +40,56 @@ void *herd_calloc(size_t bytes, const char *what)
 void herd_free(void *p)
 {
     free(p);
+}
+
+/* ---- per-thread scratch ----
+ * The buffers of one thread live in a struct owned by a pthread key, so they are freed when the
+ * thread exits; the main thread's stay until the process ends. */
+typedef struct scratch_set {
+    void *p[HERD_SCRATCH_COUNT];
+    size_t n[HERD_SCRATCH_COUNT];
+} scratch_set;
+
+static _Thread_local scratch_set *tls_scratch;
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_release(void *p)
+{
+    scratch_set *s = p;
+    for (int i = 0; i < HERD_SCRATCH_COUNT; i++)
+        free(s->p[i]);
+    free(s);
+}
+
+static void scratch_key_init(void)
+{
+    pthread_key_create(&scratch_key, scratch_release);
+}
+
+void *herd_scratch(herd_scratch_slot slot, size_t bytes)
+{
+    if ((unsigned)slot >= HERD_SCRATCH_COUNT) {
+        herd_fail(HERD_ERR_ARG, "herd_scratch: bad slot %d", (int)slot);
+        return NULL;
+    }
+    if (!tls_scratch) {
+        pthread_once(&scratch_once, scratch_key_init);
+        tls_scratch = calloc(1, sizeof *tls_scratch);
+        if (!tls_scratch) {
+            herd_fail(HERD_ERR_NOMEM, "out of memory allocating scratch buffers");
+            return NULL;
+        }
+        pthread_setspecific(scratch_key, tls_scratch);
+    }
+    scratch_set *s = tls_scratch;
+    if (bytes > s->n[slot] || !s->p[slot]) {
+        free(s->p[slot]);
+        s->n[slot] = 0;
+        s->p[slot] = herd_alloc(bytes, "scratch buffer");
+        if (!s->p[slot])
+            return NULL;
+        s->n[slot] = bytes;
+    }
+    return s->p[slot];
 }

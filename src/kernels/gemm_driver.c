@@ -10,7 +10,6 @@
  * streams each packed panel exactly once, the micro-kernel prefetching ahead. */
 #include "kernels/family.h"
 
-#include <pthread.h>
 #include <string.h>
 
 enum { CHUNK_BYTES = 1 << 20 };
@@ -89,38 +88,6 @@ static void prep_thread(void *ctx, int tid, int nthreads)
         j->fam->a_prep(j->A + i * j->lda, j->K, j->ws + i * j->stride);
 }
 
-/* The prepared-A workspace of the calling thread, grown on demand and kept between calls (no
- * allocation per token in steady state); freed when the thread exits. */
-static _Thread_local uint8_t *ws_data;
-static _Thread_local size_t ws_size;
-static pthread_key_t ws_key;
-static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
-
-static void ws_release(void *p)
-{
-    herd_free(p);
-}
-
-static void ws_key_init(void)
-{
-    pthread_key_create(&ws_key, ws_release);
-}
-
-static uint8_t *workspace(size_t bytes)
-{
-    if (bytes > ws_size) {
-        pthread_once(&ws_once, ws_key_init);
-        herd_free(ws_data);
-        ws_size = 0;
-        ws_data = herd_alloc(bytes, "GEMM A workspace");
-        pthread_setspecific(ws_key, ws_data);
-        if (!ws_data)
-            return NULL;
-        ws_size = bytes;
-    }
-    return ws_data;
-}
-
 herd_status herd_gemm(const herd_packed *w, const herd_gemm_args *args, herd_pool *pool)
 {
     if (!w || !args)
@@ -167,7 +134,7 @@ herd_status herd_gemm(const herd_packed *w, const herd_gemm_args *args, herd_poo
         size_t stride = args->lda * sizeof(float) + 64, bytes;
         if (!herd_mul_size(stride, (size_t)M, &bytes))
             return herd_fail(HERD_ERR_RANGE, "herd_gemm: A workspace too large");
-        uint8_t *ws = workspace(bytes);
+        uint8_t *ws = herd_scratch(HERD_SCRATCH_GEMM_A, bytes);
         if (!ws)
             return HERD_ERR_NOMEM;
         for (int64_t i = 0; i < M; i++)
@@ -182,7 +149,7 @@ herd_status herd_gemm(const herd_packed *w, const herd_gemm_args *args, herd_poo
             stride += 64;
         if (!herd_mul_size(stride, (size_t)M, &bytes))
             return herd_fail(HERD_ERR_RANGE, "herd_gemm: A workspace too large");
-        uint8_t *ws = workspace(bytes);
+        uint8_t *ws = herd_scratch(HERD_SCRATCH_GEMM_A, bytes);
         if (!ws)
             return HERD_ERR_NOMEM;
         job.a = ws;

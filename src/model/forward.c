@@ -178,7 +178,7 @@ herd_status herd_model_forward_ex(herd_model *m, herd_kv_cache *kv, const int32_
     int64_t P = n < PIECE ? n : PIECE, H = c->hidden;
     size_t qd = (size_t)(c->n_heads * c->head_dim), kvd = (size_t)(c->n_kv_heads * c->head_dim);
     size_t per = (size_t)(2 * H) + 3 * qd + 4 * kvd; /* floats per token */
-    float *mem = herd_alloc((size_t)P * per * sizeof(float) + 6 * 64, "activations");
+    float *mem = herd_scratch(HERD_SCRATCH_FORWARD, (size_t)P * per * sizeof(float) + 6 * 64);
     if (!mem)
         return HERD_ERR_NOMEM;
     scratch s;
@@ -207,7 +207,6 @@ herd_status herd_model_forward_ex(herd_model *m, herd_kv_cache *kv, const int32_
     }
     if (herd_prof_on)
         herd_prof_phase_end(ph, n);
-    herd_free(mem);
     return st;
 }
 

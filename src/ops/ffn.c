@@ -11,7 +11,7 @@ herd_status herd_mlp(const herd_packed *gate_up, const herd_packed *down, const 
                      int64_t T, herd_aprep aprep, herd_pool *pool)
 {
     int64_t I = herd_packed_n(gate_up), H = herd_packed_n(down);
-    float *act = herd_alloc((size_t)(T * I) * sizeof(float), "mlp activations");
+    float *act = herd_scratch(HERD_SCRATCH_MLP, (size_t)(T * I) * sizeof(float));
     if (!act)
         return HERD_ERR_NOMEM;
     herd_gemm_args a = {.M = T,
@@ -33,7 +33,6 @@ herd_status herd_mlp(const herd_packed *gate_up, const herd_packed *down, const 
                             .aprep = aprep};
         st = herd_gemm(down, &b, pool);
     }
-    herd_free(act);
     return st;
 }
 
@@ -66,7 +65,7 @@ herd_status herd_moe(const herd_moe_weights *w, const float *h, float *x, int64_
     size_t bytes = (size_t)(T * E) * sizeof(float) + nsel * (sizeof(int32_t) + sizeof(float)) +
                    (size_t)(2 * E + 1) * sizeof(int64_t) + nsel * sizeof(int32_t) +
                    (size_t)T * (size_t)(H + I + H) * sizeof(float) + 256;
-    uint8_t *mem = herd_alloc(bytes, "moe scratch");
+    uint8_t *mem = herd_scratch(HERD_SCRATCH_MOE, bytes);
     if (!mem)
         return HERD_ERR_NOMEM;
     float *logits = (float *)mem;
@@ -144,6 +143,5 @@ herd_status herd_moe(const herd_moe_weights *w, const float *h, float *x, int64_
         HERD_PROF_END(HERD_OP_ELEMENTWISE, t0,
                       ((herd_prof_cost){(double)(n * H), 0, 12.0 * (double)(n * H), 0}));
     }
-    herd_free(mem);
     return st;
 }

@@ -11,7 +11,7 @@
 #include <immintrin.h>
 #include <string.h>
 
-enum { MR = 12, PF = 4096 };
+enum { MR = 12, PF = 8192 };
 
 #define INLINE static inline __attribute__((always_inline))
 
