@@ -31,6 +31,8 @@ for sig in TERM INT; do
     kill -s "$sig" $pid
     wait $pid
     rc=$?
+    # the run may have finished between seeing the file and the signal: not a case, retry
+    [ "$rc" -eq 0 ] && continue
     done_case=1
     left=$(ls "$T")
     if [ "$rc" -eq $((128 + num)) ] && [ -z "$left" ]; then
