@@ -222,7 +222,9 @@ herd_status herd_attention(const herd_attn_shape *s, const float *q, size_t ldq,
     size_t ws_floats = (size_t)(tile * D + ATTN_ROWS * tile + (1 + tokens * group) * st_len) +
                        2 * (size_t)tile * 2;
     herd_isa_level isa = herd_isa();
-    attn_job j = {isa >= HERD_ISA_AVX512 ? &herd_attn_avx512 : &kernels_ref,
+    attn_job j = {isa >= HERD_ISA_AVX512 ? &herd_attn_avx512
+                  : isa >= HERD_ISA_AVX2 ? &herd_attn_avx2
+                                         : &kernels_ref,
                   s,
                   q,
                   ldq,

@@ -48,6 +48,6 @@ typedef struct attn_kernels {
     void (*attend)(const attn_tile *t, const attn_rows *r);
 } attn_kernels;
 
-extern const attn_kernels herd_attn_avx512;
+extern const attn_kernels herd_attn_avx2, herd_attn_avx512;
 
 #endif
