@@ -48,8 +48,8 @@ static inline __m256 exp8(__m256 x)
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)),
-                                  23);
+    __m256i e =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
@@ -132,13 +132,13 @@ static inline void scores16(const attn_tile *t, const float *const q[ATTN_ROWS],
 }
 
 /* The online softmax of one row over its positions [a, b) of the tile (as in AVX-512). */
-static void softmax_row(const attn_tile *t, float *p, float *st, int64_t a, int64_t b,
-                        int64_t j0, int64_t j1)
+static void softmax_row(const attn_tile *t, float *p, float *st, int64_t a, int64_t b, int64_t j0,
+                        int64_t j1)
 {
     __m256 ninf = _mm256_set1_ps(-INFINITY), mx = ninf;
     for (int64_t j = j0; j < j1; j += 8) {
-        __m256 s = _mm256_blendv_ps(ninf, _mm256_load_ps(p + j),
-                                    _mm256_castsi256_ps(lanes(a - j, b - j)));
+        __m256 s =
+            _mm256_blendv_ps(ninf, _mm256_load_ps(p + j), _mm256_castsi256_ps(lanes(a - j, b - j)));
         mx = _mm256_max_ps(mx, s);
     }
     float m_new = hmax(mx);
