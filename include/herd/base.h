@@ -116,6 +116,11 @@ herd_status herd_pool_create(int nthreads, herd_pool **out);
 void herd_pool_destroy(herd_pool *pool);
 int herd_pool_size(const herd_pool *pool);
 void herd_pool_run(herd_pool *pool, herd_pool_fn fn, void *ctx);
+/* For work that threads claim from a shared counter: fn runs on the caller and on whichever
+ * workers start before the caller has finished its own call; a worker the OS has not run by
+ * then skips the run, so the caller never waits on a descheduled thread (2 vCPUs shared with
+ * other jobs). fn must therefore do all of the work when run by one thread alone. */
+void herd_pool_run_claims(herd_pool *pool, herd_pool_fn fn, void *ctx);
 /* Splits [0, n) into nthreads contiguous parts, aligned to `align` items; part tid is
  * [*begin, *end). Deterministic, so results never depend on the thread count. */
 void herd_split_range(size_t n, size_t align, int tid, int nthreads, size_t *begin, size_t *end);

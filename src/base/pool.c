@@ -5,24 +5,41 @@
 
 #include <immintrin.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 enum { SPIN_ITERS = 20000 }; /* ~tens of microseconds of pause instructions */
+#define GATE_CLOSED ((uint64_t)1 << 31)
+#define GATE_COUNT  (GATE_CLOSED - 1)
 
 struct herd_pool {
     int nthreads;
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t wake, done_cv;
+    /* Bumped by 2 per run; the low bit marks a claims run (herd_pool_run_claims). */
     _Atomic unsigned generation;
-    _Atomic int pending; /* workers still running the current generation */
+    _Atomic int pending; /* workers still running the current generation (fork-join runs) */
+    /* Claims runs: the run's generation << 32 | CLOSED once the caller is done | workers in. */
+    _Atomic uint64_t gate;
     _Atomic bool sleeping_done_waiter;
     bool stop;
     herd_pool_fn fn;
     void *ctx;
 };
+
+/* A worker joins claims run `gen` unless the caller has closed it; true if it joined. */
+static bool gate_join(herd_pool *pool, unsigned gen)
+{
+    uint64_t s = atomic_load_explicit(&pool->gate, memory_order_acquire);
+    while ((unsigned)(s >> 32) == gen && !(s & GATE_CLOSED))
+        if (atomic_compare_exchange_weak_explicit(&pool->gate, &s, s + 1, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            return true;
+    return false;
+}
 
 typedef struct worker_arg {
     herd_pool *pool;
@@ -54,6 +71,13 @@ static void *worker_main(void *p)
                 return NULL;
         }
         seen = gen;
+        if (gen & 1) { /* claims run: only if the caller is still in it */
+            if (gate_join(pool, gen)) {
+                pool->fn(pool->ctx, tid, pool->nthreads);
+                atomic_fetch_sub_explicit(&pool->gate, 1, memory_order_release);
+            }
+            continue;
+        }
         pool->fn(pool->ctx, tid, pool->nthreads);
         if (atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel) == 1) {
             pthread_mutex_lock(&pool->mu);
@@ -126,7 +150,8 @@ void herd_pool_run(herd_pool *pool, herd_pool_fn fn, void *ctx)
     pool->ctx = ctx;
     atomic_store(&pool->pending, pool->nthreads - 1);
     pthread_mutex_lock(&pool->mu);
-    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
+    unsigned gen = (atomic_load(&pool->generation) | 1) + 1; /* even: fork-join */
+    atomic_store_explicit(&pool->generation, gen, memory_order_release);
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->mu);
     fn(ctx, 0, pool->nthreads);
@@ -141,6 +166,31 @@ void herd_pool_run(herd_pool *pool, herd_pool_fn fn, void *ctx)
             pthread_cond_wait(&pool->done_cv, &pool->mu);
         pthread_mutex_unlock(&pool->mu);
     }
+}
+
+void herd_pool_run_claims(herd_pool *pool, herd_pool_fn fn, void *ctx)
+{
+    if (!pool || pool->nthreads == 1) {
+        fn(ctx, 0, 1);
+        return;
+    }
+    pool->fn = fn;
+    pool->ctx = ctx;
+    pthread_mutex_lock(&pool->mu);
+    unsigned gen = (atomic_load(&pool->generation) + 1) | 1; /* odd: claims */
+    atomic_store_explicit(&pool->gate, (uint64_t)gen << 32, memory_order_release);
+    atomic_store_explicit(&pool->generation, gen, memory_order_release);
+    pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->mu);
+    fn(ctx, 0, pool->nthreads);
+    /* Close the run: workers not in yet stay out; wait for those in (they are running). */
+    atomic_fetch_or_explicit(&pool->gate, GATE_CLOSED, memory_order_acq_rel);
+    int spins = 0;
+    while (atomic_load_explicit(&pool->gate, memory_order_acquire) & GATE_COUNT)
+        if (++spins < SPIN_ITERS)
+            _mm_pause();
+        else
+            sched_yield();
 }
 
 void herd_split_range(size_t n, size_t align, int tid, int nthreads, size_t *begin, size_t *end)

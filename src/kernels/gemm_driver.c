@@ -10,6 +10,7 @@
  * streams each packed panel exactly once, the micro-kernel prefetching ahead. */
 #include "kernels/family.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 enum { CHUNK_BYTES = 1 << 20 };
@@ -21,55 +22,65 @@ typedef struct gemm_job {
     size_t a_stride;
     ktile_fn tile;
     kepi epi;
+    size_t unit;        /* panels per claim */
+    atomic_size_t next; /* first panel not yet claimed */
 } gemm_job;
 
 static void gemm_thread(void *ctx, int tid, int nthreads)
 {
-    const gemm_job *job = ctx;
+    gemm_job *job = ctx;
     const herd_packed *w = job->w;
     const kfamily *fam = w->fam;
     const int mr = fam->mr, nr = fam->nr, nmat = w->nmat;
     float gbuf[KMAX_MR * KMAX_NR] __attribute__((aligned(64)));
     float ubuf[KMAX_MR * KMAX_NR] __attribute__((aligned(64)));
-    size_t p0, p1;
-    herd_split_range((size_t)w->npanels, 1, tid, nthreads, &p0, &p1);
+    (void)tid;
+    (void)nthreads;
     size_t per = w->panel_stride * (size_t)nmat;
     size_t chunk = per >= CHUNK_BYTES ? 1 : CHUNK_BYTES / per;
-    if (job->M <= mr)
-        chunk = p1 - p0; /* GEMV: one streaming pass */
-    for (size_t pc = p0; pc < p1; pc += chunk) {
-        size_t pe = pc + chunk < p1 ? pc + chunk : p1;
-        for (int64_t m0 = 0; m0 < job->M; m0 += mr) {
-            int m = (int)(job->M - m0 < mr ? job->M - m0 : mr);
-            for (size_t p = pc; p < pe; p++) {
-                const uint8_t *b = w->data + p * per;
-                size_t pn = p + 1 < pe ? p + 1 : pc;
-                ktile t = {
-                    .m = m,
-                    .k = w->k,
-                    .a = job->a + (size_t)m0 * job->a_stride,
-                    .a_stride = job->a_stride,
-                    .b = b,
-                    .b_next = w->data + pn * per,
-                    .c = gbuf,
-                };
-                job->tile(&t);
-                if (nmat == 2) {
-                    t.b = b + w->panel_stride;
-                    t.c = ubuf;
+    /* Threads claim runs of panels from a shared counter rather than a fixed share, so a thread
+     * the OS runs late (2 vCPUs shared with other work) costs its claims, not half the op. */
+    for (;;) {
+        size_t p0 = atomic_fetch_add_explicit(&job->next, job->unit, memory_order_relaxed);
+        if (p0 >= (size_t)w->npanels)
+            break;
+        size_t p1 = p0 + job->unit < (size_t)w->npanels ? p0 + job->unit : (size_t)w->npanels;
+        if (job->M <= mr)
+            chunk = p1 - p0; /* GEMV: one streaming pass */
+        for (size_t pc = p0; pc < p1; pc += chunk) {
+            size_t pe = pc + chunk < p1 ? pc + chunk : p1;
+            for (int64_t m0 = 0; m0 < job->M; m0 += mr) {
+                int m = (int)(job->M - m0 < mr ? job->M - m0 : mr);
+                for (size_t p = pc; p < pe; p++) {
+                    const uint8_t *b = w->data + p * per;
+                    size_t pn = p + 1 < pe ? p + 1 : pc;
+                    ktile t = {
+                        .m = m,
+                        .k = w->k,
+                        .a = job->a + (size_t)m0 * job->a_stride,
+                        .a_stride = job->a_stride,
+                        .b = b,
+                        .b_next = w->data + pn * per,
+                        .c = gbuf,
+                    };
                     job->tile(&t);
+                    if (nmat == 2) {
+                        t.b = b + w->panel_stride;
+                        t.c = ubuf;
+                        job->tile(&t);
+                    }
+                    int64_t col = (int64_t)p * nr;
+                    int n = (int)(w->n - col < nr ? w->n - col : nr);
+                    for (int i = 0; i < m; i++)
+                        fam->epilogue(&job->epi, m0 + i, col, n, gbuf + i * nr,
+                                      nmat == 2 ? ubuf + i * nr : NULL);
                 }
-                int64_t col = (int64_t)p * nr;
-                int n = (int)(w->n - col < nr ? w->n - col : nr);
-                for (int i = 0; i < m; i++)
-                    fam->epilogue(&job->epi, m0 + i, col, n, gbuf + i * nr,
-                                  nmat == 2 ? ubuf + i * nr : NULL);
             }
         }
     }
 }
 
-/* A preparation, rows split across threads (each row is prepared independently). */
+/* A preparation: rows claimed 8 at a time (each row is prepared independently). */
 typedef struct prep_job {
     const kfamily *fam;
     const float *A;
@@ -77,15 +88,22 @@ typedef struct prep_job {
     int64_t K, M;
     uint8_t *ws;
     size_t stride;
+    atomic_size_t next;
 } prep_job;
 
 static void prep_thread(void *ctx, int tid, int nthreads)
 {
-    const prep_job *j = ctx;
-    size_t r0, r1;
-    herd_split_range((size_t)j->M, 1, tid, nthreads, &r0, &r1);
-    for (size_t i = r0; i < r1; i++)
-        j->fam->a_prep(j->A + i * j->lda, j->K, j->ws + i * j->stride);
+    prep_job *j = ctx;
+    (void)tid;
+    (void)nthreads;
+    for (;;) {
+        size_t r0 = atomic_fetch_add_explicit(&j->next, 8, memory_order_relaxed);
+        if (r0 >= (size_t)j->M)
+            break;
+        size_t r1 = r0 + 8 < (size_t)j->M ? r0 + 8 : (size_t)j->M;
+        for (size_t i = r0; i < r1; i++)
+            j->fam->a_prep(j->A + i * j->lda, j->K, j->ws + i * j->stride);
+    }
 }
 
 herd_status herd_gemm(const herd_packed *w, const herd_gemm_args *args, herd_pool *pool)
@@ -154,12 +172,20 @@ herd_status herd_gemm(const herd_packed *w, const herd_gemm_args *args, herd_poo
             return HERD_ERR_NOMEM;
         job.a = ws;
         job.a_stride = stride;
-        prep_job pj = {fam, args->A, args->lda, K, M, ws, stride};
-        if (M >= 8 && pool)
-            herd_pool_run(pool, prep_thread, &pj);
+        prep_job pj = {fam, args->A, args->lda, K, M, ws, stride, 0};
+        if (M >= 16 && pool)
+            herd_pool_run_claims(pool, prep_thread, &pj);
         else
             prep_thread(&pj, 0, 1);
     }
-    herd_pool_run(pool, gemm_thread, &job);
+    /* Claims: all panels for a single thread; else about 8 per thread (GEMV) or 4 per thread,
+     * at most the L2 chunk of panels the blocked loop works on (GEMM). */
+    size_t nt = (size_t)herd_pool_size(pool), np = (size_t)w->npanels;
+    size_t per = w->panel_stride * (size_t)w->nmat,
+           chunk = per >= CHUNK_BYTES ? 1 : CHUNK_BYTES / per;
+    size_t unit = M <= fam->mr ? (np + 8 * nt - 1) / (8 * nt) : (np + 4 * nt - 1) / (4 * nt);
+    job.unit = nt == 1 ? np : unit < chunk || M <= fam->mr ? unit : chunk;
+    atomic_init(&job.next, 0);
+    herd_pool_run_claims(pool, gemm_thread, &job);
     return HERD_OK;
 }
