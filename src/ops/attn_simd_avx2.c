@@ -80,7 +80,10 @@ static inline void transpose8(__m256 r[8])
 static void gather(float *kt, int64_t stride, const float *const *k, int64_t j0, int64_t j1,
                    int64_t dim)
 {
-    for (int64_t jb = j0 & ~(int64_t)7; jb < j1; jb += 8)
+    for (int64_t jb = j0 & ~(int64_t)7; jb < j1; jb += 8) {
+        for (int64_t i = jb + 8; i < jb + 16 && i < j1; i++) /* the next block's rows */
+            for (int64_t d = 0; d < dim; d += 16)
+                _mm_prefetch((const char *)(k[i] + d), _MM_HINT_T0);
         for (int64_t d0 = 0; d0 < dim; d0 += 8) {
             __m256i dm = lanes(0, dim - d0);
             __m256 r[8];
@@ -95,6 +98,7 @@ static void gather(float *kt, int64_t stride, const float *const *k, int64_t j0,
                 if (i < nd)
                     _mm256_store_ps(kt + (d0 + i) * stride + jb, r[i]);
         }
+    }
 }
 
 /* Scaled scores of the 4 rows for tile positions [j, j+16) into p[r·stride + j ..]. */
@@ -193,6 +197,8 @@ static void attend(const attn_tile *t, const attn_rows *rs)
         bool full = d + 16 <= D;
         for (int64_t j = A; j < B; j++) {
             const float *v = t->v[j] + d;
+            if (j + 8 < B) /* cold in decode: the row 8 ahead */
+                _mm_prefetch((const char *)(t->v[j + 8] + d), _MM_HINT_T0);
             __m256 v0 = full ? _mm256_loadu_ps(v) : _mm256_maskload_ps(v, m0),
                    v1 = full ? _mm256_loadu_ps(v + 8) : _mm256_maskload_ps(v + 8, m1), w;
             w = _mm256_broadcast_ss(p0 + j);

@@ -68,7 +68,10 @@ static inline void transpose16(__m512 r[16])
 static void gather(float *kt, int64_t stride, const float *const *k, int64_t j0, int64_t j1,
                    int64_t dim)
 {
-    for (int64_t jb = j0 & ~(int64_t)15; jb < j1; jb += 16)
+    for (int64_t jb = j0 & ~(int64_t)15; jb < j1; jb += 16) {
+        for (int64_t i = jb + 16; i < jb + 32 && i < j1; i++) /* the next block's rows */
+            for (int64_t d = 0; d < dim; d += 16)
+                _mm_prefetch((const char *)(k[i] + d), _MM_HINT_T0);
         for (int64_t d0 = 0; d0 < dim; d0 += 16) {
             __mmask16 dm = lanes(0, dim - d0);
             __m512 r[16];
@@ -83,6 +86,7 @@ static void gather(float *kt, int64_t stride, const float *const *k, int64_t j0,
                 if (i < nd)
                     _mm512_store_ps(kt + (d0 + i) * stride + jb, r[i]);
         }
+    }
 }
 
 /* Scaled scores of the 4 rows for tile positions [j, j+32) into p[r·stride + j ..]. Written
@@ -197,6 +201,9 @@ static void attend(const attn_tile *t, const attn_rows *rs)
         ROW_LOAD(3);
         for (int64_t j = A; j < B; j++) {
             const float *v = t->v[j] + d;
+            if (j + 8 < B) /* cold in decode: the row 8 ahead */
+                for (int i = 0; i < 64; i += 16)
+                    _mm_prefetch((const char *)(t->v[j + 8] + d + i), _MM_HINT_T0);
             __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16),
                    v2 = _mm512_loadu_ps(v + 32), v3 = _mm512_loadu_ps(v + 48);
             ROW_FMA(0);
