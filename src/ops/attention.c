@@ -114,11 +114,11 @@ typedef struct attn_job {
     const herd_kv_view *kv;
     float *out;
     size_t ldo;
-    int64_t tokens;   /* query tokens per work item */
-    int64_t tile;     /* keys per tile (a multiple of 32) */
-    int64_t st_len;   /* floats per row state */
-    size_t ws_floats; /* workspace per thread */
-    atomic_int failed;
+    int64_t tokens;    /* query tokens per work item */
+    int64_t tile;      /* keys per tile (a multiple of 32) */
+    int64_t st_len;    /* floats per row state */
+    size_t ws_floats;  /* workspace per thread */
+    atomic_llong next; /* the next unclaimed work item */
 } attn_job;
 
 static int64_t first_key(const herd_attn_shape *s, int64_t p)
@@ -186,18 +186,19 @@ static void attn_item(attn_job *j, int64_t t0, int64_t t1, int64_t g, float *ws)
     }
 }
 
-/* Items (token block b, kv head g) in order b·n_kv_heads + g, dealt round-robin: neighbouring
- * items cost about the same, so the threads stay balanced under the causal mask. */
+/* Items (token block b, kv head g) in order b·n_kv_heads + g, claimed from a shared counter:
+ * a late or descheduled thread never holds up the others, and whoever computes an item, its
+ * result is the same. */
 static void attn_part(void *ctx, int tid, int nthreads)
 {
+    (void)tid;
+    (void)nthreads;
     attn_job *j = ctx;
-    int64_t nkv = j->s->n_kv_heads, blocks = (j->T + j->tokens - 1) / j->tokens;
+    int64_t nkv = j->s->n_kv_heads, items = (j->T + j->tokens - 1) / j->tokens * nkv;
     float *ws = workspace(j->ws_floats);
-    if (!ws) {
-        atomic_store(&j->failed, 1);
+    if (!ws) /* leave the items to the others; herd_attention fails if none are left */
         return;
-    }
-    for (int64_t i = tid; i < blocks * nkv; i += nthreads) {
+    for (int64_t i; (i = atomic_fetch_add(&j->next, 1)) < items;) {
         int64_t t0 = i / nkv * j->tokens, t1 = t0 + j->tokens < j->T ? t0 + j->tokens : j->T;
         attn_item(j, t0, t1, i % nkv, ws);
     }
@@ -244,8 +245,8 @@ herd_status herd_attention(const herd_attn_shape *s, const float *q, size_t ldq,
         int64_t p = kv->start + t;
         work += (double)(p - first_key(s, p) + 1) * (double)(s->n_heads * D);
     }
-    herd_pool_run(work < SMALL_WORK ? NULL : pool, attn_part, &j);
-    if (atomic_load(&j.failed))
+    herd_pool_run_claims(work < SMALL_WORK ? NULL : pool, attn_part, &j);
+    if (atomic_load(&j.next) < (T + tokens - 1) / tokens * s->n_kv_heads)
         return herd_fail(HERD_ERR_NOMEM, "attention: out of memory for the workspace");
     return HERD_OK;
 }
