@@ -50,6 +50,7 @@ typedef enum herd_scratch_slot {
     HERD_SCRATCH_FORWARD, /* the model's per-piece activations */
     HERD_SCRATCH_MOE,     /* routing and expert buffers */
     HERD_SCRATCH_MLP,     /* the SwiGLU MLP's intermediate */
+    HERD_SCRATCH_ATTN,    /* attention's key tile and row states */
     HERD_SCRATCH_COUNT
 } herd_scratch_slot;
 void *herd_scratch(herd_scratch_slot slot, size_t bytes);

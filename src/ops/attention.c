@@ -10,7 +10,6 @@
 
 #include <assert.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -65,41 +64,6 @@ static const attn_kernels kernels_ref = {gather_ref, attend_ref};
 
 static_assert(sizeof(float *) <= 2 * sizeof(float), "a pointer fits in 2 floats");
 
-/* ---- per-thread workspace --------------------------------------------------------------- */
-
-/* Grown on demand and kept between calls (no allocation per token in steady state); freed
- * when the thread exits. Zeroed when allocated, so vector kernels never compute on
- * uninitialized memory in the lanes they later mask off. */
-static _Thread_local float *ws_data;
-static _Thread_local size_t ws_size;
-static pthread_key_t ws_key;
-static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
-
-static void ws_release(void *p)
-{
-    herd_free(p);
-}
-
-static void ws_key_init(void)
-{
-    pthread_key_create(&ws_key, ws_release);
-}
-
-static float *workspace(size_t floats)
-{
-    if (floats > ws_size) {
-        pthread_once(&ws_once, ws_key_init);
-        herd_free(ws_data);
-        ws_size = 0;
-        ws_data = herd_calloc(floats * sizeof(float), "attention workspace");
-        pthread_setspecific(ws_key, ws_data);
-        if (!ws_data)
-            return NULL;
-        ws_size = floats;
-    }
-    return ws_data;
-}
-
 /* ---- the driver ------------------------------------------------------------------------- */
 
 enum { MAX_HEAD_DIM = 1024, ROWS_PER_ITEM = 64 };
@@ -141,7 +105,7 @@ static void attn_item(attn_job *j, int64_t t0, int64_t t1, int64_t g, float *ws)
         float *st = states + i * j->st_len;
         st[0] = -INFINITY;
         st[1] = 0;
-        memset(st + ATTN_STATE_HEAD, 0, (size_t)D * sizeof(float));
+        memset(st + ATTN_STATE_HEAD, 0, (size_t)(j->st_len - ATTN_STATE_HEAD) * sizeof(float));
     }
     memset(dummy, 0, (size_t)j->st_len * sizeof(float));
     attn_tile tile = {kt, KT, D, vp, 1.0f / sqrtf((float)D), p};
@@ -195,7 +159,9 @@ static void attn_part(void *ctx, int tid, int nthreads)
     (void)nthreads;
     attn_job *j = ctx;
     int64_t nkv = j->s->n_kv_heads, items = (j->T + j->tokens - 1) / j->tokens * nkv;
-    float *ws = workspace(j->ws_floats);
+    /* contents undefined: the vector kernels may compute on stale values, but only in lanes
+     * they mask off */
+    float *ws = herd_scratch(HERD_SCRATCH_ATTN, j->ws_floats * sizeof(float));
     if (!ws) /* leave the items to the others; herd_attention fails if none are left */
         return;
     for (int64_t i; (i = atomic_fetch_add(&j->next, 1)) < items;) {
