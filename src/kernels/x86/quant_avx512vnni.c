@@ -3,8 +3,8 @@
  * Weights are decoded in registers, 64 at a time (16 rows × one k-quad), to u8 = w + 128 and
  * fed to VPDPBUSD against the row's s8 quad of A broadcast from memory; the int32 block sums
  * start at -128·Σqa so they come out exact. Per block and row: acc = fma(isum, da·dw, acc).
- * Decoding: 8-bit codes are stored ready to use; 4-bit ones go through one VPSHUFB table (or
- * +120 for Q4_0); E2M3 through a table for magnitudes 16..31 and a sign flip. A tile of up
+ * Decoding: 8-bit codes are stored ready to use; 4-bit ones go through one VPSHUFB table (Q4_0
+ * feeds the nibble n = w + 8 and starts the sum at -8·Σqa instead); E2M3 through a table for magnitudes 16..31 and a sign flip. A tile of up
  * to 12 rows keeps 12 f32 and 12 int32 accumulators in registers. */
 #include "kernels/quant.h"
 
@@ -54,8 +54,8 @@ INLINE __m512i weight_quad(herd_type ty, const uint8_t *pl, int g)
     const __m512i m4 = _mm512_set1_epi8(15);
     __m512i lo = _mm512_loadu_si512(pl + 64 * (g & 3));
     lo = _mm512_and_si512(g < 4 ? lo : _mm512_srli_epi16(lo, 4), m4);
-    if (ty == HERD_TYPE_Q4_0)
-        return _mm512_add_epi8(lo, _mm512_set1_epi8(120));
+    if (ty == HERD_TYPE_Q4_0) /* the nibble n itself: w = n - 8 is folded into the start sum */
+        return lo;
     if (ty == HERD_TYPE_MXFP4) {
         const __m512i lut = _mm512_broadcast_i32x4(
             _mm_setr_epi8((char)128, (char)129, (char)130, (char)131, (char)132, (char)134,
@@ -104,7 +104,9 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
         __m512i isum[MR][CHMAX];
 #pragma GCC unroll 16
         for (int i = 0; i < m; i++) {
-            isum[i][0] = _mm512_set1_epi32(load_i32(a[i] + ab + 36));
+            /* -128·Σqa, or -8·Σqa for Q4_0 (u8 = w + 8 there); exact, corr is a multiple of 128 */
+            int32_t corr = load_i32(a[i] + ab + 36);
+            isum[i][0] = _mm512_set1_epi32(ty == HERD_TYPE_Q4_0 ? corr / 16 : corr);
 #pragma GCC unroll 4
             for (int c = 1; c < ch; c++)
                 isum[i][c] = _mm512_setzero_si512();
