@@ -4,8 +4,9 @@
  * fed to VPDPBUSD against the row's s8 quad of A broadcast from memory; the int32 block sums
  * start at -128·Σqa so they come out exact. Per block and row: acc = fma(isum, da·dw, acc).
  * Decoding: 8-bit codes are stored ready to use; 4-bit ones go through one VPSHUFB table (Q4_0
- * feeds the nibble n = w + 8 and starts the sum at -8·Σqa instead); E2M3 through a table for magnitudes 16..31 and a sign flip. A tile of up
- * to 12 rows keeps 12 f32 and 12 int32 accumulators in registers. */
+ * feeds the nibble n = w + 8 and starts the sum at -8·Σqa instead); E2M3 through a table for
+ * magnitudes 16..31 and a sign flip. A tile of up to 12 rows keeps 12 f32 and 12 int32 accumulators
+ * in registers. */
 #include "kernels/quant.h"
 
 #include <immintrin.h>
