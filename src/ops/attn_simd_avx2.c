@@ -3,6 +3,8 @@
  * and out += p·v for 4 rows × 16 components per value row read (16 registers in all). */
 #include "attn_simd.h"
 
+#include "kernels/x86/vexp.h"
+
 #include <immintrin.h>
 #include <math.h>
 #include <stdbool.h>
@@ -30,27 +32,6 @@ static float hsum(__m256 v)
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
-}
-
-/* exp(x) as in the AVX-512 version; 2^n is built in the exponent bits (n in [-126, 0] once x
- * is clamped to [-87, 0], which is all softmax needs). */
-static inline __m256 exp8(__m256 x)
-{
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_setzero_ps());
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 720);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    __m256i e =
-        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
 /* r[i][c] → r[c][i]: pairs of rows, quads, then 128-bit halves across the quads. */
@@ -154,7 +135,7 @@ static void softmax_row(const attn_tile *t, float *p, float *st, int64_t a, int6
         return;
     }
     if (m_new > st[0]) { /* rescale what was summed under the old maximum */
-        __m256 c = exp8(_mm256_set1_ps(st[0] - m_new));
+        __m256 c = herd_exp8(_mm256_set1_ps(st[0] - m_new));
         float *o = st + ATTN_STATE_HEAD;
         for (int64_t d = 0; d < t->dim; d += 8) /* the state is padded to 16 floats */
             _mm256_store_ps(o + d, _mm256_mul_ps(c, _mm256_load_ps(o + d)));
@@ -164,7 +145,7 @@ static void softmax_row(const attn_tile *t, float *p, float *st, int64_t a, int6
     __m256 m = _mm256_set1_ps(m_new), sum = _mm256_setzero_ps();
     for (int64_t j = j0; j < j1; j += 8) {
         __m256 e = _mm256_and_ps(_mm256_castsi256_ps(lanes(a - j, b - j)),
-                                 exp8(_mm256_sub_ps(_mm256_load_ps(p + j), m)));
+                                 herd_exp8(_mm256_sub_ps(_mm256_load_ps(p + j), m)));
         _mm256_store_ps(p + j, e);
         sum = _mm256_add_ps(sum, e);
     }

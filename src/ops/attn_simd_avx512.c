@@ -3,6 +3,8 @@
  * and out += p·v for 4 rows × 64 components per value row read. */
 #include "attn_simd.h"
 
+#include "kernels/x86/vexp.h"
+
 #include <immintrin.h>
 #include <math.h>
 
@@ -11,26 +13,6 @@ static __mmask16 lanes(int64_t lo, int64_t hi) /* lanes i with lo ≤ i < hi, cl
     lo = lo < 0 ? 0 : lo > 16 ? 16 : lo;
     hi = hi < 0 ? 0 : hi > 16 ? 16 : hi;
     return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-}
-
-/* exp(x) for x ≤ 0 as attention needs it: x = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in two
- * so n·ln2 is exact), e^r by its degree-6 Taylor polynomial (relative error < 2e-7), times
- * 2^n. Below -87 the result is clamped to about e^-87, which no softmax weight notices. */
-static inline __m512 exp16(__m512 x)
-{
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 720);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
 }
 
 /* r[i][c] → r[c][i]: pairs of rows, then quads, then 128-bit quarters across the quads. */
@@ -141,7 +123,7 @@ static void softmax_row(const attn_tile *t, float *p, float *st, int64_t a, int6
         return;
     }
     if (m_new > st[0]) { /* rescale what was summed under the old maximum */
-        __m512 c = exp16(_mm512_set1_ps(st[0] - m_new));
+        __m512 c = herd_exp16(_mm512_set1_ps(st[0] - m_new));
         float *o = st + ATTN_STATE_HEAD;
         for (int64_t d = 0; d < t->dim; d += 16) {
             __mmask16 dm = lanes(0, t->dim - d);
@@ -153,7 +135,7 @@ static void softmax_row(const attn_tile *t, float *p, float *st, int64_t a, int6
     __m512 m = _mm512_set1_ps(m_new), sum = _mm512_setzero_ps();
     for (int64_t j = j0; j < j1; j += 16) {
         __m512 e = _mm512_maskz_mov_ps(lanes(a - j, b - j),
-                                       exp16(_mm512_sub_ps(_mm512_load_ps(p + j), m)));
+                                       herd_exp16(_mm512_sub_ps(_mm512_load_ps(p + j), m)));
         _mm512_store_ps(p + j, e);
         sum = _mm512_add_ps(sum, e);
     }

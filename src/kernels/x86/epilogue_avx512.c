@@ -2,29 +2,13 @@
  * tail), and the same exp polynomial, so results are bit-identical to the plain C version. */
 #include "kernels/family.h"
 
-#include <immintrin.h>
+#include "kernels/x86/vexp.h"
 
-static inline __m512 exp16(__m512 x)
-{
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-    x = _mm512_min_ps(x, _mm512_set1_ps(88.0f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);
-    r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.38888889e-3f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.33333333e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.16666667e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.66666667e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
+#include <immintrin.h>
 
 static inline __m512 silu16(__m512 v)
 {
-    __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), v));
+    __m512 e = herd_exp16(_mm512_sub_ps(_mm512_setzero_ps(), v));
     return _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
 }
 
