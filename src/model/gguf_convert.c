@@ -233,6 +233,8 @@ herd_status herd_quantize_model(const char *in, const char *out, const herd_quan
         return st;
     if (from_gguf) {
         st = herd_gguf_open_split(in, &gin);
+        if (!st) /* a Llama 4 model only (architecture and hyperparameters), not any GGUF */
+            st = herd_llama4_config_from_gguf(&gin.merged, &cfg);
         if (!st)
             st = plan_gguf(&gin.merged, &o->policy, t, o->llama_cpp_only, w, &plan);
         if (!st && herd_gguf_find_kv(&gin.merged, "general.license"))

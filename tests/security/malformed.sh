@@ -46,7 +46,8 @@ for f in $S/gguf/*.gguf; do gguf "$f" "$(basename "$f")"; done
 for at in $(cat $S/gguf/cuts/good.gguf.at); do
   head -c "$at" $S/gguf/cuts/good.gguf >"$T/cut.gguf"; gguf "$T/cut.gguf" "cut at $at"
 done
-for f in $S/gguf/tensor_count_2_63.gguf $S/gguf/overlapping_offsets.gguf $S/gguf/duplicate_tensor.gguf; do
+for f in $S/gguf/tensor_count_2_63.gguf $S/gguf/overlapping_offsets.gguf $S/gguf/duplicate_tensor.gguf \
+    $S/gguf/not_llama4.gguf; do
   reject "gguf $(basename "$f") (quantize)" "$f" "$HERD" quantize "$f" "$T/out.gguf" --type f32
 done
 
