@@ -85,7 +85,8 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
     const uint8_t *panel = t->b;
     const size_t sbytes = ty == HERD_TYPE_Q8_0 || ty == HERD_TYPE_Q4_0 ? 2 : 1;
     const uint8_t *payload = panel + ((size_t)nb * KQ_NR * sbytes + 63) / 64 * 64;
-    const size_t pb = kq_payload_bytes(ty_bits(ty));
+    const size_t pb = kq_payload_bytes(ty_bits(ty)), bpb = pb + KQ_NR * sbytes;
+    const uint8_t *pf = panel + PF;
     const uint8_t *a[MR];
     __m512 acc[MR];
 #pragma GCC unroll 16
@@ -96,12 +97,11 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *pl = payload + (size_t)b * pb;
         const size_t ab = (size_t)b * KQ_AREC;
-        /* Two streams (scales, payload): help the hardware prefetcher keep DRAM busy. */
-#pragma GCC unroll 8
-        for (size_t l = 0; l < pb; l += 64)
-            _mm_prefetch((const char *)pl + PF + l, _MM_HINT_T0);
-        if ((b & 3) == 0)
-            _mm_prefetch((const char *)panel + (size_t)b * KQ_NR * sbytes + PF / 8, _MM_HINT_T0);
+        /* One linear prefetch cursor over the panel's bytes (scales and payload alike), at the
+         * rate the block consumes them, so every line PF ahead is requested exactly once and the
+         * stream runs on into the next panel. */
+        for (const uint8_t *pf_end = panel + PF + (size_t)(b + 1) * bpb; pf < pf_end; pf += 64)
+            _mm_prefetch((const char *)pf, _MM_HINT_T0);
         __m512i isum[MR][CHMAX];
 #pragma GCC unroll 16
         for (int i = 0; i < m; i++) {
