@@ -13,7 +13,7 @@
 #include <immintrin.h>
 #include <string.h>
 
-enum { MR = 12 };
+enum { MR = 12, PF = 8192 };
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -63,7 +63,8 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
     const int64_t k = t->k, nb = k / KQ_BLOCK;
     const uint8_t *panel = t->b;
     const uint8_t *payload = panel + ((size_t)nb * KQ_NR + 63) / 64 * 64;
-    const size_t pb = kq_payload_bytes(ty == HERD_TYPE_MXFP6_E3M2 ? 6 : 8);
+    const size_t pb = kq_payload_bytes(ty == HERD_TYPE_MXFP6_E3M2 ? 6 : 8), bpb = pb + KQ_NR;
+    const uint8_t *pf = panel + PF;
     const uint16_t *a[MR];
     __m512 acc[MR];
 #pragma GCC unroll 16
@@ -73,6 +74,12 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
     }
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *pl = payload + (size_t)b * pb;
+        /* One linear prefetch cursor over the panel (scales and payload), PF bytes ahead, at
+         * the rate a block consumes bytes (as in quant_avx512vnni.c). One chain per row keeps a
+         * row's sum independent of how many rows share its tile, at the price of VDPBF16PS's
+         * latency in a GEMV. */
+        for (const uint8_t *pf_end = panel + PF + (size_t)(b + 1) * bpb; pf < pf_end; pf += 64)
+            _mm_prefetch((const char *)pf, _MM_HINT_T0);
         __m512 blk[MR];
 #pragma GCC unroll 16
         for (int i = 0; i < m; i++)
