@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -83,6 +84,37 @@ bool cli_parse_double(const char *cmd, const char *opt, const char *s, double mi
     }
     *out = v;
     return true;
+}
+
+static long to_long(double x) /* a table's bound, LONG_MAX-safe */
+{
+    return x >= (double)LONG_MAX ? LONG_MAX : x <= (double)LONG_MIN ? LONG_MIN : (long)x;
+}
+
+int cli_opt_take(const char *cmd, int argc, char **argv, int *i, const cli_opt *opts)
+{
+    const char *o = argv[*i];
+    for (const cli_opt *p = opts; p->name; p++) {
+        if (strcmp(o, p->name) != 0 && !(p->alias && strcmp(o, p->alias) == 0))
+            continue;
+        if (p->kind == CLI_OPT_FLAG) {
+            *(bool *)p->dst = true;
+            return 1;
+        }
+        const char *v = cli_value(cmd, argc, argv, i);
+        if (!v)
+            return -1;
+        if (p->kind == CLI_OPT_STR)
+            *(const char **)p->dst = v;
+        else if (p->kind == CLI_OPT_LONG &&
+                 !cli_parse_long(cmd, o, v, to_long(p->min), to_long(p->max), (long *)p->dst))
+            return -1;
+        else if (p->kind == CLI_OPT_DOUBLE &&
+                 !cli_parse_double(cmd, o, v, p->min, p->max, (double *)p->dst))
+            return -1;
+        return 1;
+    }
+    return 0;
 }
 
 int cli_not_yet(const char *cmd, const char *what)

@@ -33,6 +33,23 @@ bool cli_parse_long(const char *cmd, const char *opt, const char *s, long min, l
 bool cli_parse_double(const char *cmd, const char *opt, const char *s, double min, double max,
                       double *out);
 
+/* A command's own options as a table, ended by an entry with name NULL. */
+typedef enum cli_opt_kind {
+    CLI_OPT_FLAG,   /* bool *: set to true */
+    CLI_OPT_STR,    /* const char **: the value */
+    CLI_OPT_LONG,   /* long *: in [min, max] */
+    CLI_OPT_DOUBLE, /* double *: in [min, max] */
+} cli_opt_kind;
+typedef struct cli_opt {
+    const char *name, *alias; /* alias may be NULL */
+    cli_opt_kind kind;
+    void *dst;
+    double min, max;
+} cli_opt;
+/* Consumes argv[*i] (and its value) if the table has it: 1 taken, 0 not in the table, -1 usage
+ * error (printed). */
+int cli_opt_take(const char *cmd, int argc, char **argv, int *i, const cli_opt *opts);
+
 /* `herd mx table` (cmd_mx_table.c), reached through `herd mx`. */
 int cli_mx_table(int argc, char **argv);
 

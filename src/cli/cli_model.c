@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 void cli_model_args_init(cli_model_args *a)
@@ -91,6 +92,47 @@ int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_a
         return 0;
     }
     return 1;
+}
+
+int cli_model_parse(const char *cmd, int argc, char **argv, cli_model_args *a, const cli_opt *opts,
+                    void (*usage)(FILE *))
+{
+    for (int i = 1; i < argc; i++) {
+        int r = cli_model_option(cmd, argc, argv, &i, a);
+        if (r == 0 && cli_is_help(argv[i])) {
+            usage(stdout);
+            return -1;
+        }
+        if (r == 0)
+            r = cli_opt_take(cmd, argc, argv, &i, opts);
+        if (r == 0)
+            return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+        if (r < 0)
+            return 2;
+    }
+    return 0;
+}
+
+void cli_sampling_opts(cli_sampling *s, const herd_gen_params *g, long n_min, cli_opt *out)
+{
+    *s = (cli_sampling){g->n_predict,           g->sampler.top_k, (long)g->sampler.seed,
+                        g->sampler.temperature, g->sampler.top_p, g->sampler.min_p};
+    out[0] = (cli_opt){"-n", NULL, CLI_OPT_LONG, &s->n, (double)n_min, INT32_MAX};
+    out[1] = (cli_opt){"--temp", NULL, CLI_OPT_DOUBLE, &s->temp, 0, 100};
+    out[2] = (cli_opt){"--top-k", NULL, CLI_OPT_LONG, &s->top_k, 0, INT32_MAX};
+    out[3] = (cli_opt){"--top-p", NULL, CLI_OPT_DOUBLE, &s->top_p, 1e-9, 1};
+    out[4] = (cli_opt){"--min-p", NULL, CLI_OPT_DOUBLE, &s->min_p, 0, 1};
+    out[5] = (cli_opt){"--seed", NULL, CLI_OPT_LONG, &s->seed, 0, (double)LONG_MAX};
+}
+
+void cli_sampling_apply(const cli_sampling *s, herd_gen_params *g)
+{
+    g->n_predict = s->n;
+    g->sampler.top_k = s->top_k;
+    g->sampler.seed = (uint64_t)s->seed;
+    g->sampler.temperature = (float)s->temp;
+    g->sampler.top_p = (float)s->top_p;
+    g->sampler.min_p = (float)s->min_p;
 }
 
 int cli_load_engine(const char *cmd, cli_model_args *a, herd_engine **out)

@@ -6,6 +6,8 @@
 #include "cli/cli.h"
 #include "herd/herd.h"
 
+#include <stdio.h>
+
 typedef struct cli_model_args {
     const char *model;
     int32_t *ids; /* malloc'd */
@@ -18,6 +20,22 @@ void cli_model_args_free(cli_model_args *a);
 /* Consumes argv[*i] (and its value) if it is one of the shared options: returns 1 if taken,
  * 0 if not ours, -1 on a usage error (already printed). */
 int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_args *a);
+/* A model command's whole command line: the shared options above, -h/--help, then `opts`.
+ * Returns 0 to go on, -1 when help was printed (exit 0), or 2 on a usage error (printed). */
+int cli_model_parse(const char *cmd, int argc, char **argv, cli_model_args *a, const cli_opt *opts,
+                    void (*usage)(FILE *));
+
+/* The sampling options of `run` and `chat` (-n, --temp, --top-k, --top-p, --min-p, --seed):
+ * cli_sampling_opts fills the first 6 entries of a table from g's values; cli_sampling_apply
+ * copies what was parsed back into g. */
+typedef struct cli_sampling {
+    long n, top_k, seed;
+    double temp, top_p, min_p;
+} cli_sampling;
+enum { CLI_SAMPLING_OPTS = 6 };
+void cli_sampling_opts(cli_sampling *s, const herd_gen_params *g, long n_min, cli_opt *out);
+void cli_sampling_apply(const cli_sampling *s, herd_gen_params *g);
+
 /* Parses "1,2,3" into ids; false (message printed) on a bad list. */
 bool cli_parse_ids(const char *cmd, const char *s, int32_t **ids, int64_t *n);
 /* Loads the engine and prints the memory plan on stderr; returns an exit code (0 = loaded). */

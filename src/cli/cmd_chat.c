@@ -156,71 +156,25 @@ static int chat_loop(herd_engine *e, const herd_tokenizer *tok, const char *syst
 
 static int cmd_main(int argc, char **argv)
 {
-    const char *system = NULL, *tok_path = NULL, *v;
+    const char *system = NULL, *tok_path = NULL;
     bool verbose = false;
     cli_model_args a;
     cli_model_args_init(&a);
     herd_gen_params g = {.n_predict = INT64_MAX};
     herd_sampler_params_default(&g.sampler);
     int rc = 0;
-    long n;
-    double d;
-    for (int i = 1; i < argc && !rc; i++) {
-        const char *o = argv[i];
-        int r = cli_model_option(CMD, argc, argv, &i, &a);
-        if (r < 0)
-            rc = 2;
-        else if (r > 0)
-            continue;
-        else if (cli_is_help(o)) {
-            usage(stdout);
-            cli_model_args_free(&a);
-            return 0;
-        } else if (!strcmp(o, "--system")) {
-            if (!(system = cli_value(CMD, argc, argv, &i)))
-                rc = 2;
-        } else if (!strcmp(o, "--tokenizer")) {
-            if (!(tok_path = cli_value(CMD, argc, argv, &i)))
-                rc = 2;
-        } else if (!strcmp(o, "-v") || !strcmp(o, "--verbose")) {
-            verbose = true;
-        } else if (!strcmp(o, "-n")) {
-            if (!(v = cli_value(CMD, argc, argv, &i)) ||
-                !cli_parse_long(CMD, o, v, 1, INT32_MAX, &n))
-                rc = 2;
-            else
-                g.n_predict = n;
-        } else if (!strcmp(o, "--temp")) {
-            if (!(v = cli_value(CMD, argc, argv, &i)) || !cli_parse_double(CMD, o, v, 0, 100, &d))
-                rc = 2;
-            else
-                g.sampler.temperature = (float)d;
-        } else if (!strcmp(o, "--top-k")) {
-            if (!(v = cli_value(CMD, argc, argv, &i)) ||
-                !cli_parse_long(CMD, o, v, 0, INT32_MAX, &n))
-                rc = 2;
-            else
-                g.sampler.top_k = n;
-        } else if (!strcmp(o, "--top-p")) {
-            if (!(v = cli_value(CMD, argc, argv, &i)) || !cli_parse_double(CMD, o, v, 1e-9, 1, &d))
-                rc = 2;
-            else
-                g.sampler.top_p = (float)d;
-        } else if (!strcmp(o, "--min-p")) {
-            if (!(v = cli_value(CMD, argc, argv, &i)) || !cli_parse_double(CMD, o, v, 0, 1, &d))
-                rc = 2;
-            else
-                g.sampler.min_p = (float)d;
-        } else if (!strcmp(o, "--seed")) {
-            if (!(v = cli_value(CMD, argc, argv, &i)) ||
-                !cli_parse_long(CMD, o, v, 0, LONG_MAX, &n))
-                rc = 2;
-            else
-                g.sampler.seed = (uint64_t)n;
-        } else {
-            rc = cli_usage_error(CMD, "unknown option '%s'", o);
-        }
+    cli_sampling smp;
+    cli_opt opts[CLI_SAMPLING_OPTS + 4] = {{NULL}};
+    cli_sampling_opts(&smp, &g, 1, opts);
+    opts[CLI_SAMPLING_OPTS] = (cli_opt){"--system", NULL, CLI_OPT_STR, &system, 0, 0};
+    opts[CLI_SAMPLING_OPTS + 1] = (cli_opt){"--tokenizer", NULL, CLI_OPT_STR, &tok_path, 0, 0};
+    opts[CLI_SAMPLING_OPTS + 2] = (cli_opt){"-v", "--verbose", CLI_OPT_FLAG, &verbose, 0, 0};
+    rc = cli_model_parse(CMD, argc, argv, &a, opts, usage);
+    if (rc < 0) {
+        cli_model_args_free(&a);
+        return 0;
     }
+    cli_sampling_apply(&smp, &g);
     if (!rc && !a.model)
         rc = cli_usage_error(CMD, "-m DIR is required");
     if (!rc && a.ids)

@@ -22,24 +22,13 @@ static int cmd_main(int argc, char **argv)
     cli_model_args a;
     cli_model_args_init(&a);
     int rc = 0;
-    for (int i = 1; i < argc && !rc; i++) {
-        int r = cli_model_option(cmd, argc, argv, &i, &a);
-        if (r < 0)
-            rc = 2;
-        else if (r > 0)
-            continue;
-        else if (cli_is_help(argv[i])) {
-            usage(stdout);
-            cli_model_args_free(&a);
-            return 0;
-        } else if (strcmp(argv[i], "-o") == 0) {
-            if (!(out = cli_value(cmd, argc, argv, &i)))
-                rc = 2;
-        } else if (strcmp(argv[i], "--incremental") == 0) {
-            incremental = true;
-        } else {
-            rc = cli_usage_error(cmd, "unknown option '%s'", argv[i]);
-        }
+    const cli_opt opts[] = {{"-o", NULL, CLI_OPT_STR, &out, 0, 0},
+                            {"--incremental", NULL, CLI_OPT_FLAG, &incremental, 0, 0},
+                            {NULL, NULL, 0, NULL, 0, 0}};
+    rc = cli_model_parse(cmd, argc, argv, &a, opts, usage);
+    if (rc < 0) {
+        cli_model_args_free(&a);
+        return 0;
     }
     if (!rc && (!a.model || !a.ids || !out))
         rc = cli_usage_error(cmd, "-m, --ids and -o are required");

@@ -70,33 +70,17 @@ int cli_mx_table(int argc, char **argv)
     cli_model_args a;
     cli_model_args_init(&a);
     int rc = 0;
-    for (int i = 1; i < argc && !rc; i++) {
-        int r = cli_model_option(cmd, argc, argv, &i, &a);
-        if (r < 0)
-            rc = 2;
-        else if (r > 0)
-            continue;
-        else if (cli_is_help(argv[i])) {
-            usage(stdout);
-            cli_model_args_free(&a);
-            return 0;
-        } else if (strcmp(argv[i], "-f") == 0) {
-            rc = (text_path = cli_value(cmd, argc, argv, &i)) ? 0 : 2;
-        } else if (strcmp(argv[i], "--tokenizer") == 0) {
-            rc = (tok_path = cli_value(cmd, argc, argv, &i)) ? 0 : 2;
-        } else if (strcmp(argv[i], "--keep") == 0) {
-            rc = (keep = cli_value(cmd, argc, argv, &i)) ? 0 : 2;
-        } else if (strcmp(argv[i], "--types") == 0) {
-            rc = (types = cli_value(cmd, argc, argv, &i)) ? 0 : 2;
-        } else if (strcmp(argv[i], "--chunks") == 0 || strcmp(argv[i], "--decode") == 0) {
-            const char *o = argv[i], *v = cli_value(cmd, argc, argv, &i);
-            rc = v && cli_parse_long(cmd, o, v, 1, 1L << 20,
-                                     strcmp(o, "--chunks") == 0 ? &chunks : &n_decode)
-                     ? 0
-                     : 2;
-        } else {
-            rc = cli_usage_error(cmd, "unknown option '%s'", argv[i]);
-        }
+    const cli_opt opts[] = {{"-f", NULL, CLI_OPT_STR, &text_path, 0, 0},
+                            {"--tokenizer", NULL, CLI_OPT_STR, &tok_path, 0, 0},
+                            {"--keep", NULL, CLI_OPT_STR, &keep, 0, 0},
+                            {"--types", NULL, CLI_OPT_STR, &types, 0, 0},
+                            {"--chunks", NULL, CLI_OPT_LONG, &chunks, 1, 1L << 20},
+                            {"--decode", NULL, CLI_OPT_LONG, &n_decode, 1, 1L << 20},
+                            {NULL, NULL, 0, NULL, 0, 0}};
+    rc = cli_model_parse(cmd, argc, argv, &a, opts, usage);
+    if (rc < 0) {
+        cli_model_args_free(&a);
+        return 0;
     }
     if (!rc && (!a.model || !text_path))
         rc = cli_usage_error(cmd, "-m and -f are required");

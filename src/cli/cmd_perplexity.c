@@ -33,32 +33,15 @@ static int cmd_main(int argc, char **argv)
     cli_model_args a;
     cli_model_args_init(&a);
     int rc = 0;
-    for (int i = 1; i < argc && !rc; i++) {
-        int r = cli_model_option(cmd, argc, argv, &i, &a);
-        if (r < 0)
-            rc = 2;
-        else if (r > 0)
-            continue;
-        else if (cli_is_help(argv[i])) {
-            usage(stdout);
-            cli_model_args_free(&a);
-            return 0;
-        } else if (strcmp(argv[i], "-f") == 0) {
-            if (!(text_path = cli_value(cmd, argc, argv, &i)))
-                rc = 2;
-        } else if (strcmp(argv[i], "--kl-base") == 0) {
-            if (!(base_path = cli_value(cmd, argc, argv, &i)))
-                rc = 2;
-        } else if (strcmp(argv[i], "--tokenizer") == 0) {
-            if (!(tok_path = cli_value(cmd, argc, argv, &i)))
-                rc = 2;
-        } else if (strcmp(argv[i], "--chunks") == 0) {
-            const char *v = cli_value(cmd, argc, argv, &i);
-            if (!v || !cli_parse_long(cmd, "--chunks", v, 1, 1L << 30, &max_chunks))
-                rc = 2;
-        } else {
-            rc = cli_usage_error(cmd, "unknown option '%s'", argv[i]);
-        }
+    const cli_opt opts[] = {{"-f", NULL, CLI_OPT_STR, &text_path, 0, 0},
+                            {"--kl-base", NULL, CLI_OPT_STR, &base_path, 0, 0},
+                            {"--tokenizer", NULL, CLI_OPT_STR, &tok_path, 0, 0},
+                            {"--chunks", NULL, CLI_OPT_LONG, &max_chunks, 1, 1L << 30},
+                            {NULL, NULL, 0, NULL, 0, 0}};
+    rc = cli_model_parse(cmd, argc, argv, &a, opts, usage);
+    if (rc < 0) {
+        cli_model_args_free(&a);
+        return 0;
     }
     if (!rc && (!a.model || !text_path))
         rc = cli_usage_error(cmd, "-m and -f are required");

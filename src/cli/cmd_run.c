@@ -65,70 +65,25 @@ static bool on_token(void *user, int32_t tok)
 
 static int cmd_main(int argc, char **argv)
 {
-    const char *cmd = "run", *text = NULL, *v;
+    const char *cmd = "run", *text = NULL;
     bool print_ids = false, ignore_eos = false;
     cli_model_args a;
     cli_model_args_init(&a);
     herd_gen_params g = {.n_predict = 128};
     herd_sampler_params_default(&g.sampler);
     int rc = 0;
-    long n;
-    double d;
-    for (int i = 1; i < argc && !rc; i++) {
-        const char *o = argv[i];
-        int r = cli_model_option(cmd, argc, argv, &i, &a);
-        if (r < 0)
-            rc = 2;
-        else if (r > 0)
-            continue;
-        else if (cli_is_help(o)) {
-            usage(stdout);
-            cli_model_args_free(&a);
-            return 0;
-        } else if (strcmp(o, "-p") == 0 || strcmp(o, "--prompt") == 0) {
-            if (!(text = cli_value(cmd, argc, argv, &i)))
-                rc = 2;
-        } else if (strcmp(o, "--print-ids") == 0) {
-            print_ids = true;
-        } else if (strcmp(o, "--ignore-eos") == 0) {
-            ignore_eos = true;
-        } else if (strcmp(o, "-n") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)) ||
-                !cli_parse_long(cmd, o, v, 0, INT32_MAX, &n))
-                rc = 2;
-            else
-                g.n_predict = n;
-        } else if (strcmp(o, "--temp") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)) || !cli_parse_double(cmd, o, v, 0, 100, &d))
-                rc = 2;
-            else
-                g.sampler.temperature = (float)d;
-        } else if (strcmp(o, "--top-k") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)) ||
-                !cli_parse_long(cmd, o, v, 0, INT32_MAX, &n))
-                rc = 2;
-            else
-                g.sampler.top_k = n;
-        } else if (strcmp(o, "--top-p") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)) || !cli_parse_double(cmd, o, v, 1e-9, 1, &d))
-                rc = 2;
-            else
-                g.sampler.top_p = (float)d;
-        } else if (strcmp(o, "--min-p") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)) || !cli_parse_double(cmd, o, v, 0, 1, &d))
-                rc = 2;
-            else
-                g.sampler.min_p = (float)d;
-        } else if (strcmp(o, "--seed") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)) ||
-                !cli_parse_long(cmd, o, v, 0, LONG_MAX, &n))
-                rc = 2;
-            else
-                g.sampler.seed = (uint64_t)n;
-        } else {
-            rc = cli_usage_error(cmd, "unknown option '%s'", o);
-        }
+    cli_sampling smp;
+    cli_opt opts[CLI_SAMPLING_OPTS + 4] = {{NULL}};
+    cli_sampling_opts(&smp, &g, 0, opts);
+    opts[CLI_SAMPLING_OPTS] = (cli_opt){"-p", "--prompt", CLI_OPT_STR, &text, 0, 0};
+    opts[CLI_SAMPLING_OPTS + 1] = (cli_opt){"--print-ids", NULL, CLI_OPT_FLAG, &print_ids, 0, 0};
+    opts[CLI_SAMPLING_OPTS + 2] = (cli_opt){"--ignore-eos", NULL, CLI_OPT_FLAG, &ignore_eos, 0, 0};
+    rc = cli_model_parse(cmd, argc, argv, &a, opts, usage);
+    if (rc < 0) {
+        cli_model_args_free(&a);
+        return 0;
     }
+    cli_sampling_apply(&smp, &g);
     if (!rc && !a.model)
         rc = cli_usage_error(cmd, "-m DIR is required");
     if (!rc && !!text == !!a.ids)
