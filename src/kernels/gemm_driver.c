@@ -13,7 +13,9 @@
 #include <stdatomic.h>
 #include <string.h>
 
-enum { CHUNK_BYTES = 1 << 20 };
+/* PF_LEAD: how far ahead the streaming tiles prefetch (8 KB in the quant families; the dense
+ * ones use less, so this covers them too). */
+enum { CHUNK_BYTES = 1 << 20, PF_LEAD = 8192 };
 
 typedef struct gemm_job {
     const herd_packed *w;
@@ -45,8 +47,15 @@ static void gemm_thread(void *ctx, int tid, int nthreads)
         if (p0 >= (size_t)w->npanels)
             break;
         size_t p1 = p0 + job->unit < (size_t)w->npanels ? p0 + job->unit : (size_t)w->npanels;
-        if (job->M <= mr)
+        if (job->M <= mr) {
             chunk = p1 - p0; /* GEMV: one streaming pass */
+            /* The tiles prefetch PF_LEAD bytes ahead of what they read, so the first PF_LEAD
+             * bytes of a run would come at DRAM latency, not bandwidth: request them now. */
+            const uint8_t *b0 = w->data + p0 * per;
+            size_t lead = (p1 - p0) * per < PF_LEAD ? (p1 - p0) * per : PF_LEAD;
+            for (size_t off = 0; off < lead; off += 64)
+                __builtin_prefetch(b0 + off, 0, 3);
+        }
         for (size_t pc = p0; pc < p1; pc += chunk) {
             size_t pe = pc + chunk < p1 ? pc + chunk : p1;
             for (int64_t m0 = 0; m0 < job->M; m0 += mr) {
@@ -178,12 +187,12 @@ herd_status herd_gemm(const herd_packed *w, const herd_gemm_args *args, herd_poo
         else
             prep_thread(&pj, 0, 1);
     }
-    /* Claims: all panels for a single thread; else about 8 per thread (GEMV) or 4 per thread,
-     * at most the L2 chunk of panels the blocked loop works on (GEMM). */
+    /* Claims: all panels for a single thread; else about 4 per thread, for a GEMM at most the
+     * L2 chunk of panels the blocked loop works on. */
     size_t nt = (size_t)herd_pool_size(pool), np = (size_t)w->npanels;
     size_t per = w->panel_stride * (size_t)w->nmat,
            chunk = per >= CHUNK_BYTES ? 1 : CHUNK_BYTES / per;
-    size_t unit = M <= fam->mr ? (np + 8 * nt - 1) / (8 * nt) : (np + 4 * nt - 1) / (4 * nt);
+    size_t unit = (np + 4 * nt - 1) / (4 * nt);
     job.unit = nt == 1 ? np : unit < chunk || M <= fam->mr ? unit : chunk;
     atomic_init(&job.next, 0);
     herd_pool_run_claims(pool, gemm_thread, &job);

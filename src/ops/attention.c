@@ -67,7 +67,7 @@ static_assert(sizeof(float *) <= 2 * sizeof(float), "a pointer fits in 2 floats"
 /* ---- the driver ------------------------------------------------------------------------- */
 
 enum { MAX_HEAD_DIM = 1024, ROWS_PER_ITEM = 64 };
-#define SMALL_WORK 131072.0
+#define SMALL_WORK 1048576.0
 
 typedef struct attn_job {
     const attn_kernels *f;
@@ -204,8 +204,9 @@ herd_status herd_attention(const herd_attn_shape *s, const float *q, size_t ldq,
                   st_len,
                   ws_floats,
                   0};
-    /* Small work (decode early in a conversation) runs on the caller: waking the pool costs
-     * more than ~1e5 multiply-adds. */
+    /* Small work runs on the caller: waking a sleeping worker costs microseconds, as much as
+     * ~1e6 multiply-adds of the tiled kernels (decode of 32 heads of 64 up to ~500 positions;
+     * measured on l4-3.7b, 2 threads: decode attention 0.24 -> 0.04 ms per token). */
     double work = 0;
     for (int64_t t = 0; t < T && work < SMALL_WORK; t++) {
         int64_t p = kv->start + t;
