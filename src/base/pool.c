@@ -19,7 +19,7 @@ struct herd_pool {
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t wake, done_cv;
-    /* Bumped by 2 per run; the low bit marks a claims run (herd_pool_run_claims). */
+    /* Grows with every run; odd for a claims run (herd_pool_run_claims), even for fork-join. */
     _Atomic unsigned generation;
     _Atomic int pending; /* workers still running the current generation (fork-join runs) */
     /* Claims runs: the run's generation << 32 | CLOSED once the caller is done | workers in. */
