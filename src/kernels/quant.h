@@ -67,6 +67,27 @@ size_t kq_panel_bytes(const kq_type *T, int64_t k);
 herd_status kq_pack(const kq_type *T, const kpack_src *s, void *panel);
 void kq_unpack(const kq_type *T, const void *panel, int64_t k, int rows, float *dst, size_t ldd);
 
+/* Compile-time facts of the int-family types, for tiles specialized per type (the kq_type
+ * table holds the same, looked up at run time). */
+static inline __attribute__((always_inline)) int kq_int_bits(herd_type ty)
+{
+    return ty == HERD_TYPE_Q4_0 || ty == HERD_TYPE_MXFP4 ? 4 : ty == HERD_TYPE_MXFP6_E2M3 ? 6 : 8;
+}
+static inline __attribute__((always_inline)) int kq_int_shift(herd_type ty)
+{
+    return ty == HERD_TYPE_MXFP4        ? 1
+           : ty == HERD_TYPE_MXFP6_E2M3 ? 3
+           : ty == HERD_TYPE_MXINT8     ? 6
+                                        : 0;
+}
+/* 4 bytes at p as an int32 (any alignment), e.g. a quad of A to broadcast. */
+static inline __attribute__((always_inline)) int32_t kq_load_i32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
 /* Scalar decoding, shared by every ISA so all of them see the same numbers. */
 /* The code at position p of a block payload. */
 static inline unsigned kq_code(const uint8_t *pl, int bits, int p)

@@ -15,26 +15,6 @@ enum { MR_INT = 4, MR_F32 = 6 };
 
 #define INLINE static inline __attribute__((always_inline))
 
-INLINE int32_t load_i32(const void *p)
-{
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-INLINE int ty_bits(herd_type ty)
-{
-    return ty == HERD_TYPE_Q4_0 || ty == HERD_TYPE_MXFP4 ? 4 : ty == HERD_TYPE_MXFP6_E2M3 ? 6 : 8;
-}
-
-INLINE int ty_shift(herd_type ty)
-{
-    return ty == HERD_TYPE_MXFP4        ? 1
-           : ty == HERD_TYPE_MXFP6_E2M3 ? 3
-           : ty == HERD_TYPE_MXINT8     ? 6
-                                        : 0;
-}
-
 /* dw of rows 8h..8h+7 in block b: fp16, or 2^(e-127-shift) as a product of two normal powers
  * of two (exact, denormal results included). */
 INLINE __m256 block_scales(herd_type ty, const uint8_t *sc, int64_t b, int h)
@@ -42,7 +22,8 @@ INLINE __m256 block_scales(herd_type ty, const uint8_t *sc, int64_t b, int h)
     if (ty == HERD_TYPE_Q8_0 || ty == HERD_TYPE_Q4_0)
         return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sc + b * 32 + 16 * h)));
     __m128i e8 = _mm_loadl_epi64((const __m128i *)(sc + b * 16 + 8 * h));
-    __m256i n = _mm256_sub_epi32(_mm256_cvtepu8_epi32(e8), _mm256_set1_epi32(127 + ty_shift(ty)));
+    __m256i n =
+        _mm256_sub_epi32(_mm256_cvtepu8_epi32(e8), _mm256_set1_epi32(127 + kq_int_shift(ty)));
     __m256i h1 = _mm256_srai_epi32(n, 1), h2 = _mm256_sub_epi32(n, h1);
     const __m256i bias = _mm256_set1_epi32(127);
     __m256 f1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h1, bias), 23));
@@ -53,7 +34,7 @@ INLINE __m256 block_scales(herd_type ty, const uint8_t *sc, int64_t b, int h)
 /* Weights of quad g, rows 8h..8h+7, as u8 = w + 128 (32 bytes, position order). */
 INLINE __m256i weight_quad(herd_type ty, const uint8_t *pl, int g, int h)
 {
-    const int bits = ty_bits(ty);
+    const int bits = kq_int_bits(ty);
     if (bits == 8)
         return _mm256_loadu_si256((const __m256i *)(pl + 64 * g + 32 * h));
     const __m256i m4 = _mm256_set1_epi8(15);
@@ -88,7 +69,7 @@ INLINE void tile_int_body(herd_type ty, const ktile *t, const int m)
     const uint8_t *panel = t->b;
     const size_t sbytes = ty == HERD_TYPE_Q8_0 || ty == HERD_TYPE_Q4_0 ? 2 : 1;
     const uint8_t *payload = panel + ((size_t)nb * KQ_NR * sbytes + 63) / 64 * 64;
-    const size_t pb = kq_payload_bytes(ty_bits(ty));
+    const size_t pb = kq_payload_bytes(kq_int_bits(ty));
     const uint8_t *a[MR_INT];
 #pragma GCC unroll 4
     for (int i = 0; i < m; i++)
@@ -105,14 +86,14 @@ INLINE void tile_int_body(herd_type ty, const ktile *t, const int m)
             __m256i isum[MR_INT];
 #pragma GCC unroll 4
             for (int i = 0; i < m; i++)
-                isum[i] = _mm256_set1_epi32(load_i32(a[i] + ab + 36));
+                isum[i] = _mm256_set1_epi32(kq_load_i32(a[i] + ab + 36));
 #pragma GCC unroll 8
             for (int g = 0; g < 8; g++) {
                 __m256i w = weight_quad(ty, pl, g, h);
                 __m256i we = _mm256_and_si256(w, lo8), wo = _mm256_srli_epi16(w, 8);
 #pragma GCC unroll 4
                 for (int i = 0; i < m; i++) {
-                    __m256i x = _mm256_set1_epi32(load_i32(a[i] + ab + 4 * g));
+                    __m256i x = _mm256_set1_epi32(kq_load_i32(a[i] + ab + 4 * g));
                     __m256i ae = _mm256_srai_epi16(_mm256_slli_epi16(x, 8), 8);
                     __m256i ao = _mm256_srai_epi16(x, 8);
                     isum[i] =

@@ -17,13 +17,6 @@ enum { MR = 12, PF = 8192 };
 
 #define INLINE static inline __attribute__((always_inline))
 
-INLINE int32_t load_i32(const void *p)
-{
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 /* Power of two that turns the fp16 reading of a code into the element value. */
 INLINE float ty_adjust(herd_type ty)
 {
@@ -93,8 +86,8 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
             const int64_t kp = b * KQ_BLOCK + 2 * c;
 #pragma GCC unroll 16
             for (int i = 0; i < m; i++)
-                blk[i] =
-                    _mm512_dpbf16_ps(blk[i], wb, (__m512bh)_mm512_set1_epi32(load_i32(a[i] + kp)));
+                blk[i] = _mm512_dpbf16_ps(blk[i], wb,
+                                          (__m512bh)_mm512_set1_epi32(kq_load_i32(a[i] + kp)));
         }
         /* acc += block sum × 2^(e - 127) (and the fp16 reading's missing 2^adjust), exactly */
         __m512i e = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(panel + b * 16)));

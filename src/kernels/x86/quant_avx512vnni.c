@@ -16,40 +16,21 @@ enum { MR = 12, PF = 8192 };
 
 #define INLINE static inline __attribute__((always_inline))
 
-INLINE int32_t load_i32(const void *p)
-{
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-INLINE int ty_bits(herd_type ty)
-{
-    return ty == HERD_TYPE_Q4_0 || ty == HERD_TYPE_MXFP4 ? 4 : ty == HERD_TYPE_MXFP6_E2M3 ? 6 : 8;
-}
-
-INLINE int ty_shift(herd_type ty)
-{
-    return ty == HERD_TYPE_MXFP4        ? 1
-           : ty == HERD_TYPE_MXFP6_E2M3 ? 3
-           : ty == HERD_TYPE_MXINT8     ? 6
-                                        : 0;
-}
-
 /* The 16 weight scales dw of block b. */
 INLINE __m512 block_scales(herd_type ty, const uint8_t *sc, int64_t b)
 {
     if (ty == HERD_TYPE_Q8_0 || ty == HERD_TYPE_Q4_0)
         return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sc + b * 32)));
     __m512i e = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(sc + b * 16)));
-    __m512 x = _mm512_sub_ps(_mm512_cvtepi32_ps(e), _mm512_set1_ps(127.0f + (float)ty_shift(ty)));
+    __m512 x =
+        _mm512_sub_ps(_mm512_cvtepi32_ps(e), _mm512_set1_ps(127.0f + (float)kq_int_shift(ty)));
     return _mm512_scalef_ps(_mm512_set1_ps(1.0f), x); /* 2^x exactly, denormals included */
 }
 
 /* The 64 weights of quad g (position order) as u8 = w + 128. */
 INLINE __m512i weight_quad(herd_type ty, const uint8_t *pl, int g)
 {
-    const int bits = ty_bits(ty);
+    const int bits = kq_int_bits(ty);
     if (bits == 8)
         return _mm512_loadu_si512(pl + 64 * g);
     const __m512i m4 = _mm512_set1_epi8(15);
@@ -85,7 +66,7 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
     const uint8_t *panel = t->b;
     const size_t sbytes = ty == HERD_TYPE_Q8_0 || ty == HERD_TYPE_Q4_0 ? 2 : 1;
     const uint8_t *payload = panel + ((size_t)nb * KQ_NR * sbytes + 63) / 64 * 64;
-    const size_t pb = kq_payload_bytes(ty_bits(ty)), bpb = pb + KQ_NR * sbytes;
+    const size_t pb = kq_payload_bytes(kq_int_bits(ty)), bpb = pb + KQ_NR * sbytes;
     const uint8_t *pf = panel + PF;
     const uint8_t *a[MR];
     __m512 acc[MR];
@@ -106,7 +87,7 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
 #pragma GCC unroll 16
         for (int i = 0; i < m; i++) {
             /* -128·Σqa, or -8·Σqa for Q4_0 (u8 = w + 8 there); exact, corr is a multiple of 128 */
-            int32_t corr = load_i32(a[i] + ab + 36);
+            int32_t corr = kq_load_i32(a[i] + ab + 36);
             isum[i][0] = _mm512_set1_epi32(ty == HERD_TYPE_Q4_0 ? corr / 16 : corr);
 #pragma GCC unroll 4
             for (int c = 1; c < ch; c++)
@@ -118,7 +99,7 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
 #pragma GCC unroll 16
             for (int i = 0; i < m; i++)
                 isum[i][g % ch] = _mm512_dpbusd_epi32(
-                    isum[i][g % ch], w, _mm512_set1_epi32(load_i32(a[i] + ab + 4 * g)));
+                    isum[i][g % ch], w, _mm512_set1_epi32(kq_load_i32(a[i] + ab + 4 * g)));
         }
         __m512 dw = block_scales(ty, panel, b);
 #pragma GCC unroll 16
