@@ -128,3 +128,25 @@ herd_status cli_encode_file(const herd_tokenizer *tok, const char *path, herd_to
     herd_unmap_file(&f);
     return st;
 }
+
+int cli_encode_for_model(const char *cmd, herd_engine *e, const char *tok_path,
+                         const char *text_path, herd_tokens *toks, int32_t *bos)
+{
+    herd_tokenizer *own = NULL;
+    const herd_tokenizer *tok = NULL;
+    herd_status st =
+        tok_path ? herd_tokenizer_load_file(tok_path, NULL, &own) : herd_engine_tokenizer(e, &tok);
+    if (!st) {
+        st = cli_encode_file(own ? own : tok, text_path, toks);
+        *bos = herd_tokenizer_bos(own ? own : tok);
+    }
+    herd_tokenizer_free(own);
+    if (st)
+        return cli_status_error(cmd, st);
+    int64_t V = herd_model_config(herd_engine_model(e))->vocab;
+    for (size_t i = 0; i < toks->n; i++)
+        if (toks->ids[i] < 0 || toks->ids[i] >= V)
+            return cli_error(cmd, 1, "token id %d is outside the model's vocabulary (%lld)",
+                             toks->ids[i], (long long)V);
+    return 0;
+}

@@ -27,5 +27,10 @@ void cli_scores_free(cli_scores *s);
 
 /* Reads a text file and encodes it with BOS; *toks must start empty. */
 herd_status cli_encode_file(const herd_tokenizer *tok, const char *path, herd_tokens *toks);
+/* Encodes text_path with the tokenizer file tok_path, or with e's own when NULL, checks that
+ * every id is inside e's vocabulary and gives the tokenizer's BOS id. Returns an exit code (0,
+ * or 1 with the message printed). */
+int cli_encode_for_model(const char *cmd, herd_engine *e, const char *tok_path,
+                         const char *text_path, herd_tokens *toks, int32_t *bos);
 
 #endif

@@ -103,35 +103,20 @@ int cli_mx_table(int argc, char **argv)
         a.engine.ctx = n_decode + 1;
 
     herd_engine *base = NULL;
-    herd_tokenizer *own_tok = NULL;
-    const herd_tokenizer *tok = NULL;
     herd_tokens toks = {0};
+    int32_t bos = -1;
     herd_status st = HERD_OK;
     if (!rc)
         rc = cli_load_engine(cmd, &a, &base);
-    if (!rc) {
-        st = tok_path ? herd_tokenizer_load_file(tok_path, NULL, &own_tok)
-                      : herd_engine_tokenizer(base, &tok);
-        if (own_tok)
-            tok = own_tok;
-        if (!st)
-            st = cli_encode_file(tok, text_path, &toks);
-        if (st)
-            rc = cli_status_error(cmd, st);
-    }
-    int64_t n_chunks = rc ? 0 : (int64_t)toks.n / n_ctx, V = 0;
+    if (!rc)
+        rc = cli_encode_for_model(cmd, base, tok_path, text_path, &toks, &bos);
+    int64_t n_chunks = rc ? 0 : (int64_t)toks.n / n_ctx;
     if (!rc && n_chunks == 0)
         rc = cli_error(cmd, 1, "%s: %zu tokens, fewer than one chunk of --ctx %lld", text_path,
                        toks.n, (long long)n_ctx);
     if (!rc && toks.n < (size_t)n_decode + 1)
         rc = cli_error(cmd, 1, "%s: %zu tokens, fewer than --decode %ld + 1", text_path, toks.n,
                        n_decode);
-    if (!rc)
-        V = herd_model_config(herd_engine_model(base))->vocab;
-    for (size_t i = 0; !rc && i < toks.n; i++)
-        if (toks.ids[i] < 0 || toks.ids[i] >= V)
-            rc = cli_error(cmd, 1, "token id %d is outside the model's vocabulary (%lld)",
-                           toks.ids[i], (long long)V);
     if (n_chunks > chunks)
         n_chunks = chunks;
 
@@ -171,8 +156,7 @@ int cli_mx_table(int argc, char **argv)
         if (!st)
             st = herd_engine_load(path, &a.engine, &e);
         if (!st)
-            st = cli_score_chunks(e, base, toks.ids, n_chunks, n_ctx, herd_tokenizer_bos(tok),
-                                  false, &s);
+            st = cli_score_chunks(e, base, toks.ids, n_chunks, n_ctx, bos, false, &s);
         if (!st)
             st = decode_speed(e, toks.ids, n_decode, &speed);
         if (!st) {
@@ -194,7 +178,6 @@ int cli_mx_table(int argc, char **argv)
     }
     herd_pool_destroy(pool);
     herd_tokens_free(&toks);
-    herd_tokenizer_free(own_tok);
     herd_engine_free(base);
     cli_model_args_free(&a);
     return rc;

@@ -52,9 +52,8 @@ static int cmd_main(int argc, char **argv)
     int64_t n_ctx = a.engine.ctx;
 
     herd_engine *e = NULL, *base = NULL;
-    herd_tokenizer *own_tok = NULL;
-    const herd_tokenizer *tok = NULL;
     herd_tokens toks = {0};
+    int32_t bos = -1;
     herd_status st = HERD_OK;
     if (!rc)
         rc = cli_load_engine(cmd, &a, &e);
@@ -63,16 +62,8 @@ static int cmd_main(int argc, char **argv)
         b.model = base_path;
         rc = cli_load_engine(cmd, &b, &base);
     }
-    if (!rc) {
-        st = tok_path ? herd_tokenizer_load_file(tok_path, NULL, &own_tok)
-                      : herd_engine_tokenizer(e, &tok);
-        if (own_tok)
-            tok = own_tok;
-        if (!st)
-            st = cli_encode_file(tok, text_path, &toks);
-        if (st)
-            rc = cli_status_error(cmd, st);
-    }
+    if (!rc)
+        rc = cli_encode_for_model(cmd, e, tok_path, text_path, &toks, &bos);
     int64_t V = 0, n_chunks = 0;
     if (!rc) {
         V = herd_model_config(herd_engine_model(e))->vocab;
@@ -84,18 +75,13 @@ static int cmd_main(int argc, char **argv)
                            toks.n, (long long)n_ctx);
         if (max_chunks > 0 && n_chunks > max_chunks)
             n_chunks = max_chunks;
-        for (size_t i = 0; !rc && i < toks.n; i++)
-            if (toks.ids[i] < 0 || toks.ids[i] >= V)
-                rc = cli_error(cmd, 1, "token id %d is outside the model's vocabulary (%lld)",
-                               toks.ids[i], (long long)V);
     }
     if (!rc) {
         cli_scores s = {0};
         printf("perplexity: %lld chunks of %lld tokens (%zu tokens in %s)\n", (long long)n_chunks,
                (long long)n_ctx, toks.n, text_path);
         double t0 = herd_now();
-        st =
-            cli_score_chunks(e, base, toks.ids, n_chunks, n_ctx, herd_tokenizer_bos(tok), true, &s);
+        st = cli_score_chunks(e, base, toks.ids, n_chunks, n_ctx, bos, true, &s);
         if (!st) {
             cli_summary r;
             cli_scores_summary(&s, &r);
@@ -111,7 +97,6 @@ static int cmd_main(int argc, char **argv)
         cli_scores_free(&s);
     }
     herd_tokens_free(&toks);
-    herd_tokenizer_free(own_tok);
     herd_engine_free(base);
     herd_engine_free(e);
     cli_model_args_free(&a);
