@@ -140,20 +140,30 @@ int herd_pool_size(const herd_pool *pool)
     return pool ? pool->nthreads : 1;
 }
 
+/* Starts a run: publishes (fn, ctx) and a new generation (odd for a claims run, which also
+ * opens its gate; even for fork-join), and wakes the sleeping workers. */
+static void publish(herd_pool *pool, herd_pool_fn fn, void *ctx, bool claims)
+{
+    pool->fn = fn;
+    pool->ctx = ctx;
+    pthread_mutex_lock(&pool->mu);
+    unsigned old = atomic_load(&pool->generation);
+    unsigned gen = claims ? (old + 1) | 1 : (old | 1) + 1;
+    if (claims)
+        atomic_store_explicit(&pool->gate, (uint64_t)gen << 32, memory_order_release);
+    atomic_store_explicit(&pool->generation, gen, memory_order_release);
+    pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->mu);
+}
+
 void herd_pool_run(herd_pool *pool, herd_pool_fn fn, void *ctx)
 {
     if (!pool || pool->nthreads == 1) {
         fn(ctx, 0, 1);
         return;
     }
-    pool->fn = fn;
-    pool->ctx = ctx;
     atomic_store(&pool->pending, pool->nthreads - 1);
-    pthread_mutex_lock(&pool->mu);
-    unsigned gen = (atomic_load(&pool->generation) | 1) + 1; /* even: fork-join */
-    atomic_store_explicit(&pool->generation, gen, memory_order_release);
-    pthread_cond_broadcast(&pool->wake);
-    pthread_mutex_unlock(&pool->mu);
+    publish(pool, fn, ctx, false);
     fn(ctx, 0, pool->nthreads);
     int spins = 0;
     while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0 && spins < SPIN_ITERS) {
@@ -174,14 +184,7 @@ void herd_pool_run_claims(herd_pool *pool, herd_pool_fn fn, void *ctx)
         fn(ctx, 0, 1);
         return;
     }
-    pool->fn = fn;
-    pool->ctx = ctx;
-    pthread_mutex_lock(&pool->mu);
-    unsigned gen = (atomic_load(&pool->generation) + 1) | 1; /* odd: claims */
-    atomic_store_explicit(&pool->gate, (uint64_t)gen << 32, memory_order_release);
-    atomic_store_explicit(&pool->generation, gen, memory_order_release);
-    pthread_cond_broadcast(&pool->wake);
-    pthread_mutex_unlock(&pool->mu);
+    publish(pool, fn, ctx, true);
     fn(ctx, 0, pool->nthreads);
     /* Close the run: workers not in yet stay out; wait for those in (they are running). */
     atomic_fetch_or_explicit(&pool->gate, GATE_CLOSED, memory_order_acq_rel);
