@@ -13,9 +13,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-/* PF_LEAD: how far ahead the streaming tiles prefetch (8 KB in the quant families; the dense
- * ones use less, so this covers them too). */
-enum { CHUNK_BYTES = 1 << 20, PF_LEAD = 8192 };
+enum { CHUNK_BYTES = 1 << 20 };
 
 typedef struct gemm_job {
     const herd_packed *w;
@@ -47,15 +45,8 @@ static void gemm_thread(void *ctx, int tid, int nthreads)
         if (p0 >= (size_t)w->npanels)
             break;
         size_t p1 = p0 + job->unit < (size_t)w->npanels ? p0 + job->unit : (size_t)w->npanels;
-        if (job->M <= mr) {
+        if (job->M <= mr)
             chunk = p1 - p0; /* GEMV: one streaming pass */
-            /* The tiles prefetch PF_LEAD bytes ahead of what they read, so the first PF_LEAD
-             * bytes of a run would come at DRAM latency, not bandwidth: request them now. */
-            const uint8_t *b0 = w->data + p0 * per;
-            size_t lead = (p1 - p0) * per < PF_LEAD ? (p1 - p0) * per : PF_LEAD;
-            for (size_t off = 0; off < lead; off += 64)
-                __builtin_prefetch(b0 + off, 0, 3);
-        }
         for (size_t pc = p0; pc < p1; pc += chunk) {
             size_t pe = pc + chunk < p1 ? pc + chunk : p1;
             for (int64_t m0 = 0; m0 < job->M; m0 += mr) {
