@@ -86,7 +86,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double time_head(herd_model *m, int64_t rows)
+static double time_head(herd_model *m, herd_pool *pool, int64_t rows)
 {
     int64_t H = m->cfg.hidden, V = m->cfg.vocab;
     float *a = herd_calloc((size_t)(rows * H) * sizeof(float), "bench");
@@ -96,7 +96,7 @@ static double time_head(herd_model *m, int64_t rows)
         herd_gemm_args g = {
             .M = rows, .A = a, .lda = (size_t)H, .C = c, .ldc = (size_t)V, .aprep = m->opts.aprep};
         double t = herd_now();
-        herd_gemm(m->output, &g, m->pool);
+        herd_gemm(m->output, &g, pool);
         t = herd_now() - t;
         best = t < best ? t : best;
     }
@@ -198,15 +198,17 @@ typedef struct run_cfg {
 
 /* llama-bench's two tests at one thread count: prefill of rc->prompt tokens and decode of
  * rc->gen tokens, each from an empty cache, after one warm-up of each. */
-static herd_status run_threads(herd_model *m, herd_kv_cache *kv, const int32_t *ids, float *logits,
+static herd_status run_threads(herd_model *m, int64_t n_ctx, const int32_t *ids, float *logits,
                                const run_cfg *rc, int threads)
 {
-    herd_pool *own = m->pool, *pl = NULL;
-    herd_status st = HERD_OK;
-    if (threads != herd_pool_size(own) && (st = herd_pool_create(threads, &pl)))
+    herd_context_opts co;
+    herd_context_opts_default(&co);
+    co.ctx = n_ctx;
+    co.threads = threads;
+    herd_kv_cache *kv = NULL;
+    herd_status st = herd_context_create(m, &co, &kv);
+    if (st)
         return st;
-    if (pl)
-        m->pool = pl;
     double *tp = calloc((size_t)rc->reps, sizeof *tp), *td = calloc((size_t)rc->reps, sizeof *td);
     if (!tp || !td)
         st = herd_fail(HERD_ERR_NOMEM, "bench model: out of memory");
@@ -232,7 +234,7 @@ static herd_status run_threads(herd_model *m, herd_kv_cache *kv, const int32_t *
     herd_prof_enable(false);
     herd_limits lim;
     bool have_lim = !st && herd_limits_get(threads, false, &lim) == HERD_OK;
-    double head = !st && rc->scale != 1 ? time_head(m, 1) : 0;
+    double head = !st && rc->scale != 1 ? time_head(m, herd_context_pool(kv), 1) : 0;
     for (int ph = 0; ph < 2 && !st; ph++) {
         bool pre = ph == 0;
         long ntok = pre ? rc->prompt : rc->gen;
@@ -289,8 +291,7 @@ static herd_status run_threads(herd_model *m, herd_kv_cache *kv, const int32_t *
     fflush(stdout);
     free(tp);
     free(td);
-    m->pool = own;
-    herd_pool_destroy(pl);
+    herd_context_free(kv);
     return st;
 }
 
@@ -446,8 +447,7 @@ int bench_model_main(int argc, char **argv)
     long ctx = prompt > gen ? prompt : gen;
     int32_t *ids = malloc((size_t)ctx * sizeof *ids);
     float *logits = herd_alloc((size_t)V * sizeof(float), "bench");
-    herd_kv_cache *kv = NULL;
-    if (!ids || !logits || (st = herd_kv_create(m, ctx, &kv))) {
+    if (!ids || !logits) {
         free(ids);
         herd_free(logits);
         herd_model_free(m);
@@ -480,8 +480,7 @@ int bench_model_main(int argc, char **argv)
                "decode: GB/s vs bandwidth; prefill: GFLOP/s vs peak |\n");
     }
     for (int i = 0; i < nthreads && !st; i++)
-        st = run_threads(m, kv, ids, logits, &rc, threads[i]);
-    herd_kv_free(kv);
+        st = run_threads(m, ctx, ids, logits, &rc, threads[i]);
     herd_free(logits);
     free(ids);
     herd_model_free(m);

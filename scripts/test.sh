@@ -18,6 +18,12 @@ for variant in release asan; do
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir "$dir" --output-on-failure -j"$JOBS"
 done
+# Contexts on one model from several threads, under ThreadSanitizer (only the tests that share
+# a model between threads: the library is built once more, with -fsanitize=thread).
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHERD_TSAN=ON >/dev/null
+cmake --build build-tsan -j"$JOBS" --target model_test_contexts
+echo "== ctest (tsan) =="
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -R 'model/test_contexts'
 # Fuzz every parser of untrusted files for 20 s each (8 harnesses, under 3 minutes; skipped
 # without clang). Crash inputs go to tests/data/fuzz/regressions/, replayed by ctest above.
 if command -v clang >/dev/null 2>&1; then

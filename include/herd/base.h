@@ -26,6 +26,7 @@ typedef enum herd_status {
     HERD_ERR_NOMEM,
     HERD_ERR_RANGE, /* a value or size out of the allowed range */
     HERD_ERR_INTERNAL,
+    HERD_ERR_CANCELLED, /* the caller's cancel callback asked to stop */
 } herd_status;
 
 /* Records the message (printf-style, thread-local, one line) and returns `st` for tail calls:

@@ -43,12 +43,6 @@ herd_status herd_llama4_config_parse(const char *text, size_t len, const char *w
                                      herd_llama4_config *out);
 void herd_llama4_config_free(herd_llama4_config *c);
 
-/* KV-cache bytes for a context of ctx tokens: each layer keeps K and V rows of
- * n_kv_heads·head_dim floats, for min(chunk, ctx) positions on chunked (RoPE) layers and ctx
- * positions on global (NoPE) layers:
- *     bytes = 2 · 4 · kv_dim · (nope_layers · ctx + rope_layers · min(chunk, ctx)). */
-size_t herd_kv_bytes_for(const herd_llama4_config *c, int64_t ctx);
-
 /* ---- weight sources ------------------------------------------------------------------------
  * The model asks a source for each weight by role, as N rows of K elements (nn.Linear's
  * [out, in]). A source knows its file's names, layout and types: HF safetensors (transposing
@@ -120,7 +114,7 @@ typedef struct herd_model herd_model;
 
 typedef struct herd_model_opts {
     herd_type dtype;  /* packed type of the matrices; HERD_TYPE_COUNT = the checkpoint's own */
-    int threads;      /* 0 = every CPU */
+    int threads;      /* default threads of contexts made by herd_kv_create; 0 = every CPU */
     herd_aprep aprep; /* how GEMMs treat activations (EXACT for reference checks) */
     bool quiet;       /* no memory-plan / notice lines */
 } herd_model_opts;
@@ -134,13 +128,85 @@ herd_status herd_model_load_source(herd_llama4_config *cfg, herd_weight_source *
 void herd_model_free(herd_model *m);
 const herd_llama4_config *herd_model_config(const herd_model *m);
 size_t herd_model_weight_bytes(const herd_model *m); /* packed weights + embedding + norms */
-herd_pool *herd_model_pool(herd_model *m);
-herd_type herd_model_dtype(const herd_model *m); /* packed type of the matrices */
+herd_type herd_model_dtype(const herd_model *m);     /* packed type of the matrices */
 
-/* ---- KV cache ------------------------------------------------------------------------------
- * Chunked layers keep a ring of min(chunk, ctx) positions (exact: a query only sees its own
- * chunk); global layers keep every position, growing on demand up to ctx. */
-typedef struct herd_kv_cache herd_kv_cache;
+/* ---- contexts, sequences and batches --------------------------------------------------------
+ * Threading contract. A herd_model is immutable once loaded: any number of contexts, on any
+ * threads, may run on it at once. A herd_context is everything that changes while running — its
+ * thread pool, its sequences' KV caches, the per-call tables — and is used by ONE thread at a
+ * time (calls on one context must not overlap; moving a context between threads is fine).
+ * Scratch memory and the profiler's counters (herd/prof.h) belong to the calling thread, so
+ * contexts on different threads share nothing mutable. A pool handed in through the options
+ * must likewise serve one context at a time.
+ *
+ * Sequences are numbered 0 .. n_seqs-1 and each has its own KV cache, which grows on demand:
+ * global (NoPE) layers keep every position, chunked (RoPE) layers a ring of
+ * min(chunk + HERD_BATCH_MAX, ctx) positions (what queries can still read, plus room for one
+ * batch, so that a failed batch never overwrites what the sequence needs). */
+enum { HERD_BATCH_MAX = 512 }; /* rows per herd_forward call */
+
+typedef struct herd_context herd_context;
+
+typedef struct herd_context_opts {
+    int64_t ctx;     /* positions per sequence; 0 = the config's max_position_embeddings */
+    int n_seqs;      /* sequences; 0 = 1 */
+    int threads;     /* threads of the context's own pool; 0 = every CPU */
+    herd_pool *pool; /* non-NULL: run on this pool instead (borrowed, not freed) */
+    /* Checked between layers: returning true stops herd_forward with HERD_ERR_CANCELLED and
+     * every sequence as before the call. NULL = never. */
+    bool (*cancel)(void *user);
+    void *cancel_user;
+} herd_context_opts;
+void herd_context_opts_default(herd_context_opts *o);
+
+herd_status herd_context_create(const herd_model *m, const herd_context_opts *o,
+                                herd_context **out);
+void herd_context_free(herd_context *c);
+const herd_model *herd_context_model(const herd_context *c);
+int64_t herd_context_ctx(const herd_context *c); /* positions per sequence */
+int herd_context_seqs(const herd_context *c);
+herd_pool *herd_context_pool(herd_context *c);
+
+/* A batch: n rows, each one token — or one input embedding row (image input) — of a sequence.
+ * A sequence's rows continue it in order: the first at its current length, the next one
+ * after, and so on; rows of different sequences may interleave. */
+typedef struct herd_batch {
+    int64_t n;            /* 1 .. HERD_BATCH_MAX */
+    const int32_t *token; /* [n] token ids; NULL, or an id < 0: the row is embd's row i */
+    const float *embd;    /* [n × hidden]: input rows for rows without a token (else NULL) */
+    const int32_t *seq;   /* [n] sequence ids; NULL = all sequence 0 */
+    const int64_t *pos;   /* [n] positions, checked against the above; NULL = implied */
+    const bool *logits;   /* [n] rows that want logits; NULL = only the last row */
+} herd_batch;
+
+/* One forward pass over the whole batch: every projection is one GEMM over all rows, the MoE
+ * groups rows by expert, attention reads each row's own sequence with its own position, chunk
+ * and mask. logits (NULL: none wanted) receives [k × vocab] for the k rows that want them, in
+ * batch order. On success each sequence grows by its rows. On any failure — a bad row
+ * (checked before any work), a full context (HERD_ERR_RANGE), cancellation, out of memory —
+ * every sequence is exactly as before the call. */
+herd_status herd_forward(herd_context *c, const herd_batch *b, float *logits);
+
+/* KV operations. A sequence's cache can always be truncated back by up to HERD_BATCH_MAX
+ * positions; further back only while the chunked layers still hold the start of the chunk
+ * of `p` (HERD_ERR_RANGE otherwise: clear and re-feed). */
+int64_t herd_seq_len(const herd_context *c, int seq);
+size_t herd_seq_bytes(const herd_context *c, int seq); /* KV memory the sequence holds now */
+void herd_seq_clear(herd_context *c, int seq);         /* empty, memory released */
+herd_status herd_seq_truncate(herd_context *c, int seq, int64_t p); /* keep positions < p */
+/* dst becomes positions 0 .. p-1 of src (prefix sharing); dst's old contents are dropped. */
+herd_status herd_seq_copy(herd_context *c, int src, int dst, int64_t p);
+
+/* KV-cache bytes of one full sequence of ctx tokens: each layer keeps K and V rows of
+ * n_kv_heads·head_dim floats, for min(chunk + HERD_BATCH_MAX, ctx) positions on chunked (RoPE)
+ * layers and ctx positions on global (NoPE) layers. */
+size_t herd_kv_bytes_for(const herd_llama4_config *c, int64_t ctx);
+
+/* ---- one sequence, the short way --------------------------------------------------------
+ * A herd_kv_cache is a context of one sequence on the model's default thread count
+ * (herd_model_opts.threads); herd_model_forward runs any number of tokens through it, in
+ * batches of up to HERD_BATCH_MAX (only the last batch is undone if one fails). */
+typedef struct herd_context herd_kv_cache;
 herd_status herd_kv_create(const herd_model *m, int64_t ctx, herd_kv_cache **out);
 void herd_kv_free(herd_kv_cache *kv);
 void herd_kv_reset(herd_kv_cache *kv);
@@ -148,8 +214,7 @@ int64_t herd_kv_pos(const herd_kv_cache *kv); /* tokens seen so far */
 int64_t herd_kv_ctx(const herd_kv_cache *kv);
 size_t herd_kv_bytes(const herd_kv_cache *kv); /* bytes held now */
 
-/* ---- forward -------------------------------------------------------------------------------
- * Runs n tokens at positions pos..pos+n-1 (pos = herd_kv_pos) and appends them to the cache.
+/* Runs n tokens at positions pos..pos+n-1 (pos = herd_kv_pos) and appends them to the cache.
  * logits: NULL, or [n × V] when all_rows, else [V] for the last token only. Fails with
  * HERD_ERR_RANGE (cache untouched) when pos + n would exceed the context. */
 herd_status herd_model_forward(herd_model *m, herd_kv_cache *kv, const int32_t *ids, int64_t n,

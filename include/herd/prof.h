@@ -12,7 +12,8 @@
  *     HERD_PROF_END(HERD_OP_NORM, t, herd_prof_norm_cost(T, H));
  *
  * Probes must not nest (each second of wall time belongs to one op) and are recorded by the
- * thread that drives the forward pass, outside herd_pool_run (no locking). Counts are the
+ * thread that drives the forward pass, outside herd_pool_run, into that thread's own table (no
+ * locking; contexts on different threads never mix their counts). Counts are the
  * compulsory traffic of one call: weights once in their packed size (herd_packed_bytes),
  * activations read and written once, KV cache rows read once. */
 #ifndef HERD_PROF_H

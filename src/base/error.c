@@ -42,6 +42,7 @@ const char *herd_status_name(herd_status st)
     case HERD_ERR_NOMEM: return "out of memory";
     case HERD_ERR_RANGE: return "out of range";
     case HERD_ERR_INTERNAL: return "internal error";
+    case HERD_ERR_CANCELLED: return "cancelled";
     }
     return "unknown status";
 }

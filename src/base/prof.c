@@ -1,5 +1,6 @@
-/* The per-op profiler's counters (see herd/prof.h). One process-wide table, written only by
- * the thread driving the forward pass, so plain adds suffice. */
+/* The per-op profiler's counters (see herd/prof.h). One table per thread, written only by the
+ * thread driving a forward pass, so plain adds suffice and contexts on different threads never
+ * share counters. */
 #include "herd/prof.h"
 
 #include <string.h>
@@ -8,7 +9,7 @@
 bool herd_prof_on;
 bool herd_prof_cputime;
 
-static struct {
+static _Thread_local struct {
     herd_prof_phase phase;
     int depth; /* phase brackets open: only the outermost counts */
     herd_prof_entry e[HERD_PHASE_COUNT][HERD_OP_COUNT];

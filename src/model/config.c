@@ -317,7 +317,8 @@ void herd_llama4_config_free(herd_llama4_config *c)
 size_t herd_kv_bytes_for(const herd_llama4_config *c, int64_t ctx)
 {
     size_t positions = 0;
+    int64_t ring = c->chunk + HERD_BATCH_MAX; /* see model.h: a chunk plus one batch */
     for (int64_t l = 0; l < c->n_layers; l++)
-        positions += (size_t)(c->layer_rope[l] && c->chunk > 0 && c->chunk < ctx ? c->chunk : ctx);
+        positions += (size_t)(c->layer_rope[l] && c->chunk > 0 && ring < ctx ? ring : ctx);
     return positions * 2 * sizeof(float) * (size_t)(c->n_kv_heads * c->head_dim);
 }

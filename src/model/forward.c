@@ -1,20 +1,28 @@
-/* The Llama 4 forward pass (spec llama4.md §3). A piece of n tokens runs as matrices: every
- * projection is one GEMM over the piece, attention streams over cached and new keys, and the
- * MoE groups the piece's tokens by expert. Decode is the same with n = 1. */
+/* The Llama 4 forward pass (spec llama4.md §3) over a batch: rows of any sequences, each at
+ * its own position. Every projection is one GEMM over all rows (decode of N sequences is one
+ * M = N GEMM per weight), the MoE groups the rows by expert, and attention runs each
+ * sequence's rows against that sequence's cache. Rows are processed grouped by sequence (the
+ * order of GEMM rows changes nothing); logits come back in batch order. */
 #include "herd/prof.h"
 #include "model_internal.h"
 
 #include <string.h>
 
-/* Longest piece run at once: bounds the scratch memory of a long prompt. */
-enum { PIECE = 512 };
-
 typedef struct scratch {
     float *x, *h, *qkv, *q, *k, *v, *att;
 } scratch;
 
-/* One GEMM over the piece, recorded by the profiler as `op`. */
-static herd_status gemm(const herd_model *m, herd_prof_op op, const herd_packed *w, const float *a,
+/* One call's state: rows are in the internal order (c->order), runs[n_runs] group them. */
+typedef struct pass {
+    herd_context *c;
+    const herd_model *m;
+    int64_t n;
+    int n_runs;
+    scratch s;
+} pass;
+
+/* One GEMM over the rows, recorded by the profiler as `op`. */
+static herd_status gemm(const pass *f, herd_prof_op op, const herd_packed *w, const float *a,
                         size_t lda, int64_t rows, float *c, size_t ldc, const float *bias,
                         bool residual)
 {
@@ -27,8 +35,8 @@ static herd_status gemm(const herd_model *m, herd_prof_op op, const herd_packed 
                         .bias = bias,
                         .residual = residual ? c : NULL,
                         .ldr = ldc,
-                        .aprep = m->opts.aprep};
-    herd_status st = herd_gemm(w, &g, m->pool);
+                        .aprep = f->m->opts.aprep};
+    herd_status st = herd_gemm(w, &g, f->c->pool);
     HERD_PROF_GEMM(op, t0, w, &g);
     return st;
 }
@@ -40,18 +48,20 @@ static void norm_rows(const float *x, const float *w, float *y, int64_t rows, in
     HERD_PROF_END(HERD_OP_NORM, t0, herd_prof_norm_cost(rows, n, w != NULL));
 }
 
-static herd_status attention_block(herd_model *m, herd_kv_cache *kv, int64_t l, scratch *s,
-                                   int64_t n)
+static herd_status attention_block(pass *f, int64_t l)
 {
+    herd_context *ctx = f->c;
+    const herd_model *m = f->m;
     const herd_llama4_config *c = &m->cfg;
     const layer_weights *w = &m->layers[l];
-    int64_t H = c->hidden, D = c->head_dim, nq = c->n_heads, nkv = c->n_kv_heads;
+    scratch *s = &f->s;
+    int64_t n = f->n, H = c->hidden, D = c->head_dim, nq = c->n_heads, nkv = c->n_kv_heads;
     size_t qd = (size_t)(nq * D), kvd = (size_t)(nkv * D);
     herd_status st;
     norm_rows(s->x, w->attn_norm, s->h, n, H, c->eps);
     if (w->qkv) { /* one GEMM, then q, k and v split into their own rows */
         size_t ld = qd + 2 * kvd;
-        if ((st = gemm(m, HERD_OP_QKV, w->qkv, s->h, (size_t)H, n, s->qkv, ld, w->bqkv, false)))
+        if ((st = gemm(f, HERD_OP_QKV, w->qkv, s->h, (size_t)H, n, s->qkv, ld, w->bqkv, false)))
             return st;
         for (int64_t t = 0; t < n; t++) {
             const float *r = s->qkv + (size_t)t * ld;
@@ -59,23 +69,23 @@ static herd_status attention_block(herd_model *m, herd_kv_cache *kv, int64_t l, 
             memcpy(s->k + (size_t)t * kvd, r + qd, kvd * sizeof(float));
             memcpy(s->v + (size_t)t * kvd, r + qd + kvd, kvd * sizeof(float));
         }
-    } else if ((st = gemm(m, HERD_OP_Q, w->q, s->h, (size_t)H, n, s->q, qd, w->bq, false)) ||
-               (st = gemm(m, HERD_OP_K, w->k, s->h, (size_t)H, n, s->k, kvd, w->bk, false)) ||
-               (st = gemm(m, HERD_OP_V, w->v, s->h, (size_t)H, n, s->v, kvd, w->bv, false))) {
+    } else if ((st = gemm(f, HERD_OP_Q, w->q, s->h, (size_t)H, n, s->q, qd, w->bq, false)) ||
+               (st = gemm(f, HERD_OP_K, w->k, s->h, (size_t)H, n, s->k, kvd, w->bk, false)) ||
+               (st = gemm(f, HERD_OP_V, w->v, s->h, (size_t)H, n, s->v, kvd, w->bv, false))) {
         return st;
     }
     bool rope = c->layer_rope[l];
     double t0 = HERD_PROF_START();
     for (int64_t t = 0; t < n; t++) {
-        int64_t p = kv->pos + t;
+        int64_t p = ctx->pos[t];
         float *q = s->q + (size_t)t * qd, *k = s->k + (size_t)t * kvd;
         if (rope) { /* RoPE layer: rotate (the weightless QK RMS norm follows, Scout only) */
             herd_rope_apply(&m->rope, q, nq, p);
             herd_rope_apply(&m->rope, k, nkv, p);
         } else if (c->temp_tuning) { /* NoPE layer: scale queries only, by (p + 1) */
-            float f = herd_attn_temperature(p, c->floor_scale, c->attn_scale);
+            float tf = herd_attn_temperature(p, c->floor_scale, c->attn_scale);
             for (size_t i = 0; i < qd; i++)
-                q[i] *= f;
+                q[i] *= tf;
         }
     }
     HERD_PROF_END(rope ? HERD_OP_ROPE : HERD_OP_ELEMENTWISE, t0,
@@ -87,126 +97,268 @@ static herd_status attention_block(herd_model *m, herd_kv_cache *kv, int64_t l, 
         herd_rmsnorm_rows(s->k, (size_t)D, NULL, s->k, (size_t)D, n * nkv, D, (float)c->eps);
         HERD_PROF_END(HERD_OP_QK_NORM, t0, herd_prof_norm_cost(n * (nq + nkv), D, false));
     }
-    kv_layer *L = &kv->layers[l];
     herd_attn_shape shape = {nq, nkv, D, rope ? c->chunk : 0};
-    herd_kv_view view = {L->k, L->v, L->ring, kv->pos, s->k, s->v};
+    herd_prof_cost cost = {0};
     t0 = HERD_PROF_START();
-    st = herd_attention(&shape, s->q, qd, n, &view, s->att, qd, m->pool);
-    HERD_PROF_END(HERD_OP_ATTN, t0,
-                  herd_prof_attn_cost(kv->pos, n, shape.chunk, (int)nq, (int)nkv, (int)D, 4));
+    for (int r = 0; r < f->n_runs && !st; r++) { /* each sequence against its own cache */
+        const seq_run *run = &ctx->runs[r];
+        kv_layer *L = &ctx->seqs[run->seq].layers[l];
+        herd_kv_view view = {L->k,
+                             L->v,
+                             L->ring,
+                             run->start,
+                             s->k + (size_t)run->row0 * kvd,
+                             s->v + (size_t)run->row0 * kvd};
+        st = herd_attention(&shape, s->q + (size_t)run->row0 * qd, qd, run->n, &view,
+                            s->att + (size_t)run->row0 * qd, qd, ctx->pool);
+        if (herd_prof_on) {
+            herd_prof_cost rc =
+                herd_prof_attn_cost(run->start, run->n, shape.chunk, (int)nq, (int)nkv, (int)D, 4);
+            cost.flops += rc.flops;
+            cost.act_bytes += rc.act_bytes;
+            cost.kv_bytes += rc.kv_bytes;
+        }
+    }
+    HERD_PROF_END(HERD_OP_ATTN, t0, cost);
     if (st)
         return st;
-    /* now the piece's keys join the cache (a ring keeps only the last positions) */
+    /* now the rows' keys join their caches, at positions the sequences do not hold yet (a
+     * ring's extra rows keep this from touching anything a sequence still reads) */
     t0 = HERD_PROF_START();
-    int64_t from = n > L->max ? n - L->max : 0;
-    for (int64_t t = from; t < n; t++) {
-        size_t r = (size_t)((kv->pos + t) % L->ring) * kvd;
-        memcpy(L->k + r, s->k + (size_t)t * kvd, kvd * sizeof(float));
-        memcpy(L->v + r, s->v + (size_t)t * kvd, kvd * sizeof(float));
+    for (int r = 0; r < f->n_runs; r++) {
+        const seq_run *run = &ctx->runs[r];
+        kv_layer *L = &ctx->seqs[run->seq].layers[l];
+        for (int64_t t = 0; t < run->n; t++) {
+            size_t dst = (size_t)((run->start + t) % L->ring) * kvd;
+            size_t src = (size_t)(run->row0 + t) * kvd;
+            memcpy(L->k + dst, s->k + src, kvd * sizeof(float));
+            memcpy(L->v + dst, s->v + src, kvd * sizeof(float));
+        }
     }
     HERD_PROF_END(HERD_OP_KV_STORE, t0,
-                  ((herd_prof_cost){0, 0, 16.0 * (double)(n - from) * (double)kvd, 0}));
-    return gemm(m, HERD_OP_O, w->o, s->att, qd, n, s->x, (size_t)H, w->bo, true);
+                  ((herd_prof_cost){0, 0, 16.0 * (double)n * (double)kvd, 0}));
+    return gemm(f, HERD_OP_O, w->o, s->att, qd, n, s->x, (size_t)H, w->bo, true);
 }
 
-static herd_status ffn_block(herd_model *m, int64_t l, scratch *s, int64_t n)
+static herd_status ffn_block(pass *f, int64_t l)
 {
+    const herd_model *m = f->m;
     const herd_llama4_config *c = &m->cfg;
     const layer_weights *w = &m->layers[l];
-    int64_t H = c->hidden;
+    scratch *s = &f->s;
+    int64_t H = c->hidden, n = f->n;
     norm_rows(s->x, w->ffn_norm, s->h, n, H, c->eps);
     if (!c->layer_moe[l]) {
         double t0 = HERD_PROF_START();
         herd_status st =
-            herd_mlp(w->mlp_gate_up, w->mlp_down, s->h, s->x, n, m->opts.aprep, m->pool);
+            herd_mlp(w->mlp_gate_up, w->mlp_down, s->h, s->x, n, m->opts.aprep, f->c->pool);
         HERD_PROF_FFN(HERD_OP_MLP, t0, w->mlp_gate_up, w->mlp_down, n, true);
         return st;
     }
     herd_moe_weights mw = {c->n_experts, c->top_k,      w->router, w->exp_gate_up,
                            w->exp_down,  w->sh_gate_up, w->sh_down};
-    return herd_moe(&mw, s->h, s->x, n, m->opts.aprep, m->pool);
+    return herd_moe(&mw, s->h, s->x, n, m->opts.aprep, f->c->pool);
 }
 
-/* One piece of n ≤ PIECE tokens. */
-static herd_status run_piece(herd_model *m, herd_kv_cache *kv, const int32_t *ids, int64_t n,
-                             float *logits, bool all_rows, float *hidden, int64_t hidden_stride,
-                             scratch *s)
+/* Checks every row and lays out the call: c->order (rows grouped by sequence, in batch order
+ * within one), c->pos, c->runs. Touches no sequence. */
+static herd_status plan(herd_context *c, const herd_batch *b, int *n_runs)
 {
+    const herd_llama4_config *cfg = &c->m->cfg;
+    int64_t n = b->n;
+    *n_runs = 0;
+    if (n < 1 || n > HERD_BATCH_MAX)
+        return herd_fail(HERD_ERR_ARG, "forward: a batch holds 1..%d rows (got %lld)",
+                         HERD_BATCH_MAX, (long long)n);
+    for (int64_t i = 0; i < n; i++) {
+        int32_t seq = b->seq ? b->seq[i] : 0;
+        if (seq < 0 || seq >= c->n_seqs)
+            return herd_fail(HERD_ERR_ARG, "batch row %lld: no sequence %d (the context has %d)",
+                             (long long)i, seq, c->n_seqs);
+    }
+    /* one run per sequence, in order of first appearance; count[seq] = its run + 1 */
+    int runs = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int32_t seq = b->seq ? b->seq[i] : 0;
+        if (!c->count[seq]) {
+            c->runs[runs] = (seq_run){seq, 0, 0, c->seqs[seq].len};
+            c->count[seq] = ++runs;
+        }
+        c->runs[c->count[seq] - 1].n++;
+    }
+    int64_t row = 0;
+    for (int r = 0; r < runs; r++) {
+        c->runs[r].row0 = row;
+        row += c->runs[r].n;
+        c->runs[r].n = 0; /* refilled below, as each row takes its slot */
+    }
+    herd_status st = HERD_OK;
+    for (int64_t i = 0; i < n; i++) {
+        int32_t seq = b->seq ? b->seq[i] : 0;
+        seq_run *run = &c->runs[c->count[seq] - 1];
+        int64_t slot = run->row0 + run->n, p = run->start + run->n++;
+        c->order[slot] = (int32_t)i;
+        c->inv[i] = (int32_t)slot;
+        c->pos[slot] = p;
+        bool tok = b->token && b->token[i] >= 0;
+        if (st)
+            continue;
+        if (p >= c->ctx)
+            st = herd_fail(HERD_ERR_RANGE,
+                           "context full: sequence %d at %lld + %lld tokens "
+                           "exceeds --ctx %lld",
+                           seq, (long long)run->start, (long long)(p - run->start + 1),
+                           (long long)c->ctx);
+        else if (b->pos && b->pos[i] != p)
+            st = herd_fail(HERD_ERR_ARG,
+                           "batch row %lld: position %lld, but sequence %d continues at %lld",
+                           (long long)i, (long long)b->pos[i], seq, (long long)p);
+        else if (tok && b->token[i] >= cfg->vocab)
+            st = herd_fail(HERD_ERR_ARG, "token id %d is outside the vocabulary (0..%lld)",
+                           b->token[i], (long long)cfg->vocab - 1);
+        else if (!tok && !b->embd)
+            st = herd_fail(HERD_ERR_ARG, "batch row %lld has neither a token nor an embedding",
+                           (long long)i);
+    }
+    for (int r = 0; r < runs; r++)
+        c->count[c->runs[r].seq] = 0;
+    *n_runs = runs;
+    return st;
+}
+
+/* Embeds the rows, runs the layers, and the wanted rows' logits. */
+static herd_status run(pass *f, const herd_batch *b, float *logits, float *hidden,
+                       int64_t hidden_stride)
+{
+    herd_context *ctx = f->c;
+    const herd_model *m = f->m;
     const herd_llama4_config *c = &m->cfg;
-    int64_t H = c->hidden;
+    int64_t H = c->hidden, n = f->n;
+    scratch *s = &f->s;
     size_t eb = herd_type_row_bytes(m->embed.type, (size_t)H);
     size_t erow = m->embed.row_bytes ? m->embed.row_bytes : eb;
     herd_status st = HERD_OK;
     double t0 = HERD_PROF_START();
-    for (int64_t t = 0; t < n && !st; t++) /* no embedding scale in Llama 4 */
-        st = herd_row_to_f32(m->embed.type, (const uint8_t *)m->embed.data + (size_t)ids[t] * erow,
-                             s->x + (size_t)(t * H), (size_t)H);
+    for (int64_t t = 0; t < n && !st; t++) { /* no embedding scale in Llama 4 */
+        int64_t i = ctx->order[t];
+        float *x = s->x + (size_t)(t * H);
+        if (b->token && b->token[i] >= 0)
+            st = herd_row_to_f32(m->embed.type,
+                                 (const uint8_t *)m->embed.data + (size_t)b->token[i] * erow, x,
+                                 (size_t)H);
+        else
+            memcpy(x, b->embd + (size_t)(i * H), (size_t)H * sizeof(float));
+    }
     HERD_PROF_END(HERD_OP_EMBED, t0,
                   ((herd_prof_cost){0, (double)(n * (int64_t)eb), 4.0 * (double)(n * H), 0}));
     for (int64_t l = 0; l <= c->n_layers && !st; l++) {
         if (hidden)
-            memcpy(hidden + (size_t)(l * hidden_stride), s->x, (size_t)(n * H) * sizeof(float));
+            for (int64_t t = 0; t < n; t++)
+                memcpy(hidden + (size_t)(l * hidden_stride + ctx->order[t] * H),
+                       s->x + (size_t)(t * H), (size_t)H * sizeof(float));
         if (l == c->n_layers)
             break;
-        if (!(st = attention_block(m, kv, l, s, n)))
-            st = ffn_block(m, l, s, n);
+        if (ctx->cancel && ctx->cancel(ctx->cancel_user))
+            return herd_fail(HERD_ERR_CANCELLED, "forward: cancelled before layer %lld",
+                             (long long)l);
+        if (!(st = attention_block(f, l)))
+            st = ffn_block(f, l);
     }
     if (st || !logits)
         return st;
-    int64_t first = all_rows ? 0 : n - 1, rows = n - first;
-    norm_rows(s->x + (size_t)(first * H), m->final_norm, s->h, rows, H, c->eps);
-    return gemm(m, HERD_OP_LM_HEAD, m->output, s->h, (size_t)H, rows, logits, (size_t)c->vocab,
-                NULL, false);
+    /* the wanted rows, in batch order, normed into h for one LM-head GEMM */
+    int64_t k = 0;
+    t0 = HERD_PROF_START();
+    for (int64_t i = 0; i < n; i++)
+        if (b->logits ? b->logits[i] : i == n - 1)
+            herd_rmsnorm_rows(s->x + (size_t)(ctx->inv[i] * H), (size_t)H, m->final_norm,
+                              s->h + (size_t)(k++ * H), (size_t)H, 1, H, (float)c->eps);
+    HERD_PROF_END(HERD_OP_NORM, t0, herd_prof_norm_cost(k, H, true));
+    if (k == 0)
+        return HERD_OK;
+    return gemm(f, HERD_OP_LM_HEAD, m->output, s->h, (size_t)H, k, logits, (size_t)c->vocab, NULL,
+                false);
+}
+
+static herd_status forward(herd_context *ctx, const herd_batch *b, float *logits, float *hidden,
+                           int64_t hidden_stride)
+{
+    const herd_model *m = ctx->m;
+    const herd_llama4_config *c = &m->cfg;
+    pass f = {.c = ctx, .m = m, .n = b->n};
+    herd_status st = plan(ctx, b, &f.n_runs);
+    for (int r = 0; r < f.n_runs && !st; r++)
+        st = herd_seq_reserve(ctx, ctx->runs[r].seq, ctx->runs[r].start + ctx->runs[r].n);
+    if (st)
+        return st;
+    int64_t P = b->n, H = c->hidden;
+    size_t qd = (size_t)(c->n_heads * c->head_dim), kvd = (size_t)(c->n_kv_heads * c->head_dim);
+    size_t per = (size_t)(2 * H) + 3 * qd + 4 * kvd; /* floats per row */
+    float *mem = herd_scratch(HERD_SCRATCH_FORWARD, (size_t)P * per * sizeof(float) + 6 * 64);
+    if (!mem)
+        return HERD_ERR_NOMEM;
+    scratch *s = &f.s;
+    s->x = mem;
+    s->h = s->x + (size_t)(P * H);
+    s->q = s->h + (size_t)(P * H);
+    s->att = s->q + (size_t)P * qd;
+    s->k = s->att + (size_t)P * qd;
+    s->v = s->k + (size_t)P * kvd;
+    s->qkv = s->v + (size_t)P * kvd;
+    /* decode: every sequence in the batch adds one token after its prompt */
+    bool decode = f.n_runs == P;
+    for (int r = 0; r < f.n_runs && decode; r++)
+        decode = ctx->runs[r].start > 0;
+    double ph =
+        herd_prof_on ? herd_prof_phase_begin(decode ? HERD_PHASE_DECODE : HERD_PHASE_PREFILL) : 0;
+    st = run(&f, b, logits, hidden, hidden_stride);
+    if (herd_prof_on)
+        herd_prof_phase_end(ph, P);
+    for (int r = 0; r < f.n_runs; r++) {
+        const seq_run *run = &ctx->runs[r];
+        seq_cache *sq = &ctx->seqs[run->seq];
+        int64_t end = run->start + run->n;
+        if (!st)
+            sq->len = end;
+        /* ring rows below end - ring now hold later positions (or a failed batch's rows) */
+        if (ctx->ring != INT64_MAX && end - ctx->ring > sq->lo)
+            sq->lo = end - ctx->ring;
+    }
+    return st;
+}
+
+herd_status herd_forward(herd_context *c, const herd_batch *b, float *logits)
+{
+    return forward(c, b, logits, NULL, 0);
 }
 
 herd_status herd_model_forward_ex(herd_model *m, herd_kv_cache *kv, const int32_t *ids, int64_t n,
                                   float *logits, bool all_rows, float *hidden)
 {
-    const herd_llama4_config *c = &m->cfg;
+    (void)m;
+    const herd_llama4_config *c = &kv->m->cfg;
     if (n < 1)
         return herd_fail(HERD_ERR_ARG, "forward: no tokens");
-    if (kv->pos + n > kv->ctx)
+    if (kv->seqs[0].len + n > kv->ctx)
         return herd_fail(HERD_ERR_RANGE, "context full: %lld + %lld tokens exceed --ctx %lld",
-                         (long long)kv->pos, (long long)n, (long long)kv->ctx);
+                         (long long)kv->seqs[0].len, (long long)n, (long long)kv->ctx);
     for (int64_t t = 0; t < n; t++)
         if (ids[t] < 0 || ids[t] >= c->vocab)
             return herd_fail(HERD_ERR_ARG, "token id %d is outside the vocabulary (0..%lld)",
                              ids[t], (long long)c->vocab - 1);
-    herd_status st = herd_kv_reserve(kv, kv->pos + n);
-    if (st)
-        return st;
-    int64_t P = n < PIECE ? n : PIECE, H = c->hidden;
-    size_t qd = (size_t)(c->n_heads * c->head_dim), kvd = (size_t)(c->n_kv_heads * c->head_dim);
-    size_t per = (size_t)(2 * H) + 3 * qd + 4 * kvd; /* floats per token */
-    float *mem = herd_scratch(HERD_SCRATCH_FORWARD, (size_t)P * per * sizeof(float) + 6 * 64);
-    if (!mem)
-        return HERD_ERR_NOMEM;
-    scratch s;
-    s.x = mem;
-    s.h = s.x + (size_t)(P * H);
-    s.q = s.h + (size_t)(P * H);
-    s.att = s.q + (size_t)P * qd;
-    s.k = s.att + (size_t)P * qd;
-    s.v = s.k + (size_t)P * kvd;
-    s.qkv = s.v + (size_t)P * kvd;
-    /* one token after the prompt is decode; anything else (prompts, pieces) is prefill */
-    double ph = herd_prof_on ? herd_prof_phase_begin(n == 1 && kv->pos > 0 ? HERD_PHASE_DECODE
-                                                                           : HERD_PHASE_PREFILL)
-                             : 0;
-    for (int64_t done = 0; done < n && !st; done += P) {
-        int64_t k = n - done < P ? n - done : P;
+    bool all[HERD_BATCH_MAX];
+    memset(all, 1, sizeof all);
+    herd_status st = HERD_OK;
+    for (int64_t done = 0; done < n && !st; done += HERD_BATCH_MAX) {
+        int64_t k = n - done < HERD_BATCH_MAX ? n - done : HERD_BATCH_MAX;
         bool last = done + k == n;
+        herd_batch b = {.n = k, .token = ids + done, .logits = all_rows ? all : NULL};
         float *lg = !logits    ? NULL
                     : all_rows ? logits + (size_t)done * (size_t)c->vocab
                     : last     ? logits
                                : NULL;
-        st = run_piece(m, kv, ids + done, k, lg, all_rows, hidden ? hidden + done * H : NULL, n * H,
-                       &s);
-        if (!st)
-            kv->pos += k;
+        st = forward(kv, &b, lg, hidden ? hidden + done * c->hidden : NULL, n * c->hidden);
     }
-    if (herd_prof_on)
-        herd_prof_phase_end(ph, n);
     return st;
 }
 

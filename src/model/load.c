@@ -220,9 +220,7 @@ herd_status herd_model_load_source(herd_llama4_config *cfg, herd_weight_source *
         herd_model_opts_default(&m->opts);
     m->dtype = m->opts.dtype;
     herd_status st =
-        herd_pool_create(m->opts.threads > 0 ? m->opts.threads : herd_cpu_count(), &m->pool);
-    if (!st)
-        st = herd_rope_init(&m->rope, m->cfg.head_dim, m->cfg.rope_theta, &m->cfg.rope_scaling);
+        herd_rope_init(&m->rope, m->cfg.head_dim, m->cfg.rope_theta, &m->cfg.rope_scaling);
     if (!st)
         st = bind(m);
     if (st) {
@@ -305,7 +303,6 @@ void herd_model_free(herd_model *m)
     if (m->src.close)
         m->src.close(m->src.ctx);
     herd_rope_free(&m->rope);
-    herd_pool_destroy(m->pool);
     herd_llama4_config_free(&m->cfg);
     herd_free(m);
 }
@@ -317,10 +314,6 @@ const herd_llama4_config *herd_model_config(const herd_model *m)
 size_t herd_model_weight_bytes(const herd_model *m)
 {
     return m->weight_bytes;
-}
-herd_pool *herd_model_pool(herd_model *m)
-{
-    return m->pool;
 }
 herd_type herd_model_dtype(const herd_model *m)
 {

@@ -23,7 +23,6 @@ struct herd_model {
     herd_weight_source src;
     herd_model_opts opts;
     herd_type dtype; /* packed type in use */
-    herd_pool *pool;
     herd_wmat embed; /* rows read straight from the source (mapped) */
     float *final_norm;
     herd_packed *output;
@@ -32,21 +31,49 @@ struct herd_model {
     size_t weight_bytes;
 };
 
+/* One layer of one sequence's cache: position j lives in row j % ring. */
 typedef struct kv_layer {
     float *k, *v;
     int64_t cap;  /* positions allocated */
-    int64_t ring; /* position j lives in row j % ring */
+    int64_t ring; /* INT64_MAX on global layers */
     int64_t max;  /* cap never exceeds this */
 } kv_layer;
 
-struct herd_kv_cache {
-    const herd_model *m;
-    int64_t ctx, pos;
-    size_t row; /* floats per position: n_kv_heads · head_dim */
+typedef struct seq_cache {
+    int64_t len; /* positions held */
+    /* The lowest position whose rows the ring layers still hold: rows below it were
+     * overwritten (by later positions, or by a batch that failed). */
+    int64_t lo;
     kv_layer *layers;
+} seq_cache;
+
+/* A run of batch rows of one sequence, at positions start .. start+n-1 (rows row0 .. in the
+ * forward pass's own order: grouped by sequence). */
+typedef struct seq_run {
+    int32_t seq;
+    int64_t row0, n, start;
+} seq_run;
+
+struct herd_context {
+    const herd_model *m;
+    herd_pool *pool;
+    bool own_pool;
+    int64_t ctx;
+    int n_seqs;
+    size_t row;   /* floats per position: n_kv_heads · head_dim */
+    int64_t ring; /* rows of the chunked layers' rings (INT64_MAX: they never wrap) */
+    seq_cache *seqs;
+    bool (*cancel)(void *user);
+    void *cancel_user;
+    /* per-call tables, made once so a step allocates nothing */
+    int32_t *order; /* [HERD_BATCH_MAX] batch row of each internal row */
+    int32_t *inv;   /* [HERD_BATCH_MAX] internal row of each batch row */
+    int64_t *pos;   /* [HERD_BATCH_MAX] position of each internal row */
+    seq_run *runs;  /* [min(n_seqs, HERD_BATCH_MAX)] */
+    int *count;     /* [n_seqs] run of the sequence + 1 while planning, else 0 */
 };
 
-/* Makes room for positions up to `end` (exclusive) in every layer. */
-herd_status herd_kv_reserve(herd_kv_cache *kv, int64_t end);
+/* Makes room for positions up to `end` (exclusive) in every layer of a sequence. */
+herd_status herd_seq_reserve(herd_context *c, int seq, int64_t end);
 
 #endif

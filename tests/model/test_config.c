@@ -115,10 +115,12 @@ TEST(test_kv_formula)
     herd_llama4_config c;
     CHECK(parse("{\"architectures\": [\"Llama4ForConditionalGeneration\"], \"text_config\": {}}",
                 &c) == HERD_OK);
-    /* Scout: 36 chunked layers keep 8192 positions, 12 global layers keep all; kv_dim 1024 */
+    /* Scout: 36 chunked layers keep 8192 positions plus one batch (512), 12 global layers keep
+     * all; kv_dim 1024 */
     size_t per_pos = 2 * 4 * 1024;
     CHECK(herd_kv_bytes_for(&c, 1000) == 48 * 1000 * per_pos);
-    CHECK(herd_kv_bytes_for(&c, 1 << 20) == (12 * (size_t)(1 << 20) + 36 * 8192) * per_pos);
+    CHECK(herd_kv_bytes_for(&c, 1 << 20) == (12 * (size_t)(1 << 20) + 36 * (8192 + 512)) * per_pos);
+    CHECK(herd_kv_bytes_for(&c, 8704) == 48 * 8704 * per_pos);
     herd_llama4_config_free(&c);
 }
 
