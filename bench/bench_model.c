@@ -129,20 +129,28 @@ static double weight_bytes(const herd_model *m, int64_t experts_per_layer)
     return b;
 }
 
-/* FLOPs of one token: 2 per active weight (attention, router, shared + top-k experts or the
- * dense MLP, head) plus attention's QK and PV over `ctx` positions on average. */
-static double flops_per_token(const herd_llama4_config *c, double ctx)
+/* FLOPs of one forward call over positions start..start+n-1 that computes the logits of
+ * `head_rows` of them, as the model does them: 2 per active weight per token (attention,
+ * router, shared + top-k experts or the dense MLP), attention's QK and PV (4·heads·head_dim per
+ * visible (query, key) pair: causal, and within the chunk on RoPE layers), and the output head
+ * for the rows whose logits are computed only (prefill: the last one). The layers' part is
+ * multiplied by `scale` (full depth / built depth). */
+static double call_flops(const herd_llama4_config *c, int64_t start, int64_t n, int64_t head_rows,
+                         double scale)
 {
     double H = (double)c->hidden, qd = (double)(c->n_heads * c->head_dim);
-    double kvd = (double)(c->n_kv_heads * c->head_dim), f = 2 * (double)c->vocab * H;
+    double kvd = (double)(c->n_kv_heads * c->head_dim), layers = 0;
     for (int64_t l = 0; l < c->n_layers; l++) {
-        f += 2 * (2 * qd * H + 2 * kvd * H) + 4 * ctx * qd;
+        int64_t pairs, rows;
+        herd_prof_attn_span(start, n, c->layer_rope[l] ? c->chunk : 0, &pairs, &rows);
+        double w = 2 * qd * H + 2 * kvd * H;
         if (c->layer_moe[l])
-            f += 2 * ((double)c->n_experts * H + (double)(c->top_k + 1) * 3 * (double)c->inter * H);
+            w += (double)c->n_experts * H + (double)(c->top_k + 1) * 3 * (double)c->inter * H;
         else
-            f += 2 * 3 * (double)c->inter_mlp * H;
+            w += 3 * (double)c->inter_mlp * H;
+        layers += 2 * w * (double)n + 4 * qd * (double)pairs;
     }
-    return f;
+    return layers * scale + 2 * (double)c->vocab * H * (double)head_rows;
 }
 
 typedef struct stats {
@@ -251,11 +259,15 @@ static herd_status run_threads(herd_model *m, int64_t n_ctx, const int32_t *ids,
         if (rc->scale != 1)
             bytes = pb(m->output) / (pre ? (double)ntok : 1) +
                     (bytes - pb(m->output) / (pre ? (double)ntok : 1)) * rc->scale;
-        double ctx = ((double)ntok + 1) / 2;
-        double fpt =
-            flops_per_token(&m->cfg, ctx) +
-            (flops_per_token(&m->cfg, ctx) - 2 * (double)m->cfg.vocab * (double)m->cfg.hidden) *
-                (rc->scale - 1);
+        /* prefill: one call over the prompt, logits of the last row; decode: one call per
+         * token at positions 0..ntok-1, each with its logits */
+        double fpt = 0;
+        if (pre)
+            fpt = call_flops(&m->cfg, 0, ntok, 1, rc->scale);
+        else
+            for (long i = 0; i < ntok; i++)
+                fpt += call_flops(&m->cfg, i, 1, 1, rc->scale);
+        fpt /= (double)ntok;
         double gbs = s.med * bytes / 1e9, gflops = s.med * fpt / 1e9;
         herd_peak pk =
             have_lim ? herd_peak_for(&lim, (int)m->dtype, NULL, rc->exact) : HERD_PEAK_FP32;

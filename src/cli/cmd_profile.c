@@ -191,17 +191,23 @@ static herd_status run(herd_model *m, herd_kv_cache *kv, const int32_t *prompt, 
 static void print_table(const herd_profile_row *rows, int n)
 {
     for (int ph = 0; ph < HERD_PHASE_COUNT; ph++) {
-        double wall = herd_prof_phase_wall((herd_prof_phase)ph), sum = 0;
+        double wall = herd_prof_phase_wall((herd_prof_phase)ph), sum = 0, flops = 0;
         int64_t tokens = herd_prof_phase_tokens((herd_prof_phase)ph);
         if (!herd_prof_phase_runs((herd_prof_phase)ph))
             continue;
         for (int i = 0; i < n; i++)
-            if (rows[i].phase == (herd_prof_phase)ph)
+            if (rows[i].phase == (herd_prof_phase)ph) {
                 sum += rows[i].ms;
+                flops += rows[i].cost.flops;
+            }
         printf("\n%s: %lld token%s in %.1f ms (%.2f tokens/s); the ops below add up to %.1f%% "
                "of it\n",
                herd_prof_phase_name((herd_prof_phase)ph), (long long)tokens, tokens == 1 ? "" : "s",
                wall * 1e3, wall > 0 ? (double)tokens / wall : 0, wall > 0 ? sum / wall / 10 : 0);
+        /* the ops' own counts: the head only for the rows whose logits are computed, attention
+         * by the causal (chunked) key pairs it visits */
+        printf("  %.4f GFLOP per token as computed, %.2f GFLOP/s over the phase's wall time\n",
+               tokens > 0 ? flops / (double)tokens / 1e9 : 0, wall > 0 ? flops / wall / 1e9 : 0);
         printf("  %-15s %7s %10s %6s %9s %8s %10s  %-9s %6s\n", "op", "calls", "ms", "time%",
                "GFLOP/s", "GB/s", "FLOP/byte", "roof", "roof%");
         for (int i = 0; i < n; i++) {
