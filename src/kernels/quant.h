@@ -24,7 +24,9 @@
  *   [payload: nb blocks × KQ_PAYLOAD(bits) bytes]
  * A block's payload holds its 512 codes (16 rows × 32) in "position order":
  *   int family: p = 64·g + 4·j + t  <->  row j, k = 4g + t   (g = 0..7: VPDPBUSD quads)
- *   fp family:  p = 32·c + 2·j + t  <->  row j, k = 2c + t   (c = 0..15: VDPBF16PS pairs)
+ *   fp family:  p = 64·g + 16·q + 8·h + w  <->  row j, k = 4g + 2h + t, with 2j + t = 8q + w
+ *               (g = 0..7: two VDPBF16PS pairs h = 0, 1, each 16 rows × t = 0, 1; the order
+ *               in which VPUNPCKLBW / VPUNPCKHBW of a 64-byte group give pair 2g and 2g+1)
  * stored by code width:
  *   8 bits: byte p (int types store the code + 128, i.e. xor 0x80, so it is VPDPBUSD's u8)
  *   4 bits: byte 64·(G mod 4) + (p mod 64), low nibble for G = p/64 < 4, high nibble else
@@ -103,7 +105,10 @@ static inline unsigned kq_code(const uint8_t *pl, int bits, int p)
 /* Position of (row j, element kk of the block) in the payload. */
 static inline int kq_pos(const kq_type *T, int j, int kk)
 {
-    return T->is_int ? 64 * (kk >> 2) + 4 * j + (kk & 3) : 32 * (kk >> 1) + 2 * j + (kk & 1);
+    if (T->is_int)
+        return 64 * (kk >> 2) + 4 * j + (kk & 3);
+    int i = 2 * j + (kk & 1); /* word of the pair's register */
+    return 64 * (kk >> 2) + 16 * (i >> 3) + 8 * ((kk >> 1) & 1) + (i & 7);
 }
 int kq_int_value(const kq_type *T, unsigned code);  /* int family: the integer element */
 float kq_fp_value(const kq_type *T, unsigned code); /* fp family: the element value */
