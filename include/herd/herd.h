@@ -23,9 +23,13 @@ extern "C" {
 
 typedef struct herd_engine_opts {
     herd_model_opts model;
-    int64_t ctx; /* context in tokens; 0 = the config's max_position_embeddings */
+    int64_t ctx; /* context in tokens; 0 = herd_engine_default_ctx */
 } herd_engine_opts;
 void herd_engine_opts_default(herd_engine_opts *o);
+/* The context when none is asked for: the config's max_position_embeddings (the training
+ * length) capped at 8192 tokens and at what a quarter of the memory left after the weights
+ * holds, but at least min(training length, 256). */
+int64_t herd_engine_default_ctx(const herd_llama4_config *c, size_t weight_bytes);
 
 typedef struct herd_engine herd_engine;
 

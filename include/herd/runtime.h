@@ -3,7 +3,9 @@
  * Samplers apply in this order (each optional): temperature (logits / T; T = 0 means greedy
  * argmax and skips the rest), top-k (keep the k most likely), top-p (keep the smallest set whose
  * probability reaches p), min-p (drop tokens below p × the top probability), then one draw from
- * the renormalized distribution with a seeded RNG (xoshiro256**), so a seed repeats a run. */
+ * the renormalized distribution with a seeded RNG (xoshiro256**), so a seed repeats a run.
+ * Before all of them (greedy included), the penalties adjust the logits of the tokens in the
+ * window of recent history (the prompt and what was generated, as herd_sampler_accept fed). */
 #ifndef HERD_RUNTIME_H
 #define HERD_RUNTIME_H
 
@@ -19,14 +21,22 @@ typedef struct herd_sampler_params {
     float top_p;       /* 1 = off */
     float min_p;       /* 0 = off */
     uint64_t seed;
+    /* penalties (a zeroed field is off): */
+    float repeat_penalty;    /* 1 or 0 = off: a positive logit / p, a negative one x p */
+    int64_t repeat_last_n;   /* the window: the last N tokens (0 = off, -1 = all) */
+    float presence_penalty;  /* minus this once per token in the window */
+    float frequency_penalty; /* minus this x the token's count in the window */
 } herd_sampler_params;
-void herd_sampler_params_default(herd_sampler_params *p); /* temp 0.6, top-p 0.9 (Llama 4's) */
+/* temp 0.6, top-p 0.9 (Llama 4's); penalties off with a window of 64 */
+void herd_sampler_params_default(herd_sampler_params *p);
 
 typedef struct herd_sampler herd_sampler;
 herd_status herd_sampler_create(const herd_sampler_params *p, int64_t vocab, herd_sampler **out);
 void herd_sampler_free(herd_sampler *s);
 /* Picks a token from logits[vocab] (not modified). */
 int32_t herd_sample(herd_sampler *s, const float *logits);
+/* Adds a token of the history (prompt or generated) to the penalties' window. */
+void herd_sampler_accept(herd_sampler *s, int32_t token);
 
 /* The generation loop. The callback sees each generated token as it is produced and may stop
  * the run by returning false. */

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int cli_error(const char *cmd, int code, const char *fmt, ...)
 {
@@ -120,4 +122,27 @@ int cli_opt_take(const char *cmd, int argc, char **argv, int *i, const cli_opt *
 int cli_not_yet(const char *cmd, const char *what)
 {
     return cli_error(cmd, 2, "not available yet: %s", what);
+}
+
+int cli_check_output(const char *cmd, const char *opt, const char *path)
+{
+    struct stat sb;
+    if (!*path)
+        return cli_error(cmd, 1, "%s: the path is empty", opt);
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return cli_error(cmd, 1, "%s %s: is a directory; give a file name", opt, path);
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n >= sizeof dir)
+        return cli_error(cmd, 1, "%s %s: the path is too long", opt, path);
+    if (!slash || n == 0) /* "x" lives in ".", "/x" in "/" */
+        snprintf(dir, sizeof dir, "%s", slash ? "/" : ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)n, path);
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return cli_error(cmd, 1, "%s %s: no such directory '%s'", opt, path, dir);
+    if (access(dir, W_OK) != 0)
+        return cli_error(cmd, 1, "%s %s: the directory '%s' is not writable", opt, path, dir);
+    return 0;
 }

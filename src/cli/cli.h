@@ -53,6 +53,10 @@ int cli_opt_take(const char *cmd, int argc, char **argv, int *i, const cli_opt *
 /* `herd mx table` (cmd_mx_table.c), reached through `herd mx`. */
 int cli_mx_table(int argc, char **argv);
 
+/* Checks before a long run that an output file can be made: its folder exists and is writable
+ * and the path is not a folder. Returns 0, or 1 with "herd CMD: OPT PATH: why" printed. */
+int cli_check_output(const char *cmd, const char *opt, const char *path);
+
 /* Placeholder for commands whose issue is still open. */
 int cli_not_yet(const char *cmd, const char *what);
 

@@ -2,10 +2,14 @@
 #include "cli/cli_model.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <limits.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 void cli_model_args_init(cli_model_args *a)
 {
@@ -66,7 +70,7 @@ int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_a
         if (!(v = cli_value(cmd, argc, argv, i)) || !cli_parse_long(cmd, o, v, 1, 1024, &n))
             return -1;
         a->engine.model.threads = (int)n;
-    } else if (strcmp(o, "--ctx") == 0) {
+    } else if (strcmp(o, "--ctx") == 0 || strcmp(o, "-c") == 0 || strcmp(o, "--ctx-size") == 0) {
         if (!(v = cli_value(cmd, argc, argv, i)) || !cli_parse_long(cmd, o, v, 1, INT32_MAX, &n))
             return -1;
         a->engine.ctx = n;
@@ -113,35 +117,153 @@ int cli_model_parse(const char *cmd, int argc, char **argv, cli_model_args *a, c
     return 0;
 }
 
-void cli_sampling_opts(cli_sampling *s, const herd_gen_params *g, long n_min, cli_opt *out)
+void cli_sampling_opts(cli_sampling *s, const herd_gen_params *g, cli_opt *out)
 {
-    *s = (cli_sampling){g->n_predict,           g->sampler.top_k, (long)g->sampler.seed,
-                        g->sampler.temperature, g->sampler.top_p, g->sampler.min_p};
-    out[0] = (cli_opt){"-n", NULL, CLI_OPT_LONG, &s->n, (double)n_min, INT32_MAX};
+    const herd_sampler_params *p = &g->sampler;
+    *s = (cli_sampling){.n = g->n_predict >= INT32_MAX ? -1 : (long)g->n_predict,
+                        .top_k = p->top_k,
+                        .seed = -1,
+                        .last_n = p->repeat_last_n,
+                        .temp = p->temperature,
+                        .top_p = p->top_p,
+                        .min_p = p->min_p,
+                        .repeat = p->repeat_penalty,
+                        .presence = p->presence_penalty,
+                        .frequency = p->frequency_penalty};
+    out[0] = (cli_opt){"-n", "--n-predict", CLI_OPT_LONG, &s->n, -1, INT32_MAX};
     out[1] = (cli_opt){"--temp", NULL, CLI_OPT_DOUBLE, &s->temp, 0, 100};
     out[2] = (cli_opt){"--top-k", NULL, CLI_OPT_LONG, &s->top_k, 0, INT32_MAX};
     out[3] = (cli_opt){"--top-p", NULL, CLI_OPT_DOUBLE, &s->top_p, 1e-9, 1};
     out[4] = (cli_opt){"--min-p", NULL, CLI_OPT_DOUBLE, &s->min_p, 0, 1};
-    out[5] = (cli_opt){"--seed", NULL, CLI_OPT_LONG, &s->seed, 0, (double)LONG_MAX};
+    out[5] = (cli_opt){"-s", "--seed", CLI_OPT_LONG, &s->seed, -1, (double)LONG_MAX};
+    out[6] = (cli_opt){"--repeat-penalty", NULL, CLI_OPT_DOUBLE, &s->repeat, 0, 100};
+    out[7] = (cli_opt){"--repeat-last-n", NULL, CLI_OPT_LONG, &s->last_n, -1, INT32_MAX};
+    out[8] = (cli_opt){"--presence-penalty", NULL, CLI_OPT_DOUBLE, &s->presence, -100, 100};
+    out[9] = (cli_opt){"--frequency-penalty", NULL, CLI_OPT_DOUBLE, &s->frequency, -100, 100};
 }
 
-void cli_sampling_apply(const cli_sampling *s, herd_gen_params *g)
+static uint64_t random_seed(void)
 {
-    g->n_predict = s->n;
-    g->sampler.top_k = s->top_k;
-    g->sampler.seed = (uint64_t)s->seed;
-    g->sampler.temperature = (float)s->temp;
-    g->sampler.top_p = (float)s->top_p;
-    g->sampler.min_p = (float)s->min_p;
+    uint64_t x;
+    if (getrandom(&x, sizeof x, 0) == (ssize_t)sizeof x)
+        return x & (uint64_t)LONG_MAX; /* printable and repeatable as -s */
+    struct timespec ts; /* no entropy source: the clock and the process still differ per run */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ((uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15u ^ (uint64_t)ts.tv_sec ^
+            (uint64_t)getpid() << 32) &
+           (uint64_t)LONG_MAX;
+}
+
+uint64_t cli_sampling_apply(const cli_sampling *s, herd_gen_params *g)
+{
+    herd_sampler_params *p = &g->sampler;
+    g->n_predict = s->n < 0 ? INT64_MAX : s->n;
+    p->top_k = s->top_k;
+    p->seed = s->seed < 0 ? random_seed() : (uint64_t)s->seed;
+    p->temperature = (float)s->temp;
+    p->top_p = (float)s->top_p;
+    p->min_p = (float)s->min_p;
+    p->repeat_penalty = (float)s->repeat;
+    p->repeat_last_n = s->last_n;
+    p->presence_penalty = (float)s->presence;
+    p->frequency_penalty = (float)s->frequency;
+    return p->seed;
+}
+
+static char *read_all(FILE *f, size_t *len, bool *io_error)
+{
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n - 1, f);
+        if (n < cap - 1)
+            break;
+        char *b = realloc(buf, cap * 2);
+        if (!b)
+            free(buf);
+        buf = b;
+        cap *= 2;
+    }
+    *io_error = ferror(f) != 0;
+    if (buf && *io_error) {
+        free(buf);
+        return NULL;
+    }
+    if (buf)
+        buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+int cli_read_prompt(const char *cmd, const char *text, const char *file, char **out, size_t *len)
+{
+    *out = NULL;
+    if (text && file)
+        return cli_usage_error(cmd, "give the prompt as one of -p TEXT, -p - or -f FILE");
+    if (text && strcmp(text, "-") != 0) {
+        *len = strlen(text);
+        *out = strdup(text);
+        return *out ? 0 : cli_error(cmd, 1, "out of memory");
+    }
+    const char *what = file ? file : "standard input";
+    FILE *f = file ? fopen(file, "rb") : stdin;
+    if (!f)
+        return cli_error(cmd, 1, "%s: %s", file, strerror(errno));
+    bool io_error = false;
+    *out = read_all(f, len, &io_error);
+    int err = errno;
+    if (file)
+        fclose(f);
+    if (!*out)
+        return cli_error(cmd, 1, "%s: %s", what, io_error ? strerror(err) : "out of memory");
+    if (memchr(*out, 0, *len)) {
+        free(*out);
+        *out = NULL;
+        return cli_error(cmd, 1, "%s: the prompt holds a NUL byte (not text)", what);
+    }
+    return 0;
+}
+
+void cli_print_text(FILE *f, const char *text, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        bool c0 = (p[i] < 0x20 && p[i] != '\n' && p[i] != '\t') || p[i] == 0x7f;
+        bool c1 = p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f;
+        if (!c0 && !c1)
+            continue;
+        fwrite(p + start, 1, i - start, f);
+        if (c1)
+            fprintf(f, "\\u%04x", p[++i] & 0xff);
+        else
+            fprintf(f, "\\x%02x", p[i]);
+        start = i + 1;
+    }
+    fwrite(p + start, 1, len - start, f);
 }
 
 int cli_load_engine(const char *cmd, cli_model_args *a, herd_engine **out)
 {
+    size_t n = strlen(a->model);
+    struct stat sb;
+    if (n > 12 && strcmp(a->model + n - 12, ".safetensors") == 0 && stat(a->model, &sb) == 0 &&
+        S_ISREG(sb.st_mode))
+        return cli_error(cmd, 1,
+                         "%s is one weight file; pass the folder that holds it with config.json "
+                         "(-m DIR)",
+                         a->model);
     herd_status st = herd_engine_load(a->model, &a->engine, out);
     if (st)
         return cli_status_error(cmd, st);
     char plan[256];
     herd_engine_memory_plan(*out, plan, sizeof plan);
-    fprintf(stderr, "herd %s: %s\n", cmd, plan);
+    int64_t max = herd_model_config(herd_engine_model(*out))->max_pos;
+    int64_t ctx = herd_kv_ctx(herd_engine_cache(*out));
+    if (a->engine.ctx == 0 && ctx < max)
+        fprintf(stderr, "herd %s: %s (the model's %lld capped; -c N for more)\n", cmd, plan,
+                (long long)max);
+    else
+        fprintf(stderr, "herd %s: %s\n", cmd, plan);
     return 0;
 }

@@ -165,7 +165,7 @@ static int cmd_main(int argc, char **argv)
     int rc = 0;
     cli_sampling smp;
     cli_opt opts[CLI_SAMPLING_OPTS + 4] = {{NULL}};
-    cli_sampling_opts(&smp, &g, 1, opts);
+    cli_sampling_opts(&smp, &g, opts);
     opts[CLI_SAMPLING_OPTS] = (cli_opt){"--system", NULL, CLI_OPT_STR, &system, 0, 0};
     opts[CLI_SAMPLING_OPTS + 1] = (cli_opt){"--tokenizer", NULL, CLI_OPT_STR, &tok_path, 0, 0};
     opts[CLI_SAMPLING_OPTS + 2] = (cli_opt){"-v", "--verbose", CLI_OPT_FLAG, &verbose, 0, 0};

@@ -142,5 +142,5 @@ static int cmd_main(int argc, char **argv)
     return cli_usage_error("mx", "unknown subcommand '%s' (cast, table)", argv[1]);
 }
 
-const cli_command cli_cmd_mx = {"mx", "MX formats: cast a .npy through an MX format (mx cast)",
-                                cmd_main};
+const cli_command cli_cmd_mx = {
+    "mx", "MX formats: cast a .npy (mx cast); tabulate a model's types (mx table)", cmd_main};

@@ -20,11 +20,12 @@ static const char default_types[] =
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: herd mx table -m MODEL -f TEXT [--ctx N] [--chunks N] [--types LIST]\n"
+            "usage: herd mx table -m MODEL -f TEXT [-c N] [--chunks N] [--types LIST]\n"
             "                     [--decode N] [--tokenizer FILE] [--keep DIR] [options]\n"
             "  casts MODEL to each type and compares it with MODEL on TEXT (Markdown table)\n\n"
-            "options:\n" CLI_MODEL_HELP "  -f TEXT           the text file\n"
-            "  --ctx N           tokens per chunk (default 256)\n"
+            "options:\n" CLI_MODEL_HELP_NO_CTX
+            "  -c, --ctx-size N  tokens per chunk (also --ctx; default 256)\n"
+            "  -f, --file TEXT   the text file\n"
             "  --chunks N        chunks scored per type (default 4)\n"
             "  --types LIST      comma-separated (default %s)\n"
             "  --decode N        tokens timed one at a time for the decode speed (default 32)\n"
@@ -70,7 +71,7 @@ int cli_mx_table(int argc, char **argv)
     cli_model_args a;
     cli_model_args_init(&a);
     int rc = 0;
-    const cli_opt opts[] = {{"-f", NULL, CLI_OPT_STR, &text_path, 0, 0},
+    const cli_opt opts[] = {{"-f", "--file", CLI_OPT_STR, &text_path, 0, 0},
                             {"--tokenizer", NULL, CLI_OPT_STR, &tok_path, 0, 0},
                             {"--keep", NULL, CLI_OPT_STR, &keep, 0, 0},
                             {"--types", NULL, CLI_OPT_STR, &types, 0, 0},

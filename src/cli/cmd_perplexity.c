@@ -16,10 +16,12 @@ static const char *cmd = "perplexity";
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: herd perplexity -m MODEL -f TEXT [--ctx N] [--kl-base BASE] [options]\n"
-            "  perplexity over non-overlapping chunks of N tokens (default 512); the second half\n"
-            "  of each chunk is scored, as llama.cpp does\n\n"
-            "options:\n" CLI_MODEL_HELP "  -f TEXT           the text file\n"
+            "usage: herd perplexity -m MODEL -f TEXT [-c N] [--kl-base BASE] [options]\n"
+            "  perplexity over non-overlapping chunks of N tokens; the second half of each chunk\n"
+            "  is scored, as llama.cpp does\n\n"
+            "options:\n" CLI_MODEL_HELP_NO_CTX
+            "  -c, --ctx-size N  tokens per chunk (also --ctx; default 512)\n"
+            "  -f, --file TEXT   the text file\n"
             "  --kl-base BASE    also KL divergence (mean, 99th percentile) and top-1 agreement\n"
             "                    of MODEL against BASE (a directory or GGUF) on the same tokens\n"
             "  --tokenizer FILE  tokenizer.json / .tiktoken / .gguf (default: MODEL's own)\n"
@@ -33,7 +35,7 @@ static int cmd_main(int argc, char **argv)
     cli_model_args a;
     cli_model_args_init(&a);
     int rc = 0;
-    const cli_opt opts[] = {{"-f", NULL, CLI_OPT_STR, &text_path, 0, 0},
+    const cli_opt opts[] = {{"-f", "--file", CLI_OPT_STR, &text_path, 0, 0},
                             {"--kl-base", NULL, CLI_OPT_STR, &base_path, 0, 0},
                             {"--tokenizer", NULL, CLI_OPT_STR, &tok_path, 0, 0},
                             {"--chunks", NULL, CLI_OPT_LONG, &max_chunks, 1, 1L << 30},

@@ -25,7 +25,7 @@ static void usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: herd profile (-m MODEL | --synthetic scout|tiny) [-p TEXT | --prompt-len N]\n"
+        "usage: herd profile (-m MODEL | --synthetic scout|small|tiny) [-p TEXT | --prompt-len N]\n"
         "                    [-n N] [--dtype T] [--act f32|auto] [-t THREADS] [--svg FILE]\n"
         "                    [--json FILE] [--cputime]\n"
         "       herd profile --limits [-t THREADS] [--remeasure]\n\n"
@@ -33,12 +33,14 @@ static void usage(FILE *out)
         "prints, per phase, every op sorted by time: calls, ms, share of the phase's wall\n"
         "time, GFLOP/s, GB/s, FLOP/byte and the share of the roofline bound reached at that\n"
         "intensity (bandwidth x intensity, capped by the peak of the op's instruction type).\n\n"
-        "  -m DIR             Llama 4 checkpoint directory (HF safetensors)\n"
+        "  -m MODEL           a Llama 4 checkpoint directory (HF safetensors) or llama4 GGUF\n"
         "  --synthetic NAME   random weights in memory, no file needed:\n"
         "                       scout: Scout's layer shapes (hidden 5120, 40/8 heads of 128,\n"
         "                         expert width 8192) with 2 layers (RoPE+chunked, NoPE+global),\n"
         "                         4 experts top-1 + shared, vocabulary 32000 (Scout: 48\n"
         "                         layers, 16 experts, 202048 tokens: 109B parameters)\n"
+        "                       small: hidden 512, 2 layers (dense, MoE), vocabulary 4096;\n"
+        "                         a first look in seconds\n"
         "                       tiny: hidden 64, 2 layers (dense, MoE), for tests\n"
         "  --layers N, --experts N   change the synthetic model's counts\n"
         "  -p TEXT            the prompt (with -m: the model directory's tokenizer)\n"
@@ -358,6 +360,10 @@ static int cmd_main(int argc, char **argv)
     int rc = parse(argc, argv, &o);
     if (rc)
         return rc < 0 ? 0 : rc;
+    /* a bad output path is found now, not after the whole run */
+    if ((o.svg && cli_check_output(CMD, "--svg", o.svg)) ||
+        (o.json && cli_check_output(CMD, "--json", o.json)))
+        return 1;
     herd_limits lim;
     herd_status st;
     if (o.limits_only) {

@@ -24,12 +24,15 @@ static void usage(FILE *f)
             "  --policy P      which type for which tensors (default uniform):\n");
     for (const char *const *n = herd_quant_policy_names(); *n; n++)
         fprintf(f, "                    %-9s %s\n", *n, herd_quant_policy_describe(*n));
-    fprintf(f,
-            "                  or a file of 'class = type' lines (see docs/GGUF.md)\n"
-            "  -t THREADS      threads (default: every CPU)\n"
-            "  --name NAME     general.name (default Llama-…-TYPE; it must begin with "
-            "\"Llama\")\n"
-            "  --tokenizer F   tokenizer.json to embed (default IN/tokenizer.json if present)\n");
+    fprintf(
+        f, "                  or a file of 'class = type' lines (see docs/GGUF.md)\n"
+           "  -t THREADS      threads (default: every CPU)\n"
+           "  --name NAME     general.name (default Llama-…-TYPE; it must begin with "
+           "\"Llama\")\n"
+           "  --tokenizer F   tokenizer.json to embed (default IN/tokenizer.json if present); its\n"
+           "                  ids must fit the model's vocabulary\n"
+           "  --llama-cpp     write only the metadata llama.cpp reads (no herd-only keys), so the\n"
+           "                  file loads in llama.cpp; herd then follows llama.cpp's rules too\n");
 }
 
 /* ---- removing the temporary file when interrupted ---- */

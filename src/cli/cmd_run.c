@@ -1,35 +1,35 @@
-/* herd run: generate from a prompt of token ids (or text, once the tokenizer lands), streaming
+/* herd run: generate from a prompt (text from -p, -f or standard input, or token ids), streaming
  * the tokens as they are produced. */
 #include "cli/cli_model.h"
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void usage(FILE *f)
 {
     fprintf(
         f,
-        "usage: herd run -m DIR (--ids 1,2,3 | -p TEXT) -n N [options]\n"
-        "  generate N tokens after the prompt, printed as they are produced\n\n"
-        "options:\n" CLI_MODEL_HELP "  --ids LIST        the prompt as comma-separated token ids\n"
-        "  -p TEXT           the prompt as text, encoded with the checkpoint's tokenizer after\n"
-        "                    <|begin_of_text|>; special-token text such as <|eot|> is honoured\n"
-        "  -n N              tokens to generate (default 128); text generation also stops at an\n"
-        "                    end-of-sequence id of the config or stop token of the tokenizer\n"
-        "                    (<|eot|>, <|eom|>, <|end_of_text|>); any run stops when the context\n"
-        "                    is full\n"
+        "usage: herd run -m MODEL (-p TEXT | -p - | -f FILE | --ids 1,2,3) [-n N] [options]\n"
+        "  generate up to N tokens after the prompt, printed as they are produced\n\n"
+        "options:\n" CLI_MODEL_HELP
+        "  -p, --prompt TEXT the prompt as text, encoded after <|begin_of_text|>; special-token\n"
+        "                    text such as <|eot|> is honoured; -p - reads standard input\n"
+        "  -f, --file FILE   the prompt from a text file\n"
+        "  --ids LIST        the prompt as comma-separated token ids\n"
+        "  --tokenizer FILE  tokenizer.json / .tiktoken / .gguf (default: the model's own)\n"
+        "  -n N              tokens to generate (default 128; -1 = until a stop token or a\n"
+        "                    full context); text generation also stops at an end-of-sequence\n"
+        "                    id of the config or a stop token of the tokenizer (<|eot|>,\n"
+        "                    <|eom|>, <|end_of_text|>)\n"
+        "  --special         print special tokens (<|eot|>, ...) too (default: hidden)\n"
         "  --print-ids       print the generated ids (space separated) instead of text: exactly\n"
         "                    N ids, end-of-sequence ids included (the reference's greedy rule)\n"
         "  --ignore-eos      text generation does not stop at end-of-sequence ids either\n"
-        "                    (also the fallback when the checkpoint has no tokenizer)\n\n"
-        "sampling, applied in this order:\n"
-        "  --temp T          1. temperature: logits / T (default 0.6); 0 = greedy argmax,\n"
-        "                       which skips the steps below\n"
-        "  --top-k K         2. keep the K most likely tokens (default 0 = off)\n"
-        "  --top-p P         3. keep the smallest set reaching probability P (default 0.9)\n"
-        "  --min-p P         4. drop tokens below P x the top probability (default 0 = off)\n"
-        "  --seed S          5. the draw from what is left uses this seed (default 0)\n");
+        "                    (also the fallback when the checkpoint has no tokenizer)\n"
+        "  -v, --verbose     print the seed and the speed on stderr\n"
+        "  control bytes in the text are printed as \\xNN, never raw\n\n" CLI_SAMPLING_HELP);
 }
 
 typedef struct run_state {
@@ -54,7 +54,7 @@ static bool on_token(void *user, int32_t tok)
         s->st = herd_decoder_push(s->dec, tok, &text, &len);
         if (s->st)
             return false;
-        fwrite(text, 1, len, stdout);
+        cli_print_text(stdout, text, len);
     } else {
         printf(s->first ? "%d" : " %d", tok);
     }
@@ -65,53 +65,76 @@ static bool on_token(void *user, int32_t tok)
 
 static int cmd_main(int argc, char **argv)
 {
-    const char *cmd = "run", *text = NULL;
-    bool print_ids = false, ignore_eos = false;
+    const char *cmd = "run", *text = NULL, *file = NULL, *tok_path = NULL;
+    bool print_ids = false, ignore_eos = false, special = false, verbose = false;
     cli_model_args a;
     cli_model_args_init(&a);
     herd_gen_params g = {.n_predict = 128};
     herd_sampler_params_default(&g.sampler);
     int rc = 0;
     cli_sampling smp;
-    cli_opt opts[CLI_SAMPLING_OPTS + 4] = {{NULL}};
-    cli_sampling_opts(&smp, &g, 0, opts);
-    opts[CLI_SAMPLING_OPTS] = (cli_opt){"-p", "--prompt", CLI_OPT_STR, &text, 0, 0};
-    opts[CLI_SAMPLING_OPTS + 1] = (cli_opt){"--print-ids", NULL, CLI_OPT_FLAG, &print_ids, 0, 0};
-    opts[CLI_SAMPLING_OPTS + 2] = (cli_opt){"--ignore-eos", NULL, CLI_OPT_FLAG, &ignore_eos, 0, 0};
+    cli_opt opts[CLI_SAMPLING_OPTS + 8] = {{NULL}};
+    cli_sampling_opts(&smp, &g, opts);
+    cli_opt *o = opts + CLI_SAMPLING_OPTS;
+    o[0] = (cli_opt){"-p", "--prompt", CLI_OPT_STR, &text, 0, 0};
+    o[1] = (cli_opt){"-f", "--file", CLI_OPT_STR, &file, 0, 0};
+    o[2] = (cli_opt){"--tokenizer", NULL, CLI_OPT_STR, &tok_path, 0, 0};
+    o[3] = (cli_opt){"--print-ids", NULL, CLI_OPT_FLAG, &print_ids, 0, 0};
+    o[4] = (cli_opt){"--ignore-eos", NULL, CLI_OPT_FLAG, &ignore_eos, 0, 0};
+    o[5] = (cli_opt){"--special", NULL, CLI_OPT_FLAG, &special, 0, 0};
+    o[6] = (cli_opt){"-v", "--verbose", CLI_OPT_FLAG, &verbose, 0, 0};
     rc = cli_model_parse(cmd, argc, argv, &a, opts, usage);
     if (rc < 0) {
         cli_model_args_free(&a);
         return 0;
     }
-    cli_sampling_apply(&smp, &g);
+    uint64_t seed = cli_sampling_apply(&smp, &g);
     if (!rc && !a.model)
-        rc = cli_usage_error(cmd, "-m DIR is required");
-    if (!rc && !!text == !!a.ids)
-        rc = cli_usage_error(cmd, "give the prompt as either --ids or -p");
+        rc = cli_usage_error(cmd, "-m MODEL is required");
+    if (!rc && !!(text || file) == !!a.ids)
+        rc = cli_usage_error(cmd, "give the prompt as one of -p TEXT, -p -, -f FILE or --ids");
+    char *prompt_text = NULL;
+    size_t prompt_len = 0;
+    if (!rc && (text || file))
+        rc = cli_read_prompt(cmd, text, file, &prompt_text, &prompt_len);
+    /* The tokenizer comes before the model, so a missing one is said before a long load. */
+    herd_tokenizer *own = NULL;
+    if (!rc && tok_path) {
+        herd_status st = herd_tokenizer_load_file(tok_path, NULL, &own);
+        if (st)
+            rc = cli_status_error(cmd, st);
+    } else if (!rc && prompt_text) {
+        herd_status st = herd_tokenizer_load_dir(a.model, &own);
+        if (st)
+            rc = cli_error(cmd, 1, "%s; give one with --tokenizer FILE", herd_last_error());
+    }
     herd_engine *e = NULL;
     if (!rc)
         rc = cli_load_engine(cmd, &a, &e);
-    const herd_tokenizer *tok = NULL;
+    if (!rc && verbose)
+        fprintf(stderr, "herd run: seed %llu\n", (unsigned long long)seed);
+    const herd_tokenizer *tok = own;
     herd_tokens prompt = {0};
     herd_decoder dec;
     bool have_dec = false;
-    if (!rc && (text || !print_ids)) {
-        herd_status st = herd_engine_tokenizer(e, &tok);
-        if (st && text)
-            rc = cli_status_error(cmd, st);
-        else if (st)
-            fprintf(stderr, "herd run: no tokenizer in %s; printing ids\n", a.model);
-    }
+    if (!rc && !tok && !print_ids && herd_engine_tokenizer(e, &tok))
+        fprintf(stderr, "herd run: no tokenizer in %s; printing ids\n", a.model);
+    int64_t vocab = rc ? 0 : herd_model_config(herd_engine_model(e))->vocab;
+    if (!rc && tok && herd_tokenizer_vocab_size(tok) > vocab)
+        rc = cli_error(cmd, 1,
+                       "the tokenizer has %d ids, more than the model's vocabulary of %lld; give "
+                       "the model's own",
+                       herd_tokenizer_vocab_size(tok), (long long)vocab);
     if (!rc) {
-        herd_status st = text
-                             ? herd_tokenizer_encode(tok, text, strlen(text),
+        herd_status st = prompt_text
+                             ? herd_tokenizer_encode(tok, prompt_text, prompt_len,
                                                      HERD_ENCODE_BOS | HERD_ENCODE_SPECIAL, &prompt)
                              : herd_tokens_append(&prompt, a.ids, (size_t)a.n_ids);
         if (st)
             rc = cli_status_error(cmd, st);
     }
     if (!rc && tok && !print_ids) {
-        herd_decoder_init(&dec, tok, 0);
+        herd_decoder_init(&dec, tok, special ? 0 : HERD_DECODE_SKIP_SPECIAL);
         have_dec = true;
     }
     static const int32_t no_stop[1] = {-1};
@@ -140,8 +163,9 @@ static int cmd_main(int argc, char **argv)
         g.n_stop = (int)n_stop;
     }
     if (!rc) {
-        run_state s = {true, stop, print_ids || ignore_eos ? 0 : n_stop, have_dec ? &dec : NULL,
-                       HERD_OK};
+        /* a stop token is not text; with --special it is shown like any special token */
+        run_state s = {true, stop, print_ids || ignore_eos || special ? 0 : n_stop,
+                       have_dec ? &dec : NULL, HERD_OK};
         herd_gen_result res;
         herd_status st =
             herd_engine_generate(e, prompt.ids, (int64_t)prompt.n, &g, on_token, &s, &res);
@@ -149,7 +173,7 @@ static int cmd_main(int argc, char **argv)
             const char *rest;
             size_t len;
             herd_decoder_finish(&dec, &rest, &len);
-            fwrite(rest, 1, len, stdout);
+            cli_print_text(stdout, rest, len);
         }
         if (!s.first)
             putchar('\n');
@@ -175,6 +199,8 @@ static int cmd_main(int argc, char **argv)
         herd_decoder_free(&dec);
     herd_tokens_free(&prompt);
     herd_engine_free(e);
+    herd_tokenizer_free(own);
+    free(prompt_text);
     cli_model_args_free(&a);
     return rc;
 }

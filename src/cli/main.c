@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const cli_command *const commands[] = {
@@ -20,9 +21,30 @@ static void usage(FILE *out)
     for (int i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-11s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(out,
+            "  -V, --version  print the version and this CPU's instruction set\n"
             "\nenvironment:\n"
             "  HERD_ISA=ref|avx2|avx512|avx512vnni|avx512bf16   use at most this instruction set\n"
             "  HERD_LOG=error|warn|info|debug                   how much to say on stderr\n");
+}
+
+/* A mistyped HERD_ISA or HERD_LOG would silently run with the defaults: say so and stop. */
+static bool env_ok(void)
+{
+    const char *isa = getenv("HERD_ISA"), *log = getenv("HERD_LOG");
+    herd_isa_level l;
+    if (isa && *isa && !herd_isa_parse(isa, &l)) {
+        fprintf(stderr,
+                "herd: HERD_ISA='%s' is not one of ref, avx2, avx512, avx512vnni, "
+                "avx512bf16\n",
+                isa);
+        return false;
+    }
+    if (log && *log && strcmp(log, "error") && strcmp(log, "warn") && strcmp(log, "info") &&
+        strcmp(log, "debug")) {
+        fprintf(stderr, "herd: HERD_LOG='%s' is not one of error, warn, info, debug\n", log);
+        return false;
+    }
+    return true;
 }
 
 int main(int argc, char **argv)
@@ -36,7 +58,10 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+    if (!env_ok())
+        return 2;
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0 ||
+        strcmp(argv[1], "version") == 0) {
         printf("herd %s (cpu: %s)\n", HERD_VERSION, herd_isa_name(herd_cpu_isa()));
         return 0;
     }

@@ -31,8 +31,8 @@ static herd_status set_token(vocab *v, const char *path, json_int_t id, const ch
     return v->tok[id] ? HERD_OK : herd_fail(HERD_ERR_NOMEM, "out of memory");
 }
 
-/* The vocabulary size: the config's, or one past the highest id in the file. */
-static size_t vocab_size(const json_t *vocab_obj, const json_t *added, int64_t config_vocab)
+/* One past the highest id in the file (VOCAB_MAX + 1 past the cap). */
+static size_t vocab_size(const json_t *vocab_obj, const json_t *added)
 {
     json_int_t max = -1;
     const char *key;
@@ -44,8 +44,7 @@ static size_t vocab_size(const json_t *vocab_obj, const json_t *added, int64_t c
         max = id > max ? id : max;
     }
     /* ids from the file may be anything up to 2^63-1: past the cap, say so without overflow */
-    size_t n = max >= (json_int_t)VOCAB_MAX ? VOCAB_MAX + 1 : (size_t)(max + 1);
-    return config_vocab > 0 && (size_t)config_vocab > n ? (size_t)config_vocab : n;
+    return max >= (json_int_t)VOCAB_MAX ? VOCAB_MAX + 1 : (size_t)(max + 1);
 }
 
 static herd_status fill(vocab *v, const char *path, json_t *root, herd_gguf_writer *w)
@@ -143,12 +142,22 @@ herd_status herd_gguf_set_tokenizer(herd_gguf_writer *w, const char *tokenizer_j
         return st;
     json_t *model = json_object_get(root, "model");
     vocab v = {0};
-    v.n = vocab_size(json_object_get(model, "vocab"), json_object_get(root, "added_tokens"),
-                     config_vocab);
+    v.n = vocab_size(json_object_get(model, "vocab"), json_object_get(root, "added_tokens"));
     if (v.n == 0 || v.n > VOCAB_MAX) {
         json_decref(root);
         return herd_fail(HERD_ERR_FORMAT, "%s: no usable vocabulary", tokenizer_json);
     }
+    /* A larger vocabulary than the model's would give ids the model has no rows for: refuse it
+     * here rather than write a GGUF that fails at its first such token. */
+    if (config_vocab > 0 && v.n > (size_t)config_vocab) {
+        json_decref(root);
+        return herd_fail(HERD_ERR_FORMAT,
+                         "%s: the tokenizer has ids up to %zu, more than the model's vocabulary "
+                         "of %lld; give the model's own tokenizer",
+                         tokenizer_json, v.n - 1, (long long)config_vocab);
+    }
+    if (config_vocab > 0)
+        v.n = (size_t)config_vocab; /* padded to the config's size */
     v.tok = calloc(v.n, sizeof *v.tok);
     v.type = calloc(v.n, sizeof *v.type);
     st = v.tok && v.type ? fill(&v, tokenizer_json, root, w)

@@ -44,7 +44,9 @@ herd_status herd_engine_load(const char *path, const herd_engine_opts *o, herd_e
     }
     herd_status st = herd_model_load(path, &o->model, &e->model);
     if (!st) {
-        int64_t ctx = o->ctx > 0 ? o->ctx : herd_model_config(e->model)->max_pos;
+        int64_t ctx = o->ctx > 0 ? o->ctx
+                                 : herd_engine_default_ctx(herd_model_config(e->model),
+                                                           herd_model_weight_bytes(e->model));
         st = herd_kv_create(e->model, ctx, &e->kv);
     }
     if (st) {

@@ -28,6 +28,8 @@ herd_status herd_generate(herd_model *m, herd_kv_cache *kv, const int32_t *promp
         stop = eos;
         n_stop = c->n_eos;
     }
+    for (int64_t i = 0; i < n_prompt; i++)
+        herd_sampler_accept(s, prompt[i]);
     double t0 = herd_now();
     if (herd_kv_pos(kv) + n_prompt > herd_kv_ctx(kv))
         st = herd_fail(HERD_ERR_RANGE, "the prompt (%lld tokens) does not fit the context (%lld)",
@@ -42,6 +44,7 @@ herd_status herd_generate(herd_model *m, herd_kv_cache *kv, const int32_t *promp
             break;
         }
         int32_t tok = herd_sample(s, logits);
+        herd_sampler_accept(s, tok);
         res->n_generated++;
         bool more = fn ? fn(user, tok) : true;
         bool is_stop = false;

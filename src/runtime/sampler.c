@@ -1,8 +1,10 @@
 /* Samplers: temperature, top-k, top-p, min-p, then a seeded draw (order in runtime.h). */
 #include "herd/runtime.h"
+#include "runtime/penalties.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct tok_prob {
     float p;
@@ -14,12 +16,19 @@ struct herd_sampler {
     int64_t vocab;
     uint64_t rng[4];
     tok_prob *cand; /* candidates, sorted by probability */
+    herd_penalties pen;
+    float *adjusted; /* the penalized copy of the logits; NULL without penalties */
 };
 
 void herd_sampler_params_default(herd_sampler_params *p)
 {
-    *p = (herd_sampler_params){
-        .temperature = 0.6f, .top_k = 0, .top_p = 0.9f, .min_p = 0, .seed = 0};
+    *p = (herd_sampler_params){.temperature = 0.6f,
+                               .top_k = 0,
+                               .top_p = 0.9f,
+                               .min_p = 0,
+                               .seed = 0,
+                               .repeat_penalty = 1,
+                               .repeat_last_n = 64};
 }
 
 static uint64_t splitmix(uint64_t *x)
@@ -62,6 +71,14 @@ herd_status herd_sampler_create(const herd_sampler_params *p, int64_t vocab, her
         herd_sampler_free(s);
         return HERD_ERR_NOMEM;
     }
+    if (herd_penalties_wanted(p)) {
+        herd_status st = herd_penalties_init(&s->pen, p, vocab);
+        s->adjusted = st ? NULL : herd_alloc((size_t)vocab * sizeof *s->adjusted, "sampler");
+        if (!s->adjusted) {
+            herd_sampler_free(s);
+            return st ? st : HERD_ERR_NOMEM;
+        }
+    }
     s->p = *p;
     s->vocab = vocab;
     uint64_t x = p->seed;
@@ -76,7 +93,15 @@ void herd_sampler_free(herd_sampler *s)
     if (!s)
         return;
     herd_free(s->cand);
+    herd_penalties_free(&s->pen);
+    herd_free(s->adjusted);
     herd_free(s);
+}
+
+void herd_sampler_accept(herd_sampler *s, int32_t token)
+{
+    if (s->adjusted)
+        herd_penalties_accept(&s->pen, token);
 }
 
 static int by_prob_desc(const void *a, const void *b)
@@ -99,6 +124,11 @@ static int32_t argmax(const float *x, int64_t n)
 int32_t herd_sample(herd_sampler *s, const float *logits)
 {
     int64_t V = s->vocab;
+    if (s->adjusted) {
+        memcpy(s->adjusted, logits, (size_t)V * sizeof *logits);
+        herd_penalties_apply(&s->pen, s->adjusted);
+        logits = s->adjusted;
+    }
     if (s->p.temperature == 0)
         return argmax(logits, V);
     /* temperature, then probabilities over the whole vocabulary */

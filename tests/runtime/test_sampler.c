@@ -64,6 +64,58 @@ TEST(test_sampler_distribution)
     herd_sampler_free(b);
 }
 
+TEST(test_sampler_penalties)
+{
+    /* greedy with penalties: the penalized copy decides, the caller's logits stay */
+    float lg[4] = {3.0f, 2.5f, -1.0f, 0.0f};
+    herd_sampler_params p = {
+        .temperature = 0, .top_p = 1, .repeat_penalty = 1.5f, .repeat_last_n = 2};
+    herd_sampler *s;
+    CHECK(herd_sampler_create(&p, 4, &s) == HERD_OK);
+    CHECK(herd_sample(s, lg) == 0); /* empty window: no penalty */
+    herd_sampler_accept(s, 0);      /* 3 / 1.5 = 2 < 2.5 */
+    CHECK(herd_sample(s, lg) == 1);
+    CHECK(lg[0] == 3.0f);
+    herd_sampler_accept(s, 1); /* 2.5 / 1.5 < 2: 0 wins again */
+    CHECK(herd_sample(s, lg) == 0);
+    herd_sampler_accept(s, 3); /* window 2: 0 left it, only 1 and 3 are penalized */
+    herd_sampler_accept(s, 3);
+    CHECK(herd_sample(s, lg) == 0);
+    herd_sampler_free(s);
+    /* a negative logit is multiplied: -1 x 2 = -2 falls below 3's -0.5 */
+    float neg[2] = {-1.0f, -1.5f};
+    p = (herd_sampler_params){
+        .temperature = 0, .top_p = 1, .repeat_penalty = 2, .repeat_last_n = -1};
+    CHECK(herd_sampler_create(&p, 2, &s) == HERD_OK);
+    for (int i = 0; i < 1000; i++) /* -1: the whole history, grown past its first ring */
+        herd_sampler_accept(s, 0);
+    CHECK(herd_sample(s, neg) == 1);
+    herd_sampler_free(s);
+    /* frequency x count and presence once */
+    float fl[3] = {5.0f, 4.0f, 3.5f};
+    p = (herd_sampler_params){
+        .temperature = 0, .top_p = 1, .frequency_penalty = 0.4f, .repeat_last_n = 8};
+    CHECK(herd_sampler_create(&p, 3, &s) == HERD_OK);
+    herd_sampler_accept(s, 0);
+    herd_sampler_accept(s, 0);
+    CHECK(herd_sample(s, fl) == 0); /* 5 - 0.8 = 4.2 > 4 */
+    herd_sampler_accept(s, 0);
+    CHECK(herd_sample(s, fl) == 1); /* 5 - 1.2 = 3.8 < 4 */
+    herd_sampler_free(s);
+    p = (herd_sampler_params){
+        .temperature = 0, .top_p = 1, .presence_penalty = 1.2f, .repeat_last_n = 8};
+    CHECK(herd_sampler_create(&p, 3, &s) == HERD_OK);
+    herd_sampler_accept(s, 0);
+    herd_sampler_accept(s, 0);
+    herd_sampler_accept(s, 0);
+    CHECK(herd_sample(s, fl) == 1); /* 5 - 1.2 = 3.8 < 4, whatever the count */
+    herd_sampler_free(s);
+    /* zeroed params: no penalties; a negative repeat penalty is refused */
+    p = (herd_sampler_params){
+        .temperature = 0, .top_p = 1, .repeat_penalty = -1, .repeat_last_n = 4};
+    CHECK(herd_sampler_create(&p, 3, &s) == HERD_ERR_ARG);
+}
+
 static int seen[64], n_seen;
 static bool collect(void *user, int32_t tok)
 {
@@ -115,6 +167,7 @@ int main(void)
 {
     RUN(test_sampler_rules);
     RUN(test_sampler_distribution);
+    RUN(test_sampler_penalties);
     RUN(test_generate_stops);
     return harness_finish();
 }
