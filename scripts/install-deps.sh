@@ -1,9 +1,11 @@
 #!/bin/sh
 # Installs the Debian packages herd needs to build, test and benchmark (run as root).
-# Library deps: jansson (JSON), PCRE2 (tokenizer regex). Tools: cmake, a C compiler, clang
-# (fuzzing, sanitizer runtime), clang-format. Benchmark-only peers: OpenBLAS, oneDNN.
+# Library deps: jansson (JSON), PCRE2 (tokenizer regex), libedit (herd chat's line editing;
+# BSD-licensed, unlike GNU readline). Tools: cmake, a C compiler, clang (fuzzing, sanitizer
+# runtime), clang-format, tmux (the chat test drives a terminal). Benchmark-only peers:
+# OpenBLAS, oneDNN.
 set -e
-PKGS="build-essential cmake pkg-config libjansson-dev libpcre2-dev clang libclang-rt-14-dev clang-format libopenblas-dev libdnnl-dev"
+PKGS="build-essential cmake pkg-config libjansson-dev libpcre2-dev libedit-dev tmux clang libclang-rt-14-dev clang-format libopenblas-dev libdnnl-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,7 +1,9 @@
 /* herd chat: an interactive multi-turn chat with the Llama 4 template. Each turn prefills only
  * what is new (the user's block and the assistant header, after the previous reply's last
  * token); the history stays in the KV cache. Replies stream as they are generated. Ctrl-C stops
- * a reply (and quits at the prompt), Ctrl-D quits. */
+ * a reply (and quits at the prompt), Ctrl-D quits. Input, the transcript and the speed line
+ * live in chat_repl.c. */
+#include "cli/chat_repl.h"
 #include "cli/cli_model.h"
 #include "herd/text.h"
 
@@ -18,17 +20,21 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: herd chat -m DIR [--system TEXT] [options]\n"
-            "  interactive chat: each input line is a user message; the reply streams back.\n"
-            "  The history stays in the KV cache (only new text is prefilled). Ctrl-C stops a\n"
-            "  reply, Ctrl-C at the prompt or Ctrl-D (end of input) quits.\n\n"
-            "options:\n" CLI_MODEL_HELP "  --system TEXT     system prompt (default: none)\n"
-            "  --tokenizer FILE  tokenizer.json or rank file (default: the model directory's)\n"
-            "  -n N              at most N tokens per reply (default: until a stop token or the\n"
-            "                    context is full)\n"
-            "  --temp T, --top-k K, --top-p P, --min-p P, --seed S\n"
-            "                    sampling, as in herd run (defaults: 0.6, off, 0.9, off, 0)\n"
-            "  -v, --verbose     per turn on stderr: tokens prefilled, cache size, reply length\n");
+            "usage: herd chat -m MODEL [--system TEXT] [options]\n"
+            "  interactive chat: each input line is a user message; the reply streams back,\n"
+            "  then its speed: [ Prompt: x t/s | Generation: y t/s ] (on stderr). The history\n"
+            "  stays in the KV cache (only new text is prefilled); when the context is full the\n"
+            "  oldest turns after the system prompt are dropped and the chat goes on. On a\n"
+            "  terminal, lines are edited and recalled with the usual keys (libedit).\n\n"
+            "at the prompt:\n");
+    chat_print_help(f);
+    fprintf(f, "\noptions:\n" CLI_MODEL_HELP "  --system TEXT     system prompt (default: none)\n"
+               "  --tokenizer FILE  tokenizer.json or rank file (default: the model directory's)\n"
+               "  -n N              at most N tokens per reply (default -1: until a stop token or\n"
+               "                    the context is full)\n"
+               "  --special         print special tokens too (default: hidden)\n"
+               "  -v, --verbose     the seed, and per turn: tokens prefilled, cache size, reply\n"
+               "                    length and why it stopped (on stderr)\n\n" CLI_SAMPLING_HELP);
 }
 
 static volatile sig_atomic_t interrupted;
@@ -42,20 +48,21 @@ static void on_sigint(int sig)
 typedef struct reply {
     herd_decoder dec;
     const herd_tokenizer *tok;
-    int32_t last;
+    herd_tokens ids; /* the reply's tokens, for the transcript */
     herd_status st;
 } reply;
 
 static bool on_token(void *user, int32_t id)
 {
     reply *r = user;
-    r->last = id;
+    if ((r->st = herd_tokens_push(&r->ids, id)))
+        return false;
     if (!herd_tokenizer_is_stop(r->tok, id)) {
         const char *text;
         size_t len;
         if ((r->st = herd_decoder_push(&r->dec, id, &text, &len)))
             return false;
-        fwrite(text, 1, len, stdout);
+        cli_print_text(stdout, text, len);
         fflush(stdout);
     }
     return !interrupted;
@@ -72,59 +79,75 @@ static const char *stop_name(herd_stop_reason r)
     return "?";
 }
 
-/* Reads one line without its line end; false at end of input or on Ctrl-C. */
-static bool read_line(char **line, size_t *cap)
-{
-    errno = 0;
-    ssize_t n = getline(line, cap, stdin);
-    if (n < 0)
-        return false;
-    while (n > 0 && ((*line)[n - 1] == '\n' || (*line)[n - 1] == '\r'))
-        (*line)[--n] = 0;
-    return true;
-}
-
+/* The transcript (chat_repl.h) holds every token; the cache holds a prefix of it, and each turn
+ * prefills the rest: the previous reply's last token (sampled, not yet run), <|eot|> when the
+ * reply was cut, the user block and the assistant header. A full context drops the oldest turns
+ * and starts the cache over from the kept transcript. */
 static int chat_loop(herd_engine *e, const herd_tokenizer *tok, const char *system,
-                     herd_gen_params *g, bool verbose)
+                     herd_gen_params *g, bool verbose, bool special)
 {
     herd_kv_cache *kv = herd_engine_cache(e);
-    herd_tokens pending = {0};
-    herd_status st = herd_chat_begin(tok, system, &pending);
-    bool tty = isatty(STDIN_FILENO);
-    char *line = NULL;
-    size_t cap = 0;
+    int64_t ctx = herd_kv_ctx(kv);
+    /* room kept for a reply when old turns must go: a quarter of the context */
+    int64_t room = ctx / 4 > 0 ? ctx / 4 : 1;
+    chat_history h = {0};
+    herd_status st = chat_history_begin(&h, tok, system);
+    chat_input *in = chat_input_open();
+    if (!in)
+        st = herd_fail(HERD_ERR_NOMEM, "out of memory");
     int rc = 0, turn = 0;
-    while (!st && !rc) {
-        if (tty) {
-            fputs("> ", stdout);
-            fflush(stdout);
-        }
+    while (!st) {
         interrupted = 0;
-        if (!read_line(&line, &cap)) {
-            if (tty)
-                putchar('\n');
-            break; /* Ctrl-D, Ctrl-C at the prompt, or the end of piped input */
-        }
-        if (!line[0])
-            continue;
-        if ((st = herd_chat_add_message(tok, "user", line, &pending)) ||
-            (st = herd_chat_add_generation_prompt(tok, &pending)))
+        const char *msg = NULL;
+        chat_cmd c = chat_input_next(in, &msg);
+        if (c == CHAT_QUIT)
             break;
+        if (c == CHAT_CLEAR) {
+            herd_kv_reset(kv);
+            st = chat_history_begin(&h, tok, system);
+            fprintf(stderr, "herd chat: cleared; a new conversation starts\n");
+            continue;
+        }
+        if ((st = chat_history_add_user(&h, tok, msg)))
+            break;
+        if ((int64_t)h.toks.n + 1 > ctx) {
+            size_t dropped = chat_history_fit(&h, ctx, room);
+            if ((int64_t)h.toks.n + 1 > ctx) { /* the message alone does not fit */
+                chat_history_drop_last(&h);
+                fprintf(stderr,
+                        "herd chat: the message does not fit the context of %lld tokens; "
+                        "shorten it, /clear, or give a larger -c\n",
+                        (long long)ctx);
+                rc = 1;
+                continue;
+            }
+            if (dropped) {
+                herd_kv_reset(kv);
+                fprintf(stderr,
+                        "herd chat: the context of %lld tokens is full: dropped the oldest %zu "
+                        "turn%s (/clear starts over)\n",
+                        (long long)ctx, dropped, dropped == 1 ? "" : "s");
+            }
+        }
         int64_t before = herd_kv_pos(kv);
-        reply r = {.tok = tok, .last = -1};
-        herd_decoder_init(&r.dec, tok, 0);
+        size_t n_new = h.toks.n - (size_t)before;
+        reply r = {.tok = tok};
+        herd_decoder_init(&r.dec, tok, special ? 0 : HERD_DECODE_SKIP_SPECIAL);
         herd_gen_result res;
-        st = herd_generate(herd_engine_model(e), kv, pending.ids, (int64_t)pending.n, g, on_token,
-                           &r, &res);
+        st = herd_generate(herd_engine_model(e), kv, h.toks.ids + before, (int64_t)n_new, g,
+                           on_token, &r, &res);
         const char *rest;
         size_t len;
         herd_decoder_finish(&r.dec, &rest, &len);
-        fwrite(rest, 1, len, stdout);
+        cli_print_text(stdout, rest, len);
         putchar('\n');
         fflush(stdout);
         herd_decoder_free(&r.dec);
         if (!st)
             st = r.st;
+        if (!st)
+            st = herd_tokens_append(&h.toks, r.ids.ids, r.ids.n);
+        herd_tokens_free(&r.ids);
         if (st)
             break;
         turn++;
@@ -132,51 +155,49 @@ static int chat_loop(herd_engine *e, const herd_tokenizer *tok, const char *syst
             fprintf(stderr,
                     "herd chat: turn %d: prefilled %zu tokens (cache %lld -> %lld), reply %lld "
                     "tokens, %s\n",
-                    turn, pending.n, (long long)before, (long long)(before + (int64_t)pending.n),
+                    turn, n_new, (long long)before, (long long)(before + (int64_t)n_new),
                     (long long)res.n_generated, stop_name(res.reason));
-        /* The reply's last token was sampled but not yet run: it starts the next prefill. A
-         * reply cut short (length, Ctrl-C) is closed with <|eot|>. */
-        pending.n = 0;
-        if (r.last >= 0)
-            st = herd_tokens_push(&pending, r.last);
-        if (!st && res.reason != HERD_STOP_EOS)
-            st = herd_tokens_push(&pending, herd_tokenizer_special_id(tok, "<|eot|>"));
+        chat_print_speed(stderr, &res);
+        /* a reply cut short (length, Ctrl-C, full context) is closed with <|eot|> */
+        if (res.reason != HERD_STOP_EOS)
+            st = herd_tokens_push(&h.toks, herd_tokenizer_special_id(tok, "<|eot|>"));
         if (res.reason == HERD_STOP_CTX)
-            rc = cli_error(CMD, 1,
-                           "the context of %lld tokens is full; start a new chat "
-                           "(or give a larger --ctx)",
-                           (long long)herd_kv_ctx(kv));
+            fprintf(stderr,
+                    "herd chat: the context of %lld tokens is full: the reply was cut; the "
+                    "oldest turns make room for the next message\n",
+                    (long long)ctx);
     }
     if (st)
         rc = cli_status_error(CMD, st);
-    free(line);
-    herd_tokens_free(&pending);
+    chat_input_close(in);
+    chat_history_free(&h);
     return rc;
 }
 
 static int cmd_main(int argc, char **argv)
 {
     const char *system = NULL, *tok_path = NULL;
-    bool verbose = false;
+    bool verbose = false, special = false;
     cli_model_args a;
     cli_model_args_init(&a);
     herd_gen_params g = {.n_predict = INT64_MAX};
     herd_sampler_params_default(&g.sampler);
     int rc = 0;
     cli_sampling smp;
-    cli_opt opts[CLI_SAMPLING_OPTS + 4] = {{NULL}};
+    cli_opt opts[CLI_SAMPLING_OPTS + 5] = {{NULL}};
     cli_sampling_opts(&smp, &g, opts);
     opts[CLI_SAMPLING_OPTS] = (cli_opt){"--system", NULL, CLI_OPT_STR, &system, 0, 0};
     opts[CLI_SAMPLING_OPTS + 1] = (cli_opt){"--tokenizer", NULL, CLI_OPT_STR, &tok_path, 0, 0};
     opts[CLI_SAMPLING_OPTS + 2] = (cli_opt){"-v", "--verbose", CLI_OPT_FLAG, &verbose, 0, 0};
+    opts[CLI_SAMPLING_OPTS + 3] = (cli_opt){"--special", NULL, CLI_OPT_FLAG, &special, 0, 0};
     rc = cli_model_parse(CMD, argc, argv, &a, opts, usage);
     if (rc < 0) {
         cli_model_args_free(&a);
         return 0;
     }
-    cli_sampling_apply(&smp, &g);
+    uint64_t seed = cli_sampling_apply(&smp, &g);
     if (!rc && !a.model)
-        rc = cli_usage_error(CMD, "-m DIR is required");
+        rc = cli_usage_error(CMD, "-m MODEL is required");
     if (!rc && a.ids)
         rc = cli_usage_error(CMD, "--ids does not apply to chat (type the messages)");
     herd_tokenizer *tok = NULL;
@@ -198,7 +219,9 @@ static int cmd_main(int argc, char **argv)
         sa.sa_handler = on_sigint; /* no SA_RESTART: Ctrl-C at the prompt ends getline */
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, &old);
-        rc = chat_loop(e, tok, system, &g, verbose);
+        if (verbose)
+            fprintf(stderr, "herd chat: seed %llu\n", (unsigned long long)seed);
+        rc = chat_loop(e, tok, system, &g, verbose, special);
         sigaction(SIGINT, &old, NULL);
     }
     herd_engine_free(e);

@@ -8,8 +8,8 @@
 bool herd_penalties_wanted(const herd_sampler_params *p)
 {
     bool repeat = p->repeat_penalty != 0 && p->repeat_penalty != 1;
-    return p->repeat_last_n != 0 && (repeat || p->presence_penalty != 0 ||
-                                     p->frequency_penalty != 0);
+    return p->repeat_last_n != 0 &&
+           (repeat || p->presence_penalty != 0 || p->frequency_penalty != 0);
 }
 
 herd_status herd_penalties_init(herd_penalties *pen, const herd_sampler_params *p, int64_t vocab)

@@ -10,7 +10,7 @@ typedef struct herd_penalties {
     float repeat, presence, frequency;
     int64_t window; /* tokens kept; < 0: all of them */
     int64_t vocab;
-    int32_t *ring;  /* the last min(n, window) tokens, oldest at head once full */
+    int32_t *ring; /* the last min(n, window) tokens, oldest at head once full */
     int64_t cap, n, head;
     int32_t *count; /* per id: its occurrences in the ring */
 } herd_penalties;

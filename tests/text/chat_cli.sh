@@ -29,7 +29,8 @@ R2=$("$HERD" run -m "$M" --ids "$P2" -n 6 --temp 0 --print-ids 2>/dev/null | tr 
 { "$HERD" tokenize $TOK --decode -p "$R1"; "$HERD" tokenize $TOK --decode -p "$R2"; } > "$T/want"
 check "reference replies" '[ -n "$R1" ] && [ -n "$R2" ]'
 
-printf 'Hello there\n\nWhat is up?\n' | "$HERD" chat -m "$M" -n 6 --temp 0 -v > "$T/got" 2> "$T/err"
+# (--special: the tiny random model says special tokens, which tokenize --decode shows)
+printf 'Hello there\n\nWhat is up?\n' | "$HERD" chat -m "$M" -n 6 --temp 0 -v --special > "$T/got" 2> "$T/err"
 check "chat exits 0 at end of input" '[ $? -eq 0 ]'
 check "greedy replies equal herd run on the whole history" 'cmp -s "$T/got" "$T/want"'
 n1=$(echo "$P1" | tr ',' '\n' | wc -l)
@@ -42,8 +43,8 @@ check "empty lines are skipped" '[ "$(grep -c "herd chat: turn" "$T/err")" -eq 2
 P3=$(ids "<|begin_of_text|><|header_start|>system<|header_end|>$NL${NL}Be brief.<|eot|>$HDR""Hi<|eot|>$AST")
 R3=$("$HERD" run -m "$M" --ids "$P3" -n 4 --temp 0 --print-ids 2>/dev/null | tr ' ' ',')
 "$HERD" tokenize $TOK --decode -p "$R3" > "$T/want3"
-check "--system" 'echo Hi | "$HERD" chat -m "$M" --system " Be brief. " -n 4 --temp 0 2>/dev/null | cmp -s - "$T/want3"'
-check "--tokenizer FILE" 'echo Hi | "$HERD" chat -m llama4/tiny-scout --tokenizer "$M/tokenizer.json" --system "Be brief." -n 4 --temp 0 2>/dev/null | cmp -s - "$T/want3"'
+check "--system" 'echo Hi | "$HERD" chat -m "$M" --system " Be brief. " -n 4 --temp 0 --special 2>/dev/null | cmp -s - "$T/want3"'
+check "--tokenizer FILE" 'echo Hi | "$HERD" chat -m llama4/tiny-scout --tokenizer "$M/tokenizer.json" --system "Be brief." -n 4 --temp 0 --special 2>/dev/null | cmp -s - "$T/want3"'
 check "sampled chat with a seed repeats" '[ "$(printf "a\nb\n" | "$HERD" chat -m "$M" -n 5 --seed 3 --temp 1 2>/dev/null)" = "$(printf "a\nb\n" | "$HERD" chat -m "$M" -n 5 --seed 3 --temp 1 2>/dev/null)" ]'
 check "no input" '"$HERD" chat -m "$M" < /dev/null > "$T/empty" 2>/dev/null && [ ! -s "$T/empty" ]'
 
@@ -74,7 +75,7 @@ for f in llama4/tiny-scout/*; do ln -s "$PWD/$f" "$T/notok/"; done
 check "model dir without a tokenizer" '! "$HERD" chat -m "$T/notok" < /dev/null 2> "$T/e1" && [ "$(wc -l < "$T/e1")" -eq 1 ] && grep -q "no tokenizer.json or tokenizer.model" "$T/e1"'
 check "run -p without a tokenizer" '! "$HERD" run -m "$T/notok" -p hi 2> "$T/e4" && grep -q "no tokenizer.json" "$T/e4"'
 check "not a Llama 4 tokenizer" '! echo hi | "$HERD" chat -m "$M" --tokenizer tokenizer/hf/o200k_4k.tokenizer.json 2> "$T/e2" && grep -q "begin_of_text" "$T/e2"'
-check "context full" '! printf "hello there how are you today\n" | "$HERD" chat -m "$M" --ctx 16 2> "$T/e3" && grep -q "context" "$T/e3"'
+check "a message larger than the context" '! printf "hello there how are you today\n" | "$HERD" chat -m "$M" --ctx 16 2> "$T/e3" && grep -q "does not fit the context of 16" "$T/e3"'
 check "--ids is refused" '! "$HERD" chat -m "$M" --ids 1,2 < /dev/null 2>/dev/null'
 check "-m is required" '"$HERD" chat < /dev/null 2>/dev/null; [ $? -eq 2 ]'
 echo "$pass passed, $fail failed"
