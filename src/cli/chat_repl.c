@@ -159,8 +159,9 @@ chat_cmd chat_input_next(chat_input *in, const char **msg)
             continue;
         }
         if (line[0] == '/' && line[1] != '/' && !strchr(line, ' ')) {
-            fprintf(stderr, "herd chat: unknown command '%s' (/help lists them; start a message "
-                            "with // to send a leading /)\n",
+            fprintf(stderr,
+                    "herd chat: unknown command '%s' (/help lists them; start a message "
+                    "with // to send a leading /)\n",
                     line);
             continue;
         }
@@ -253,8 +254,7 @@ void chat_history_drop_last(chat_history *h)
 size_t chat_history_fit(chat_history *h, int64_t ctx, int64_t room)
 {
     size_t drop = 0; /* with `drop` turns gone the transcript is toks.n - (turns[drop] - start) */
-    while (drop + 1 < h->n_turns &&
-           (int64_t)(h->toks.n - (h->turns[drop] - h->start)) + room > ctx)
+    while (drop + 1 < h->n_turns && (int64_t)(h->toks.n - (h->turns[drop] - h->start)) + room > ctx)
         drop++;
     if (!drop)
         return 0;

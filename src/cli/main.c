@@ -21,7 +21,9 @@ static void usage(FILE *out)
     for (int i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-11s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(out,
+            "\noptions:\n"
             "  -V, --version  print the version and this CPU's instruction set\n"
+            "  -h, --help     this text\n"
             "\nenvironment:\n"
             "  HERD_ISA=ref|avx2|avx512|avx512vnni|avx512bf16   use at most this instruction set\n"
             "  HERD_LOG=error|warn|info|debug                   how much to say on stderr\n");
