@@ -269,6 +269,13 @@ static herd_status run_threads(herd_model *m, int64_t n_ctx, const int32_t *ids,
                 fpt += call_flops(&m->cfg, i, 1, 1, rc->scale);
         fpt /= (double)ntok;
         double gbs = s.med * bytes / 1e9, gflops = s.med * fpt / 1e9;
+        if (have_lim && lim.from_cache && !pre && herd_limits_stale(&lim, gbs, bytes)) {
+            fprintf(stderr,
+                    "herd bench: %.1f GB/s streamed, above the cached bound of %.1f GB/s: "
+                    "measuring the limits again\n",
+                    gbs, lim.bw_gbs);
+            have_lim = herd_limits_get(threads, true, &lim) == HERD_OK;
+        }
         herd_peak pk =
             have_lim ? herd_peak_for(&lim, (int)m->dtype, NULL, rc->exact) : HERD_PEAK_FP32;
         double peak = have_lim ? herd_limits_peak(&lim, pk) : 0;

@@ -25,6 +25,7 @@ typedef struct herd_limits {
     double bf16_gflops; /* BF16 dot-product peak (0: the CPU has none) */
     double int8_gops;   /* int8 VNNI dot-product peak, ops (2 per multiply-add); 0: none */
     bool from_cache;
+    int64_t measured_at; /* when, in Unix seconds (0: unknown, a cache entry from before) */
 } herd_limits;
 
 /* Measures now (about a second per thread count). */
@@ -39,6 +40,12 @@ herd_status herd_limits_get_at(const char *cache_path, int threads, bool refresh
  * (replacing a matching entry, keeping the others). */
 bool herd_limits_load(const char *cache_path, herd_limits *lim);
 herd_status herd_limits_store(const char *cache_path, const herd_limits *lim);
+/* True when a run streamed faster than lim allows: more than 20% above its read bandwidth, over
+ * more bytes per pass than caches hold (>= 256 MiB), so the figures are stale (measured on a
+ * busy machine, say); measure again. */
+bool herd_limits_stale(const herd_limits *lim, double seen_gbs, double bytes_per_pass);
+/* "measured now" or "cached, measured 2026-12-02 17:40 UTC" into buf. */
+void herd_limits_when(const herd_limits *lim, char *buf, size_t n);
 
 typedef enum herd_peak {
     HERD_PEAK_FP32,

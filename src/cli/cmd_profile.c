@@ -153,7 +153,9 @@ static void print_limits(const herd_limits *l)
         printf(", BF16 dot %.0f GFLOP/s", l->bf16_gflops);
     if (l->int8_gops > 0)
         printf(", int8 VNNI %.0f GOP/s", l->int8_gops);
-    printf(" (%s)\n", l->from_cache ? "cached" : "measured now");
+    char when[96];
+    herd_limits_when(l, when, sizeof when);
+    printf(" (%s)\n", when);
 }
 
 /* Greedy next token, probed like every other op. */
@@ -414,6 +416,23 @@ static int cmd_main(int argc, char **argv)
 
     herd_profile_row rows[HERD_PHASE_COUNT * HERD_OP_COUNT];
     int nrows = herd_profile_rows(&lim, !o.act_auto, rows);
+    /* cached limits below what this run streamed are stale: measure again, then judge */
+    double dec_bytes = 0, dec_wall = herd_prof_phase_wall(HERD_PHASE_DECODE);
+    int64_t dec_tokens = herd_prof_phase_tokens(HERD_PHASE_DECODE);
+    for (int i = 0; i < nrows; i++)
+        if (rows[i].phase == HERD_PHASE_DECODE)
+            dec_bytes += rows[i].cost.weight_bytes;
+    double seen = dec_wall > 0 ? dec_bytes / dec_wall / 1e9 : 0;
+    if (lim.from_cache && dec_tokens > 0 &&
+        herd_limits_stale(&lim, seen, dec_bytes / (double)dec_tokens)) {
+        fprintf(stderr,
+                "herd profile: this run streamed %.1f GB/s, above the cached bound of %.1f GB/s: "
+                "measuring the limits again\n",
+                seen, lim.bw_gbs);
+        if ((st = herd_limits_get((int)o.threads, true, &lim)))
+            goto done;
+        nrows = herd_profile_rows(&lim, !o.act_auto, rows);
+    }
     printf("herd profile: %s\nweights %s, activations %s, %ld thread%s, prompt %lld tokens, %lld "
            "decode steps%s\n",
            what, weights_name(m), o.act_auto ? "auto" : "f32", o.threads, o.threads == 1 ? "" : "s",

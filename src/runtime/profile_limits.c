@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* 512 MB: far beyond the L3 of any CPU we run on, also split over several threads (with 128 MB
  * two threads once read 94.6 GB/s on a machine that streams ~50: part of it came from L3). */
@@ -141,6 +142,7 @@ herd_status herd_limits_measure(int threads, herd_limits *out)
     cpu_brand(out->cpu, sizeof out->cpu);
     out->cpus = herd_cpu_count();
     out->threads = threads;
+    out->measured_at = (int64_t)time(NULL);
     herd_pool *pool = NULL;
     herd_status st = herd_pool_create(threads, &pool);
     if (st)
@@ -210,6 +212,8 @@ bool herd_limits_load(const char *cache_path, herd_limits *lim)
         lim->fp32_gflops = f;
         lim->bf16_gflops = b;
         lim->int8_gops = q;
+        double when = number(e, "measured");
+        lim->measured_at = when > 0 ? (int64_t)when : 0;
         lim->from_cache = found = true;
         break;
     }
@@ -228,11 +232,11 @@ herd_status herd_limits_store(const char *cache_path, const herd_limits *lim)
     for (size_t i = json_array_size(arr); i-- > 0;)
         if (same_machine(json_array_get(arr, i), lim))
             json_array_remove(arr, i);
-    json_array_append_new(arr,
-                          json_pack("{s:s, s:i, s:i, s:f, s:f, s:f, s:f}", "cpu", lim->cpu, "cpus",
-                                    lim->cpus, "threads", lim->threads, "bw_gbs", lim->bw_gbs,
-                                    "fp32_gflops", lim->fp32_gflops, "bf16_gflops",
-                                    lim->bf16_gflops, "int8_gops", lim->int8_gops));
+    json_array_append_new(arr, json_pack("{s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:I}", "cpu",
+                                         lim->cpu, "cpus", lim->cpus, "threads", lim->threads,
+                                         "bw_gbs", lim->bw_gbs, "fp32_gflops", lim->fp32_gflops,
+                                         "bf16_gflops", lim->bf16_gflops, "int8_gops",
+                                         lim->int8_gops, "measured", (json_int_t)lim->measured_at));
     char *text = json_dumps(root, JSON_INDENT(2));
     json_decref(root);
     if (!text)
@@ -270,6 +274,24 @@ herd_status herd_limits_get_at(const char *cache_path, int threads, bool refresh
     if (cache_path && herd_limits_store(cache_path, out))
         herd_log(HERD_LOG_WARN, "limits not cached: %s", herd_last_error());
     return HERD_OK;
+}
+
+bool herd_limits_stale(const herd_limits *lim, double seen_gbs, double bytes_per_pass)
+{
+    return lim->bw_gbs > 0 && seen_gbs > 1.2 * lim->bw_gbs && bytes_per_pass >= 256.0 * (1 << 20);
+}
+
+void herd_limits_when(const herd_limits *lim, char *buf, size_t n)
+{
+    time_t t = (time_t)lim->measured_at;
+    struct tm tm;
+    char date[32] = "at an unknown time";
+    if (lim->measured_at > 0 && gmtime_r(&t, &tm))
+        strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", &tm);
+    if (lim->from_cache)
+        snprintf(buf, n, "cached, measured %s; --remeasure to renew", date);
+    else
+        snprintf(buf, n, "measured now");
 }
 
 /* $XDG_CACHE_HOME/herd or ~/.cache/herd, created if missing; false if there is no home. */
