@@ -9,7 +9,7 @@ T=$(mktemp -d)
 export XDG_CACHE_HOME="$T/cache"
 
 check "limits measured and cached" '"$HERD" profile --limits -t 1 >"$T/lim" 2>/dev/null && grep -q "memory read" "$T/lim" && [ -f "$T/cache/herd/limits.json" ]'
-check "limits from the cache" '"$HERD" profile --limits -t 1 | grep -q "(cached)"'
+check "limits from the cache" '"$HERD" profile --limits -t 1 | grep -q "(cached, measured 20[0-9-]* [0-9:]* UTC; --remeasure to renew)"'
 check "profile runs" '"$HERD" profile --synthetic tiny --prompt-len 12 -n 3 -t 1 --svg "$T/r.svg" --json "$T/r.json" >"$T/out" 2>"$T/err"'
 check "prefill table" 'grep -q "^prefill: 12 tokens" "$T/out" && grep -q "^  expert " "$T/out" && grep -q "^  attention " "$T/out"'
 check "decode table" 'grep -q "^decode: 3 tokens" "$T/out" && grep -q "^  lm_head " "$T/out"'
