@@ -2,6 +2,7 @@
  * or ggml types, chosen per class of tensor by a policy. Written through a temporary file that
  * is renamed at the end (and removed on SIGINT/SIGTERM); the license travels in the metadata. */
 #include "cli/cli.h"
+#include "herd/model_gguf.h"
 #include "herd/quant.h"
 
 #include <signal.h>
@@ -89,6 +90,9 @@ static int cmd_main(int argc, char **argv)
     }
     if (!in || !out)
         return cli_usage_error(cmd, "IN and OUT are required");
+    if (o.tokenizer && herd_is_gguf_file(in))
+        return cli_usage_error(cmd, "--tokenizer applies to a checkpoint directory; a GGUF keeps "
+                                    "its own tokenizer");
     herd_status st = herd_quant_policy_load(policy_s, &o.policy);
     if (st)
         return st == HERD_ERR_ARG ? cli_usage_error(cmd, "%s", herd_last_error())

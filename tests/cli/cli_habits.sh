@@ -20,6 +20,7 @@ check "run --tokenizer too large for the model" '! "$HERD" run -m $D --tokenizer
 # 2. quantize refuses a tokenizer whose ids do not fit the model, and writes nothing
 check "quantize refuses a larger vocabulary" '! "$HERD" quantize $D "$T/q.gguf" --type q8_0 --tokenizer tokenizer/hf/o200k_4k.tokenizer.json > /dev/null 2> "$T/e" && grep -q "vocabulary of 512" "$T/e" && [ ! -e "$T/q.gguf" ]'
 check "quantize takes the model's own tokenizer" '"$HERD" quantize $D "$T/q.gguf" --type q8_0 --tokenizer $TOK > /dev/null 2>&1 && [ -s "$T/q.gguf" ]'
+check "quantize --tokenizer with a GGUF input is refused" '"$HERD" quantize "$T/q.gguf" "$T/q2.gguf" --type q8_0 --tokenizer $TOK 2>/dev/null; [ $? -eq 2 ] && [ ! -e "$T/q2.gguf" ]'
 
 # 5. help that matches the tool
 check "herd --help lists mx table" '"$HERD" --help | grep -q "mx table"'
