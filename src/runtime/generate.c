@@ -32,8 +32,11 @@ herd_status herd_generate(herd_model *m, herd_kv_cache *kv, const int32_t *promp
         herd_sampler_accept(s, prompt[i]);
     double t0 = herd_now();
     if (herd_kv_pos(kv) + n_prompt > herd_kv_ctx(kv))
-        st = herd_fail(HERD_ERR_RANGE, "the prompt (%lld tokens) does not fit the context (%lld)",
-                       (long long)n_prompt, (long long)(herd_kv_ctx(kv) - herd_kv_pos(kv)));
+        st = herd_fail(HERD_ERR_RANGE,
+                       "the prompt (%lld tokens) does not fit the context of %lld tokens (%lld "
+                       "left); give a larger -c",
+                       (long long)n_prompt, (long long)herd_kv_ctx(kv),
+                       (long long)(herd_kv_ctx(kv) - herd_kv_pos(kv)));
     else
         st = herd_model_forward(m, kv, prompt, n_prompt, logits, false);
     double t1 = herd_now();

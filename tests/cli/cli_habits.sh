@@ -42,6 +42,7 @@ check "-f missing file" '! "$HERD" run -m $D -f "$T/none.txt" 2> "$T/e" && one_l
 check "-p and -f together" '"$HERD" run -m $D -p hi -f "$T/p.txt" 2>/dev/null; [ $? -eq 2 ]'
 check "-c N" '[ "$(ids --ids 1,2,3 -c 5 -n 16 | wc -w)" -eq 3 ]'
 check "--ctx-size N" '[ "$(ids --ids 1,2,3 --ctx-size 5 -n 16 | wc -w)" -eq 3 ]'
+check "a prompt over the context names the context" '! "$HERD" run -m $D --ids 1,2,3,4,5,6 -c 4 -n 2 2> "$T/e" && grep -q "does not fit the context of 4 tokens" "$T/e"'
 check "-n -1 runs until the context is full" '[ "$(ids --ids 1,2,3 -c 8 -n -1 | wc -w)" -eq 6 ]'
 smp() { "$HERD" run -m $D --ids 1,2,3 -n 12 --temp 1 --print-ids "$@" 2>/dev/null; }
 check "-s repeats" '[ "$(smp -s 5)" = "$(smp --seed 5)" ]'
