@@ -8,7 +8,7 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: herd logits -m DIR --ids 1,2,3 -o OUT.npy [--incremental] [options]\n"
+    fprintf(f, "usage: herd logits -m MODEL --ids 1,2,3 -o OUT.npy [--incremental] [options]\n"
                "  writes float32 logits [n_ids, vocab] for every position of the sequence\n\n"
                "options:\n" CLI_MODEL_HELP "  --ids LIST        comma-separated token ids\n"
                "  -o OUT.npy        output file (written atomically)\n"

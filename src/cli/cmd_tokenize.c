@@ -9,11 +9,11 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: herd tokenize (--vocab FILE | -m DIR) [--pattern FILE] [--specials TSV]\n"
+    "usage: herd tokenize (--vocab FILE | -m MODEL) [--pattern FILE] [--specials TSV]\n"
     "                     (--per-line TEXTFILE | -p TEXT) [--decode] [--special] [--bos]\n"
     "  Encodes text to token ids (space-separated), or with --decode turns ids back to text.\n"
     "  --vocab FILE       a tiktoken rank file (.tiktoken, tokenizer.model) or a tokenizer.json\n"
-    "  -m DIR             a model directory (tokenizer.json or tokenizer.model)\n"
+    "  -m MODEL           a model directory (tokenizer.json or tokenizer.model) or GGUF\n"
     "  --pattern FILE     the pre-tokenizer regex for a rank file (default: o200k / Llama 4)\n"
     "  --specials TSV     add special tokens: 'id<TAB>text' per line\n"
     "  --per-line FILE    one output line per input line (split on LF only, nothing stripped)\n"
@@ -173,7 +173,7 @@ static int cmd_main(int argc, char **argv)
             return 2;
     }
     if (!vocab == !dir)
-        return cli_usage_error(CMD, "give exactly one of --vocab FILE and -m DIR");
+        return cli_usage_error(CMD, "give exactly one of --vocab FILE and -m MODEL");
     if (!per_line == !text)
         return cli_usage_error(CMD, "give exactly one of --per-line FILE and -p TEXT");
     if (dir && pattern_path)

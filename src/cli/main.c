@@ -23,7 +23,7 @@ static void usage(FILE *out)
     fprintf(out,
             "\noptions:\n"
             "  -V, --version  print the version and this CPU's instruction set\n"
-            "  -h, --help     this text\n"
+            "  -h, --help     this text (herd help COMMAND: that command's)\n"
             "\nenvironment:\n"
             "  HERD_ISA=ref|avx2|avx512|avx512vnni|avx512bf16   use at most this instruction set\n"
             "  HERD_LOG=error|warn|info|debug                   how much to say on stderr\n");
@@ -56,6 +56,12 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (strcmp(argv[1], "help") == 0 && argc > 2) /* herd help CMD = herd CMD --help */
+        for (int i = 0; i < NCOMMANDS; i++)
+            if (strcmp(argv[2], commands[i]->name) == 0) {
+                char *help_argv[] = {argv[2], "--help", NULL};
+                return commands[i]->main(2, help_argv);
+            }
     if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
         usage(stdout);
         return 0;
