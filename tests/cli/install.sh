@@ -18,7 +18,7 @@ check "public headers" '[ -f "$P/include/herd/herd.h" ] && [ -f "$P/include/herd
 pc=$(find "$P" -name herd.pc)
 check "herd.pc" '[ -n "$pc" ] && case "$pc" in "$P"/lib*/pkgconfig/herd.pc) true;; *) false;; esac'
 check "man page" '[ -f "$P/share/man/man1/herd.1" ] && grep -q "^\.TH HERD 1" "$P/share/man/man1/herd.1"'
-check "man page holds every command's help" 'for c in run chat quantize "mx table" perplexity; do grep -q "^\.SS herd $c\$" "$P/share/man/man1/herd.1" || exit 1; done'
+check "man page holds every command's help" '[ "$(grep -c -e "^\.SS herd run\$" -e "^\.SS herd chat\$" -e "^\.SS herd quantize\$" -e "^\.SS herd mx table\$" -e "^\.SS herd perplexity\$" "$P/share/man/man1/herd.1")" -eq 5 ]'
 if command -v man > /dev/null 2>&1; then
   check "man renders it" 'MANWIDTH=80 man -l "$P/share/man/man1/herd.1" 2>/dev/null | grep -q "repeat-penalty"'
 fi
