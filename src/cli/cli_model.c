@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -245,14 +244,6 @@ void cli_print_text(FILE *f, const char *text, size_t len)
 
 int cli_load_engine(const char *cmd, cli_model_args *a, herd_engine **out)
 {
-    size_t n = strlen(a->model);
-    struct stat sb;
-    if (n > 12 && strcmp(a->model + n - 12, ".safetensors") == 0 && stat(a->model, &sb) == 0 &&
-        S_ISREG(sb.st_mode))
-        return cli_error(cmd, 1,
-                         "%s is one weight file; pass the folder that holds it with config.json "
-                         "(-m DIR)",
-                         a->model);
     herd_status st = herd_engine_load(a->model, &a->engine, out);
     if (st)
         return cli_status_error(cmd, st);

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void herd_model_opts_default(herd_model_opts *o)
 {
@@ -243,6 +244,12 @@ herd_status herd_model_load(const char *dir, const herd_model_opts *opts, herd_m
         herd_status st = herd_gguf_source_open(dir, &cfg, &src);
         return st ? st : herd_model_load_source(&cfg, &src, opts, out);
     }
+    struct stat sb; /* a shard or config.json given for its folder: say what to pass */
+    if (stat(dir, &sb) == 0 && S_ISREG(sb.st_mode))
+        return herd_fail(HERD_ERR_ARG,
+                         "%s is a file; pass the folder that holds config.json and the "
+                         "*.safetensors shards (or a GGUF file)",
+                         dir);
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/config.json", dir) >= sizeof path)
         return herd_fail(HERD_ERR_ARG, "%s: path too long", dir);

@@ -32,7 +32,9 @@ herd_status herd_engine_load(const char *path, const herd_engine_opts *o, herd_e
     if (stat(path, &sb) != 0)
         return herd_fail(HERD_ERR_IO, "%s: no such file or directory", path);
     if (!S_ISDIR(sb.st_mode) && !herd_is_gguf_file(path))
-        return herd_fail(HERD_ERR_UNSUPPORTED, "%s: neither a checkpoint directory nor a GGUF file",
+        return herd_fail(HERD_ERR_UNSUPPORTED,
+                         "%s is a file but not a GGUF; pass the folder that holds config.json and "
+                         "the *.safetensors shards",
                          path);
     herd_engine *e = herd_calloc(sizeof *e, "engine");
     if (!e)

@@ -78,7 +78,9 @@ check "HERD_ISA=avx9" 'HERD_ISA=avx9 "$HERD" run -m $D --ids 1 -n 1 > /dev/null 
 check "HERD_ISA=avx2 still works" 'HERD_ISA=avx2 "$HERD" run -m $D --ids 1 -n 1 --print-ids > /dev/null 2>&1'
 check "profile --svg bad path before the run" '! "$HERD" profile --synthetic tiny --svg "$T/no/such/x.svg" > "$T/o" 2> "$T/e" && one_line "$T/e" && [ ! -s "$T/o" ] && grep -q "no such directory" "$T/e"'
 check "profile --svg a directory" '! "$HERD" profile --synthetic tiny --svg "$T" > /dev/null 2>&1'
-check "-m FILE.safetensors says pass the folder" '! "$HERD" run -m $D/model.safetensors --ids 1 2> "$T/e" && one_line "$T/e" && grep -q "pass the folder" "$T/e"'
+for c in "run --ids 1" "profile" "bench model" "perplexity -f $T/p.txt" "logits --ids 1 -o $T/l.npy"; do
+  check "$c -m FILE.safetensors says pass the folder" '! "$HERD" $c -m $D/model.safetensors 2> "$T/e" > /dev/null && one_line "$T/e" && grep -q "pass the folder" "$T/e"'
+done
 mkdir "$T/long"
 sed 's/"max_position_embeddings": *[0-9]*/"max_position_embeddings": 10485760/' $D/config.json > "$T/long/config.json"
 ln -s "$PWD/$D/model.safetensors" "$T/long/"
