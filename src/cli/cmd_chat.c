@@ -112,6 +112,13 @@ static int chat_loop(herd_engine *e, const herd_tokenizer *tok, const char *syst
             break;
         if ((int64_t)h.toks.n + 1 > ctx) {
             size_t dropped = chat_history_fit(&h, ctx, room);
+            if (dropped) { /* the cache no longer holds a prefix of the transcript */
+                herd_kv_reset(kv);
+                fprintf(stderr,
+                        "herd chat: the context of %lld tokens is full: dropped the oldest %zu "
+                        "turn%s (/clear starts over)\n",
+                        (long long)ctx, dropped, dropped == 1 ? "" : "s");
+            }
             if ((int64_t)h.toks.n + 1 > ctx) { /* the message alone does not fit */
                 chat_history_drop_last(&h);
                 fprintf(stderr,
@@ -121,14 +128,9 @@ static int chat_loop(herd_engine *e, const herd_tokenizer *tok, const char *syst
                 rc = 1;
                 continue;
             }
-            if (dropped) {
-                herd_kv_reset(kv);
-                fprintf(stderr,
-                        "herd chat: the context of %lld tokens is full: dropped the oldest %zu "
-                        "turn%s (/clear starts over)\n",
-                        (long long)ctx, dropped, dropped == 1 ? "" : "s");
-            }
         }
+        if (herd_kv_pos(kv) > (int64_t)h.toks.n) /* never: the cache is a prefix of h */
+            herd_kv_reset(kv);
         int64_t before = herd_kv_pos(kv);
         size_t n_new = h.toks.n - (size_t)before;
         reply r = {.tok = tok};

@@ -50,5 +50,10 @@ code=$?
 check "full context keeps the session" '[ $code -eq 0 ] && [ "$(turns "$T/e")" -eq 4 ]'
 check "full context is said" 'grep -q "context of 40 tokens is full: the reply was cut" "$T/e" && grep -q "dropped the oldest 1 turn" "$T/e"'
 check "after dropping, the kept history is prefilled again" 'grep -q "turn 2: prefilled [0-9]* tokens (cache 0 ->" "$T/e"'
+# a message too long for the context even alone, after a turn: refused, the chat goes on
+long=$(printf 'word %.0s' $(seq 1 60))
+printf 'Hello there\n%s\nHi\n' "$long" | chat -c 40 -n 3 -v > "$T/o" 2> "$T/e"
+code=$?
+check "an oversized message is refused and the chat goes on" '[ $code -eq 1 ] && grep -q "does not fit the context of 40" "$T/e" && [ "$(turns "$T/e")" -eq 2 ] && grep -q "turn 2: prefilled [0-9]* tokens (cache 0 ->" "$T/e"'
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
