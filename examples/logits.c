@@ -28,7 +28,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++)
         ids[i] = (int32_t)atoi(argv[i + 2]);
     herd_status st =
-        herd_model_forward(herd_engine_model(e), herd_engine_cache(e), ids, n, logits, false);
+        herd_model_forward(herd_engine_model(e), herd_engine_context(e), ids, n, logits, false);
     if (st) {
         fprintf(stderr, "%s\n", herd_last_error());
         return 1;

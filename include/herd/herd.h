@@ -37,7 +37,8 @@ typedef struct herd_engine herd_engine;
 herd_status herd_engine_load(const char *path, const herd_engine_opts *o, herd_engine **out);
 void herd_engine_free(herd_engine *e);
 
-/* Continues from what the engine's cache holds (herd_engine_reset starts over). */
+/* herd_generate on the engine's context (sequence 0) with the checkpoint's tokenizer when it
+ * has one: continues from what the context holds (herd_engine_reset starts over). */
 herd_status herd_engine_generate(herd_engine *e, const int32_t *prompt, int64_t n,
                                  const herd_gen_params *p, herd_token_fn fn, void *user,
                                  herd_gen_result *res);
@@ -48,7 +49,7 @@ void herd_engine_reset(herd_engine *e);
 herd_status herd_engine_tokenizer(herd_engine *e, const herd_tokenizer **out);
 
 herd_model *herd_engine_model(herd_engine *e);
-herd_kv_cache *herd_engine_cache(herd_engine *e);
+herd_context *herd_engine_context(herd_engine *e); /* one sequence, ctx positions */
 /* One line: "weights W (type), KV cache K at ctx N, total T". */
 void herd_engine_memory_plan(const herd_engine *e, char *buf, size_t n);
 

@@ -10,6 +10,7 @@
 #define HERD_RUNTIME_H
 
 #include "herd/model.h"
+#include "herd/text.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -38,23 +39,44 @@ int32_t herd_sample(herd_sampler *s, const float *logits);
 /* Adds a token of the history (prompt or generated) to the penalties' window. */
 void herd_sampler_accept(herd_sampler *s, int32_t token);
 
-/* The generation loop. The callback sees each generated token as it is produced and may stop
- * the run by returning false. */
-typedef bool (*herd_token_fn)(void *user, int32_t token);
+/* ---- generation ----------------------------------------------------------------------------
+ * One contract for every client (run, chat, the server). herd_generate prefills the prompt
+ * after what sequence `seq` already holds, then samples, and FEEDS every sampled token back, so
+ * afterwards the sequence holds prompt + every generated token (all but the last when the
+ * context filled up). The library decides when to stop:
+ *   - a stop token: the config's eos ids and, with a tokenizer, its stop set (<|eot|>, <|eom|>,
+ *     <|end_of_text|>, generation_config.json's ids) — unless ignore_eos;
+ *   - a stop string (needs a tokenizer): the text is cut before it, and text that might begin
+ *     one is held back until it cannot;
+ *   - n_predict tokens; the context full; the callback returning false; the context's cancel
+ *     callback (herd_forward fails with HERD_ERR_CANCELLED). */
+typedef struct herd_gen_token {
+    int32_t id;       /* the sampled token; -1 for the held-back text delivered at the end */
+    const char *text; /* text ready to show ("" for a stop token unless `special`; text that
+                         may begin a stop string comes later); NULL without a tokenizer */
+    size_t len;
+} herd_gen_token;
+/* Sees each generated token as it is produced; returning false stops the run. */
+typedef bool (*herd_token_fn)(void *user, const herd_gen_token *t);
 
 typedef enum herd_stop_reason {
     HERD_STOP_LENGTH = 0, /* n_predict tokens generated */
-    HERD_STOP_EOS,        /* a stop token was generated (it is passed to the callback) */
+    HERD_STOP_EOS,        /* a stop token was generated (passed to the callback, no text) */
+    HERD_STOP_STRING,     /* the text reached a stop string */
     HERD_STOP_CTX,        /* the context is full */
     HERD_STOP_CALLBACK,   /* the callback returned false */
 } herd_stop_reason;
 
+enum { HERD_MAX_STOP_STRINGS = 16 };
+
 typedef struct herd_gen_params {
     herd_sampler_params sampler;
     int64_t n_predict;
-    const int32_t *stop_ids; /* NULL: the model's eos ids; n_stop = 0 with non-NULL: none */
-    int n_stop;
+    bool ignore_eos; /* stop tokens do not end the run */
+    bool special;    /* text shows special tokens (<|eot|>, ...), stop tokens too; default hidden */
+    const char *stop[HERD_MAX_STOP_STRINGS]; /* stop strings; NULL ends the list */
 } herd_gen_params;
+void herd_gen_params_default(herd_gen_params *p); /* sampler defaults, n_predict 128 */
 
 typedef struct herd_gen_result {
     herd_stop_reason reason;
@@ -62,11 +84,10 @@ typedef struct herd_gen_result {
     double prefill_seconds, decode_seconds;
 } herd_gen_result;
 
-/* Prefills the prompt after whatever the cache holds, then samples and feeds tokens one at a
- * time until a stop condition. */
-herd_status herd_generate(herd_model *m, herd_kv_cache *kv, const int32_t *prompt, int64_t n_prompt,
-                          const herd_gen_params *p, herd_token_fn fn, void *user,
-                          herd_gen_result *res);
+/* tok: the model's tokenizer for text and its stop set, or NULL (ids only; no stop strings). */
+herd_status herd_generate(herd_context *c, int seq, const herd_tokenizer *tok,
+                          const int32_t *prompt, int64_t n_prompt, const herd_gen_params *p,
+                          herd_token_fn fn, void *user, herd_gen_result *res);
 
 #ifdef __cplusplus
 }

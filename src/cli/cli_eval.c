@@ -30,7 +30,7 @@ static int cmp_double(const void *a, const void *b)
 
 static herd_status forward_all(herd_engine *e, const int32_t *ids, int64_t n, float *lg)
 {
-    herd_kv_cache *kv = herd_engine_cache(e);
+    herd_kv_cache *kv = herd_engine_context(e);
     herd_kv_reset(kv);
     return herd_model_forward(herd_engine_model(e), kv, ids, n, lg, true);
 }

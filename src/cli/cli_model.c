@@ -250,7 +250,7 @@ int cli_load_engine(const char *cmd, cli_model_args *a, herd_engine **out)
     char plan[256];
     herd_engine_memory_plan(*out, plan, sizeof plan);
     int64_t max = herd_model_config(herd_engine_model(*out))->max_pos;
-    int64_t ctx = herd_kv_ctx(herd_engine_cache(*out));
+    int64_t ctx = herd_kv_ctx(herd_engine_context(*out));
     if (a->engine.ctx == 0 && ctx < max)
         fprintf(stderr, "herd %s: %s (the model's %lld capped; -c N for more)\n", cmd, plan,
                 (long long)max);

@@ -46,25 +46,17 @@ static void on_sigint(int sig)
 }
 
 typedef struct reply {
-    herd_decoder dec;
-    const herd_tokenizer *tok;
     herd_tokens ids; /* the reply's tokens, for the transcript */
     herd_status st;
 } reply;
 
-static bool on_token(void *user, int32_t id)
+static bool on_token(void *user, const herd_gen_token *t)
 {
     reply *r = user;
-    if ((r->st = herd_tokens_push(&r->ids, id)))
+    if (t->id >= 0 && (r->st = herd_tokens_push(&r->ids, t->id)))
         return false;
-    if (!herd_tokenizer_is_stop(r->tok, id)) {
-        const char *text;
-        size_t len;
-        if ((r->st = herd_decoder_push(&r->dec, id, &text, &len)))
-            return false;
-        cli_print_text(stdout, text, len);
-        fflush(stdout);
-    }
+    cli_print_text(stdout, t->text, t->len);
+    fflush(stdout);
     return !interrupted;
 }
 
@@ -73,20 +65,21 @@ static const char *stop_name(herd_stop_reason r)
     switch (r) {
     case HERD_STOP_LENGTH: return "length";
     case HERD_STOP_EOS: return "stop token";
+    case HERD_STOP_STRING: return "stop string";
     case HERD_STOP_CTX: return "context full";
     case HERD_STOP_CALLBACK: return "interrupted";
     }
     return "?";
 }
 
-/* The transcript (chat_repl.h) holds every token; the cache holds a prefix of it, and each turn
- * prefills the rest: the previous reply's last token (sampled, not yet run), <|eot|> when the
- * reply was cut, the user block and the assistant header. A full context drops the oldest turns
- * and starts the cache over from the kept transcript. */
+/* The transcript (chat_repl.h) holds every token; the cache holds a prefix of it (generation
+ * feeds every reply token, but the last one when the context filled up), and each turn
+ * prefills the rest: <|eot|> when the reply was cut, the user block and the assistant header. A
+ * full context drops the oldest turns and starts the cache over from the kept transcript. */
 static int chat_loop(herd_engine *e, const herd_tokenizer *tok, const char *system,
-                     herd_gen_params *g, bool verbose, bool special)
+                     herd_gen_params *g, bool verbose)
 {
-    herd_kv_cache *kv = herd_engine_cache(e);
+    herd_context *kv = herd_engine_context(e);
     int64_t ctx = herd_kv_ctx(kv);
     /* room kept for a reply when old turns must go: a quarter of the context */
     int64_t room = ctx / 4 > 0 ? ctx / 4 : 1;
@@ -133,18 +126,11 @@ static int chat_loop(herd_engine *e, const herd_tokenizer *tok, const char *syst
             herd_kv_reset(kv);
         int64_t before = herd_kv_pos(kv);
         size_t n_new = h.toks.n - (size_t)before;
-        reply r = {.tok = tok};
-        herd_decoder_init(&r.dec, tok, special ? 0 : HERD_DECODE_SKIP_SPECIAL);
+        reply r = {0};
         herd_gen_result res;
-        st = herd_generate(herd_engine_model(e), kv, h.toks.ids + before, (int64_t)n_new, g,
-                           on_token, &r, &res);
-        const char *rest;
-        size_t len;
-        herd_decoder_finish(&r.dec, &rest, &len);
-        cli_print_text(stdout, rest, len);
+        st = herd_generate(kv, 0, tok, h.toks.ids + before, (int64_t)n_new, g, on_token, &r, &res);
         putchar('\n');
         fflush(stdout);
-        herd_decoder_free(&r.dec);
         if (!st)
             st = r.st;
         if (!st)
@@ -182,8 +168,9 @@ static int cmd_main(int argc, char **argv)
     bool verbose = false, special = false;
     cli_model_args a;
     cli_model_args_init(&a);
-    herd_gen_params g = {.n_predict = INT64_MAX};
-    herd_sampler_params_default(&g.sampler);
+    herd_gen_params g;
+    herd_gen_params_default(&g);
+    g.n_predict = INT64_MAX;
     int rc = 0;
     cli_sampling smp;
     cli_opt opts[CLI_SAMPLING_OPTS + 5] = {{NULL}};
@@ -214,16 +201,14 @@ static int cmd_main(int argc, char **argv)
     if (!rc)
         rc = cli_load_engine(CMD, &a, &e);
     if (!rc) {
-        const int32_t *stops;
-        g.n_stop = (int)herd_tokenizer_stop_ids(tok, &stops);
-        g.stop_ids = stops;
+        g.special = special;
         struct sigaction sa = {0}, old;
         sa.sa_handler = on_sigint; /* no SA_RESTART: Ctrl-C at the prompt ends getline */
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, &old);
         if (verbose)
             fprintf(stderr, "herd chat: seed %llu\n", (unsigned long long)seed);
-        rc = chat_loop(e, tok, system, &g, verbose, special);
+        rc = chat_loop(e, tok, system, &g, verbose);
         sigaction(SIGINT, &old, NULL);
     }
     herd_engine_free(e);

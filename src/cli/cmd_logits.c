@@ -48,7 +48,7 @@ static int cmd_main(int argc, char **argv)
         if (herd_mul_size((size_t)a.n_ids, (size_t)V * sizeof(float), &bytes))
             lg = herd_alloc(bytes, "logits");
         herd_status st = lg ? HERD_OK : HERD_ERR_NOMEM;
-        herd_kv_cache *kv = herd_engine_cache(e);
+        herd_kv_cache *kv = herd_engine_context(e);
         if (!st && incremental)
             for (int64_t t = 0; t < a.n_ids && !st; t++)
                 st = herd_model_forward(m, kv, &a.ids[t], 1, lg + (size_t)t * (size_t)V, false);

@@ -38,7 +38,7 @@ static void usage(FILE *f)
 static herd_status decode_speed(herd_engine *e, const int32_t *ids, int64_t n, double *tok_s)
 {
     herd_model *m = herd_engine_model(e);
-    herd_kv_cache *kv = herd_engine_cache(e);
+    herd_kv_cache *kv = herd_engine_context(e);
     herd_kv_reset(kv);
     herd_status st = herd_model_forward(m, kv, ids, 1, NULL, false);
     int64_t V = herd_model_config(m)->vocab;

@@ -33,32 +33,17 @@ static void usage(FILE *f)
 }
 
 typedef struct run_state {
-    bool first;
-    const int32_t *stop; /* ids that end a text run; they are not printed as text */
-    size_t n_stop;
-    herd_decoder *dec; /* NULL: print ids */
-    herd_status st;
+    bool first, print_ids;
 } run_state;
 
-static bool on_token(void *user, int32_t tok)
+static bool on_token(void *user, const herd_gen_token *t)
 {
     run_state *s = user;
-    bool stop = false;
-    for (size_t i = 0; i < s->n_stop; i++)
-        stop |= s->stop[i] == tok;
-    if (s->dec && stop) {
-        /* the end-of-turn token is not part of the text */
-    } else if (s->dec) {
-        const char *text;
-        size_t len;
-        s->st = herd_decoder_push(s->dec, tok, &text, &len);
-        if (s->st)
-            return false;
-        cli_print_text(stdout, text, len);
-    } else {
-        printf(s->first ? "%d" : " %d", tok);
-    }
-    s->first = false;
+    if (t->text && !s->print_ids)
+        cli_print_text(stdout, t->text, t->len);
+    else if (t->id >= 0)
+        printf(s->first ? "%d" : " %d", t->id);
+    s->first &= t->id < 0;
     fflush(stdout);
     return true;
 }
@@ -69,8 +54,8 @@ static int cmd_main(int argc, char **argv)
     bool print_ids = false, ignore_eos = false, special = false, verbose = false;
     cli_model_args a;
     cli_model_args_init(&a);
-    herd_gen_params g = {.n_predict = 128};
-    herd_sampler_params_default(&g.sampler);
+    herd_gen_params g;
+    herd_gen_params_default(&g);
     int rc = 0;
     cli_sampling smp;
     cli_opt opts[CLI_SAMPLING_OPTS + 8] = {{NULL}};
@@ -115,8 +100,6 @@ static int cmd_main(int argc, char **argv)
         fprintf(stderr, "herd run: seed %llu\n", (unsigned long long)seed);
     const herd_tokenizer *tok = own;
     herd_tokens prompt = {0};
-    herd_decoder dec;
-    bool have_dec = false;
     if (!rc && !tok && !print_ids && herd_engine_tokenizer(e, &tok))
         fprintf(stderr, "herd run: no tokenizer in %s; printing ids\n", a.model);
     int64_t vocab = rc ? 0 : herd_model_config(herd_engine_model(e))->vocab;
@@ -133,70 +116,34 @@ static int cmd_main(int argc, char **argv)
         if (st)
             rc = cli_status_error(cmd, st);
     }
-    if (!rc && tok && !print_ids) {
-        herd_decoder_init(&dec, tok, special ? 0 : HERD_DECODE_SKIP_SPECIAL);
-        have_dec = true;
-    }
-    static const int32_t no_stop[1] = {-1};
-    int32_t stop[64]; /* text runs end at the config's eos ids and the tokenizer's stop set
-                         (<|eot|>, <|eom|>, <|end_of_text|>, generation_config.json's ids) */
-    size_t n_stop = 0;
+    /* The library stops text runs at the config's eos ids and the tokenizer's stop set
+       (<|eot|>, <|eom|>, <|end_of_text|>, generation_config.json's ids); a stop token is not
+       text, but with --special it is shown like any special token. */
+    g.ignore_eos = print_ids || ignore_eos;
+    g.special = special;
     if (!rc) {
-        const herd_llama4_config *cfg = herd_model_config(herd_engine_model(e));
-        for (int i = 0; i < cfg->n_eos && n_stop < 64; i++)
-            stop[n_stop++] = cfg->eos[i];
-        const int32_t *tstop = NULL;
-        size_t nt = tok ? herd_tokenizer_stop_ids(tok, &tstop) : 0;
-        for (size_t i = 0; i < nt && n_stop < 64; i++) {
-            bool dup = false;
-            for (size_t j = 0; j < n_stop; j++)
-                dup |= stop[j] == tstop[i];
-            if (!dup)
-                stop[n_stop++] = tstop[i];
-        }
-    }
-    if (print_ids || ignore_eos) { /* a non-NULL empty list: nothing stops the run early */
-        g.stop_ids = no_stop;
-        g.n_stop = 0;
-    } else if (!rc) {
-        g.stop_ids = stop;
-        g.n_stop = (int)n_stop;
-    }
-    if (!rc) {
-        /* a stop token is not text; with --special it is shown like any special token */
-        run_state s = {true, stop, print_ids || ignore_eos || special ? 0 : n_stop,
-                       have_dec ? &dec : NULL, HERD_OK};
+        run_state s = {true, print_ids || !tok};
         herd_gen_result res;
-        herd_status st =
-            herd_engine_generate(e, prompt.ids, (int64_t)prompt.n, &g, on_token, &s, &res);
-        if (have_dec) {
-            const char *rest;
-            size_t len;
-            herd_decoder_finish(&dec, &rest, &len);
-            cli_print_text(stdout, rest, len);
-        }
+        herd_status st = herd_generate(herd_engine_context(e), 0, tok, prompt.ids,
+                                       (int64_t)prompt.n, &g, on_token, &s, &res);
         if (!s.first)
             putchar('\n');
         fflush(stdout);
-        if (!st)
-            st = s.st;
         if (st)
             rc = cli_status_error(cmd, st);
         else {
             if (res.reason == HERD_STOP_CTX)
                 fprintf(stderr, "herd run: stopped: the context of %lld tokens is full\n",
-                        (long long)herd_kv_ctx(herd_engine_cache(e)));
+                        (long long)herd_kv_ctx(herd_engine_context(e)));
             double pf = res.prefill_seconds, dc = res.decode_seconds;
             herd_log(HERD_LOG_INFO,
                      "prefill %lld tokens in %.3f s (%.1f tok/s), decode %lld in %.3f s "
                      "(%.1f tok/s)",
                      (long long)res.n_prompt, pf, pf > 0 ? (double)res.n_prompt / pf : 0,
                      (long long)res.n_generated, dc,
-                     dc > 0 ? (double)(res.n_generated > 0 ? res.n_generated - 1 : 0) / dc : 0);
+                     dc > 0 ? (double)res.n_generated / dc : 0); /* each one is fed */
         }
     }
-    if (have_dec)
-        herd_decoder_free(&dec);
     herd_tokens_free(&prompt);
     herd_engine_free(e);
     herd_tokenizer_free(own);

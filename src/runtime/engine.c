@@ -9,8 +9,9 @@
 
 struct herd_engine {
     herd_model *model;
-    herd_kv_cache *kv;
+    herd_context *kv;
     herd_tokenizer *tok;
+    bool tok_tried; /* herd_engine_tokenizer ran (tok stays NULL when there is none) */
     char *path;
 };
 
@@ -74,7 +75,10 @@ herd_status herd_engine_generate(herd_engine *e, const int32_t *prompt, int64_t 
                                  const herd_gen_params *p, herd_token_fn fn, void *user,
                                  herd_gen_result *res)
 {
-    return herd_generate(e->model, e->kv, prompt, n, p, fn, user, res);
+    const herd_tokenizer *tok = NULL;
+    if (!e->tok_tried && herd_engine_tokenizer(e, &tok)) /* none: ids only */
+        herd_log(HERD_LOG_DEBUG, "%s", herd_last_error());
+    return herd_generate(e->kv, 0, e->tok, prompt, n, p, fn, user, res);
 }
 
 void herd_engine_reset(herd_engine *e)
@@ -85,6 +89,7 @@ herd_status herd_engine_tokenizer(herd_engine *e, const herd_tokenizer **out)
 {
     *out = NULL;
     if (!e->tok) {
+        e->tok_tried = true;
         herd_status st = herd_tokenizer_load_dir(e->path, &e->tok);
         if (st)
             return st;
@@ -97,7 +102,7 @@ herd_model *herd_engine_model(herd_engine *e)
 {
     return e->model;
 }
-herd_kv_cache *herd_engine_cache(herd_engine *e)
+herd_context *herd_engine_context(herd_engine *e)
 {
     return e->kv;
 }

@@ -121,6 +121,63 @@ static int32_t argmax(const float *x, int64_t n)
     return best;
 }
 
+/* The candidates: every token whose e = exp((logit - max) / T) (its probability relative to
+ * the top one) is at least `cut`, with probabilities normalized over the whole vocabulary.
+ * They are a prefix of the whole vocabulary sorted by probability. Returns their number. */
+static int64_t candidates(herd_sampler *s, const float *logits, float mx, float cut)
+{
+    tok_prob *c = s->cand;
+    double sum = 0;
+    int64_t n = 0;
+    for (int64_t i = 0; i < s->vocab; i++) {
+        float e = expf((logits[i] - mx) / s->p.temperature);
+        sum += e;
+        if (e >= cut)
+            c[n++] = (tok_prob){e, (int32_t)i};
+    }
+    for (int64_t i = 0; i < n; i++)
+        c[i].p = (float)(c[i].p / sum);
+    qsort(c, (size_t)n, sizeof *c, by_prob_desc);
+    return n;
+}
+
+/* top-k, top-p and min-p over the sorted candidates c[0..m): how many survive. *more is set
+ * when the rules ran out of candidates before they would have stopped over the whole
+ * vocabulary (the caller then widens the candidates). */
+static int64_t truncate_rules(const herd_sampler *s, int64_t m, bool *more)
+{
+    const tok_prob *c = s->cand;
+    int64_t limit = s->p.top_k > 0 && s->p.top_k < s->vocab ? s->p.top_k : s->vocab;
+    int64_t n = m < limit ? m : limit;
+    bool decided = n == limit; /* top-k ends the list inside the candidates */
+    if (s->p.top_p < 1) {      /* top-p: the smallest prefix reaching p */
+        double acc = 0;
+        for (int64_t i = 0; i < n; i++) {
+            acc += c[i].p;
+            if (acc >= s->p.top_p) {
+                n = i + 1;
+                decided = true;
+                break;
+            }
+        }
+    }
+    if (s->p.min_p > 0) { /* min-p: relative to the most likely token */
+        float floor_p = s->p.min_p * c[0].p;
+        int64_t keep = 1;
+        while (keep < n && c[keep].p >= floor_p)
+            keep++;
+        decided |= keep < n;
+        n = keep;
+    }
+    *more = !decided && n == m && m < s->vocab;
+    return n;
+}
+
+/* Steps, in order: (1) the penalties adjust a copy of the logits; (2) greedy when T = 0; (3)
+ * probabilities, and as candidates only the tokens that can survive the cuts (a prefilter, so the
+ * sort sees a few hundred tokens rather than the vocabulary); (4) the cuts; (5) the draw. The
+ * result is the same as sorting the whole vocabulary: when the cuts could reach past the
+ * candidates, they are widened to all. */
 int32_t herd_sample(herd_sampler *s, const float *logits)
 {
     int64_t V = s->vocab;
@@ -131,37 +188,20 @@ int32_t herd_sample(herd_sampler *s, const float *logits)
     }
     if (s->p.temperature == 0)
         return argmax(logits, V);
-    /* temperature, then probabilities over the whole vocabulary */
-    tok_prob *c = s->cand;
     float mx = logits[argmax(logits, V)];
-    double sum = 0;
-    for (int64_t i = 0; i < V; i++) {
-        c[i] = (tok_prob){expf((logits[i] - mx) / s->p.temperature), (int32_t)i};
-        sum += c[i].p;
+    /* min-p keeps e >= min_p (half of it, against rounding); else a cut that the top-p mass
+     * practically never reaches past */
+    float cut = s->p.min_p > 0 ? s->p.min_p * 0.5f : 1e-6f;
+    if (s->p.top_p >= 1 && s->p.min_p <= 0 && s->p.top_k <= 0)
+        cut = 0; /* plain temperature sampling: every token */
+    bool more;
+    int64_t m = candidates(s, logits, mx, cut);
+    int64_t n = truncate_rules(s, m, &more);
+    if (more) {
+        m = candidates(s, logits, mx, 0);
+        n = truncate_rules(s, m, &more);
     }
-    for (int64_t i = 0; i < V; i++)
-        c[i].p = (float)(c[i].p / sum);
-    qsort(c, (size_t)V, sizeof *c, by_prob_desc);
-    int64_t n = V;
-    if (s->p.top_k > 0 && s->p.top_k < n) /* top-k */
-        n = s->p.top_k;
-    if (s->p.top_p < 1) { /* top-p: the smallest prefix reaching p */
-        double acc = 0;
-        for (int64_t i = 0; i < n; i++) {
-            acc += c[i].p;
-            if (acc >= s->p.top_p) {
-                n = i + 1;
-                break;
-            }
-        }
-    }
-    if (s->p.min_p > 0) { /* min-p: relative to the most likely token */
-        float floor_p = s->p.min_p * c[0].p;
-        int64_t keep = 1;
-        while (keep < n && c[keep].p >= floor_p)
-            keep++;
-        n = keep;
-    }
+    const tok_prob *c = s->cand;
     double total = 0;
     for (int64_t i = 0; i < n; i++)
         total += c[i].p;

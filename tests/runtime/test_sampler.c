@@ -2,6 +2,7 @@
 #include "harness.h"
 #include "herd/model.h"
 #include "herd/runtime.h"
+#include "herd/text.h"
 
 static int32_t draw(const herd_sampler_params *p, const float *lg, int64_t V)
 {
@@ -117,11 +118,25 @@ TEST(test_sampler_penalties)
 }
 
 static int seen[64], n_seen;
-static bool collect(void *user, int32_t tok)
+static char text[1024];
+static size_t n_text;
+static bool collect(void *user, const herd_gen_token *t)
 {
     (void)user;
-    seen[n_seen++] = tok;
+    if (t->id >= 0)
+        seen[n_seen++] = t->id;
+    if (t->text) {
+        memcpy(text + n_text, t->text, t->len);
+        n_text += t->len;
+    }
     return true;
+}
+
+static void reset(herd_kv_cache *kv)
+{
+    herd_kv_reset(kv);
+    n_seen = 0;
+    n_text = 0;
 }
 
 TEST(test_generate_stops)
@@ -132,35 +147,182 @@ TEST(test_generate_stops)
     o.threads = 1;
     herd_model *m;
     CHECK(herd_model_load("llama4/tiny-scout", &o, &m) == HERD_OK);
+    herd_tokenizer *tok;
+    CHECK(herd_tokenizer_load_file("tokenizer/tiny/tokenizer.json", NULL, &tok) == HERD_OK);
     herd_kv_cache *kv;
     CHECK(herd_kv_create(m, 64, &kv) == HERD_OK);
     const int32_t prompt[4] = {1, 199, 37, 313};
-    herd_gen_params g = {.sampler = {.temperature = 0, .top_p = 1}, .n_predict = 10};
-    static const int32_t none[1] = {-1};
-    g.stop_ids = none;
-    g.n_stop = 0;
+    herd_gen_params g;
+    herd_gen_params_default(&g);
+    g.sampler = (herd_sampler_params){.temperature = 0, .top_p = 1};
+    g.n_predict = 10;
+    g.ignore_eos = true;
+    g.special = true; /* the text of special tokens too, as herd_tokenizer_decode gives it */
     herd_gen_result r;
-    n_seen = 0;
-    CHECK(herd_generate(m, kv, prompt, 4, &g, collect, NULL, &r) == HERD_OK);
+    reset(kv);
+    CHECK(herd_generate(kv, 0, tok, prompt, 4, &g, collect, NULL, &r) == HERD_OK);
     CHECK(r.reason == HERD_STOP_LENGTH && r.n_generated == 10 && n_seen == 10);
-    int32_t third = seen[2];
-    /* a stop id ends the run after passing it to the callback */
-    herd_kv_reset(kv);
-    g.stop_ids = &third;
-    g.n_stop = 1;
-    n_seen = 0;
-    CHECK(herd_generate(m, kv, prompt, 4, &g, collect, NULL, &r) == HERD_OK);
-    CHECK(r.reason == HERD_STOP_EOS && n_seen == 3 && seen[2] == third);
+    CHECK_EQ_INT(herd_kv_pos(kv), 14); /* every sampled token was fed */
+    int32_t ref[10];
+    memcpy(ref, seen, sizeof ref);
+    char *want;
+    size_t n_want;
+    CHECK(herd_tokenizer_decode(tok, ref, 10, 0, &want, &n_want) == HERD_OK);
+    CHECK(n_text == n_want && !memcmp(text, want, n_want));
+    /* generation continues where the cache is: the same as one longer run */
+    reset(kv);
+    g.n_predict = 4;
+    CHECK(herd_generate(kv, 0, NULL, prompt, 4, &g, collect, NULL, &r) == HERD_OK);
+    CHECK(herd_generate(kv, 0, NULL, &ref[4], 1, &g, collect, NULL, &r) == HERD_OK);
+    CHECK(n_seen == 8 && !memcmp(seen, ref, 4 * sizeof *ref) &&
+          !memcmp(seen + 4, ref + 5, 4 * sizeof *ref));
+    /* a stop token of the tokenizer ends the run after passing it on, without text */
+    g.n_predict = 10;
+    g.ignore_eos = false;
+    g.special = false;
+    CHECK(herd_tokenizer_add_stop(tok, ref[2]) == HERD_OK);
+    reset(kv);
+    CHECK(herd_generate(kv, 0, tok, prompt, 4, &g, collect, NULL, &r) == HERD_OK);
+    CHECK(r.reason == HERD_STOP_EOS && n_seen == 3 && seen[2] == ref[2]);
+    CHECK_EQ_INT(herd_kv_pos(kv), 7);
+    char *two;
+    size_t n_two;
+    CHECK(herd_tokenizer_decode(tok, ref, 2, HERD_DECODE_SKIP_SPECIAL, &two, &n_two) == HERD_OK);
+    CHECK(n_text == n_two && !memcmp(text, two, n_two));
+    free(two);
+    /* a stop string: the text stops before it */
+    herd_tokenizer_free(tok);
+    CHECK(herd_tokenizer_load_file("tokenizer/tiny/tokenizer.json", NULL, &tok) == HERD_OK);
+    size_t cut = n_want / 2;
+    char stop[8] = {0};
+    memcpy(stop, want + cut, n_want - cut < 3 ? n_want - cut : 3);
+    size_t first = (size_t)(strstr(want, stop) - want);
+    g.stop[0] = stop;
+    g.special = true;
+    reset(kv);
+    CHECK(herd_generate(kv, 0, tok, prompt, 4, &g, collect, NULL, &r) == HERD_OK);
+    CHECK_MSG(r.reason == HERD_STOP_STRING && n_text == first && !memcmp(text, want, first),
+              "stop string '%s': reason %d, %zu bytes of text (want %zu)", stop, (int)r.reason,
+              n_text, first);
+    g.stop[0] = NULL;
+    free(want);
     /* the context limit */
     herd_kv_free(kv);
     CHECK(herd_kv_create(m, 6, &kv) == HERD_OK);
-    g.stop_ids = none;
-    g.n_stop = 0;
-    n_seen = 0;
-    CHECK(herd_generate(m, kv, prompt, 4, &g, collect, NULL, &r) == HERD_OK);
+    reset(kv);
+    CHECK(herd_generate(kv, 0, NULL, prompt, 4, &g, collect, NULL, &r) == HERD_OK);
     CHECK(r.reason == HERD_STOP_CTX && n_seen == 3);
     herd_kv_free(kv);
+    herd_tokenizer_free(tok);
     herd_model_free(m);
+}
+
+/* ---- the whole-vocabulary sampler the prefilter must equal, draw for draw ---------------- */
+typedef struct ref_tp {
+    float p;
+    int32_t id;
+} ref_tp;
+
+static int ref_cmp(const void *a, const void *b)
+{
+    const ref_tp *x = a, *y = b;
+    if (x->p != y->p)
+        return x->p > y->p ? -1 : 1;
+    return x->id - y->id;
+}
+
+static uint64_t ref_next(uint64_t *s)
+{
+#define ROTL(x, k) (((x) << (k)) | ((x) >> (64 - (k))))
+    uint64_t r = ROTL(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = ROTL(s[3], 45);
+    return r;
+#undef ROTL
+}
+
+static int32_t ref_sample(const herd_sampler_params *p, uint64_t *rng, const float *lg, int64_t V,
+                          ref_tp *c)
+{
+    float mx = lg[0];
+    for (int64_t i = 1; i < V; i++)
+        mx = lg[i] > mx ? lg[i] : mx;
+    double sum = 0;
+    for (int64_t i = 0; i < V; i++) {
+        c[i] = (ref_tp){expf((lg[i] - mx) / p->temperature), (int32_t)i};
+        sum += c[i].p;
+    }
+    for (int64_t i = 0; i < V; i++)
+        c[i].p = (float)(c[i].p / sum);
+    qsort(c, (size_t)V, sizeof *c, ref_cmp);
+    int64_t n = p->top_k > 0 && p->top_k < V ? p->top_k : V;
+    if (p->top_p < 1) {
+        double acc = 0;
+        for (int64_t i = 0; i < n; i++)
+            if ((acc += c[i].p) >= p->top_p) {
+                n = i + 1;
+                break;
+            }
+    }
+    if (p->min_p > 0) {
+        int64_t keep = 1;
+        while (keep < n && c[keep].p >= p->min_p * c[0].p)
+            keep++;
+        n = keep;
+    }
+    double total = 0, acc = 0;
+    for (int64_t i = 0; i < n; i++)
+        total += c[i].p;
+    double r = (double)(ref_next(rng) >> 11) * 0x1p-53 * total;
+    for (int64_t i = 0; i < n; i++)
+        if (r < (acc += c[i].p))
+            return c[i].id;
+    return c[n - 1].id;
+}
+
+/* The prefilter draws exactly what sorting the whole vocabulary draws: peaked and flat
+ * distributions (the flat ones need the fallback), top-k alone, min-p, plain temperature. */
+TEST(test_sampler_prefilter)
+{
+    enum { V = 3000 };
+    static float lg[V];
+    static ref_tp c[V];
+    const herd_sampler_params ps[6] = {
+        {.temperature = 0.6f, .top_p = 0.9f, .seed = 1},
+        {.temperature = 3, .top_p = 0.95f, .seed = 2},
+        {.temperature = 1, .top_k = 40, .top_p = 1, .seed = 3},
+        {.temperature = 1, .top_k = 2900, .top_p = 1, .seed = 3},
+        {.temperature = 1, .top_p = 1, .min_p = 0.05f, .seed = 4},
+        {.temperature = 1, .top_p = 1, .seed = 5},
+    };
+    for (int spread = 0; spread < 2; spread++) {
+        uint64_t x = 3;
+        for (int i = 0; i < V; i++) {
+            x = x * 6364136223846793005u + 1442695040888963407u;
+            lg[i] = (float)((x >> 40) % 1000) / (spread ? 900.0f : 60.0f);
+        }
+        for (int k = 0; k < 6; k++) {
+            herd_sampler *s;
+            CHECK(herd_sampler_create(&ps[k], V, &s) == HERD_OK);
+            uint64_t rng[4], z = ps[k].seed;
+            for (int i = 0; i < 4; i++) { /* splitmix64, as the sampler seeds itself */
+                uint64_t y = (z += 0x9e3779b97f4a7c15u);
+                y = (y ^ (y >> 30)) * 0xbf58476d1ce4e5b9u;
+                y = (y ^ (y >> 27)) * 0x94d049bb133111ebu;
+                rng[i] = y ^ (y >> 31);
+            }
+            int same = 0;
+            for (int i = 0; i < 200; i++)
+                same += herd_sample(s, lg) == ref_sample(&ps[k], rng, lg, V, c);
+            CHECK_MSG(same == 200, "rule set %d, spread %d: %d of 200 draws agree", k, spread,
+                      same);
+            herd_sampler_free(s);
+        }
+    }
 }
 
 int main(void)
@@ -169,5 +331,6 @@ int main(void)
     RUN(test_sampler_distribution);
     RUN(test_sampler_penalties);
     RUN(test_generate_stops);
+    RUN(test_sampler_prefilter);
     return harness_finish();
 }
