@@ -55,7 +55,8 @@ static herd_status add_text(text_state *t, int32_t id, const char **show, size_t
         char *b = herd_alloc(cap, "generated text");
         if (!b)
             return HERD_ERR_NOMEM;
-        memcpy(b, t->held, t->n_held);
+        if (t->n_held)
+            memcpy(b, t->held, t->n_held);
         herd_free(t->held);
         t->held = b;
         t->cap = cap;
