@@ -505,3 +505,41 @@ int bench_model_main(int argc, char **argv)
     herd_model_free(m);
     return st ? cli_status_error(cmd, st) : 0;
 }
+
+/* For herd bench batch: the model `-m path` or `--synthetic name` names, at full depth. */
+herd_status bench_model_open(const char *name, const char *path, herd_type dtype, bool type_given,
+                             herd_aprep aprep, herd_model **out);
+herd_status bench_model_open(const char *name, const char *path, herd_type dtype, bool type_given,
+                             herd_aprep aprep, herd_model **out)
+{
+    herd_model_opts o;
+    herd_model_opts_default(&o);
+    o.dtype = dtype;
+    o.aprep = aprep;
+    o.quiet = true;
+    herd_llama4_config cfg;
+    herd_weight_source src;
+    herd_status st;
+    if (path && herd_is_gguf_file(path)) {
+        o.dtype = type_given ? dtype : HERD_TYPE_COUNT;
+        st = herd_gguf_source_open(path, &cfg, &src);
+        return st ? st : herd_model_load_source(&cfg, &src, &o, out);
+    }
+    if (path)
+        return herd_model_load(path, &o, out);
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
+        if (strcmp(name, presets[i].name))
+            continue;
+        char text[1024];
+        snprintf(text, sizeof text, "{\"num_hidden_layers\": %d, %s", presets[i].full_layers,
+                 presets[i].json + 1);
+        if ((st = herd_llama4_config_parse(text, strlen(text), name, &cfg)))
+            return st;
+        if ((st = herd_synthetic_source(&cfg, 42, HERD_TYPE_BF16, &src))) {
+            herd_llama4_config_free(&cfg);
+            return st;
+        }
+        return herd_model_load_source(&cfg, &src, &o, out);
+    }
+    return herd_fail(HERD_ERR_ARG, "no synthetic model '%s' (scout, l4-3.7b or tiny)", name);
+}

@@ -1,14 +1,22 @@
-/* herd: the engine API a program embeds. Load a Llama 4 checkpoint, generate with a token
- * callback, free. The layer headers (model.h, runtime.h) offer finer control.
+/* herd: the API a program embeds (this header is enough; it includes the layer headers).
  *
+ * One engine, the short way: load a checkpoint (directory or GGUF), generate, free.
  *     herd_engine *e;
- *     herd_engine_opts o;
- *     herd_engine_opts_default(&o);
- *     if (herd_engine_load("Llama-4-Scout-17B-16E-Instruct", &o, &e)) { puts(herd_last_error());
- * ... } herd_gen_params g = {.n_predict = 64}; herd_sampler_params_default(&g.sampler);
+ *     if (herd_engine_load("Llama-4-Scout-17B-16E-Instruct", NULL, &e)) puts(herd_last_error());
+ *     herd_gen_params g;
+ *     herd_gen_params_default(&g);                  // sampler defaults, 128 tokens
  *     herd_engine_generate(e, ids, n, &g, on_token, user, &result);
  *     herd_engine_free(e);
- */
+ *
+ * Many sequences, many threads (model.h, runtime.h): a herd_model is immutable and shared; each
+ * thread makes its own herd_context (thread pool + per-sequence KV caches).
+ *     herd_model_load(path, &mopts, &m);           // once
+ *     herd_context_create(m, &copts, &c);          // per thread; copts.n_seqs sequences
+ *     herd_forward(c, &batch, logits);             // rows of any sequences, one pass
+ *     herd_generate(c, seq, tok, prompt, n, &g, on_token, user, &result);
+ *     herd_seq_truncate / herd_seq_copy / herd_seq_clear;   // KV per sequence
+ *     herd_context_free(c); herd_model_free(m);
+ * Errors: every call returns a herd_status; herd_last_error() has the one-line message. */
 #ifndef HERD_HERD_H
 #define HERD_HERD_H
 

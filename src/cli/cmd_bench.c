@@ -1,4 +1,4 @@
-/* herd bench: dispatch to the benchmarks in bench/ (mx, gemm, model). */
+/* herd bench: dispatch to the benchmarks in bench/ (mx, gemm, model, batch, tokenize). */
 #include "cli/cli.h"
 
 #include <stdio.h>
@@ -7,6 +7,7 @@
 int bench_mx_main(int argc, char **argv);
 int bench_gemm_main(int argc, char **argv);
 int bench_model_main(int argc, char **argv);
+int bench_batch_main(int argc, char **argv);
 int bench_tokenize_main(int argc, char **argv);
 
 static const struct {
@@ -16,6 +17,8 @@ static const struct {
     {"mx", "MX quantize/dequantize throughput vs memory bandwidth", bench_mx_main},
     {"gemm", "GEMM/GEMV throughput per weight type vs the machine's limits", bench_gemm_main},
     {"model", "whole-model prefill and decode tokens/s", bench_model_main},
+    {"batch", "decode tokens/s of many sequences at once vs the memory-traffic bound",
+     bench_batch_main},
     {"tokenize", "tokenizer encoding MB/s, beside npm tiktoken", bench_tokenize_main},
 };
 
@@ -42,4 +45,5 @@ static int cmd_main(int argc, char **argv)
     return cli_usage_error("bench", "unknown benchmark '%s'", argv[1]);
 }
 
-const cli_command cli_cmd_bench = {"bench", "benchmarks: mx, gemm, model", cmd_main};
+const cli_command cli_cmd_bench = {"bench", "benchmarks: mx, gemm, model, batch, tokenize",
+                                   cmd_main};

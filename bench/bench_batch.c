@@ -1,0 +1,246 @@
+/* herd bench batch: aggregate decode tokens/s with S sequences decoding together (each after
+ * its own prompt, one batch of S rows per step), next to what memory traffic allows.
+ *
+ * The memory-traffic model: a decode step streams the non-expert weights once (attention,
+ * router, shared expert, head, whatever S is) and each routed expert that at least one of the
+ * S rows chose, once. Its bytes are counted by the profiler on one untimed pass with the same
+ * tokens (the routing is the same), so the bound is S · bandwidth / bytes_per_step. */
+#include "cli/cli.h"
+#include "herd/herd.h"
+#include "herd/prof.h"
+#include "herd/profile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int bench_batch_main(int argc, char **argv);
+herd_status bench_model_open(const char *name, const char *path, herd_type dtype, bool type_given,
+                             herd_aprep aprep, herd_model **out);
+
+enum { MAX_SEQS = 256, MAX_LIST = 16 };
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: herd bench batch (--synthetic NAME | -m MODEL) [options]\n"
+            "  aggregate decode tokens/s with S sequences decoding together (each after its own\n"
+            "  prompt), per-sequence tokens/s, and the memory-traffic bound: bytes per step =\n"
+            "  non-expert weights + the distinct routed experts the step touched\n\n"
+            "options:\n"
+            "  --synthetic NAME  random weights of a real shape: scout, l4-3.7b, tiny\n"
+            "  -m MODEL          a checkpoint directory or GGUF file\n"
+            "  --type T          packed weight type (default bf16; a GGUF keeps its own)\n"
+            "  --seqs LIST       sequence counts to measure (default 1,2,4,8,16)\n"
+            "  -t N              threads (default: every CPU)\n"
+            "  -p N              prompt tokens of each sequence (default 32)\n"
+            "  -n N              decode steps measured (default 32)\n"
+            "  -r N              repetitions, the median is reported (default 3)\n"
+            "  --act A           activations in GEMMs: auto (default) or f32\n"
+            "  --json            one JSON object per measurement\n");
+}
+
+static bool parse_list(const char *cmd, const char *v, long *out, int *n)
+{
+    *n = 0;
+    for (const char *s = v; *s;) {
+        char *end;
+        long x = strtol(s, &end, 10);
+        if (end == s || x < 1 || x > MAX_SEQS || *n == MAX_LIST || (*end && *end != ','))
+            return cli_usage_error(cmd, "--seqs: '%s' is not a list of 1..%d", v, MAX_SEQS) == 0;
+        out[(*n)++] = x;
+        s = *end ? end + 1 : end;
+    }
+    return *n > 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct bench {
+    herd_context *c;
+    int64_t V;
+    long prompt, gen;
+    int32_t *tok, *seq; /* [S] the step's batch */
+    bool *want;
+    float *logits; /* [S × V] */
+} bench;
+
+/* Every sequence gets its own prompt (untimed), then `gen` steps of one row per sequence,
+ * each row's next token the argmax of its logits. Returns the seconds of the steps. */
+static herd_status run(bench *b, long S, double *seconds)
+{
+    herd_status st = HERD_OK;
+    int32_t ids[512], seqs[512];
+    for (long s = 0; s < S && !st; s++) {
+        herd_seq_clear(b->c, (int)s);
+        uint64_t x = 12345 + (uint64_t)s;
+        for (long i = 0; i < b->prompt; i++) {
+            x = x * 6364136223846793005u + 1442695040888963407u;
+            ids[i] = (int32_t)((x >> 33) % (uint64_t)b->V);
+            seqs[i] = (int32_t)s;
+        }
+        herd_batch pb = {.n = b->prompt, .token = ids, .seq = seqs};
+        st = herd_forward(b->c, &pb, b->logits);
+        b->tok[s] = (int32_t)(x % (uint64_t)b->V);
+    }
+    double t0 = herd_now();
+    for (long g = 0; g < b->gen && !st; g++) {
+        herd_batch step = {.n = S, .token = b->tok, .seq = b->seq, .logits = b->want};
+        st = herd_forward(b->c, &step, b->logits);
+        for (long s = 0; s < S; s++) {
+            const float *l = b->logits + (size_t)s * (size_t)b->V;
+            int32_t best = 0;
+            for (int64_t v = 1; v < b->V; v++)
+                best = l[v] > l[best] ? (int32_t)v : best;
+            b->tok[s] = best;
+        }
+    }
+    *seconds = herd_now() - t0;
+    return st;
+}
+
+int bench_batch_main(int argc, char **argv)
+{
+    const char *cmd = "bench batch", *name = NULL, *path = NULL, *v;
+    long seqs[MAX_LIST] = {1, 2, 4, 8, 16}, prompt = 32, gen = 32, reps = 3, threads = 0;
+    int n_seqs = 5;
+    herd_type dtype = HERD_TYPE_BF16;
+    bool type_given = false, json = false;
+    herd_aprep aprep = HERD_APREP_AUTO;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        if (cli_is_help(o)) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(o, "--json") == 0) {
+            json = true;
+        } else if (strcmp(o, "--synthetic") == 0) {
+            if (!(name = cli_value(cmd, argc, argv, &i)))
+                return 2;
+        } else if (strcmp(o, "-m") == 0) {
+            if (!(path = cli_value(cmd, argc, argv, &i)))
+                return 2;
+        } else if (strcmp(o, "--seqs") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)) || !parse_list(cmd, v, seqs, &n_seqs))
+                return 2;
+        } else if (strcmp(o, "-t") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)) ||
+                !cli_parse_long(cmd, o, v, 1, 1024, &threads))
+                return 2;
+        } else if (strcmp(o, "-p") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)) || !cli_parse_long(cmd, o, v, 1, 512, &prompt))
+                return 2;
+        } else if (strcmp(o, "-n") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)) || !cli_parse_long(cmd, o, v, 1, 4096, &gen))
+                return 2;
+        } else if (strcmp(o, "-r") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)) || !cli_parse_long(cmd, o, v, 1, 100, &reps))
+                return 2;
+        } else if (strcmp(o, "--type") == 0 || strcmp(o, "--dtype") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)))
+                return 2;
+            if (!herd_type_parse(v, &dtype))
+                return cli_usage_error(cmd, "%s: unknown type '%s'", o, v);
+            type_given = true;
+        } else if (strcmp(o, "--act") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)))
+                return 2;
+            if (strcmp(v, "auto") && strcmp(v, "f32"))
+                return cli_usage_error(cmd, "--act: '%s' is not auto or f32", v);
+            aprep = strcmp(v, "auto") == 0 ? HERD_APREP_AUTO : HERD_APREP_EXACT;
+        } else {
+            return cli_usage_error(cmd, "unknown option '%s'", o);
+        }
+    }
+    if (!name == !path)
+        return cli_usage_error(cmd, "give -m MODEL or --synthetic NAME (scout, l4-3.7b or tiny)");
+    if (!threads)
+        threads = herd_cpu_count();
+    long max_s = 0;
+    for (int i = 0; i < n_seqs; i++)
+        max_s = seqs[i] > max_s ? seqs[i] : max_s;
+
+    herd_model *m = NULL;
+    if (!json)
+        fprintf(stderr, "herd bench batch: loading %s...\n", name ? name : path);
+    herd_status st = bench_model_open(name, path, dtype, type_given, aprep, &m);
+    if (st)
+        return cli_status_error(cmd, st);
+    const herd_llama4_config *cfg = herd_model_config(m);
+    herd_context_opts co;
+    herd_context_opts_default(&co);
+    co.ctx = prompt + gen + 1;
+    co.n_seqs = (int)max_s;
+    co.threads = (int)threads;
+    bench b = {.V = cfg->vocab, .prompt = prompt, .gen = gen};
+    st = herd_context_create(m, &co, &b.c);
+    b.tok = malloc((size_t)max_s * sizeof *b.tok);
+    b.seq = malloc((size_t)max_s * sizeof *b.seq);
+    b.want = malloc((size_t)max_s * sizeof *b.want);
+    b.logits = herd_alloc((size_t)(max_s > prompt ? max_s : prompt) * (size_t)b.V * sizeof(float),
+                          "bench");
+    if (!st && (!b.tok || !b.seq || !b.want || !b.logits))
+        st = herd_fail(HERD_ERR_NOMEM, "bench batch: out of memory");
+    for (long s = 0; !st && s < max_s; s++) {
+        b.seq[s] = (int32_t)s;
+        b.want[s] = true;
+    }
+    herd_limits lim;
+    bool have_lim = !st && herd_limits_get((int)threads, false, &lim) == HERD_OK;
+    double bw = have_lim ? lim.bw_gbs : 0, one_rate = 0;
+    if (!st && !json) {
+        printf("model %s, weights %s (%.2f GB packed), %ld threads, prompt %ld, %ld steps, "
+               "bandwidth %.1f GB/s\n",
+               name ? name : path, herd_type_name(herd_model_dtype(m)),
+               (double)herd_model_weight_bytes(m) / 1e9, threads, prompt, gen, bw);
+        printf("| seqs | tok/s (all) | tok/s per seq | vs 1 seq | MB/step | bound tok/s | "
+               "of bound |\n|---:|---:|---:|---:|---:|---:|---:|\n");
+    }
+    double times[100];
+    for (int k = 0; k < n_seqs && !st; k++) {
+        long S = seqs[k];
+        /* one profiled pass: the bytes a step streams (also the warm-up) */
+        herd_prof_reset();
+        herd_prof_enable(true);
+        double t;
+        st = run(&b, S, &t);
+        herd_prof_enable(false);
+        double bytes = 0;
+        for (int op = 0; op < HERD_OP_COUNT; op++)
+            bytes += herd_prof_get(HERD_PHASE_DECODE, (herd_prof_op)op)->cost.weight_bytes;
+        int64_t steps = herd_prof_phase_runs(HERD_PHASE_DECODE);
+        bytes = steps ? bytes / (double)steps : 0;
+        for (long r = 0; r < reps && !st; r++)
+            st = run(&b, S, &times[r]);
+        if (st)
+            break;
+        qsort(times, (size_t)reps, sizeof *times, cmp_double);
+        double med = reps % 2 ? times[reps / 2] : (times[reps / 2 - 1] + times[reps / 2]) / 2;
+        double rate = (double)(S * gen) / med, bound = bytes > 0 ? (double)S * bw * 1e9 / bytes : 0;
+        if (S == 1)
+            one_rate = rate;
+        if (json)
+            printf("{\"seqs\": %ld, \"threads\": %ld, \"type\": \"%s\", \"tokens_per_s\": %.3f, "
+                   "\"per_seq_tokens_per_s\": %.3f, \"bytes_per_step\": %.0f, "
+                   "\"bound_tokens_per_s\": %.3f, \"bw_gbs\": %.2f, \"prompt\": %ld, "
+                   "\"steps\": %ld, \"model\": \"%s\"}\n",
+                   S, threads, herd_type_name(herd_model_dtype(m)), rate, rate / (double)S, bytes,
+                   bound, bw, prompt, gen, name ? name : path);
+        else
+            printf("| %4ld | %11.2f | %13.2f | %7.2fx | %7.1f | %11.2f | %7.1f%% |\n", S, rate,
+                   rate / (double)S, one_rate > 0 ? rate / one_rate : 0, bytes / 1e6, bound,
+                   bound > 0 ? 100 * rate / bound : 0);
+        fflush(stdout);
+    }
+    herd_free(b.logits);
+    free(b.tok);
+    free(b.seq);
+    free(b.want);
+    herd_context_free(b.c);
+    herd_model_free(m);
+    return st ? cli_status_error(cmd, st) : 0;
+}
