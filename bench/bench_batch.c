@@ -132,7 +132,8 @@ int bench_batch_main(int argc, char **argv)
                 !cli_parse_long(cmd, o, v, 1, 1024, &threads))
                 return 2;
         } else if (strcmp(o, "-p") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)) || !cli_parse_long(cmd, o, v, 1, 512, &prompt))
+            if (!(v = cli_value(cmd, argc, argv, &i)) ||
+                !cli_parse_long(cmd, o, v, 1, 512, &prompt))
                 return 2;
         } else if (strcmp(o, "-n") == 0) {
             if (!(v = cli_value(cmd, argc, argv, &i)) || !cli_parse_long(cmd, o, v, 1, 4096, &gen))
