@@ -119,6 +119,7 @@ void chat_print_help(FILE *f)
           "  /clear       forget the conversation (the system prompt stays)\n"
           "  /bye         quit (also Ctrl-D, or Ctrl-C at the prompt)\n"
           "  \"\"\"          begin a multi-line message; a line ending in \"\"\" ends it\n"
+          "  //text       a message that begins with /\n"
           "  Ctrl-C while a reply streams stops it; arrow keys edit and recall lines\n",
           f);
 }
