@@ -69,6 +69,19 @@ typedef struct herd_gemm_args {
  * count. */
 herd_status herd_gemm(const herd_packed *w, const herd_gemm_args *args, herd_pool *pool);
 
+/* ---- float32 GEMM in every transpose form (training) --------------------------------------
+ * C[M×N] = (accumulate ? C : 0) + op(A)·op(B), row-major with leading dimensions; op(A) is
+ * A [M×K] or, with ta, Aᵀ of A [K×M]; op(B) is B [K×N] or, with tb, Bᵀ of B [N×K]. So the
+ * layer forward Y = X·Wᵀ is (false, true), dX = dY·W is (false, false) and dW = dYᵀ·X is
+ * (true, false). Nothing is packed ahead (weights change every step). Results do not depend on
+ * the thread count; herd_sgemm_ref is the plain C twin. */
+herd_status herd_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
+                       int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc,
+                       bool accumulate, herd_pool *pool);
+herd_status herd_sgemm_ref(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
+                           int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc,
+                           bool accumulate);
+
 #ifdef __cplusplus
 }
 #endif

@@ -107,6 +107,14 @@ herd_status herd_decoder_push(herd_decoder *d, int32_t id, const char **text, si
 void herd_decoder_finish(herd_decoder *d, const char **text, size_t *len);
 void herd_decoder_free(herd_decoder *d);
 
+/* ---- training a tokenizer ------------------------------------------------------------------
+ * Byte-level BPE trained on text[0..len) (Llama 4 pre-tokenizer pattern, ties to the lower
+ * ids): ids 0..255 the bytes, then the merges, then 11 Llama 4 special tokens (BOS
+ * <|begin_of_text|> first), vocab ids in all; written to out_path as a tokenizer.json that herd
+ * and Hugging Face `tokenizers` load. progress: merge counts on stderr. */
+herd_status herd_bpe_train(const char *text, size_t len, int32_t vocab, const char *out_path,
+                           bool progress);
+
 /* ---- Llama 4 chat template -----------------------------------------------------------------
  * Builds ids directly: special tokens are inserted as ids, message text is encoded as plain
  * text (so a user typing "<|eot|>" cannot inject a special token). Equals HF's rendering of

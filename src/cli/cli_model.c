@@ -97,6 +97,29 @@ int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_a
     return 1;
 }
 
+const char *cli_default_model(void)
+{
+    static char path[4200];
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = 0;
+    const char *const rel[] = {"../share/herd/kjv/model.gguf", "../models/kjv/model.gguf"};
+    for (int i = 0; i < 2 && n > 0; i++) {
+        snprintf(path, sizeof path, "%s/%s", exe, rel[i]);
+        if (access(path, R_OK) == 0)
+            return path;
+    }
+#ifdef HERD_SOURCE_DIR
+    snprintf(path, sizeof path, "%s/models/kjv/model.gguf", HERD_SOURCE_DIR);
+    if (access(path, R_OK) == 0)
+        return path;
+#endif
+    return NULL;
+}
+
 int cli_model_parse(const char *cmd, int argc, char **argv, cli_model_args *a, const cli_opt *opts,
                     void (*usage)(FILE *))
 {
@@ -113,6 +136,8 @@ int cli_model_parse(const char *cmd, int argc, char **argv, cli_model_args *a, c
         if (r < 0)
             return 2;
     }
+    if (!a->model) /* no -m: the built-in model, when there is one */
+        a->model = cli_default_model();
     return 0;
 }
 

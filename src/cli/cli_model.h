@@ -57,6 +57,10 @@ int cli_read_prompt(const char *cmd, const char *text, const char *file, char **
  * escapes, so a model's output can never drive the terminal. */
 void cli_print_text(FILE *f, const char *text, size_t len);
 
+/* The built-in model (models/kjv/model.gguf, a small Llama 4 trained by `herd train`, see
+ * docs/TRAINING.md): beside the executable (../share/herd/, ../models/kjv/) or in the source
+ * tree it was built from; NULL when none is there. */
+const char *cli_default_model(void);
 /* Parses "1,2,3" into ids; false (message printed) on a bad list. */
 bool cli_parse_ids(const char *cmd, const char *s, int32_t **ids, int64_t *n);
 /* Loads the engine and prints the memory plan on stderr; returns an exit code (0 = loaded). */

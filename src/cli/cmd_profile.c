@@ -2,6 +2,7 @@
  * goes (calls, ms, GFLOP/s, GB/s, FLOP/byte and how close each op runs to the roofline at its
  * intensity), and writes the roofline plot (SVG) and the figures (JSON). */
 #include "cli/cli.h"
+#include "cli/cli_model.h"
 #include "herd/model.h"
 #include "herd/profile.h"
 #include "herd/synthetic.h"
@@ -133,6 +134,8 @@ static int parse(int argc, char **argv, opts *o)
     }
     if (o->limits_only)
         return 0;
+    if (!o->model && !o->synthetic) /* neither: the built-in model, when there is one */
+        o->model = cli_default_model();
     if (!o->model == !o->synthetic)
         return cli_usage_error(CMD, "give one of -m MODEL or --synthetic NAME");
     if (o->cputime && o->threads != 1)
