@@ -36,12 +36,12 @@ void herd_train_precision_describe(const herd_train_precision *p, char *out, siz
 
 /* ---- hyperparameters -------------------------------------------------------------------- */
 typedef struct herd_train_hparams {
-    int64_t seq;     /* training context (tokens per sequence, BOS first) */
-    int64_t batch;   /* sequences per step */
-    int64_t steps;   /* total optimizer steps (the cosine's length) */
-    int64_t warmup;  /* linear warm-up steps */
-    double lr;       /* peak learning rate */
-    double lr_min;   /* the cosine's floor, as a fraction of lr */
+    int64_t seq;    /* training context (tokens per sequence, BOS first) */
+    int64_t batch;  /* sequences per step */
+    int64_t steps;  /* total optimizer steps (the cosine's length) */
+    int64_t warmup; /* linear warm-up steps */
+    double lr;      /* peak learning rate */
+    double lr_min;  /* the cosine's floor, as a fraction of lr */
     double weight_decay, beta1, beta2, adam_eps;
     double clip;     /* global gradient-norm limit (0: none) */
     double aux_coef; /* router load-balancing loss weight */
@@ -57,11 +57,11 @@ herd_status herd_train_hparams_parse(const struct json_t *obj, const char *what,
 
 /* ---- parameters --------------------------------------------------------------------------- */
 typedef struct herd_tparam {
-    char name[64];  /* GGUF name: "blk.0.attn_q.weight", "blk.1.ffn_gate_exps.weight" */
-    int n_dims;     /* 1, 2 or 3 (experts) */
-    int64_t ne[3];  /* GGUF order: ne[0] is the row length */
-    size_t off, n;  /* offset and element count in the flat arrays */
-    bool matrix;    /* weight-decayed, stored BF16 on export; vectors are norms (F32) */
+    char name[64]; /* GGUF name: "blk.0.attn_q.weight", "blk.1.ffn_gate_exps.weight" */
+    int n_dims;    /* 1, 2 or 3 (experts) */
+    int64_t ne[3]; /* GGUF order: ne[0] is the row length */
+    size_t off, n; /* offset and element count in the flat arrays */
+    bool matrix;   /* weight-decayed, stored BF16 on export; vectors are norms (F32) */
 } herd_tparam;
 
 typedef struct herd_trainer herd_trainer;
@@ -94,11 +94,12 @@ herd_status herd_trainer_save(const herd_trainer *t, const char *path, const dou
  * loss history as saved. */
 herd_status herd_trainer_load(herd_trainer *t, const char *path, double **history,
                               size_t *n_history);
-/* Writes the model as a llama4 GGUF herd loads (matrices BF16, norms F32) with the tokenizer
- * of tokenizer_json, general.* naming it and the corpus license text. */
+/* Writes the model as a llama4 GGUF herd loads (matrices in matrix_type, F32 or BF16; norms
+ * F32) with the tokenizer of tokenizer_json (NULL: none), general.* naming it and its
+ * license. */
 herd_status herd_trainer_export_gguf(const herd_trainer *t, const herd_llama4_config *c,
-                                     const char *tokenizer_json, const char *name,
-                                     const char *license, const char *path);
+                                     herd_type matrix_type, const char *tokenizer_json,
+                                     const char *name, const char *license, const char *path);
 
 /* ---- the training run (herd train) ---------------------------------------------------------- */
 typedef struct herd_train_run_opts {

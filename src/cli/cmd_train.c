@@ -36,9 +36,8 @@ static bool parse_fmt(const char *s, herd_mx_format *f)
     static const struct {
         const char *a;
         herd_mx_format f;
-    } alias[] = {{"e4m3", HERD_MX_FP8_E4M3}, {"e5m2", HERD_MX_FP8_E5M2},
-                 {"e3m2", HERD_MX_FP6_E3M2}, {"e2m3", HERD_MX_FP6_E2M3},
-                 {"fp4", HERD_MX_FP4_E2M1},  {"e2m1", HERD_MX_FP4_E2M1},
+    } alias[] = {{"e4m3", HERD_MX_FP8_E4M3}, {"e5m2", HERD_MX_FP8_E5M2}, {"e3m2", HERD_MX_FP6_E3M2},
+                 {"e2m3", HERD_MX_FP6_E2M3}, {"fp4", HERD_MX_FP4_E2M1},  {"e2m1", HERD_MX_FP4_E2M1},
                  {"mxfp4", HERD_MX_FP4_E2M1}};
     for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
         if (strcmp(s, alias[i].a) == 0) {
@@ -98,11 +97,12 @@ static int train_main(int argc, char **argv)
         return cli_usage_error(CMD, "--mx-weights/--mx-acts/--mx-grads need --precision mx");
     if ((w && !parse_fmt(w, &o.prec.weights)) || (a && !parse_fmt(a, &o.prec.acts)) ||
         (g && !parse_fmt(g, &o.prec.grads)))
-        return cli_usage_error(CMD, "unknown MX element format '%s' (mxfp8_e4m3, mxfp8_e5m2, "
-                                    "mxfp6_e3m2, mxfp6_e2m3, mxfp4_e2m1)",
-                               w && !parse_fmt(w, &o.prec.weights)   ? w
-                               : a && !parse_fmt(a, &o.prec.acts) ? a
-                                                                  : g);
+        return cli_usage_error(CMD,
+                               "unknown MX element format '%s' (mxfp8_e4m3, mxfp8_e5m2, "
+                               "mxfp6_e3m2, mxfp6_e2m3, mxfp4_e2m1)",
+                               w && !parse_fmt(w, &o.prec.weights) ? w
+                               : a && !parse_fmt(a, &o.prec.acts)  ? a
+                                                                   : g);
     if (strcmp(scale, "floor") != 0 && strcmp(scale, "ceil") != 0)
         return cli_usage_error(CMD, "--mx-scale must be floor or ceil, not '%s'", scale);
     o.prec.scale_ceil = strcmp(scale, "ceil") == 0;
@@ -129,5 +129,5 @@ static int train_main(int argc, char **argv)
     return st ? cli_status_error(CMD, st) : 0;
 }
 
-const cli_command cli_cmd_train = {"train", "train a Llama 4 model on a text corpus (f32, bf16, MX)",
-                                   train_main};
+const cli_command cli_cmd_train = {
+    "train", "train a Llama 4 model on a text corpus (f32, bf16, MX)", train_main};

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 
 static const char *const specials[] = {
-    "<|begin_of_text|>", "<|end_of_text|>", "<|fim_prefix|>", "<|fim_middle|>",
-    "<|fim_suffix|>",    "<|header_start|>", "<|header_end|>", "<|eom|>",
-    "<|eot|>",           "<|step|>",        "<|finetune_right_pad|>"};
+    "<|begin_of_text|>", "<|end_of_text|>",  "<|fim_prefix|>",        "<|fim_middle|>",
+    "<|fim_suffix|>",    "<|header_start|>", "<|header_end|>",        "<|eom|>",
+    "<|eot|>",           "<|step|>",         "<|finetune_right_pad|>"};
 enum { N_SPECIALS = sizeof specials / sizeof specials[0] };
 
 /* distinct pieces: open addressing on their bytes */
@@ -241,10 +241,10 @@ herd_status herd_bpe_train(const char *text, size_t len, int32_t vocab, const ch
             json_array_append_new(mj, json_string(pair));
         }
         for (int i = 0; i < N_SPECIALS; i++)
-            json_array_append_new(
-                added, json_pack("{s:i, s:s, s:b, s:b, s:b, s:b, s:b}", "id", n_ord + i,
-                                 "content", specials[i], "single_word", 0, "lstrip", 0, "rstrip",
-                                 0, "normalized", 0, "special", 1));
+            json_array_append_new(added,
+                                  json_pack("{s:i, s:s, s:b, s:b, s:b, s:b, s:b}", "id", n_ord + i,
+                                            "content", specials[i], "single_word", 0, "lstrip", 0,
+                                            "rstrip", 0, "normalized", 0, "special", 1));
         root = json_pack(
             "{s:s, s:n, s:o, s:n, s:{s:s, s:[{s:s, s:{s:s}, s:s, s:b}, {s:s, s:b, s:b, s:b}]},"
             " s:{s:s, s:[{s:{s:s, s:i}}, {s:{s:s, s:i}}], s:[{s:{s:s, s:i}}, {s:{s:s, s:i}},"

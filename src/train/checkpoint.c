@@ -19,8 +19,9 @@ typedef struct ckpt_header {
 herd_status herd_trainer_save(const herd_trainer *t, const char *path, const double *history,
                               size_t n_history)
 {
-    ckpt_header h = {{0}, (uint64_t)t->step, t->lo.total, n_history, (uint64_t)t->hp.seq,
-                     (uint64_t)t->hp.batch, t->hp.seed};
+    ckpt_header h = {{0},       (uint64_t)t->step,   t->lo.total,
+                     n_history, (uint64_t)t->hp.seq, (uint64_t)t->hp.batch,
+                     t->hp.seed};
     memcpy(h.magic, magic, 8);
     herd_atomic_file f;
     herd_status st = herd_atomic_open(&f, path);
@@ -64,8 +65,7 @@ herd_status herd_trainer_load(herd_trainer *t, const char *path, double **histor
                        "%s: the checkpoint is of another model shape, context or batch", path);
     else if (h.n_history > (1ull << 40) ||
              mf.size != sizeof h + 3 * n + h.n_history * sizeof(double))
-        st = herd_fail(HERD_ERR_FORMAT, "%s: the checkpoint is truncated or has extra bytes",
-                       path);
+        st = herd_fail(HERD_ERR_FORMAT, "%s: the checkpoint is truncated or has extra bytes", path);
     double *hist = NULL;
     if (!st && h.n_history) {
         hist = malloc(h.n_history * sizeof *hist);
@@ -88,8 +88,8 @@ herd_status herd_trainer_load(herd_trainer *t, const char *path, double **histor
 }
 
 herd_status herd_trainer_export_gguf(const herd_trainer *t, const herd_llama4_config *c,
-                                     const char *tokenizer_json, const char *name,
-                                     const char *license, const char *path)
+                                     herd_type matrix_type, const char *tokenizer_json,
+                                     const char *name, const char *license, const char *path)
 {
     herd_gguf_writer *w = NULL;
     herd_qplan plan = {0};
@@ -104,7 +104,7 @@ herd_status herd_trainer_export_gguf(const herd_trainer *t, const herd_llama4_co
     if (!st && license)
         st = herd_gguf_set_str(w, "general.license", license);
     if (!st)
-        st = herd_gguf_set_u32(w, "general.file_type", 32); /* mostly BF16 */
+        st = herd_gguf_set_u32(w, "general.file_type", matrix_type == HERD_TYPE_BF16 ? 32 : 0);
     if (!st)
         st = herd_gguf_set_u32(w, "general.alignment", 64);
     if (!st)
@@ -112,7 +112,7 @@ herd_status herd_trainer_export_gguf(const herd_trainer *t, const herd_llama4_co
     for (size_t i = 0; i < t->lo.n_tensors && !st; i++) {
         const herd_tparam *p = &t->lo.tensors[i];
         herd_qentry e = {.cls = herd_llama4_gguf_class(p->name),
-                         .type = p->matrix ? HERD_TYPE_BF16 : HERD_TYPE_F32,
+                         .type = p->matrix ? matrix_type : HERD_TYPE_F32,
                          .n_dims = p->n_dims,
                          .ne = {p->ne[0], p->ne[1], p->ne[2], 1},
                          .layout = HERD_QSRC_ROWS,

@@ -11,9 +11,9 @@
 #include <string.h>
 
 #define CAT_(a, b) a##_##b
-#define CAT(a, b) CAT_(a, b)
-#define FN(name) CAT(name, S)
-#define ACTS CAT(tg_acts, S)
+#define CAT(a, b)  CAT_(a, b)
+#define FN(name)   CAT(name, S)
+#define ACTS       CAT(tg_acts, S)
 
 /* ---- single ops ------------------------------------------------------------------------- */
 
@@ -32,8 +32,8 @@ void FN(tg_rmsnorm_fwd)(R *y, R *rstd, const R *x, const R *w, int64_t N, int64_
 }
 
 /* y = x̂·w with x̂ = x·r: dx = r·(g − x̂·mean(g·x̂)) for g = dy·w; dw = Σ dy·x̂. */
-void FN(tg_rmsnorm_bwd)(R *dx, R *dw, const R *dy, const R *x, const R *w, const R *rstd,
-                        int64_t N, int64_t H)
+void FN(tg_rmsnorm_bwd)(R *dx, R *dw, const R *dy, const R *x, const R *w, const R *rstd, int64_t N,
+                        int64_t H)
 {
     for (int64_t n = 0; n < N; n++) {
         const R *xr = x + n * H, *g = dy + n * H;
@@ -145,7 +145,7 @@ double FN(tg_xent)(R *logits, const int32_t *targets, int64_t N, int64_t V)
     return loss * inv;
 }
 
-#define GEMM(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc)                                        \
+#define GEMM(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc)                                         \
     TG_GEMM(pc, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc)
 
 /* Causal softmax attention per (sequence, query head), GQA (head h reads kv head
@@ -227,8 +227,8 @@ typedef struct CAT(tg_layer_acts, S) {
     /* MoE routing: logits [N][E], chosen experts and their sigmoid scores [N][K] */
     R *r, *score;
     int32_t *sel;
-    int32_t *cnt;  /* [E] tokens per expert */
-    int32_t *slot; /* [N·K] slots n·K + j, grouped by expert in token order */
+    int32_t *cnt;         /* [E] tokens per expert */
+    int32_t *slot;        /* [N·K] slots n·K + j, grouped by expert in token order */
     R *xe, *ge, *ue, *ae; /* [N·K][H or I] expert inputs (score·h2) and intermediates */
 } CAT(tg_layer_acts, S);
 
@@ -395,10 +395,10 @@ static herd_status FN(mlp_fwd)(tprec_ctx *pc, R *y, const R *x, R *g, R *u, R *a
 }
 
 /* dx (+)= gradient through the MLP; weight gradients added. */
-static herd_status FN(mlp_bwd)(tprec_ctx *pc, R *dx, bool acc, const R *dy, const R *x,
-                               const R *g, const R *u, const R *a, const R *Wg, const R *Wu,
-                               const R *Wd, R *dWg, R *dWu, R *dWd, R *dg, R *du, R *da,
-                               int64_t N, int64_t H, int64_t I)
+static herd_status FN(mlp_bwd)(tprec_ctx *pc, R *dx, bool acc, const R *dy, const R *x, const R *g,
+                               const R *u, const R *a, const R *Wg, const R *Wu, const R *Wd,
+                               R *dWg, R *dWu, R *dWd, R *dg, R *du, R *da, int64_t N, int64_t H,
+                               int64_t I)
 {
     herd_status st = TG_LIN_BWD(pc, da, false, dWd, dy, a, Wd, N, I, H, false);
     if (st)
@@ -411,13 +411,13 @@ static herd_status FN(mlp_bwd)(tprec_ctx *pc, R *dx, bool acc, const R *dy, cons
 }
 
 herd_status FN(tg_forward)(const tl_layout *lo, tprec_ctx *pc, const R *W, ACTS *a,
-                           const int32_t *ids, const int32_t *targets, int64_t B,
-                           double aux_coef, double *loss, double *aux_out)
+                           const int32_t *ids, const int32_t *targets, int64_t B, double aux_coef,
+                           double *loss, double *aux_out)
 {
     if (B > a->B)
         return herd_fail(HERD_ERR_INTERNAL, "training batch larger than its activations");
-    int64_t N = B * lo->T, H = lo->H, D = lo->D, nH = lo->nH, nKV = lo->nKV, E = lo->E,
-            K = lo->K, I = lo->I;
+    int64_t N = B * lo->T, H = lo->H, D = lo->D, nH = lo->nH, nKV = lo->nKV, E = lo->E, K = lo->K,
+            I = lo->I;
     int64_t qd = nH * D, kd = nKV * D;
     herd_status st = HERD_OK;
     R *x = a->l[0].x;
@@ -461,8 +461,8 @@ herd_status FN(tg_forward)(const tl_layout *lo, tprec_ctx *pc, const R *W, ACTS 
         } else {
             st = TG_LIN_FWD(pc, l->r, l->h2, W + Lw->router, N, H, E, pc ? pc->p.hp_router : 0);
             if (!st)
-                st = FN(mlp_fwd)(pc, xnext, l->h2, l->g, l->u, l->a, W + Lw->gate_sh,
-                                 W + Lw->up_sh, W + Lw->down_sh, N, H, I);
+                st = FN(mlp_fwd)(pc, xnext, l->h2, l->g, l->u, l->a, W + Lw->gate_sh, W + Lw->up_sh,
+                                 W + Lw->down_sh, N, H, I);
             if (st)
                 break;
             FN(route)(lo, l, N);
@@ -527,13 +527,13 @@ herd_status FN(tg_forward)(const tl_layout *lo, tprec_ctx *pc, const R *W, ACTS 
 herd_status FN(tg_backward)(const tl_layout *lo, tprec_ctx *pc, const R *W, R *G, ACTS *a,
                             const int32_t *ids, int64_t B, double aux_coef)
 {
-    int64_t N = B * lo->T, H = lo->H, D = lo->D, nH = lo->nH, nKV = lo->nKV, E = lo->E,
-            K = lo->K, I = lo->I, qd = nH * D, kd = nKV * D;
+    int64_t N = B * lo->T, H = lo->H, D = lo->D, nH = lo->nH, nKV = lo->nKV, E = lo->E, K = lo->K,
+            I = lo->I, qd = nH * D, kd = nKV * D;
     herd_status st;
     /* head: logits hold dL/dlogits after the forward's cross-entropy */
     memset(a->dh, 0, (size_t)(N * H) * sizeof(R));
-    st = TG_LIN_BWD(pc, a->dh, false, G + lo->output, a->logits, a->xf, W + lo->output, N, H,
-                    lo->V, pc ? pc->p.hp_head : 0);
+    st = TG_LIN_BWD(pc, a->dh, false, G + lo->output, a->logits, a->xf, W + lo->output, N, H, lo->V,
+                    pc ? pc->p.hp_head : 0);
     if (st)
         return st;
     const R *xl = lo->L > 0 ? a->tmp : a->l[0].x;
@@ -562,15 +562,12 @@ herd_status FN(tg_backward)(const tl_layout *lo, tprec_ctx *pc, const R *W, R *G
                     memcpy(dye + i * H, a->dx + n * H, (size_t)H * sizeof(R));
                 }
                 R *dxe = a->dxe;
-                st = FN(mlp_bwd)(pc, dxe, false, dye, l->xe + s0 * H, l->ge + s0 * I,
-                                 l->ue + s0 * I, l->ae + s0 * I,
-                                 W + Lw->gate_exps + (size_t)(e * I * H),
-                                 W + Lw->up_exps + (size_t)(e * I * H),
-                                 W + Lw->down_exps + (size_t)(e * H * I),
-                                 G + Lw->gate_exps + (size_t)(e * I * H),
-                                 G + Lw->up_exps + (size_t)(e * I * H),
-                                 G + Lw->down_exps + (size_t)(e * H * I), a->dg, a->du, a->da, c,
-                                 H, I);
+                st = FN(mlp_bwd)(
+                    pc, dxe, false, dye, l->xe + s0 * H, l->ge + s0 * I, l->ue + s0 * I,
+                    l->ae + s0 * I, W + Lw->gate_exps + (size_t)(e * I * H),
+                    W + Lw->up_exps + (size_t)(e * I * H), W + Lw->down_exps + (size_t)(e * H * I),
+                    G + Lw->gate_exps + (size_t)(e * I * H), G + Lw->up_exps + (size_t)(e * I * H),
+                    G + Lw->down_exps + (size_t)(e * H * I), a->dg, a->du, a->da, c, H, I);
                 /* xe = score·h2: dh2 += score·dxe, dscore = dxe·h2, dr = dscore·σ(1−σ) */
                 for (int64_t i = 0; i < c && !st; i++) {
                     int64_t s = l->slot[s0 + i], n = s / K;
@@ -604,13 +601,12 @@ herd_status FN(tg_backward)(const tl_layout *lo, tprec_ctx *pc, const R *W, R *G
                 }
             }
             if (!st)
-                st = TG_LIN_BWD(pc, a->dh, true, G + Lw->router, a->dr, l->h2, W + Lw->router, N,
-                                H, E, pc ? pc->p.hp_router : 0);
+                st = TG_LIN_BWD(pc, a->dh, true, G + Lw->router, a->dr, l->h2, W + Lw->router, N, H,
+                                E, pc ? pc->p.hp_router : 0);
         }
         if (st)
             break;
-        FN(tg_rmsnorm_bwd)(a->dx, G + Lw->ffn_norm, a->dh, l->xm, W + Lw->ffn_norm, l->rstd2, N,
-                           H);
+        FN(tg_rmsnorm_bwd)(a->dx, G + Lw->ffn_norm, a->dh, l->xm, W + Lw->ffn_norm, l->rstd2, N, H);
         /* attention: dx is now d/d(xm) = d/d(attention out) */
         st = TG_LIN_BWD(pc, a->do_, false, G + Lw->wo, a->dx, l->o, W + Lw->wo, N, qd, H, false);
         if (st)
@@ -633,15 +629,13 @@ herd_status FN(tg_backward)(const tl_layout *lo, tprec_ctx *pc, const R *W, R *G
         }
         st = TG_LIN_BWD(pc, a->dh, false, G + Lw->wq, a->dq, l->h1, W + Lw->wq, N, H, qd, false);
         if (!st)
-            st = TG_LIN_BWD(pc, a->dh, true, G + Lw->wk, a->dk, l->h1, W + Lw->wk, N, H, kd,
-                            false);
+            st = TG_LIN_BWD(pc, a->dh, true, G + Lw->wk, a->dk, l->h1, W + Lw->wk, N, H, kd, false);
         if (!st)
-            st = TG_LIN_BWD(pc, a->dh, true, G + Lw->wv, a->dv, l->h1, W + Lw->wv, N, H, kd,
-                            false);
+            st = TG_LIN_BWD(pc, a->dh, true, G + Lw->wv, a->dv, l->h1, W + Lw->wv, N, H, kd, false);
         if (st)
             break;
-        FN(tg_rmsnorm_bwd)(a->dx, G + Lw->attn_norm, a->dh, l->x, W + Lw->attn_norm, l->rstd1, N,
-                           H);
+        FN(tg_rmsnorm_bwd)
+        (a->dx, G + Lw->attn_norm, a->dh, l->x, W + Lw->attn_norm, l->rstd1, N, H);
     }
     if (st)
         return st;

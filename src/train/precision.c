@@ -25,7 +25,8 @@ void herd_train_precision_describe(const herd_train_precision *p, char *out, siz
     if (p->mode == HERD_TRAIN_F32)
         snprintf(out, n, "f32");
     else if (p->mode == HERD_TRAIN_BF16)
-        snprintf(out, n, "bf16%s%s", p->hp_head ? " hp:head" : "", p->hp_router ? " hp:router" : "");
+        snprintf(out, n, "bf16%s%s", p->hp_head ? " hp:head" : "",
+                 p->hp_router ? " hp:router" : "");
     else
         snprintf(out, n, "mx w=%s a=%s g=%s scale=%s%s%s", herd_mx_format_name(p->weights),
                  herd_mx_format_name(p->acts), herd_mx_format_name(p->grads),
@@ -74,8 +75,8 @@ static void mx_cast_ceil(herd_mx_format f, const float *x, float *y, size_t n)
 }
 
 /* Rounds rows×cols (contiguous) to the role's format along rows; src may equal dst. */
-static void cast_rows(const herd_train_precision *p, herd_mx_format f, const float *src,
-                      float *dst, int64_t rows, int64_t cols)
+static void cast_rows(const herd_train_precision *p, herd_mx_format f, const float *src, float *dst,
+                      int64_t rows, int64_t cols)
 {
     size_t n = (size_t)(rows * cols);
     if (p->mode == HERD_TRAIN_BF16) {
@@ -91,7 +92,8 @@ static void cast_rows(const herd_train_precision *p, herd_mx_format f, const flo
             continue;
         }
         for (int64_t c = 0; c < cols; c += HERD_MX_BLOCK)
-            mx_cast_ceil(f, s + c, d + c, (size_t)(cols - c < HERD_MX_BLOCK ? cols - c : HERD_MX_BLOCK));
+            mx_cast_ceil(f, s + c, d + c,
+                         (size_t)(cols - c < HERD_MX_BLOCK ? cols - c : HERD_MX_BLOCK));
     }
 }
 
@@ -120,8 +122,7 @@ herd_status tprec_lin_fwd(tprec_ctx *c, float *Y, const float *X, const float *W
 }
 
 herd_status tprec_lin_bwd(tprec_ctx *c, float *dX, bool acc_dx, float *dW, const float *dY,
-                          const float *X, const float *W, int64_t N, int64_t K, int64_t M,
-                          bool hp)
+                          const float *X, const float *W, int64_t N, int64_t K, int64_t M, bool hp)
 {
     if (N <= 0)
         return HERD_OK;

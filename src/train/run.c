@@ -105,8 +105,9 @@ static herd_status write_curves(const char *dir, const double *h, size_t steps, 
         return herd_fail(HERD_ERR_NOMEM, "out of memory for the loss curve");
     size_t n = (size_t)snprintf(s, cap, "step\tloss\tval_loss\n");
     for (size_t i = 0; i < steps; i++)
-        n += (size_t)snprintf(s + n, cap - n, isnan(h[2 * i + 1]) ? "%zu\t%.6f\t\n" : "%zu\t%.6f\t%.6f\n",
-                              i + 1, h[2 * i], h[2 * i + 1]);
+        n += (size_t)snprintf(s + n, cap - n,
+                              isnan(h[2 * i + 1]) ? "%zu\t%.6f\t\n" : "%zu\t%.6f\t%.6f\n", i + 1,
+                              h[2 * i], h[2 * i + 1]);
     snprintf(path, sizeof path, "%s/loss.tsv", dir);
     herd_status st = write_text(path, s);
     /* SVG: training loss (thin, smoothed over 1% of the steps) and validation (dots) */
@@ -125,8 +126,10 @@ static herd_status write_curves(const char *dir, const double *h, size_t steps, 
             "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" "
             "fill=\"white\"/>\n<text x=\"%.0f\" y=\"14\">%s</text>\n"
             "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
-            "stroke=\"#888\"/>\n<text x=\"4\" y=\"%.0f\">%.2f</text><text x=\"4\" y=\"%.0f\">%.2f</text>"
-            "<text x=\"%.0f\" y=\"%.0f\">step %zu</text>\n<polyline fill=\"none\" stroke=\"#1f77b4\" "
+            "stroke=\"#888\"/>\n<text x=\"4\" y=\"%.0f\">%.2f</text><text x=\"4\" "
+            "y=\"%.0f\">%.2f</text>"
+            "<text x=\"%.0f\" y=\"%.0f\">step %zu</text>\n<polyline fill=\"none\" "
+            "stroke=\"#1f77b4\" "
             "points=\"",
             W, Hh, x0, what, x0, y0, pw, ph, y0 + 10, hi, y0 + ph, lo, x0 + pw - 60, y0 + ph + 16,
             steps);
@@ -143,14 +146,14 @@ static herd_status write_curves(const char *dir, const double *h, size_t steps, 
         n += (size_t)snprintf(s + n, cap - n, "\"/>\n");
         for (size_t i = 0; i < steps; i++)
             if (!isnan(h[2 * i + 1]))
-                n += (size_t)snprintf(s + n, cap - n,
-                                      "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#d62728\"/>\n",
-                                      x0 + pw * (double)i / (double)steps,
-                                      y0 + ph * (hi - h[2 * i + 1]) / (hi - lo));
-        snprintf(s + n, cap - n,
-                 "<text x=\"%.0f\" y=\"%.0f\" fill=\"#1f77b4\">training loss</text><text x=\"%.0f\" "
-                 "y=\"%.0f\" fill=\"#d62728\">validation loss</text>\n</svg>\n",
-                 x0 + 10, y0 + 16, x0 + 120, y0 + 16);
+                n += (size_t)snprintf(
+                    s + n, cap - n, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#d62728\"/>\n",
+                    x0 + pw * (double)i / (double)steps, y0 + ph * (hi - h[2 * i + 1]) / (hi - lo));
+        snprintf(
+            s + n, cap - n,
+            "<text x=\"%.0f\" y=\"%.0f\" fill=\"#1f77b4\">training loss</text><text x=\"%.0f\" "
+            "y=\"%.0f\" fill=\"#d62728\">validation loss</text>\n</svg>\n",
+            x0 + 10, y0 + 16, x0 + 120, y0 + 16);
         snprintf(path, sizeof path, "%s/loss.svg", dir);
         st = write_text(path, s);
     }
@@ -277,7 +280,8 @@ herd_status herd_train_run(const herd_train_run_opts *o)
                 h[2 * s + 1] = sum / (double)nb;
         }
         double el = herd_now() - t0, rate = tok_done / (el > 0 ? el : 1e-9);
-        if (!o->quiet && (last || stop || !isnan(h[2 * s + 1]) || (s + 1) % (hp.log_every > 0 ? hp.log_every : 1) == 0)) {
+        if (!o->quiet && (last || stop || !isnan(h[2 * s + 1]) ||
+                          (s + 1) % (hp.log_every > 0 ? hp.log_every : 1) == 0)) {
             char eta[32], val[48] = "";
             hms((double)(hp.steps - s - 1) * (double)(hp.batch * hp.seq) / rate, eta, sizeof eta);
             if (!isnan(h[2 * s + 1]))
@@ -297,7 +301,12 @@ herd_status herd_train_run(const herd_train_run_opts *o)
     }
     if (!st && dir && herd_trainer_step_no(t) >= hp.steps) {
         snprintf(path, sizeof path, "%s/model.gguf", dir);
-        st = herd_trainer_export_gguf(t, &cfg, tokpath, "Llama-4-herd-kjv", "public-domain corpus (KJV); weights CC0", path);
+        /* the model's name and license come from the config ("training": "name", "license") */
+        const json_t *tr_obj = json_object_get(root, "training");
+        const char *name = json_string_value(json_object_get(tr_obj, "name"));
+        const char *lic = json_string_value(json_object_get(tr_obj, "license"));
+        st = herd_trainer_export_gguf(t, &cfg, HERD_TYPE_BF16, tokpath,
+                                      name ? name : "Llama-4-herd-trained", lic, path);
         if (!st && !o->quiet)
             fprintf(stderr, "herd train: wrote %s\n", path);
     }

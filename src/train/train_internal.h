@@ -43,47 +43,45 @@ herd_status tprec_lin_fwd(tprec_ctx *c, float *Y, const float *X, const float *W
                           int64_t K, int64_t M, bool hp);
 /* dX[N×K] (+)= dY·W (dX may be NULL); dW[M×K] += dYᵀ·X. */
 herd_status tprec_lin_bwd(tprec_ctx *c, float *dX, bool acc_dx, float *dW, const float *dY,
-                          const float *X, const float *W, int64_t N, int64_t K, int64_t M,
-                          bool hp);
+                          const float *X, const float *W, int64_t N, int64_t K, int64_t M, bool hp);
 /* The double twin's plain GEMM (herd_sgemm's forms). */
 void tdgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
             const double *B, int64_t ldb, double *C, int64_t ldc, bool acc);
 
 /* ---- the numerics, instantiated for float (_f32) and double (_f64) ---- */
-#define TG_DECLARE(R, S)                                                                          \
-    typedef struct tg_acts_##S tg_acts_##S;                                                       \
-    herd_status tg_acts_create_##S(const tl_layout *lo, int64_t B, tg_acts_##S **out);            \
-    void tg_acts_free_##S(tg_acts_##S *a);                                                        \
-    /* Forward of B sequences of T tokens (rows b·T + t at positions t), keeping what backward   \
-     * needs; returns the mean cross-entropy over targets >= 0 (+ aux in *aux if not NULL).      \
-     * targets NULL: logits only (left in the acts, herd_tg_logits).                             \
-     */                                                                                           \
-    herd_status tg_forward_##S(const tl_layout *lo, tprec_ctx *pc, const R *params,             \
-                               tg_acts_##S *a, const int32_t *ids, const int32_t *targets,       \
-                               int64_t B, double aux_coef, double *loss, double *aux);           \
-    /* Adds the gradient of (loss + aux) of the last forward into grads. */                      \
-    herd_status tg_backward_##S(const tl_layout *lo, tprec_ctx *pc, const R *params, R *grads,  \
-                                tg_acts_##S *a, const int32_t *ids, int64_t B,                   \
-                                double aux_coef);                                                 \
+#define TG_DECLARE(R, S)                                                                           \
+    typedef struct tg_acts_##S tg_acts_##S;                                                        \
+    herd_status tg_acts_create_##S(const tl_layout *lo, int64_t B, tg_acts_##S **out);             \
+    void tg_acts_free_##S(tg_acts_##S *a);                                                         \
+    /* Forward of B sequences of T tokens (rows b·T + t at positions t), keeping what backward    \
+     * needs; returns the mean cross-entropy over targets >= 0 (+ aux in *aux if not NULL).        \
+     * targets NULL: logits only (left in the acts, herd_tg_logits).                               \
+     */                                                                                            \
+    herd_status tg_forward_##S(const tl_layout *lo, tprec_ctx *pc, const R *params,                \
+                               tg_acts_##S *a, const int32_t *ids, const int32_t *targets,         \
+                               int64_t B, double aux_coef, double *loss, double *aux);             \
+    /* Adds the gradient of (loss + aux) of the last forward into grads. */                        \
+    herd_status tg_backward_##S(const tl_layout *lo, tprec_ctx *pc, const R *params, R *grads,     \
+                                tg_acts_##S *a, const int32_t *ids, int64_t B, double aux_coef);   \
     const R *tg_logits_##S(const tg_acts_##S *a);
 TG_DECLARE(float, f32)
 TG_DECLARE(double, f64)
 
 /* Single ops, exposed for the per-op gradient checks (tests/train). */
-#define TG_OPS_DECLARE(R, S)                                                                      \
-    void tg_rmsnorm_fwd_##S(R *y, R *rstd, const R *x, const R *w, int64_t N, int64_t H,         \
-                            double eps);                                                          \
-    void tg_rmsnorm_bwd_##S(R *dx, R *dw, const R *dy, const R *x, const R *w, const R *rstd,    \
-                            int64_t N, int64_t H);                                                \
-    void tg_headnorm_fwd_##S(R *x, R *rstd, int64_t rows, int64_t D, double eps);                \
-    void tg_headnorm_bwd_##S(R *dx, const R *y, const R *rstd, int64_t rows, int64_t D);         \
-    void tg_rope_##S(const tl_layout *lo, R *x, int64_t B, int64_t nh, bool inverse);            \
-    void tg_swiglu_fwd_##S(R *a, const R *g, const R *u, int64_t n);                             \
-    void tg_swiglu_bwd_##S(R *dg, R *du, const R *da, const R *g, const R *u, int64_t n);        \
-    double tg_xent_##S(R *logits, const int32_t *targets, int64_t N, int64_t V);                 \
-    void tg_attention_fwd_##S(const tl_layout *lo, R *o, R *P, const R *q, const R *k,           \
-                              const R *v, int64_t B, bool chunked);                               \
-    void tg_attention_bwd_##S(const tl_layout *lo, R *dq, R *dk, R *dv, R *dP, const R *dout,    \
+#define TG_OPS_DECLARE(R, S)                                                                       \
+    void tg_rmsnorm_fwd_##S(R *y, R *rstd, const R *x, const R *w, int64_t N, int64_t H,           \
+                            double eps);                                                           \
+    void tg_rmsnorm_bwd_##S(R *dx, R *dw, const R *dy, const R *x, const R *w, const R *rstd,      \
+                            int64_t N, int64_t H);                                                 \
+    void tg_headnorm_fwd_##S(R *x, R *rstd, int64_t rows, int64_t D, double eps);                  \
+    void tg_headnorm_bwd_##S(R *dx, const R *y, const R *rstd, int64_t rows, int64_t D);           \
+    void tg_rope_##S(const tl_layout *lo, R *x, int64_t B, int64_t nh, bool inverse);              \
+    void tg_swiglu_fwd_##S(R *a, const R *g, const R *u, int64_t n);                               \
+    void tg_swiglu_bwd_##S(R *dg, R *du, const R *da, const R *g, const R *u, int64_t n);          \
+    double tg_xent_##S(R *logits, const int32_t *targets, int64_t N, int64_t V);                   \
+    void tg_attention_fwd_##S(const tl_layout *lo, R *o, R *P, const R *q, const R *k, const R *v, \
+                              int64_t B, bool chunked);                                            \
+    void tg_attention_bwd_##S(const tl_layout *lo, R *dq, R *dk, R *dv, R *dP, const R *dout,      \
                               const R *P, const R *q, const R *k, const R *v, int64_t B);
 TG_OPS_DECLARE(float, f32)
 TG_OPS_DECLARE(double, f64)

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 void herd_train_hparams_default(herd_train_hparams *h)
 {
     *h = (herd_train_hparams){.seq = 128,
@@ -72,11 +71,10 @@ herd_status herd_train_hparams_parse(const json_t *o, const char *what, herd_tra
     if (!st)
         st = herd_json_get_int(o, "log_every", h->log_every, what, &h->log_every);
     h->seed = (uint64_t)seed;
-    if (!st && (h->seq < 2 || h->seq > 65536 || h->batch < 1 || h->batch > 65536 ||
-                h->steps < 1 || h->warmup < 0 || !(h->lr > 0) || h->eval_batches < 0))
+    if (!st && (h->seq < 2 || h->seq > 65536 || h->batch < 1 || h->batch > 65536 || h->steps < 1 ||
+                h->warmup < 0 || !(h->lr > 0) || h->eval_batches < 0))
         st = herd_fail(HERD_ERR_RANGE,
-                       "%s: training needs seq_len 2..65536, batch >= 1, steps >= 1, lr > 0",
-                       what);
+                       "%s: training needs seq_len 2..65536, batch >= 1, steps >= 1, lr > 0", what);
     return st;
 }
 
@@ -100,7 +98,8 @@ static uint64_t splitmix(uint64_t *s)
 
 static double normal(uint64_t *s)
 {
-    double u1 = ((double)(splitmix(s) >> 11) + 1) * 0x1p-53, u2 = (double)(splitmix(s) >> 11) * 0x1p-53;
+    double u1 = ((double)(splitmix(s) >> 11) + 1) * 0x1p-53,
+           u2 = (double)(splitmix(s) >> 11) * 0x1p-53;
     return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
 }
 
@@ -183,7 +182,8 @@ static herd_status check_ids(const herd_trainer *t, const int32_t *ids, const in
     int64_t N = t->hp.batch * t->hp.seq;
     for (int64_t i = 0; i < N; i++)
         if (ids[i] < 0 || ids[i] >= t->lo.V || (tg && tg[i] >= t->lo.V))
-            return herd_fail(HERD_ERR_RANGE, "token id %d is outside the model's vocabulary of %lld",
+            return herd_fail(HERD_ERR_RANGE,
+                             "token id %d is outside the model's vocabulary of %lld",
                              ids[i] < 0 || ids[i] >= t->lo.V ? ids[i] : tg[i], (long long)t->lo.V);
     return HERD_OK;
 }
@@ -193,8 +193,8 @@ herd_status herd_trainer_eval(herd_trainer *t, const int32_t *ids, const int32_t
 {
     herd_status st = check_ids(t, ids, targets);
     if (!st)
-        st = tg_forward_f32(&t->lo, &t->pc, t->w, t->acts, ids, targets, t->hp.batch, 0, loss,
-                            NULL);
+        st =
+            tg_forward_f32(&t->lo, &t->pc, t->w, t->acts, ids, targets, t->hp.batch, 0, loss, NULL);
     return st;
 }
 

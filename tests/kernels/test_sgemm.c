@@ -15,7 +15,7 @@ static float frand(void)
 
 TEST(forms_and_tails)
 {
-    static const int64_t shapes[][3] = {{1, 1, 1},   {8, 32, 16},  {9, 33, 17},   {7, 31, 300},
+    static const int64_t shapes[][3] = {{1, 1, 1},     {8, 32, 16}, {9, 33, 17},  {7, 31, 300},
                                         {17, 65, 513}, {3, 100, 5}, {40, 20, 257}};
     herd_pool *pool = NULL;
     CHECK(herd_pool_create(2, &pool) == HERD_OK);

@@ -36,7 +36,6 @@ static double loss_at(const tl_layout *lo, double *W, tg_acts_f64 *a, const int3
     return loss;
 }
 
-
 /* ---- single ops: L = Σ c·op(x) for a random c; backward with dy = c against central
  * differences of L in double ---- */
 enum { MAXN = 4096 };

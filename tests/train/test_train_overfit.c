@@ -2,7 +2,11 @@
  * and NoPE) must drive its loss near zero in every precision mode, and a step must be
  * deterministic (two trainers of the same seed give the same bits). */
 #include "harness.h"
+#include "herd/model_gguf.h"
 #include "herd/train.h"
+#include "train/train_internal.h"
+
+#include <unistd.h>
 
 static const char cfg_text[] =
     "{\"architectures\": [\"Llama4ForCausalLM\"], \"hidden_size\": 32, \"num_hidden_layers\": 2,"
@@ -89,9 +93,66 @@ TEST(deterministic)
     CHECK(a == b && f1 == f2);
 }
 
+/* A trained model exported as GGUF (F32 matrices) and loaded by the inference engine gives
+ * the logits the training graph computes: the two implement the same Llama 4. */
+TEST(export_matches_inference)
+{
+    herd_llama4_config c;
+    CHECK(herd_llama4_config_parse(cfg_text, sizeof cfg_text - 1, "test", &c) == HERD_OK);
+    herd_train_hparams h;
+    herd_train_hparams_default(&h);
+    h.seq = T;
+    h.batch = B;
+    h.init_std = 0.3; /* large weights: every op matters to the logits */
+    herd_train_precision p;
+    herd_train_precision_default(&p);
+    herd_trainer *t = NULL;
+    CHECK(herd_trainer_create(&c, &h, &p, NULL, &t) == HERD_OK);
+    if (!t)
+        return;
+    int32_t ids[B * T];
+    for (int i = 0; i < B * T; i++)
+        ids[i] = (int32_t)((i * 37 + 5) % 64);
+    CHECK(tg_forward_f32(&t->lo, &t->pc, t->w, t->acts, ids, NULL, B, 0, NULL, NULL) == HERD_OK);
+    const float *want = tg_logits_f32(t->acts);
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/herd_train_export_%d.gguf", (int)getpid());
+    CHECK(herd_trainer_export_gguf(t, &c, HERD_TYPE_F32, NULL, "Llama-test", NULL, path) ==
+          HERD_OK);
+    herd_llama4_config gc;
+    herd_weight_source src;
+    herd_model *m = NULL;
+    herd_kv_cache *kv = NULL;
+    CHECK(herd_gguf_source_open(path, &gc, &src) == HERD_OK);
+    herd_model_opts mo;
+    herd_model_opts_default(&mo);
+    mo.threads = 1;
+    mo.aprep = HERD_APREP_EXACT;
+    mo.quiet = true;
+    CHECK(herd_model_load_source(&gc, &src, &mo, &m) == HERD_OK);
+    if (m)
+        CHECK(herd_kv_create(m, T, &kv) == HERD_OK);
+    float *got = malloc(sizeof(float) * T * 64);
+    if (kv) {
+        CHECK(herd_model_forward(m, kv, ids, T, got, true) == HERD_OK);
+        double worst = 0;
+        for (int i = 0; i < T * 64; i++)
+            worst = fabs(got[i] - want[i]) > worst ? fabs(got[i] - want[i]) : worst;
+        printf("exported model vs training graph: max |logit difference| %.2e\n", worst);
+        CHECK(worst < 2e-3);
+    }
+    free(got);
+    herd_kv_free(kv);
+    herd_model_free(m);
+    unlink(path);
+    herd_trainer_free(t);
+    herd_llama4_config_free(&c);
+}
+
 int main(void)
 {
     RUN(overfit_every_precision);
     RUN(deterministic);
+    RUN(export_matches_inference);
     return harness_finish();
 }
