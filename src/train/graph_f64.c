@@ -1,7 +1,8 @@
 /* The training graph in double: the twin the gradient checks difference (plain GEMMs, no
  * precision modes). */
-#define R double
-#define S f64
+#define R      double
+#define TG_EXP exp
+#define S      f64
 #define TG_GEMM(pc, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc)                                  \
     tdgemm(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc)
 #define TG_LIN_FWD(pc, Y, X, W, N, K, M, hp)                                                       \

@@ -102,7 +102,7 @@ void FN(tg_rope)(const tl_layout *lo, R *x, int64_t B, int64_t nh, bool inverse)
 void FN(tg_swiglu_fwd)(R *a, const R *g, const R *u, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) {
-        R s = (R)(1 / (1 + exp(-(double)g[i])));
+        R s = 1 / (1 + TG_EXP(-g[i]));
         a[i] = g[i] * s * u[i];
     }
 }
@@ -111,7 +111,7 @@ void FN(tg_swiglu_fwd)(R *a, const R *g, const R *u, int64_t n)
 void FN(tg_swiglu_bwd)(R *dg, R *du, const R *da, const R *g, const R *u, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) {
-        R s = (R)(1 / (1 + exp(-(double)g[i])));
+        R s = 1 / (1 + TG_EXP(-g[i]));
         dg[i] = da[i] * u[i] * s * (1 + g[i] * (1 - s));
         du[i] = da[i] * g[i] * s;
     }
@@ -130,16 +130,18 @@ double FN(tg_xent)(R *logits, const int32_t *targets, int64_t N, int64_t V)
             memset(z, 0, (size_t)V * sizeof *z);
             continue;
         }
-        R mx = z[0];
+        R mx = z[0], zt = z[targets[n]];
         for (int64_t j = 1; j < V; j++)
             mx = z[j] > mx ? z[j] : mx;
         double sum = 0;
+        for (int64_t j = 0; j < V; j++) {
+            z[j] = TG_EXP(z[j] - mx); /* once: exp is most of this op's time */
+            sum += z[j];
+        }
+        loss += (double)mx + log(sum) - (double)zt;
+        R scale = (R)(inv / sum);
         for (int64_t j = 0; j < V; j++)
-            sum += exp((double)(z[j] - mx));
-        double lse = (double)mx + log(sum);
-        loss += lse - (double)z[targets[n]];
-        for (int64_t j = 0; j < V; j++)
-            z[j] = (R)(exp((double)z[j] - lse) * inv);
+            z[j] *= scale;
         z[targets[n]] -= (R)inv;
     }
     return loss * inv;
@@ -171,10 +173,13 @@ void FN(tg_attention_fwd)(const tl_layout *lo, R *o, R *P, const R *q, const R *
                 for (int64_t j = lo0; j <= t; j++)
                     mx = s[j] * (R)scale > mx ? s[j] * (R)scale : mx;
                 double sum = 0;
+                for (int64_t j = 0; j < T; j++) {
+                    s[j] = j < lo0 || j > t ? 0 : TG_EXP(s[j] * (R)scale - mx);
+                    sum += s[j];
+                }
+                R inv = (R)(1 / sum);
                 for (int64_t j = lo0; j <= t; j++)
-                    sum += exp((double)(s[j] * (R)scale - mx));
-                for (int64_t j = 0; j < T; j++)
-                    s[j] = j < lo0 || j > t ? 0 : (R)(exp((double)(s[j] * (R)scale - mx)) / sum);
+                    s[j] *= inv;
             }
             GEMM(false, false, T, D, T, S, T, v + b * T * kd + g * D, kd, o + b * T * qd + h * D,
                  qd, false);
