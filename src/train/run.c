@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 typedef struct corpus {
     herd_tokens ids;
@@ -170,6 +171,24 @@ static void hms(double s, char *out, size_t n)
         snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
 }
 
+/* Multiply-adds ×2 of the GEMMs one training token costs: every weight GEMM three times
+ * (forward, dX, dW; top-k routed experts), attention's QKᵀ and PV over the whole T×T square
+ * (computed whole, then masked) in the forward and four such products in the backward. */
+static double train_flops_per_token(const tl_layout *lo)
+{
+    double H = (double)lo->H, qd = (double)(lo->nH * lo->D), kd = (double)(lo->nKV * lo->D);
+    double w = H * (double)lo->V; /* the head */
+    for (int64_t l = 0; l < lo->L; l++) {
+        w += 2 * H * qd + 2 * H * kd;
+        if (lo->layers[l].moe)
+            w += H * (double)lo->E + ((double)lo->K + 1) * 3 * H * (double)lo->I;
+        else
+            w += 3 * H * (double)lo->Im;
+    }
+    double att = 2.0 * (double)lo->T * (double)lo->D * (double)lo->nH * (double)lo->L;
+    return 3 * 2 * w + 6 * att;
+}
+
 herd_status herd_train_run(const herd_train_run_opts *o)
 {
     herd_llama4_config cfg = {0};
@@ -248,6 +267,7 @@ herd_status herd_train_run(const herd_train_run_opts *o)
                 o->val ? "" : " (no validation)", prec, pool ? herd_pool_size(pool) : 1,
                 pool && herd_pool_size(pool) > 1 ? "s" : "");
     double t0 = herd_now(), tok_done = 0;
+    clock_t c0 = clock(); /* CPU time of every thread: the rate a shared machine cannot skew */
     for (int64_t s = s0; !st && s < hp.steps; s++) {
         uint64_t r = mix(hp.seed ^ mix((uint64_t)s + 0x51ed));
         for (int64_t b = 0; b < hp.batch; b++) {
@@ -298,6 +318,15 @@ herd_status herd_train_run(const herd_train_run_opts *o)
         }
         if (s + 1 == o->stop_after)
             break;
+    }
+    if (!st && !o->quiet && tok_done > 0) {
+        double wall = herd_now() - t0, cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
+        double fl = train_flops_per_token(&t->lo) * tok_done;
+        fprintf(stderr,
+                "herd train: %.0f tokens in %.1f s (%.1f s of CPU: %.0f tokens per CPU-second, "
+                "%.1f GFLOP per CPU-second in the GEMMs)\n",
+                tok_done, wall, cpu, tok_done / (cpu > 0 ? cpu : 1e-9),
+                fl / (cpu > 0 ? cpu : 1e-9) / 1e9);
     }
     if (!st && dir && herd_trainer_step_no(t) >= hp.steps) {
         snprintf(path, sizeof path, "%s/model.gguf", dir);

@@ -78,6 +78,11 @@ check "run -p without a tokenizer" '! "$HERD" run -m "$T/notok" -p hi 2> "$T/e4"
 check "not a Llama 4 tokenizer" '! echo hi | "$HERD" chat -m "$M" --tokenizer tokenizer/hf/o200k_4k.tokenizer.json 2> "$T/e2" && grep -q "begin_of_text" "$T/e2"'
 check "a message larger than the context" '! printf "hello there how are you today\n" | "$HERD" chat -m "$M" --ctx 16 2> "$T/e3" && grep -q "does not fit the context of 16" "$T/e3"'
 check "--ids is refused" '! "$HERD" chat -m "$M" --ids 1,2 < /dev/null 2>/dev/null'
-check "-m is required" '"$HERD" chat < /dev/null 2>/dev/null; [ $? -eq 2 ]'
+# no -m: the built-in model (models/kjv) when the source tree has it, else a usage error
+if [ -f ../../models/kjv/model.gguf ]; then
+  check "no -m: the built-in model" 'echo "And God said" | "$HERD" chat -n 4 >/dev/null 2>&1'
+else
+  check "-m is required" '"$HERD" chat < /dev/null 2>/dev/null; [ $? -eq 2 ]'
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
