@@ -1,0 +1,731 @@
+/* The OpenAI endpoints: /v1/chat/completions and /v1/completions (request checking, the job,
+ * the reply as one JSON or as server-sent events), /tokenize and /detokenize. */
+#include "serve/http.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- request checking ------------------------------------------------------------------------ */
+typedef struct perr {
+    const char *param;
+    char msg[400];
+} perr;
+
+static bool fail(perr *e, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static bool fail(perr *e, const char *param, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    e->param = param;
+    return false;
+}
+
+/* A number in [lo, hi] (absent or null: *out unchanged). */
+static bool num(const json_t *b, const char *key, double lo, double hi, double *out, perr *e)
+{
+    const json_t *v = json_object_get(b, key);
+    if (!v || json_is_null(v))
+        return true;
+    if (!json_is_number(v))
+        return fail(e, key, "'%s' must be a number", key);
+    double x = json_number_value(v);
+    if (!(x >= lo && x <= hi))
+        return fail(e, key, "'%s' must be between %g and %g", key, lo, hi);
+    *out = x;
+    return true;
+}
+
+static bool integer(const json_t *b, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                    perr *e)
+{
+    const json_t *v = json_object_get(b, key);
+    if (!v || json_is_null(v))
+        return true;
+    if (!json_is_integer(v))
+        return fail(e, key, "'%s' must be an integer", key);
+    json_int_t x = json_integer_value(v);
+    if (x < lo || x > hi)
+        return fail(e, key, "'%s' must be between %lld and %lld", key, (long long)lo,
+                    (long long)hi);
+    *out = x;
+    return true;
+}
+
+static bool boolean(const json_t *b, const char *key, bool *out, perr *e)
+{
+    const json_t *v = json_object_get(b, key);
+    if (!v || json_is_null(v))
+        return true;
+    if (!json_is_boolean(v))
+        return fail(e, key, "'%s' must be true or false", key);
+    *out = json_is_true(v);
+    return true;
+}
+
+/* Fields OpenAI defines that herd accepts only at their neutral value. */
+static bool neutral(const json_t *b, perr *e)
+{
+    static const char *const zero[] = {"presence_penalty", "frequency_penalty"};
+    for (size_t i = 0; i < 2; i++) {
+        const json_t *v = json_object_get(b, zero[i]);
+        if (v && !json_is_null(v) && (!json_is_number(v) || json_number_value(v) != 0))
+            return fail(e, zero[i], "'%s' is not supported (only 0)", zero[i]);
+    }
+    const json_t *v = json_object_get(b, "logprobs");
+    if (v && !json_is_null(v) && !json_is_false(v))
+        return fail(e, "logprobs", "'logprobs' is not supported");
+    v = json_object_get(b, "logit_bias");
+    if (v && !json_is_null(v) && !(json_is_object(v) && json_object_size(v) == 0))
+        return fail(e, "logit_bias", "'logit_bias' is not supported");
+    v = json_object_get(b, "echo");
+    if (v && !json_is_null(v) && !json_is_false(v))
+        return fail(e, "echo", "'echo' is not supported");
+    v = json_object_get(b, "suffix");
+    if (v && !json_is_null(v))
+        return fail(e, "suffix", "'suffix' is not supported");
+    v = json_object_get(b, "best_of");
+    if (v && !json_is_null(v) && !(json_is_integer(v) && json_integer_value(v) == 1))
+        return fail(e, "best_of", "'best_of' must be 1");
+    return true;
+}
+
+static bool known_fields(const json_t *b, bool chat, perr *e)
+{
+    static const char *const common[] = {
+        "model", "temperature", "top_p", "top_k", "min_p", "max_tokens", "stop", "seed", "n",
+        "stream", "stream_options", "presence_penalty", "frequency_penalty", "logit_bias",
+        "logprobs", "user", "metadata", "store", "service_tier", NULL};
+    static const char *const chat_only[] = {"messages", "max_completion_tokens",
+                                            "response_format", "tools", "tool_choice",
+                                            "parallel_tool_calls", "top_logprobs", NULL};
+    static const char *const compl_only[] = {"prompt", "echo", "suffix", "best_of", NULL};
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)b, key, v)
+    {
+        bool ok = false;
+        for (const char *const *k = common; *k && !ok; k++)
+            ok = !strcmp(*k, key);
+        for (const char *const *k = chat ? chat_only : compl_only; *k && !ok; k++)
+            ok = !strcmp(*k, key);
+        if (!ok)
+            return fail(e, key, "unrecognized request argument supplied: %.100s", key);
+    }
+    return true;
+}
+
+static bool parse_stop(const json_t *b, srv_job *j, perr *e)
+{
+    const json_t *v = json_object_get(b, "stop");
+    if (!v || json_is_null(v))
+        return true;
+    json_t *one = json_is_string(v) ? json_pack("[O]", v) : json_incref((json_t *)v);
+    bool ok = json_is_array(one) && json_array_size(one) <= SRV_MAX_STOP;
+    size_t i;
+    json_t *s;
+    json_array_foreach(one, i, s)
+    {
+        if (!ok)
+            break;
+        ok = json_is_string(s) && json_string_length(s) > 0 && json_string_length(s) <= 256;
+        if (ok && !(j->stop[j->n_stop++] = strdup(json_string_value(s))))
+            ok = false;
+    }
+    json_decref(one);
+    return ok || fail(e, "stop", "'stop' must be a string or an array of up to %d non-empty "
+                      "strings (256 bytes each)", SRV_MAX_STOP);
+}
+
+static bool parse_tools(const json_t *b, const json_t **tools, bool *use, perr *e)
+{
+    const json_t *t = json_object_get(b, "tools"), *choice = json_object_get(b, "tool_choice");
+    *tools = NULL;
+    *use = false;
+    if (!t || json_is_null(t))
+        return true;
+    if (!json_is_array(t))
+        return fail(e, "tools", "'tools' must be an array");
+    size_t i;
+    const json_t *x;
+    json_array_foreach(t, i, x)
+    {
+        const json_t *f = json_object_get(x, "function");
+        const char *type = json_string_value(json_object_get(x, "type"));
+        if (!json_is_object(x) || !type || strcmp(type, "function") ||
+            !json_is_string(json_object_get(f, "name")))
+            return fail(e, "tools", "tools[%zu] must be {\"type\": \"function\", \"function\": "
+                        "{\"name\": ...}}", i);
+        const json_t *p = json_object_get(f, "parameters");
+        if (p && !json_is_object(p))
+            return fail(e, "tools", "tools[%zu].function.parameters must be an object", i);
+    }
+    if (choice && !json_is_null(choice) && !json_is_string(choice) && !json_is_object(choice))
+        return fail(e, "tool_choice", "'tool_choice' must be a string or an object");
+    if (json_is_string(choice) && strcmp(json_string_value(choice), "none") &&
+        strcmp(json_string_value(choice), "auto") && strcmp(json_string_value(choice), "required"))
+        return fail(e, "tool_choice", "'tool_choice' must be none, auto, required or an object");
+    if (json_is_string(choice) && !strcmp(json_string_value(choice), "none"))
+        return true;
+    *tools = json_array_size(t) ? t : NULL;
+    *use = *tools != NULL;
+    return true;
+}
+
+/* The completions prompt: a string, a list of one string, or a list of token ids. */
+static bool completion_prompt(srv_server *s, const json_t *b, herd_tokens *out, perr *e)
+{
+    const json_t *p = json_object_get(b, "prompt");
+    if (json_is_array(p) && json_array_size(p) == 1 && json_is_string(json_array_get(p, 0)))
+        p = json_array_get(p, 0);
+    if (json_is_string(p)) {
+        const char *text = json_string_value(p);
+        size_t n = json_string_length(p);
+        unsigned flags = HERD_ENCODE_SPECIAL;
+        if (strncmp(text, "<|begin_of_text|>", 17) != 0)
+            flags |= HERD_ENCODE_BOS;
+        if (herd_tokenizer_encode(s->tok, text, n, flags, out))
+            return fail(e, "prompt", "%s", herd_last_error());
+        return true;
+    }
+    if (json_is_array(p) && json_array_size(p) > 0) {
+        size_t i;
+        const json_t *x;
+        json_array_foreach(p, i, x)
+        {
+            if (!json_is_integer(x))
+                return fail(e, "prompt", "'prompt' must be a string or a list of token ids "
+                            "(one prompt per request)");
+            json_int_t id = json_integer_value(x);
+            if (id < 0 || id >= s->vocab)
+                return fail(e, "prompt", "prompt token %lld is outside the vocabulary",
+                            (long long)id);
+            if (herd_tokens_push(out, (int32_t)id))
+                return fail(e, NULL, "out of memory");
+        }
+        return true;
+    }
+    return fail(e, "prompt", "'prompt' must be a non-empty string or a list of token ids");
+}
+
+typedef struct gen {
+    bool chat, stream, include_usage, tools;
+} gen;
+
+/* Fills the job from the request; false with *e set on a bad request. */
+static bool parse_request(srv_server *s, const json_t *b, gen *g, srv_job *j, perr *e)
+{
+    if (!known_fields(b, g->chat, e) || !neutral(b, e))
+        return false;
+    const json_t *model = json_object_get(b, "model");
+    if (model && !json_is_null(model) && !json_is_string(model))
+        return fail(e, "model", "'model' must be a string");
+    int64_t n = 1;
+    if (!integer(b, "n", 1, 1, &n, e))
+        return false;
+    herd_sampler_params_default(&j->sampler);
+    double temp = j->sampler.temperature, top_p = j->sampler.top_p, min_p = j->sampler.min_p;
+    int64_t top_k = 0, seed = -1, max_tokens = g->chat ? -1 : 16;
+    if (!num(b, "temperature", 0, 2, &temp, e) || !num(b, "top_p", 0, 1, &top_p, e) ||
+        !num(b, "min_p", 0, 1, &min_p, e) || !integer(b, "top_k", 0, INT32_MAX, &top_k, e) ||
+        !integer(b, "seed", INT64_MIN, INT64_MAX, &seed, e) ||
+        !integer(b, "max_tokens", 1, INT32_MAX, &max_tokens, e) ||
+        (g->chat && !integer(b, "max_completion_tokens", 1, INT32_MAX, &max_tokens, e)) ||
+        !boolean(b, "stream", &g->stream, e) || !parse_stop(b, j, e))
+        return false;
+    if (top_p <= 0)
+        return fail(e, "top_p", "'top_p' must be above 0");
+    const json_t *so = json_object_get(b, "stream_options");
+    if (so && !json_is_null(so)) {
+        if (!json_is_object(so))
+            return fail(e, "stream_options", "'stream_options' must be an object");
+        if (!g->stream)
+            return fail(e, "stream_options", "'stream_options' needs \"stream\": true");
+        if (!boolean(so, "include_usage", &g->include_usage, e))
+            return false;
+    }
+    const json_t *rf = json_object_get(b, "response_format");
+    if (rf && !json_is_null(rf)) {
+        const char *type = json_string_value(json_object_get(rf, "type"));
+        if (!json_is_object(rf) || !type)
+            return fail(e, "response_format", "'response_format' must be {\"type\": ...}");
+        if (!strcmp(type, "json_object"))
+            j->json_mode = true;
+        else if (strcmp(type, "text") != 0)
+            return fail(e, "response_format", "response_format type '%.40s' is not supported "
+                        "(text or json_object)", type);
+    }
+    j->sampler.temperature = (float)temp;
+    j->sampler.top_p = (float)top_p;
+    j->sampler.min_p = (float)min_p;
+    j->sampler.top_k = top_k;
+    static atomic_uint_fast64_t entropy;
+    j->sampler.seed = seed >= 0 ? (uint64_t)seed
+                                : (uint64_t)time(NULL) ^ (atomic_fetch_add(&entropy, 1) << 32) ^
+                                      (uint64_t)(uintptr_t)j;
+    j->max_tokens = max_tokens > 0 ? max_tokens : INT64_MAX;
+    if (g->chat) {
+        const json_t *tools;
+        char err[400];
+        if (!parse_tools(b, &tools, &g->tools, e))
+            return false;
+        if (j->json_mode && g->tools)
+            return fail(e, "response_format", "JSON mode and tools cannot be combined");
+        if (srv_render_chat(s->tok, json_object_get(b, "messages"), tools, &j->prompt, err,
+                            sizeof err))
+            return fail(e, "messages", "%s", err);
+    } else if (!completion_prompt(s, b, &j->prompt, e)) {
+        return false;
+    }
+    return true;
+}
+
+/* ---- replies --------------------------------------------------------------------------------- */
+/* A JSON string of bytes that may hold invalid UTF-8 (replaced by U+FFFD). */
+static json_t *jstr(const char *s, size_t n)
+{
+    json_t *v = json_stringn(s, n);
+    if (v)
+        return v;
+    char *b = malloc(n * 3 + 1);
+    size_t o = 0;
+    if (!b)
+        return NULL;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t l = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        json_t *t = l && i + l <= n ? json_stringn(s + i, l) : NULL;
+        if (t) {
+            memcpy(b + o, s + i, l);
+            o += l;
+            i += l;
+            json_decref(t);
+        } else {
+            memcpy(b + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        }
+    }
+    v = json_stringn(b, o);
+    free(b);
+    return v;
+}
+
+static const char *finish_name(srv_finish f, bool tool_calls)
+{
+    if (tool_calls)
+        return "tool_calls";
+    return f == SRV_FINISH_LENGTH ? "length" : "stop";
+}
+
+static json_t *usage(const srv_job *j)
+{
+    int64_t p = (int64_t)j->prompt.n, c = j->n_generated;
+    return json_pack("{s:I,s:I,s:I,s:{s:I}}", "prompt_tokens", (json_int_t)p,
+                     "completion_tokens", (json_int_t)c, "total_tokens", (json_int_t)(p + c),
+                     "prompt_tokens_details", "cached_tokens", (json_int_t)j->cached_tokens);
+}
+
+/* tool_calls of a parsed reply in OpenAI's form (index added for stream deltas). */
+static json_t *openai_calls(json_t *calls, bool with_index)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(calls, i, c)
+    {
+        char id[48];
+        srv_make_id("call_", id, sizeof id);
+        json_t *x = json_pack("{s:s,s:s,s:{s:O,s:O}}", "id", id, "type", "function", "function",
+                              "name", json_object_get(c, "name"), "arguments",
+                              json_object_get(c, "arguments"));
+        if (with_index)
+            json_object_set_new(x, "index", json_integer((json_int_t)i));
+        json_array_append_new(out, x);
+    }
+    return out;
+}
+
+static json_t *envelope(srv_server *s, const char *id, int64_t created, const char *object)
+{
+    return json_pack("{s:s,s:s,s:I,s:s,s:s}", "id", id, "object", object, "created",
+                     (json_int_t)created, "model", s->model_id, "system_fingerprint",
+                     "herd-" HERD_VERSION);
+}
+
+static enum MHD_Result whole_reply(srv_conn *c, const gen *g, srv_job *j, const char *id,
+                                   int64_t created)
+{
+    json_t *r = envelope(c->srv, id, created, g->chat ? "chat.completion" : "text_completion");
+    json_t *calls = NULL;
+    size_t content_len = j->len;
+    if (g->tools)
+        calls = srv_parse_tool_calls(j->text, j->len, j->python_start, &content_len);
+    json_t *choice;
+    if (g->chat) {
+        json_t *msg = json_pack("{s:s}", "role", "assistant");
+        json_object_set_new(msg, "content",
+                            calls && content_len == 0 ? json_null() : jstr(j->text, content_len));
+        if (calls)
+            json_object_set_new(msg, "tool_calls", openai_calls(calls, false));
+        choice = json_pack("{s:i,s:o,s:n}", "index", 0, "message", msg, "logprobs");
+    } else {
+        choice = json_pack("{s:i,s:o,s:n}", "index", 0, "text", jstr(j->text, j->len),
+                           "logprobs");
+    }
+    json_object_set_new(choice, "finish_reason",
+                        json_string(finish_name(j->finish, calls != NULL)));
+    json_object_set_new(r, "choices", json_pack("[o]", choice));
+    json_object_set_new(r, "usage", usage(j));
+    json_decref(calls);
+    return srv_reply_json(c, 200, r);
+}
+
+/* ---- streaming ------------------------------------------------------------------------------- */
+typedef struct stream {
+    srv_server *srv;
+    srv_job *job;
+    int fd;
+    gen g;
+    char id[64];
+    int64_t created;
+    size_t sent;
+    int phase; /* 0 role chunk next, 1 content, 2 over */
+    char *out;
+    size_t n, off, cap;
+} stream;
+
+static void emit_raw(stream *st, const char *s, size_t n)
+{
+    if (st->n + n > st->cap) {
+        size_t cap = (st->n + n) * 2;
+        char *b = realloc(st->out, cap);
+        if (!b)
+            return;
+        st->out = b;
+        st->cap = cap;
+    }
+    memcpy(st->out + st->n, s, n);
+    st->n += n;
+}
+
+static void emit(stream *st, json_t *v)
+{
+    char *s = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    if (!s)
+        return;
+    emit_raw(st, "data: ", 6);
+    emit_raw(st, s, strlen(s));
+    emit_raw(st, "\n\n", 2);
+    free(s);
+}
+
+/* One chunk: a delta (chat) or text (completions), finish_reason or null. */
+static void emit_chunk(stream *st, json_t *delta_or_text, const char *finish)
+{
+    bool chat = st->g.chat;
+    json_t *r = envelope(st->srv, st->id, st->created,
+                         chat ? "chat.completion.chunk" : "text_completion");
+    json_t *choice = json_pack("{s:i,s:o,s:n}", "index", 0, chat ? "delta" : "text",
+                               delta_or_text, "logprobs");
+    json_object_set_new(choice, "finish_reason", finish ? json_string(finish) : json_null());
+    json_object_set_new(r, "choices", json_pack("[o]", choice));
+    if (st->g.include_usage)
+        json_object_set_new(r, "usage", json_null());
+    emit(st, r);
+}
+
+static void emit_text(stream *st, const char *s, size_t n)
+{
+    if (!n)
+        return;
+    emit_chunk(st, st->g.chat ? json_pack("{s:o}", "content", jstr(s, n)) : jstr(s, n), NULL);
+}
+
+/* Where content must pause while a tool call may be starting: <|python_start|>, or a '[' or
+ * '{' that begins a line. */
+static size_t tool_hold(const srv_job *j, size_t upto)
+{
+    if (j->python_start >= 0 && (size_t)j->python_start < upto)
+        upto = (size_t)j->python_start;
+    bool line_start = true;
+    for (size_t i = 0; i < upto; i++) {
+        char ch = j->text[i];
+        if (line_start && (ch == '[' || ch == '{'))
+            return i;
+        if (ch == '\n')
+            line_start = true;
+        else if (ch != ' ' && ch != '\t' && ch != '\r')
+            line_start = false;
+    }
+    return upto;
+}
+
+static void emit_end(stream *st, srv_job *j)
+{
+    if (j->finish == SRV_FINISH_ERROR || j->finish == SRV_FINISH_CANCEL) {
+        emit(st, json_pack("{s:{s:s,s:s}}", "error", "message",
+                           j->finish == SRV_FINISH_ERROR ? j->error : "the server is stopping",
+                           "type", "server_error"));
+        emit_raw(st, "data: [DONE]\n\n", 14);
+        return;
+    }
+    json_t *calls = NULL;
+    size_t content_len = j->len;
+    if (st->g.tools) {
+        calls = srv_parse_tool_calls(j->text, j->len, j->python_start, &content_len);
+        if (calls && content_len < st->sent) { /* the call began in text already sent */
+            json_decref(calls);
+            calls = NULL;
+            content_len = j->len;
+        }
+    }
+    if (content_len > st->sent)
+        emit_text(st, j->text + st->sent, content_len - st->sent);
+    st->sent = j->len;
+    if (calls)
+        emit_chunk(st, json_pack("{s:o}", "tool_calls", openai_calls(calls, true)), NULL);
+    emit_chunk(st, st->g.chat ? json_object() : json_string(""),
+               finish_name(j->finish, calls != NULL));
+    json_decref(calls);
+    if (st->g.include_usage) {
+        json_t *r = envelope(st->srv, st->id, st->created,
+                             st->g.chat ? "chat.completion.chunk" : "text_completion");
+        json_object_set_new(r, "choices", json_array());
+        json_object_set_new(r, "usage", usage(j));
+        emit(st, r);
+    }
+    emit_raw(st, "data: [DONE]\n\n", 14);
+}
+
+/* Makes the next bytes to send; false when the client is gone. */
+static bool produce(stream *st)
+{
+    srv_job *j = st->job;
+    if (st->phase == 0) {
+        st->phase = 1;
+        if (st->g.chat) {
+            emit_chunk(st, json_pack("{s:s,s:s}", "role", "assistant", "content", ""), NULL);
+            return true;
+        }
+    }
+    pthread_mutex_lock(&j->mu);
+    for (;;) {
+        size_t upto = st->g.tools ? tool_hold(j, j->visible) : j->visible;
+        if (j->finish) {
+            emit_end(st, j);
+            st->phase = 2;
+            break;
+        }
+        if (upto > st->sent) {
+            emit_text(st, j->text + st->sent, upto - st->sent);
+            st->sent = upto;
+            break;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&j->cv, &j->mu, &ts);
+        if (!j->finish && srv_peer_gone(st->fd)) {
+            pthread_mutex_unlock(&j->mu);
+            return false;
+        }
+    }
+    pthread_mutex_unlock(&j->mu);
+    return true;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    stream *st = cls;
+    while (st->off == st->n) {
+        st->off = st->n = 0;
+        if (st->phase == 2)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        if (!produce(st)) {
+            atomic_store(&st->job->cancelled, true);
+            srv_sched_poke(st->srv->sched);
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+    }
+    size_t n = st->n - st->off < max ? st->n - st->off : max;
+    memcpy(buf, st->out + st->off, n);
+    st->off += n;
+    return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    stream *st = cls;
+    if (!st->job->finish) {
+        atomic_store(&st->job->cancelled, true);
+        srv_sched_poke(st->srv->sched);
+    }
+    srv_job_release(st->job);
+    free(st->out);
+    free(st);
+}
+
+/* ---- the endpoints --------------------------------------------------------------------------- */
+enum MHD_Result srv_chat_completions(srv_conn *c, json_t *body, bool chat)
+{
+    srv_server *s = c->srv;
+    const char *model = json_string_value(json_object_get(body, "model"));
+    if (model && strcmp(model, s->model_id) != 0)
+        return srv_reply_error(c, 404, "invalid_request_error", "model", "model_not_found",
+                               "the model '%.100s' does not exist (this server has '%s')", model,
+                               s->model_id);
+    srv_job *j = srv_job_new();
+    if (!j)
+        return srv_reply_error(c, 500, "server_error", NULL, NULL, "out of memory");
+    gen g = {.chat = chat};
+    perr e = {0};
+    if (!parse_request(s, body, &g, j, &e)) {
+        srv_job_release(j);
+        return srv_reply_error(c, 400, "invalid_request_error", e.param, NULL, "%s", e.msg);
+    }
+    int64_t ctx = srv_sched_ctx(s->sched);
+    if ((int64_t)j->prompt.n >= ctx) {
+        int64_t n = (int64_t)j->prompt.n;
+        srv_job_release(j);
+        return srv_reply_error(c, 400, "invalid_request_error", chat ? "messages" : "prompt",
+                               "context_length_exceeded",
+                               "the prompt is %lld tokens; the context is %lld", (long long)n,
+                               (long long)ctx);
+    }
+    if (!srv_sched_submit(s->sched, j)) {
+        srv_job_release(j);
+        return srv_reply_error(c, 503, "unavailable_error", NULL, "server_busy",
+                               "every slot is busy and the queue is full; retry later");
+    }
+    char id[64];
+    srv_make_id(chat ? "chatcmpl-" : "cmpl-", id, sizeof id);
+    int64_t created = (int64_t)time(NULL);
+    if (g.stream) {
+        stream *st = calloc(1, sizeof *st);
+        if (!st) {
+            atomic_store(&j->cancelled, true);
+            srv_job_release(j);
+            return MHD_NO;
+        }
+        *st = (stream){.srv = s, .job = j, .fd = c->fd, .g = g, .created = created};
+        memcpy(st->id, id, sizeof id);
+        struct MHD_Response *r =
+            MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st,
+                                              stream_free);
+        if (!r) {
+            stream_free(st);
+            return MHD_NO;
+        }
+        MHD_add_response_header(r, "Content-Type", "text/event-stream");
+        MHD_add_response_header(r, "Cache-Control", "no-cache");
+        enum MHD_Result ret = MHD_queue_response(c->c, 200, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
+    /* one JSON: wait, watching for the client leaving */
+    pthread_mutex_lock(&j->mu);
+    while (!j->finish) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&j->cv, &j->mu, &ts);
+        if (!j->finish && srv_peer_gone(c->fd)) {
+            pthread_mutex_unlock(&j->mu);
+            atomic_store(&j->cancelled, true);
+            srv_sched_poke(s->sched);
+            srv_job_release(j);
+            return MHD_NO; /* closes the connection */
+        }
+    }
+    pthread_mutex_unlock(&j->mu);
+    enum MHD_Result ret;
+    if (j->finish == SRV_FINISH_ERROR)
+        ret = srv_reply_error(c, 500, "server_error", NULL, NULL, "%s", j->error);
+    else if (j->finish == SRV_FINISH_CANCEL)
+        ret = srv_reply_error(c, 503, "unavailable_error", NULL, NULL, "the server is stopping");
+    else
+        ret = whole_reply(c, &g, j, id, created);
+    srv_job_release(j);
+    return ret;
+}
+
+enum MHD_Result srv_tokenize(srv_conn *c, json_t *body)
+{
+    const json_t *content = json_object_get(body, "content");
+    perr e = {0};
+    bool add_special = false, parse_special = true, with_pieces = false;
+    if (!json_is_string(content))
+        return srv_reply_error(c, 400, "invalid_request_error", "content", NULL,
+                               "'content' must be a string");
+    if (!boolean(body, "add_special", &add_special, &e) ||
+        !boolean(body, "parse_special", &parse_special, &e) ||
+        !boolean(body, "with_pieces", &with_pieces, &e))
+        return srv_reply_error(c, 400, "invalid_request_error", e.param, NULL, "%s", e.msg);
+    herd_tokens t = {0};
+    unsigned flags = (add_special ? HERD_ENCODE_BOS : 0) | (parse_special ? HERD_ENCODE_SPECIAL : 0);
+    if (herd_tokenizer_encode(c->srv->tok, json_string_value(content), json_string_length(content),
+                              flags, &t)) {
+        herd_tokens_free(&t);
+        return srv_reply_error(c, 500, "server_error", NULL, NULL, "%s", herd_last_error());
+    }
+    json_t *ids = json_array();
+    for (size_t i = 0; i < t.n; i++) {
+        if (!with_pieces) {
+            json_array_append_new(ids, json_integer(t.ids[i]));
+            continue;
+        }
+        size_t len = 0;
+        const uint8_t *b = herd_tokenizer_token_bytes(c->srv->tok, t.ids[i], &len);
+        json_array_append_new(ids, json_pack("{s:i,s:o}", "id", t.ids[i], "piece",
+                                             jstr((const char *)b, b ? len : 0)));
+    }
+    herd_tokens_free(&t);
+    return srv_reply_json(c, 200, json_pack("{s:o}", "tokens", ids));
+}
+
+enum MHD_Result srv_detokenize(srv_conn *c, json_t *body)
+{
+    const json_t *tokens = json_object_get(body, "tokens");
+    if (!json_is_array(tokens))
+        return srv_reply_error(c, 400, "invalid_request_error", "tokens", NULL,
+                               "'tokens' must be an array of token ids");
+    size_t n = json_array_size(tokens), i;
+    int32_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    if (!ids)
+        return srv_reply_error(c, 500, "server_error", NULL, NULL, "out of memory");
+    const json_t *x;
+    json_array_foreach(tokens, i, x)
+    {
+        json_int_t id = json_is_integer(x) ? json_integer_value(x) : -1;
+        if (id < 0 || id >= c->srv->vocab || !herd_tokenizer_token_bytes(c->srv->tok, (int32_t)id, &(size_t){0})) {
+            free(ids);
+            return srv_reply_error(c, 400, "invalid_request_error", "tokens", NULL,
+                                   "tokens[%zu] is not a token id of this vocabulary", i);
+        }
+        ids[i] = (int32_t)id;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    herd_status st = herd_tokenizer_decode(c->srv->tok, ids, n, 0, &text, &len);
+    free(ids);
+    if (st)
+        return srv_reply_error(c, 500, "server_error", NULL, NULL, "%s", herd_last_error());
+    json_t *r = json_pack("{s:o}", "content", jstr(text, len));
+    free(text);
+    return srv_reply_json(c, 200, r);
+}

@@ -1,0 +1,534 @@
+/* The scheduler: one thread owns the model and runs every sequence. Each step feeds every
+ * decoding slot its last sampled token and at most one prefill chunk of one new prompt, so a
+ * request that arrives while others decode waits at most one chunk before it starts, and the
+ * others stall at most one chunk for it. Requests past the slots wait in a bounded queue.
+ *
+ * The engine runs one sequence per forward call today (a KV cache per slot); the step is built
+ * as a batch of (slot, tokens, want-logits) entries so that the many-sequence forward of issue 13
+ * replaces step_run() alone. The prompt cache: a slot keeps the ids its cache holds after its
+ * job ends, and a new job goes to the free slot whose cache is the longest prefix of its prompt
+ * (only whole-cache prefixes can be reused until the engine can truncate a cache). */
+#include "serve/serve_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct srv_slot {
+    herd_kv_cache *kv;
+    herd_tokens cached; /* the ids the cache holds, in order */
+    srv_job *job;
+    size_t fed;    /* prompt tokens in the cache for this job */
+    bool decoding; /* the prompt is in; `next` waits to be fed */
+    int32_t next;
+    herd_sampler *smp;
+    herd_decoder dec;
+    srv_jstate js;
+    double last_used;
+} srv_slot;
+
+struct srv_sched {
+    herd_engine *e;
+    herd_model *m;
+    const herd_tokenizer *tok;
+    srv_sched_opts o;
+    int64_t vocab;
+    int32_t python_start_id;
+    srv_slot *slots;
+    float *logits;
+    srv_jmask *jm;
+
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool quit;
+    srv_job **queue; /* ring of cap */
+    int q_head, q_n, q_cap;
+    int busy;
+
+    /* counters, under mu */
+    uint64_t n_requests, n_rejected, n_cancelled, n_errors, n_cache_hits;
+    uint64_t prompt_tokens, cached_tokens, gen_tokens, prefill_tokens, decode_tokens;
+    double prefill_s, decode_s;
+    int64_t kv_cells;
+};
+
+/* ---- jobs ------------------------------------------------------------------------------------ */
+srv_job *srv_job_new(void)
+{
+    srv_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    j->python_start = -1;
+    j->max_tokens = INT64_MAX;
+    atomic_init(&j->cancelled, false);
+    atomic_init(&j->refs, 1);
+    j->text = calloc(1, 1);
+    j->cap = 1;
+    return j;
+}
+
+void srv_job_release(srv_job *j)
+{
+    if (!j || atomic_fetch_sub(&j->refs, 1) != 1)
+        return;
+    herd_tokens_free(&j->prompt);
+    for (int i = 0; i < j->n_stop; i++)
+        free(j->stop[i]);
+    free(j->text);
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cv);
+    free(j);
+}
+
+static bool job_append(srv_job *j, const char *s, size_t n)
+{
+    if (j->len + n + 1 > j->cap) {
+        size_t cap = j->cap * 2 > j->len + n + 1 ? j->cap * 2 : j->len + n + 1;
+        char *t = realloc(j->text, cap);
+        if (!t)
+            return false;
+        j->text = t;
+        j->cap = cap;
+    }
+    memcpy(j->text + j->len, s, n);
+    j->len += n;
+    j->text[j->len] = 0;
+    return true;
+}
+
+/* Cuts the text at the first stop string, or holds back a tail that may still become one.
+ * True when a stop string was found. */
+static bool job_apply_stops(srv_job *j)
+{
+    size_t longest = 0;
+    for (int i = 0; i < j->n_stop; i++)
+        longest = strlen(j->stop[i]) > longest ? strlen(j->stop[i]) : longest;
+    size_t from = j->visible > longest ? j->visible - longest : 0;
+    size_t cut = SIZE_MAX;
+    for (int i = 0; i < j->n_stop; i++) {
+        const char *p = strstr(j->text + from, j->stop[i]);
+        if (p && (size_t)(p - j->text) < cut)
+            cut = (size_t)(p - j->text);
+    }
+    if (cut != SIZE_MAX) {
+        j->len = cut;
+        j->text[cut] = 0;
+        j->visible = cut;
+        return true;
+    }
+    size_t hold = 0;
+    for (int i = 0; i < j->n_stop; i++) {
+        size_t n = strlen(j->stop[i]);
+        for (size_t k = n - 1; k > hold; k--)
+            if (k <= j->len && memcmp(j->text + j->len - k, j->stop[i], k) == 0) {
+                hold = k;
+                break;
+            }
+    }
+    j->visible = j->len - hold;
+    return false;
+}
+
+/* ---- slots ----------------------------------------------------------------------------------- */
+static size_t common_prefix(const herd_tokens *a, const herd_tokens *b)
+{
+    size_t n = a->n < b->n ? a->n : b->n, i = 0;
+    while (i < n && a->ids[i] == b->ids[i])
+        i++;
+    return i;
+}
+
+/* The free slot to run j in: the one whose whole cache is the longest prefix of j's prompt
+ * (at least one prompt token must remain to produce logits), else the least recently used. */
+static srv_slot *pick_slot(srv_sched *s, srv_job *j, size_t *reuse)
+{
+    srv_slot *best = NULL, *lru = NULL;
+    size_t best_n = 0;
+    for (int i = 0; i < s->o.parallel; i++) {
+        srv_slot *sl = &s->slots[i];
+        if (sl->job)
+            continue;
+        size_t n = common_prefix(&sl->cached, &j->prompt);
+        if (n == sl->cached.n && n < j->prompt.n && n > best_n)
+            best = sl, best_n = n;
+        if (!lru || sl->last_used < lru->last_used)
+            lru = sl;
+    }
+    *reuse = best ? best_n : 0;
+    return best ? best : lru;
+}
+
+static void finish(srv_sched *s, srv_slot *sl, srv_finish why, const char *err)
+{
+    srv_job *j = sl->job;
+    const char *rest;
+    size_t n;
+    herd_decoder_finish(&sl->dec, &rest, &n);
+    pthread_mutex_lock(&j->mu);
+    if (n && why != SRV_FINISH_CANCEL && why != SRV_FINISH_ERROR) {
+        job_append(j, rest, n);
+        if (job_apply_stops(j))
+            why = SRV_FINISH_STOP;
+    }
+    j->visible = j->len;
+    j->finish = why;
+    if (err)
+        snprintf(j->error, sizeof j->error, "%s", err);
+    j->t_done = herd_now();
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    herd_decoder_free(&sl->dec);
+    herd_sampler_free(sl->smp);
+    sl->smp = NULL;
+    sl->job = NULL;
+    sl->decoding = false;
+    sl->last_used = herd_now();
+    pthread_mutex_lock(&s->mu);
+    s->busy--;
+    s->n_cancelled += why == SRV_FINISH_CANCEL;
+    s->n_errors += why == SRV_FINISH_ERROR;
+    pthread_mutex_unlock(&s->mu);
+    srv_job_release(j);
+}
+
+static void start(srv_sched *s, srv_slot *sl, srv_job *j, size_t reuse)
+{
+    sl->job = j;
+    if (reuse == 0 && sl->cached.n) {
+        herd_kv_reset(sl->kv);
+        sl->cached.n = 0;
+    }
+    sl->fed = reuse;
+    sl->decoding = false;
+    herd_decoder_init(&sl->dec, s->tok, HERD_DECODE_SKIP_SPECIAL);
+    srv_jstate_init(&sl->js);
+    j->cached_tokens = (int64_t)reuse;
+    s->busy++;
+    s->n_requests++;
+    s->prompt_tokens += j->prompt.n;
+    s->cached_tokens += reuse;
+    s->n_cache_hits += reuse > 0;
+    herd_status st = herd_sampler_create(&j->sampler, s->vocab, &sl->smp);
+    if (!st && j->json_mode && !s->jm)
+        st = srv_jmask_create(s->tok, s->vocab, &s->jm);
+    if (st) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", herd_last_error());
+        pthread_mutex_unlock(&s->mu);
+        finish(s, sl, SRV_FINISH_ERROR, msg);
+        pthread_mutex_lock(&s->mu);
+    }
+}
+
+/* Samples from s->logits for the slot's job and hands the token to the client. */
+static void take_token(srv_sched *s, srv_slot *sl)
+{
+    srv_job *j = sl->job;
+    if (j->json_mode && !srv_jmask_apply(s->jm, &sl->js, s->logits)) {
+        finish(s, sl, SRV_FINISH_ERROR, "JSON mode: no token can continue the output");
+        return;
+    }
+    int32_t t = herd_sample(sl->smp, s->logits);
+    bool stop_token = herd_tokenizer_is_stop(s->tok, t);
+    if (j->json_mode && !stop_token)
+        srv_jmask_advance(s->jm, &sl->js, t);
+    const char *text = "";
+    size_t n = 0;
+    herd_status st = stop_token ? HERD_OK : herd_decoder_push(&sl->dec, t, &text, &n);
+    pthread_mutex_lock(&j->mu);
+    if (j->n_generated++ == 0)
+        j->t_first = herd_now();
+    if (t == s->python_start_id && j->python_start < 0)
+        j->python_start = (int64_t)j->len;
+    bool ok = !st && job_append(j, text, n);
+    bool stopped = ok && job_apply_stops(j);
+    pthread_cond_broadcast(&j->cv);
+    int64_t gen = j->n_generated;
+    pthread_mutex_unlock(&j->mu);
+    pthread_mutex_lock(&s->mu);
+    s->gen_tokens++;
+    pthread_mutex_unlock(&s->mu);
+    if (!ok)
+        finish(s, sl, SRV_FINISH_ERROR, "out of memory for the reply");
+    else if (stop_token || stopped || (j->json_mode && srv_jstate_done(&sl->js)))
+        finish(s, sl, SRV_FINISH_STOP, NULL);
+    else if (gen >= j->max_tokens || (int64_t)sl->cached.n >= s->o.ctx)
+        finish(s, sl, SRV_FINISH_LENGTH, NULL);
+    else {
+        sl->next = t;
+        sl->decoding = true;
+    }
+}
+
+/* Runs ids through the slot's sequence; logits of the last one land in s->logits. */
+static herd_status run(srv_sched *s, srv_slot *sl, const int32_t *ids, size_t n)
+{
+    herd_status st = herd_model_forward(s->m, sl->kv, ids, (int64_t)n, s->logits, false);
+    if (!st)
+        st = herd_tokens_append(&sl->cached, ids, n);
+    else {
+        herd_kv_reset(sl->kv); /* a failed forward may have written some layers */
+        sl->cached.n = 0;
+    }
+    return st;
+}
+
+static void step_fail(srv_sched *s, srv_slot *sl)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", herd_last_error());
+    finish(s, sl, SRV_FINISH_ERROR, msg);
+}
+
+/* One step: every decoding slot's next token, then one prefill chunk. */
+static void step_run(srv_sched *s)
+{
+    double t0 = herd_now();
+    int decoded = 0;
+    for (int i = 0; i < s->o.parallel; i++) {
+        srv_slot *sl = &s->slots[i];
+        if (!sl->job || !sl->decoding)
+            continue;
+        if (atomic_load(&sl->job->cancelled)) {
+            finish(s, sl, SRV_FINISH_CANCEL, NULL);
+            continue;
+        }
+        if (run(s, sl, &sl->next, 1)) {
+            step_fail(s, sl);
+            continue;
+        }
+        decoded++;
+        take_token(s, sl);
+    }
+    double t1 = herd_now();
+    /* the oldest job still prefilling gets one chunk */
+    srv_slot *pre = NULL;
+    for (int i = 0; i < s->o.parallel; i++) {
+        srv_slot *sl = &s->slots[i];
+        if (sl->job && !sl->decoding && (!pre || sl->job->t_submit < pre->job->t_submit))
+            pre = sl;
+    }
+    size_t chunk = 0;
+    if (pre && atomic_load(&pre->job->cancelled)) {
+        finish(s, pre, SRV_FINISH_CANCEL, NULL);
+        pre = NULL;
+    }
+    if (pre) {
+        srv_job *j = pre->job;
+        chunk = j->prompt.n - pre->fed;
+        if (chunk > (size_t)s->o.prefill_chunk)
+            chunk = (size_t)s->o.prefill_chunk;
+        if (run(s, pre, j->prompt.ids + pre->fed, chunk)) {
+            step_fail(s, pre);
+        } else {
+            pre->fed += chunk;
+            if (pre->fed == j->prompt.n)
+                take_token(s, pre);
+        }
+    }
+    double t2 = herd_now();
+    pthread_mutex_lock(&s->mu);
+    s->decode_tokens += (uint64_t)decoded;
+    s->decode_s += decoded ? t1 - t0 : 0;
+    s->prefill_tokens += chunk;
+    s->prefill_s += chunk ? t2 - t1 : 0;
+    int64_t cells = 0;
+    for (int i = 0; i < s->o.parallel; i++)
+        cells += (int64_t)s->slots[i].cached.n;
+    s->kv_cells = cells;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void *sched_main(void *arg)
+{
+    srv_sched *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        /* admit queued jobs into free slots; drop the ones whose client already left */
+        while (s->q_n && s->busy < s->o.parallel) {
+            srv_job *j = s->queue[s->q_head];
+            s->q_head = (s->q_head + 1) % s->q_cap;
+            s->q_n--;
+            if (atomic_load(&j->cancelled)) {
+                pthread_mutex_lock(&j->mu);
+                j->finish = SRV_FINISH_CANCEL;
+                pthread_cond_broadcast(&j->cv);
+                pthread_mutex_unlock(&j->mu);
+                s->n_cancelled++;
+                srv_job_release(j);
+                continue;
+            }
+            size_t reuse;
+            srv_slot *sl = pick_slot(s, j, &reuse);
+            start(s, sl, j, reuse);
+        }
+        if (s->quit)
+            break;
+        if (!s->busy) {
+            pthread_cond_wait(&s->cv, &s->mu);
+            continue;
+        }
+        pthread_mutex_unlock(&s->mu);
+        step_run(s);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; i < s->o.parallel; i++)
+        if (s->slots[i].job)
+            finish(s, &s->slots[i], SRV_FINISH_CANCEL, NULL);
+    return NULL;
+}
+
+herd_status srv_sched_create(herd_engine *e, const herd_tokenizer *tok, const srv_sched_opts *o,
+                             srv_sched **out)
+{
+    *out = NULL;
+    srv_sched *s = calloc(1, sizeof *s);
+    if (!s)
+        return herd_fail(HERD_ERR_NOMEM, "out of memory for the scheduler");
+    s->e = e;
+    s->m = herd_engine_model(e);
+    s->tok = tok;
+    s->o = *o;
+    s->vocab = herd_model_config(s->m)->vocab;
+    s->python_start_id = herd_tokenizer_special_id(tok, "<|python_start|>");
+    s->q_cap = o->max_queue + o->parallel;
+    s->queue = calloc((size_t)s->q_cap, sizeof *s->queue);
+    s->slots = calloc((size_t)o->parallel, sizeof *s->slots);
+    s->logits = herd_alloc((size_t)s->vocab * sizeof(float), "logits");
+    herd_status st = s->queue && s->slots && s->logits
+                         ? HERD_OK
+                         : herd_fail(HERD_ERR_NOMEM, "out of memory for the scheduler");
+    for (int i = 0; i < o->parallel && !st; i++)
+        st = herd_kv_create(s->m, o->ctx, &s->slots[i].kv);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (!st && pthread_create(&s->thread, NULL, sched_main, s) != 0)
+        st = herd_fail(HERD_ERR_INTERNAL, "cannot start the scheduler thread");
+    if (st) {
+        for (int i = 0; s->slots && i < o->parallel; i++)
+            herd_kv_free(s->slots[i].kv);
+        free(s->slots);
+        free(s->queue);
+        herd_free(s->logits);
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->cv);
+        free(s);
+        return st;
+    }
+    *out = s;
+    return HERD_OK;
+}
+
+void srv_sched_stop(srv_sched *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool was = s->quit;
+    s->quit = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (!was)
+        pthread_join(s->thread, NULL);
+    pthread_mutex_lock(&s->mu);
+    while (s->q_n) {
+        srv_job *j = s->queue[s->q_head];
+        s->q_head = (s->q_head + 1) % s->q_cap;
+        s->q_n--;
+        pthread_mutex_lock(&j->mu);
+        j->finish = SRV_FINISH_CANCEL;
+        pthread_cond_broadcast(&j->cv);
+        pthread_mutex_unlock(&j->mu);
+        srv_job_release(j);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+void srv_sched_free(srv_sched *s)
+{
+    if (!s)
+        return;
+    srv_sched_stop(s);
+    for (int i = 0; i < s->o.parallel; i++) {
+        herd_kv_free(s->slots[i].kv);
+        herd_tokens_free(&s->slots[i].cached);
+    }
+    srv_jmask_free(s->jm);
+    free(s->slots);
+    free(s->queue);
+    herd_free(s->logits);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}
+
+bool srv_sched_submit(srv_sched *s, srv_job *j)
+{
+    pthread_mutex_lock(&s->mu);
+    bool ok = !s->quit && s->q_n < s->o.max_queue + (s->o.parallel - s->busy);
+    if (ok) {
+        j->t_submit = herd_now();
+        atomic_fetch_add(&j->refs, 1);
+        s->queue[(s->q_head + s->q_n) % s->q_cap] = j;
+        s->q_n++;
+        pthread_cond_signal(&s->cv);
+    } else {
+        s->n_rejected++;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return ok;
+}
+
+void srv_sched_poke(srv_sched *s)
+{
+    pthread_mutex_lock(&s->mu);
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+int64_t srv_sched_ctx(const srv_sched *s) { return s->o.ctx; }
+
+char *srv_sched_metrics(srv_sched *s)
+{
+    pthread_mutex_lock(&s->mu);
+    struct {
+        const char *name, *type, *help;
+        double v;
+    } m[] = {
+        {"herd_requests_total", "counter", "generation requests started", (double)s->n_requests},
+        {"herd_requests_rejected_total", "counter", "requests refused with 503 (queue full)",
+         (double)s->n_rejected},
+        {"herd_requests_cancelled_total", "counter", "requests whose client went away",
+         (double)s->n_cancelled},
+        {"herd_requests_failed_total", "counter", "requests ended by an error",
+         (double)s->n_errors},
+        {"herd_prompt_tokens_total", "counter", "prompt tokens of started requests",
+         (double)s->prompt_tokens},
+        {"herd_generated_tokens_total", "counter", "tokens generated", (double)s->gen_tokens},
+        {"herd_prompt_cache_hits_total", "counter", "requests that reused a cached prefix",
+         (double)s->n_cache_hits},
+        {"herd_prompt_cache_tokens_total", "counter", "prompt tokens reused from the cache",
+         (double)s->cached_tokens},
+        {"herd_prefill_tokens_per_second", "gauge", "prompt tokens per second of prefill work",
+         s->prefill_s > 0 ? (double)s->prefill_tokens / s->prefill_s : 0},
+        {"herd_decode_tokens_per_second", "gauge", "tokens per second of decode work",
+         s->decode_s > 0 ? (double)s->decode_tokens / s->decode_s : 0},
+        {"herd_queue_depth", "gauge", "requests waiting for a slot", (double)s->q_n},
+        {"herd_slots_busy", "gauge", "slots running a request", (double)s->busy},
+        {"herd_slots_total", "gauge", "slots (--parallel)", (double)s->o.parallel},
+        {"herd_kv_cells_used", "gauge", "token positions held in the KV caches",
+         (double)s->kv_cells},
+    };
+    pthread_mutex_unlock(&s->mu);
+    size_t cap = 4096, len = 0;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        len += (size_t)snprintf(out + len, cap - len, "# HELP %s %s\n# TYPE %s %s\n%s %.6g\n",
+                                m[i].name, m[i].help, m[i].name, m[i].type, m[i].name, m[i].v);
+    return out;
+}

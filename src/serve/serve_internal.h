@@ -1,0 +1,114 @@
+/* The server's private pieces: a job (one generation request, shared between the HTTP thread
+ * that waits on it and the scheduler thread that runs it), the scheduler, the chat template with
+ * tools, the tool-call parser and the JSON-mode token mask. */
+#ifndef HERD_SERVE_INTERNAL_H
+#define HERD_SERVE_INTERNAL_H
+
+#include "herd/herd.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* ---- jobs ------------------------------------------------------------------------------------ */
+enum { SRV_MAX_STOP = 4 };
+
+typedef enum srv_finish {
+    SRV_FINISH_NONE = 0,
+    SRV_FINISH_STOP,   /* a stop token or stop string */
+    SRV_FINISH_LENGTH, /* max_tokens or the context */
+    SRV_FINISH_CANCEL, /* the client went away */
+    SRV_FINISH_ERROR,
+} srv_finish;
+
+typedef struct srv_job {
+    /* input, fixed once submitted */
+    herd_tokens prompt;
+    herd_sampler_params sampler;
+    int64_t max_tokens;
+    char *stop[SRV_MAX_STOP];
+    int n_stop;
+    bool json_mode;
+
+    /* output, under mu; the HTTP side waits on cv */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *text; /* generated text (special tokens left out), NUL-terminated */
+    size_t len, cap;
+    size_t visible;         /* bytes of text final (not held back for a stop-string match) */
+    int64_t python_start;   /* byte offset where <|python_start|> came, -1 if none */
+    int64_t n_generated;    /* tokens sampled */
+    int64_t cached_tokens;  /* prompt tokens reused from the prompt cache */
+    srv_finish finish;      /* set once: the job is over */
+    char error[256];
+    double t_submit, t_first, t_done;
+
+    atomic_bool cancelled; /* set by the HTTP side when the client is gone */
+    atomic_int refs;       /* the HTTP side and the scheduler each hold one */
+} srv_job;
+
+srv_job *srv_job_new(void);
+void srv_job_release(srv_job *j); /* drops one reference; frees at zero */
+
+/* ---- scheduler ------------------------------------------------------------------------------- */
+typedef struct srv_sched srv_sched;
+
+typedef struct srv_sched_opts {
+    int parallel, max_queue, prefill_chunk;
+    int64_t ctx;
+} srv_sched_opts;
+
+herd_status srv_sched_create(herd_engine *e, const herd_tokenizer *tok, const srv_sched_opts *o,
+                             srv_sched **out);
+/* Stops the scheduler thread: running and queued jobs end as cancelled, new ones are refused. */
+void srv_sched_stop(srv_sched *s);
+void srv_sched_free(srv_sched *s); /* stops, then frees */
+/* Queues a job (taking a reference). False when the queue is full. */
+bool srv_sched_submit(srv_sched *s, srv_job *j);
+/* Wakes the scheduler so it notices a cancelled job at once. */
+void srv_sched_poke(srv_sched *s);
+int64_t srv_sched_ctx(const srv_sched *s);
+/* Prometheus text exposition of the counters; malloc'd. */
+char *srv_sched_metrics(srv_sched *s);
+
+/* ---- chat template with tools ---------------------------------------------------------------
+ * messages: an OpenAI messages array; tools: NULL or the request's tools array. Renders Llama
+ * 4's template (HF's chat_template, tools in the first user message) as ids. *err gets a
+ * one-line reason for a 400 when the messages are malformed. */
+herd_status srv_render_chat(const herd_tokenizer *tok, const json_t *messages, const json_t *tools,
+                            herd_tokens *out, char *err, size_t n_err);
+
+/* ---- tool calls ------------------------------------------------------------------------------
+ * Parses a reply into content and tool calls: pythonic "[f(a=1), g()]" or JSON
+ * ({"name": ..., "parameters"|"arguments": {...}}, one or many). python_start is the offset
+ * where <|python_start|> came (-1 if none): what follows it must be a call. Returns an array of
+ * {"name", "arguments" (a JSON string)} or NULL when the text holds no call; *content_len gets
+ * the length of the content before the call. */
+json_t *srv_parse_tool_calls(const char *text, size_t len, int64_t python_start,
+                             size_t *content_len);
+
+/* ---- JSON mode ------------------------------------------------------------------------------
+ * A byte-level JSON automaton run over the tokens' bytes: which tokens may come next so that the
+ * output stays a prefix of one JSON object. Built once per vocabulary; the set of allowed tokens
+ * is computed once per automaton state and kept (states repeat: inside a string, after a
+ * value...). */
+typedef struct srv_jmask srv_jmask;
+typedef struct srv_jstate {
+    uint8_t lex, aux, depth, ws_tokens;
+    uint64_t stack; /* bit i: container i is an object */
+} srv_jstate;
+
+herd_status srv_jmask_create(const herd_tokenizer *tok, int64_t vocab, srv_jmask **out);
+void srv_jmask_free(srv_jmask *m);
+void srv_jstate_init(srv_jstate *s);
+/* Sets the logits of tokens not allowed in state s to -inf. False if nothing is allowed. */
+bool srv_jmask_apply(srv_jmask *m, const srv_jstate *s, float *logits);
+/* Advances s over token id; false if the token is not allowed. */
+bool srv_jmask_advance(const srv_jmask *m, srv_jstate *s, int32_t id);
+bool srv_jstate_done(const srv_jstate *s); /* a whole object was produced */
+
+/* ---- the chat page -------------------------------------------------------------------------- */
+extern const unsigned char srv_page_html[];
+extern const size_t srv_page_html_len;
+
+#endif
