@@ -10,25 +10,24 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: herd serve -m MODEL [options]\n"
-            "  an OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions,\n"
-            "  /v1/models, /health, /tokenize, /detokenize, /metrics and a chat page at /.\n"
-            "  Runs until Ctrl-C or SIGTERM. See docs/SERVER.md.\n\n"
-            "options:\n"
-            "  -m MODEL          checkpoint directory or GGUF file (with its tokenizer)\n"
-            "  --host ADDR       address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
-            "  --port N          TCP port (default 8080; 0 = any free port)\n"
-            "  --parallel N, -np N  sequences generated together (default 4)\n"
-            "  --ctx N           context of each sequence in tokens (default 8192)\n"
-            "  -t THREADS        worker threads (default: every CPU)\n"
-            "  --api-key KEY     require 'Authorization: Bearer KEY' (except / and /health)\n"
-            "  --max-queue N     requests waiting for a slot before 503 (default 64)\n"
-            "  --prefill-chunk N prompt tokens run per step while others decode (default 256)\n"
-            "  --max-body BYTES  largest request body (default 8388608)\n"
-            "  --alias NAME      the model id clients use (default: the file name)\n"
-            "  --cache-type-k T, -ctk T, --cache-type-v T, -ctv T  KV cache type (f32)\n"
-            "  --dtype T, --act A  weight and activation types, as in herd run\n");
+    fprintf(f, "usage: herd serve -m MODEL [options]\n"
+               "  an OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions,\n"
+               "  /v1/models, /health, /tokenize, /detokenize, /metrics and a chat page at /.\n"
+               "  Runs until Ctrl-C or SIGTERM. See docs/SERVER.md.\n\n"
+               "options:\n"
+               "  -m MODEL          checkpoint directory or GGUF file (with its tokenizer)\n"
+               "  --host ADDR       address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
+               "  --port N          TCP port (default 8080; 0 = any free port)\n"
+               "  --parallel N, -np N  sequences generated together (default 4)\n"
+               "  --ctx N           context of each sequence in tokens (default 8192)\n"
+               "  -t THREADS        worker threads (default: every CPU)\n"
+               "  --api-key KEY     require 'Authorization: Bearer KEY' (except / and /health)\n"
+               "  --max-queue N     requests waiting for a slot before 503 (default 64)\n"
+               "  --prefill-chunk N prompt tokens run per step while others decode (default 256)\n"
+               "  --max-body BYTES  largest request body (default 8388608)\n"
+               "  --alias NAME      the model id clients use (default: the file name)\n"
+               "  --cache-type-k T, -ctk T, --cache-type-v T, -ctv T  KV cache type (f32)\n"
+               "  --dtype T, --act A  weight and activation types, as in herd run\n");
 }
 
 static int cmd_main(int argc, char **argv)

@@ -41,8 +41,7 @@ static bool num(const json_t *b, const char *key, double lo, double hi, double *
     return true;
 }
 
-static bool integer(const json_t *b, const char *key, int64_t lo, int64_t hi, int64_t *out,
-                    perr *e)
+static bool integer(const json_t *b, const char *key, int64_t lo, int64_t hi, int64_t *out, perr *e)
 {
     const json_t *v = json_object_get(b, key);
     if (!v || json_is_null(v))
@@ -97,13 +96,29 @@ static bool neutral(const json_t *b, perr *e)
 
 static bool known_fields(const json_t *b, bool chat, perr *e)
 {
-    static const char *const common[] = {
-        "model", "temperature", "top_p", "top_k", "min_p", "max_tokens", "stop", "seed", "n",
-        "stream", "stream_options", "presence_penalty", "frequency_penalty", "logit_bias",
-        "logprobs", "user", "metadata", "store", "service_tier", NULL};
-    static const char *const chat_only[] = {"messages", "max_completion_tokens",
-                                            "response_format", "tools", "tool_choice",
-                                            "parallel_tool_calls", "top_logprobs", NULL};
+    static const char *const common[] = {"model",
+                                         "temperature",
+                                         "top_p",
+                                         "top_k",
+                                         "min_p",
+                                         "max_tokens",
+                                         "stop",
+                                         "seed",
+                                         "n",
+                                         "stream",
+                                         "stream_options",
+                                         "presence_penalty",
+                                         "frequency_penalty",
+                                         "logit_bias",
+                                         "logprobs",
+                                         "user",
+                                         "metadata",
+                                         "store",
+                                         "service_tier",
+                                         NULL};
+    static const char *const chat_only[] = {
+        "messages",    "max_completion_tokens", "response_format", "tools",
+        "tool_choice", "parallel_tool_calls",   "top_logprobs",    NULL};
     static const char *const compl_only[] = {"prompt", "echo", "suffix", "best_of", NULL};
     const char *key;
     const json_t *v;
@@ -138,8 +153,10 @@ static bool parse_stop(const json_t *b, srv_job *j, perr *e)
             ok = false;
     }
     json_decref(one);
-    return ok || fail(e, "stop", "'stop' must be a string or an array of up to %d non-empty "
-                      "strings (256 bytes each)", SRV_MAX_STOP);
+    return ok || fail(e, "stop",
+                      "'stop' must be a string or an array of up to %d non-empty "
+                      "strings (256 bytes each)",
+                      SRV_MAX_STOP);
 }
 
 static bool parse_tools(const json_t *b, const json_t **tools, bool *use, perr *e)
@@ -147,6 +164,11 @@ static bool parse_tools(const json_t *b, const json_t **tools, bool *use, perr *
     const json_t *t = json_object_get(b, "tools"), *choice = json_object_get(b, "tool_choice");
     *tools = NULL;
     *use = false;
+    if (choice && !json_is_null(choice) && !json_is_string(choice) && !json_is_object(choice))
+        return fail(e, "tool_choice", "'tool_choice' must be a string or an object");
+    if (json_is_string(choice) && strcmp(json_string_value(choice), "none") &&
+        strcmp(json_string_value(choice), "auto") && strcmp(json_string_value(choice), "required"))
+        return fail(e, "tool_choice", "'tool_choice' must be none, auto, required or an object");
     if (!t || json_is_null(t))
         return true;
     if (!json_is_array(t))
@@ -159,17 +181,14 @@ static bool parse_tools(const json_t *b, const json_t **tools, bool *use, perr *
         const char *type = json_string_value(json_object_get(x, "type"));
         if (!json_is_object(x) || !type || strcmp(type, "function") ||
             !json_is_string(json_object_get(f, "name")))
-            return fail(e, "tools", "tools[%zu] must be {\"type\": \"function\", \"function\": "
-                        "{\"name\": ...}}", i);
+            return fail(e, "tools",
+                        "tools[%zu] must be {\"type\": \"function\", \"function\": "
+                        "{\"name\": ...}}",
+                        i);
         const json_t *p = json_object_get(f, "parameters");
         if (p && !json_is_object(p))
             return fail(e, "tools", "tools[%zu].function.parameters must be an object", i);
     }
-    if (choice && !json_is_null(choice) && !json_is_string(choice) && !json_is_object(choice))
-        return fail(e, "tool_choice", "'tool_choice' must be a string or an object");
-    if (json_is_string(choice) && strcmp(json_string_value(choice), "none") &&
-        strcmp(json_string_value(choice), "auto") && strcmp(json_string_value(choice), "required"))
-        return fail(e, "tool_choice", "'tool_choice' must be none, auto, required or an object");
     if (json_is_string(choice) && !strcmp(json_string_value(choice), "none"))
         return true;
     *tools = json_array_size(t) ? t : NULL;
@@ -199,7 +218,8 @@ static bool completion_prompt(srv_server *s, const json_t *b, herd_tokens *out, 
         json_array_foreach(p, i, x)
         {
             if (!json_is_integer(x))
-                return fail(e, "prompt", "'prompt' must be a string or a list of token ids "
+                return fail(e, "prompt",
+                            "'prompt' must be a string or a list of token ids "
                             "(one prompt per request)");
             json_int_t id = json_integer_value(x);
             if (id < 0 || id >= s->vocab)
@@ -257,8 +277,10 @@ static bool parse_request(srv_server *s, const json_t *b, gen *g, srv_job *j, pe
         if (!strcmp(type, "json_object"))
             j->json_mode = true;
         else if (strcmp(type, "text") != 0)
-            return fail(e, "response_format", "response_format type '%.40s' is not supported "
-                        "(text or json_object)", type);
+            return fail(e, "response_format",
+                        "response_format type '%.40s' is not supported "
+                        "(text or json_object)",
+                        type);
     }
     j->sampler.temperature = (float)temp;
     j->sampler.top_p = (float)top_p;
@@ -326,9 +348,9 @@ static const char *finish_name(srv_finish f, bool tool_calls)
 static json_t *usage(const srv_job *j)
 {
     int64_t p = (int64_t)j->prompt.n, c = j->n_generated;
-    return json_pack("{s:I,s:I,s:I,s:{s:I}}", "prompt_tokens", (json_int_t)p,
-                     "completion_tokens", (json_int_t)c, "total_tokens", (json_int_t)(p + c),
-                     "prompt_tokens_details", "cached_tokens", (json_int_t)j->cached_tokens);
+    return json_pack("{s:I,s:I,s:I,s:{s:I}}", "prompt_tokens", (json_int_t)p, "completion_tokens",
+                     (json_int_t)c, "total_tokens", (json_int_t)(p + c), "prompt_tokens_details",
+                     "cached_tokens", (json_int_t)j->cached_tokens);
 }
 
 /* tool_calls of a parsed reply in OpenAI's form (index added for stream deltas). */
@@ -341,9 +363,9 @@ static json_t *openai_calls(json_t *calls, bool with_index)
     {
         char id[48];
         srv_make_id("call_", id, sizeof id);
-        json_t *x = json_pack("{s:s,s:s,s:{s:O,s:O}}", "id", id, "type", "function", "function",
-                              "name", json_object_get(c, "name"), "arguments",
-                              json_object_get(c, "arguments"));
+        json_t *x =
+            json_pack("{s:s,s:s,s:{s:O,s:O}}", "id", id, "type", "function", "function", "name",
+                      json_object_get(c, "name"), "arguments", json_object_get(c, "arguments"));
         if (with_index)
             json_object_set_new(x, "index", json_integer((json_int_t)i));
         json_array_append_new(out, x);
@@ -375,8 +397,7 @@ static enum MHD_Result whole_reply(srv_conn *c, const gen *g, srv_job *j, const 
             json_object_set_new(msg, "tool_calls", openai_calls(calls, false));
         choice = json_pack("{s:i,s:o,s:n}", "index", 0, "message", msg, "logprobs");
     } else {
-        choice = json_pack("{s:i,s:o,s:n}", "index", 0, "text", jstr(j->text, j->len),
-                           "logprobs");
+        choice = json_pack("{s:i,s:o,s:n}", "index", 0, "text", jstr(j->text, j->len), "logprobs");
     }
     json_object_set_new(choice, "finish_reason",
                         json_string(finish_name(j->finish, calls != NULL)));
@@ -430,10 +451,10 @@ static void emit(stream *st, json_t *v)
 static void emit_chunk(stream *st, json_t *delta_or_text, const char *finish)
 {
     bool chat = st->g.chat;
-    json_t *r = envelope(st->srv, st->id, st->created,
-                         chat ? "chat.completion.chunk" : "text_completion");
-    json_t *choice = json_pack("{s:i,s:o,s:n}", "index", 0, chat ? "delta" : "text",
-                               delta_or_text, "logprobs");
+    json_t *r =
+        envelope(st->srv, st->id, st->created, chat ? "chat.completion.chunk" : "text_completion");
+    json_t *choice =
+        json_pack("{s:i,s:o,s:n}", "index", 0, chat ? "delta" : "text", delta_or_text, "logprobs");
     json_object_set_new(choice, "finish_reason", finish ? json_string(finish) : json_null());
     json_object_set_new(r, "choices", json_pack("[o]", choice));
     if (st->g.include_usage)
@@ -621,8 +642,7 @@ enum MHD_Result srv_chat_completions(srv_conn *c, json_t *body, bool chat)
         *st = (stream){.srv = s, .job = j, .fd = c->fd, .g = g, .created = created};
         memcpy(st->id, id, sizeof id);
         struct MHD_Response *r =
-            MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st,
-                                              stream_free);
+            MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_free);
         if (!r) {
             stream_free(st);
             return MHD_NO;
@@ -677,7 +697,8 @@ enum MHD_Result srv_tokenize(srv_conn *c, json_t *body)
         !boolean(body, "with_pieces", &with_pieces, &e))
         return srv_reply_error(c, 400, "invalid_request_error", e.param, NULL, "%s", e.msg);
     herd_tokens t = {0};
-    unsigned flags = (add_special ? HERD_ENCODE_BOS : 0) | (parse_special ? HERD_ENCODE_SPECIAL : 0);
+    unsigned flags =
+        (add_special ? HERD_ENCODE_BOS : 0) | (parse_special ? HERD_ENCODE_SPECIAL : 0);
     if (herd_tokenizer_encode(c->srv->tok, json_string_value(content), json_string_length(content),
                               flags, &t)) {
         herd_tokens_free(&t);
@@ -712,7 +733,8 @@ enum MHD_Result srv_detokenize(srv_conn *c, json_t *body)
     json_array_foreach(tokens, i, x)
     {
         json_int_t id = json_is_integer(x) ? json_integer_value(x) : -1;
-        if (id < 0 || id >= c->srv->vocab || !herd_tokenizer_token_bytes(c->srv->tok, (int32_t)id, &(size_t){0})) {
+        if (id < 0 || id >= c->srv->vocab ||
+            !herd_tokenizer_token_bytes(c->srv->tok, (int32_t)id, &(size_t){0})) {
             free(ids);
             return srv_reply_error(c, 400, "invalid_request_error", "tokens", NULL,
                                    "tokens[%zu] is not a token id of this vocabulary", i);
@@ -726,6 +748,31 @@ enum MHD_Result srv_detokenize(srv_conn *c, json_t *body)
     if (st)
         return srv_reply_error(c, 500, "server_error", NULL, NULL, "%s", herd_last_error());
     json_t *r = json_pack("{s:o}", "content", jstr(text, len));
+    free(text);
+    return srv_reply_json(c, 200, r);
+}
+
+enum MHD_Result srv_apply_template(srv_conn *c, json_t *body)
+{
+    const json_t *tools;
+    bool use;
+    perr e = {0};
+    char err[400];
+    if (!parse_tools(body, &tools, &use, &e))
+        return srv_reply_error(c, 400, "invalid_request_error", e.param, NULL, "%s", e.msg);
+    herd_tokens t = {0};
+    if (srv_render_chat(c->srv->tok, json_object_get(body, "messages"), tools, &t, err,
+                        sizeof err)) {
+        herd_tokens_free(&t);
+        return srv_reply_error(c, 400, "invalid_request_error", "messages", NULL, "%s", err);
+    }
+    char *text = NULL;
+    size_t len = 0;
+    herd_status st = herd_tokenizer_decode(c->srv->tok, t.ids, t.n, 0, &text, &len);
+    herd_tokens_free(&t);
+    if (st)
+        return srv_reply_error(c, 500, "server_error", NULL, NULL, "%s", herd_last_error());
+    json_t *r = json_pack("{s:o}", "prompt", jstr(text, len));
     free(text);
     return srv_reply_json(c, 200, r);
 }

@@ -33,11 +33,10 @@ void herd_serve_opts_default(herd_serve_opts *o)
 }
 
 /* ---- replies --------------------------------------------------------------------------------- */
-static enum MHD_Result reply(srv_conn *c, unsigned status, const char *type, char *data,
-                             size_t n)
+static enum MHD_Result reply(srv_conn *c, unsigned status, const char *type, char *data, size_t n)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(n, data, data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        n, data, data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!r) {
         free(data);
         return MHD_NO;
@@ -67,8 +66,8 @@ enum MHD_Result srv_reply_error(srv_conn *c, unsigned status, const char *type, 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    json_t *e = json_pack("{s:{s:s,s:s,s:s?,s:s?}}", "error", "message", msg, "type", type,
-                          "param", param, "code", code);
+    json_t *e = json_pack("{s:{s:s,s:s,s:s?,s:s?}}", "error", "message", msg, "type", type, "param",
+                          param, "code", code);
     return srv_reply_json(c, status, e);
 }
 
@@ -101,11 +100,10 @@ void srv_make_id(const char *prefix, char *out, size_t n)
 static enum MHD_Result models(srv_conn *c)
 {
     srv_server *s = c->srv;
-    json_t *m = json_pack("{s:s,s:[{s:s,s:s,s:I,s:s,s:{s:I,s:I,s:i}}]}", "object", "list",
-                          "data", "id", s->model_id, "object", "model", "created",
-                          (json_int_t)s->created, "owned_by", "herd", "meta", "n_ctx",
-                          (json_int_t)s->o.ctx, "n_vocab", (json_int_t)s->vocab, "parallel",
-                          s->o.parallel);
+    json_t *m = json_pack("{s:s,s:[{s:s,s:s,s:I,s:s,s:{s:I,s:I,s:i}}]}", "object", "list", "data",
+                          "id", s->model_id, "object", "model", "created", (json_int_t)s->created,
+                          "owned_by", "herd", "meta", "n_ctx", (json_int_t)s->o.ctx, "n_vocab",
+                          (json_int_t)s->vocab, "parallel", s->o.parallel);
     return srv_reply_json(c, 200, m);
 }
 
@@ -142,7 +140,8 @@ typedef enum route {
     R_CHAT,
     R_COMPLETIONS,
     R_TOKENIZE,
-    R_DETOKENIZE
+    R_DETOKENIZE,
+    R_TEMPLATE
 } route;
 
 static route find_route(const char *url, bool *post)
@@ -165,6 +164,7 @@ static route find_route(const char *url, bool *post)
         {"/completions", R_COMPLETIONS, true},
         {"/tokenize", R_TOKENIZE, true},
         {"/detokenize", R_DETOKENIZE, true},
+        {"/apply-template", R_TEMPLATE, true},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(url, table[i].url) == 0) {
@@ -195,10 +195,9 @@ static enum MHD_Result dispatch(srv_conn *c, const char *url, const char *method
     bool post = false;
     route r = find_route(url, &post);
     if (r == R_NONE)
-        return srv_reply_error(c, 404, "not_found_error", NULL, NULL, "no endpoint %.200s",
-                               url);
-    bool is_post = strcmp(method, "POST") == 0, is_get = !strcmp(method, "GET") ||
-                                                         !strcmp(method, "HEAD");
+        return srv_reply_error(c, 404, "not_found_error", NULL, NULL, "no endpoint %.200s", url);
+    bool is_post = strcmp(method, "POST") == 0,
+         is_get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     if (post ? !is_post : !is_get)
         return srv_reply_error(c, 405, "invalid_request_error", NULL, NULL,
                                "%s takes %s, not %.20s", url, post ? "POST" : "GET", method);
@@ -231,6 +230,7 @@ static enum MHD_Result dispatch(srv_conn *c, const char *url, const char *method
     case R_CHAT: ret = srv_chat_completions(c, body, true); break;
     case R_COMPLETIONS: ret = srv_chat_completions(c, body, false); break;
     case R_TOKENIZE: ret = srv_tokenize(c, body); break;
+    case R_TEMPLATE: ret = srv_apply_template(c, body); break;
     default: ret = srv_detokenize(c, body); break;
     }
     json_decref(body);
@@ -238,9 +238,8 @@ static enum MHD_Result dispatch(srv_conn *c, const char *url, const char *method
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     srv_server *s = cls;
     srv_conn *c = *con_cls;
@@ -361,15 +360,13 @@ herd_status herd_serve(const herd_serve_opts *o)
     if (!st) {
         unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                          MHD_USE_POLL | (v6 ? MHD_USE_IPv6 : 0);
-        d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, &s,
-                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
-                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
-                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s, MHD_OPTION_END);
+        d = MHD_start_daemon(
+            flags, (uint16_t)o->port, NULL, NULL, on_request, &s, MHD_OPTION_SOCK_ADDR,
+            (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_CONNECTION_TIMEOUT,
+            (unsigned)600, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s, MHD_OPTION_END);
         if (!d)
-            st = herd_fail(HERD_ERR_IO, "cannot listen on %s port %d (in use?)", o->host,
-                           o->port);
+            st = herd_fail(HERD_ERR_IO, "cannot listen on %s port %d (in use?)", o->host, o->port);
     }
     if (!st) {
         const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);

@@ -41,5 +41,7 @@ void srv_make_id(const char *prefix, char *out, size_t n);
 enum MHD_Result srv_chat_completions(srv_conn *c, json_t *body, bool chat);
 enum MHD_Result srv_tokenize(srv_conn *c, json_t *body);
 enum MHD_Result srv_detokenize(srv_conn *c, json_t *body);
+/* The prompt a chat request would run, as text with its special tokens: {"prompt": ...}. */
+enum MHD_Result srv_apply_template(srv_conn *c, json_t *body);
 
 #endif

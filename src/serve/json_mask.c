@@ -41,12 +41,24 @@ enum { MAX_DEPTH = 32, MAX_WS_TOKENS = 3, CACHE = 1024 };
 
 static const char *const literals[] = {"true", "false", "null"};
 
-void srv_jstate_init(srv_jstate *s) { memset(s, 0, sizeof *s); }
-bool srv_jstate_done(const srv_jstate *s) { return s->lex == J_DONE; }
+void srv_jstate_init(srv_jstate *s)
+{
+    memset(s, 0, sizeof *s);
+}
+bool srv_jstate_done(const srv_jstate *s)
+{
+    return s->lex == J_DONE;
+}
 
-static bool in_string(const srv_jstate *s) { return s->lex >= J_STR && s->lex <= J_STR_UTF; }
+static bool in_string(const srv_jstate *s)
+{
+    return s->lex >= J_STR && s->lex <= J_STR_UTF;
+}
 
-static bool is_ws(uint8_t b) { return b == ' ' || b == '\t' || b == '\n' || b == '\r'; }
+static bool is_ws(uint8_t b)
+{
+    return b == ' ' || b == '\t' || b == '\n' || b == '\r';
+}
 
 static bool push(srv_jstate *s, bool obj)
 {
@@ -61,9 +73,15 @@ static bool push(srv_jstate *s, bool obj)
     return true;
 }
 
-static bool top_is_obj(const srv_jstate *s) { return s->depth && (s->stack >> (s->depth - 1)) & 1; }
+static bool top_is_obj(const srv_jstate *s)
+{
+    return s->depth && (s->stack >> (s->depth - 1)) & 1;
+}
 
-static void value_done(srv_jstate *s) { s->lex = s->depth ? J_AFTER : J_DONE; }
+static void value_done(srv_jstate *s)
+{
+    s->lex = s->depth ? J_AFTER : J_DONE;
+}
 
 static bool close_container(srv_jstate *s, uint8_t b)
 {
@@ -129,8 +147,7 @@ static bool jstep(srv_jstate *s, uint8_t b)
         if (b == ']')
             return close_container(s, b);
         /* fall through */
-    case J_VALUE:
-        return is_ws(b) || value_start(s, b);
+    case J_VALUE: return is_ws(b) || value_start(s, b);
     case J_AFTER:
         if (is_ws(b))
             return true;
@@ -258,9 +275,9 @@ typedef struct entry {
 struct srv_jmask {
     int64_t vocab;
     size_t words;
-    uint8_t *bytes;   /* every token's bytes */
-    uint32_t *off;    /* [vocab + 1] */
-    uint8_t *kind;    /* 0 text, 1 stop, 2 other special or unknown */
+    uint8_t *bytes;    /* every token's bytes */
+    uint32_t *off;     /* [vocab + 1] */
+    uint8_t *kind;     /* 0 text, 1 stop, 2 other special or unknown */
     uint64_t *ws_only; /* tokens made only of whitespace */
     entry table[CACHE];
     size_t used;
@@ -378,8 +395,78 @@ static const uint64_t *mask_for(srv_jmask *m, const srv_jstate *s)
     }
 }
 
-bool srv_jmask_apply(srv_jmask *m, const srv_jstate *s, float *logits)
+/* The shortest bytes that end the object from state s (out holds at least 8 + MAX_DEPTH). */
+static size_t closing(const srv_jstate *s, char *out)
 {
+    size_t n = 0;
+    bool key = s->aux & 1;
+    switch (s->lex) {
+    case J_START: out[n++] = '{'; break;
+    case J_OBJ_KEY: out[n++] = '"', key = true; /* fall through */
+    case J_STR: out[n++] = '"'; break;
+    case J_STR_ESC: out[n++] = 'n', out[n++] = '"'; break;
+    case J_STR_U:
+        for (int k = s->aux >> 1; k > 0; k--)
+            out[n++] = '0';
+        out[n++] = '"';
+        break;
+    case J_STR_UTF:
+        for (int k = s->aux >> 1; k > 0; k--)
+            out[n++] = (char)0xA0;
+        out[n++] = '"';
+        break;
+    case J_COLON: key = true; break;
+    case J_VALUE:
+    case J_NUM_MINUS:
+    case J_NUM_DOT:
+    case J_NUM_E:
+    case J_NUM_ESIGN: out[n++] = '0'; break;
+    case J_LIT:
+        for (const char *l = literals[s->aux >> 4] + (s->aux & 15); *l; l++)
+            out[n++] = *l;
+        break;
+    case J_ARR_OPEN: out[n++] = ']'; break;
+    case J_OBJ_OPEN: out[n++] = '}'; break;
+    default: break;
+    }
+    bool in_key =
+        (s->lex >= J_STR && s->lex <= J_STR_UTF && key) || s->lex == J_OBJ_KEY || s->lex == J_COLON;
+    if (in_key)
+        out[n++] = ':', out[n++] = '0';
+    int depth = s->depth;
+    if (s->lex == J_START)
+        depth = 1;
+    else if (s->lex == J_OBJ_OPEN || s->lex == J_ARR_OPEN)
+        depth--;
+    for (int d = depth - 1; d >= 0; d--)
+        out[n++] = s->lex == J_START || (s->stack >> d) & 1 ? '}' : ']';
+    return n;
+}
+
+/* Near the end of the token budget only tokens that are a prefix of the closing bytes may come,
+ * so the object is complete when the budget runs out. */
+static bool apply_closing(const srv_jmask *m, const srv_jstate *s, const char *close, size_t n,
+                          float *logits)
+{
+    bool any = false;
+    for (int64_t id = 0; id < m->vocab; id++) {
+        uint32_t a = m->off[id], len = m->off[id + 1] - a;
+        bool ok = m->kind[id] ? m->kind[id] == 1 && s->lex == J_DONE
+                              : len && len <= n && memcmp(m->bytes + a, close, len) == 0;
+        if (ok)
+            any = true;
+        else
+            logits[id] = -INFINITY;
+    }
+    return any;
+}
+
+bool srv_jmask_apply(srv_jmask *m, const srv_jstate *s, int64_t budget, float *logits)
+{
+    char close[16 + MAX_DEPTH];
+    size_t n = closing(s, close);
+    if (s->lex != J_DONE && budget <= (int64_t)n)
+        return apply_closing(m, s, close, n, logits);
     const uint64_t *bits = mask_for(m, s);
     if (!bits)
         return false;

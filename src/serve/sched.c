@@ -228,7 +228,8 @@ static void start(srv_sched *s, srv_slot *sl, srv_job *j, size_t reuse)
 static void take_token(srv_sched *s, srv_slot *sl)
 {
     srv_job *j = sl->job;
-    if (j->json_mode && !srv_jmask_apply(s->jm, &sl->js, s->logits)) {
+    int64_t left = j->max_tokens - j->n_generated, room = s->o.ctx - (int64_t)sl->cached.n;
+    if (j->json_mode && !srv_jmask_apply(s->jm, &sl->js, left < room ? left : room, s->logits)) {
         finish(s, sl, SRV_FINISH_ERROR, "JSON mode: no token can continue the output");
         return;
     }
@@ -489,7 +490,10 @@ void srv_sched_poke(srv_sched *s)
     pthread_mutex_unlock(&s->mu);
 }
 
-int64_t srv_sched_ctx(const srv_sched *s) { return s->o.ctx; }
+int64_t srv_sched_ctx(const srv_sched *s)
+{
+    return s->o.ctx;
+}
 
 char *srv_sched_metrics(srv_sched *s)
 {

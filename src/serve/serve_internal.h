@@ -35,11 +35,11 @@ typedef struct srv_job {
     pthread_cond_t cv;
     char *text; /* generated text (special tokens left out), NUL-terminated */
     size_t len, cap;
-    size_t visible;         /* bytes of text final (not held back for a stop-string match) */
-    int64_t python_start;   /* byte offset where <|python_start|> came, -1 if none */
-    int64_t n_generated;    /* tokens sampled */
-    int64_t cached_tokens;  /* prompt tokens reused from the prompt cache */
-    srv_finish finish;      /* set once: the job is over */
+    size_t visible;        /* bytes of text final (not held back for a stop-string match) */
+    int64_t python_start;  /* byte offset where <|python_start|> came, -1 if none */
+    int64_t n_generated;   /* tokens sampled */
+    int64_t cached_tokens; /* prompt tokens reused from the prompt cache */
+    srv_finish finish;     /* set once: the job is over */
     char error[256];
     double t_submit, t_first, t_done;
 
@@ -101,8 +101,10 @@ typedef struct srv_jstate {
 herd_status srv_jmask_create(const herd_tokenizer *tok, int64_t vocab, srv_jmask **out);
 void srv_jmask_free(srv_jmask *m);
 void srv_jstate_init(srv_jstate *s);
-/* Sets the logits of tokens not allowed in state s to -inf. False if nothing is allowed. */
-bool srv_jmask_apply(srv_jmask *m, const srv_jstate *s, float *logits);
+/* Sets the logits of tokens not allowed in state s to -inf; false if nothing is allowed. With
+ * `budget` tokens left, once the object's shortest ending needs them all, only tokens that
+ * spell that ending are allowed: the output is a whole object when the budget runs out. */
+bool srv_jmask_apply(srv_jmask *m, const srv_jstate *s, int64_t budget, float *logits);
 /* Advances s over token id; false if the token is not allowed. */
 bool srv_jmask_advance(const srv_jmask *m, srv_jstate *s, int32_t id);
 bool srv_jstate_done(const srv_jstate *s); /* a whole object was produced */

@@ -41,7 +41,10 @@ static void put(rend *r, const char *s, size_t n)
     r->n += n;
 }
 
-static void puts_(rend *r, const char *s) { put(r, s, strlen(s)); }
+static void puts_(rend *r, const char *s)
+{
+    put(r, s, strlen(s));
+}
 
 static void special(rend *r, const char *name)
 {
@@ -75,9 +78,9 @@ static size_t space_len(const unsigned char *s, size_t n)
 {
     if (n && ((*s >= 0x09 && *s <= 0x0D) || (*s >= 0x1C && *s <= 0x20)))
         return 1;
-    static const char *const wide[] = {"\xC2\x85", "\xC2\xA0", "\xE1\x9A\x80", "\xE2\x80\xA8",
-                                       "\xE2\x80\xA9", "\xE2\x80\xAF", "\xE2\x81\x9F",
-                                       "\xE3\x80\x80"};
+    static const char *const wide[] = {"\xC2\x85",     "\xC2\xA0",     "\xE1\x9A\x80",
+                                       "\xE2\x80\xA8", "\xE2\x80\xA9", "\xE2\x80\xAF",
+                                       "\xE2\x81\x9F", "\xE3\x80\x80"};
     for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++) {
         size_t l = strlen(wide[i]);
         if (n >= l && memcmp(s, wide[i], l) == 0)
@@ -122,8 +125,7 @@ static bool content_text(rend *r, const json_t *m, size_t i, char **buf, size_t 
         return true;
     }
     if (!json_is_array(c))
-        return bad(r, "%smessages[%zu].content must be a string, an array of parts or null", "",
-                   i);
+        return bad(r, "%smessages[%zu].content must be a string, an array of parts or null", "", i);
     size_t k, total = 0;
     const json_t *p;
     json_array_foreach(c, k, p)
@@ -217,14 +219,18 @@ herd_status srv_render_chat(const herd_tokenizer *tok, const json_t *messages, c
         }
         if (strcmp(role, "system") && strcmp(role, "developer") && strcmp(role, "user") &&
             strcmp(role, "assistant") && strcmp(role, "tool") && strcmp(role, "ipython")) {
-            snprintf(err, n_err, "messages[%zu].role '%.40s' is not one of system, user, "
-                     "assistant, tool", i, role);
+            snprintf(err, n_err,
+                     "messages[%zu].role '%.40s' is not one of system, user, "
+                     "assistant, tool",
+                     i, role);
             return HERD_ERR_ARG;
         }
         const json_t *tc = json_object_get(m, "tool_calls");
         if (tc && !json_is_null(tc) && (!json_is_array(tc) || strcmp(role, "assistant"))) {
-            snprintf(err, n_err, "messages[%zu].tool_calls must be an array on an assistant "
-                     "message", i);
+            snprintf(err, n_err,
+                     "messages[%zu].tool_calls must be an array on an assistant "
+                     "message",
+                     i);
             return HERD_ERR_ARG;
         }
     }

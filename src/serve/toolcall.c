@@ -230,8 +230,9 @@ static bool json_call(const json_t *o, json_t *calls)
     if (json_is_string(args))
         args = parsed = json_loads(json_string_value(args), 0, NULL);
     json_t *empty = args ? NULL : json_object();
-    json_t *c = json_is_object(args) || empty ? make_call(name, strlen(name), empty ? empty : (json_t *)args)
-                                                : NULL;
+    json_t *c = json_is_object(args) || empty
+                    ? make_call(name, strlen(name), empty ? empty : (json_t *)args)
+                    : NULL;
     json_decref(parsed);
     json_decref(empty);
     if (!c)

@@ -1,0 +1,158 @@
+/* The server's text pieces without a socket: the tool-call parser (pythonic and JSON forms,
+ * content before a call, things that are not calls) and the JSON-mode mask over the real Llama 4
+ * vocabulary (random walks stay a prefix of one JSON object, the closing budget always ends in
+ * a whole object, and the cost per token, printed for docs/SERVER.md). */
+#include "harness.h"
+#include "serve/serve_internal.h"
+
+static json_t *parse(const char *text, int64_t python_start, size_t *content)
+{
+    return srv_parse_tool_calls(text, strlen(text), python_start, content);
+}
+
+static bool call_is(json_t *calls, size_t i, const char *name, const char *args)
+{
+    json_t *c = json_array_get(calls, i);
+    const char *n = json_string_value(json_object_get(c, "name"));
+    const char *a = json_string_value(json_object_get(c, "arguments"));
+    json_t *want = json_loads(args, 0, NULL), *got = a ? json_loads(a, 0, NULL) : NULL;
+    bool ok = n && !strcmp(n, name) && got && json_equal(want, got);
+    if (!ok)
+        fprintf(stderr, "  got %s(%s)\n", n ? n : "?", a ? a : "?");
+    json_decref(want);
+    json_decref(got);
+    return ok;
+}
+
+TEST(pythonic_calls)
+{
+    size_t content;
+    json_t *c = parse("[get_weather(city=\"Paris\", days=3)]", -1, &content);
+    CHECK(c && json_array_size(c) == 1 && content == 0);
+    CHECK(c && call_is(c, 0, "get_weather", "{\"city\": \"Paris\", \"days\": 3}"));
+    json_decref(c);
+    c = parse("[a(x=[1, 2.5, -3], y={'k': None, 'b': True}), b()]", -1, &content);
+    CHECK(c && json_array_size(c) == 2);
+    CHECK(c && call_is(c, 0, "a", "{\"x\": [1, 2.5, -3], \"y\": {\"k\": null, \"b\": true}}"));
+    CHECK(c && call_is(c, 1, "b", "{}"));
+    json_decref(c);
+    c = parse("Let me check.\n[lookup(q='it\\'s \"quoted\"')]  ", -1, &content);
+    CHECK(c && call_is(c, 0, "lookup", "{\"q\": \"it's \\\"quoted\\\"\"}"));
+    CHECK_EQ_INT(content, 13);
+    json_decref(c);
+}
+
+TEST(json_calls)
+{
+    size_t content;
+    json_t *c = parse("{\"name\": \"f\", \"parameters\": {\"a\": 1}}", -1, &content);
+    CHECK(c && call_is(c, 0, "f", "{\"a\": 1}") && content == 0);
+    json_decref(c);
+    c = parse("{\"name\": \"f\", \"arguments\": \"{\\\"a\\\": 1}\"}; {\"name\": \"g\", "
+              "\"parameters\": {}}",
+              -1, &content);
+    CHECK(c && json_array_size(c) == 2 && call_is(c, 0, "f", "{\"a\": 1}") &&
+          call_is(c, 1, "g", "{}"));
+    json_decref(c);
+    c = parse("[{\"name\": \"f\", \"parameters\": {\"a\": [1]}}]", -1, &content);
+    CHECK(c && call_is(c, 0, "f", "{\"a\": [1]}"));
+    json_decref(c);
+    /* after <|python_start|>: what follows it is the call, what precedes it the content */
+    const char *t = "Sure. {\"name\": \"f\", \"parameters\": {\"a\": \"x\"}}";
+    c = parse(t, 6, &content);
+    CHECK(c && call_is(c, 0, "f", "{\"a\": \"x\"}") && content == 6);
+    json_decref(c);
+}
+
+TEST(not_calls)
+{
+    const char *texts[] = {"Hello there.", "[1, 2, 3]", "{\"a\": 1}", "[f(x=1)] and more",
+                           "[f(x=)]", "{\"name\": 5}", "[f(x=1)", "[]", "{}", "[f(1)]"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        size_t content;
+        json_t *c = parse(texts[i], -1, &content);
+        CHECK_MSG(!c && content == strlen(texts[i]), "'%s' parsed as a call", texts[i]);
+        json_decref(c);
+    }
+}
+
+static uint64_t rng = 88172645463325252u;
+static double uniform(void)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (double)(rng >> 11) * 0x1p-53;
+}
+
+TEST(json_mask_walks)
+{
+    herd_tokenizer *tok;
+    if (herd_tokenizer_load_file("tokenizer/llama4/tokenizer.model", NULL, &tok)) {
+        CHECK_MSG(0, "%s", herd_last_error());
+        return;
+    }
+    int64_t vocab = 202048;
+    srv_jmask *m;
+    CHECK(!srv_jmask_create(tok, vocab, &m));
+    float *logits = malloc((size_t)vocab * sizeof *logits);
+    char *out = malloc(1 << 16);
+    double t_mask = 0, t_first = 0;
+    int64_t steps = 0, completed = 0;
+    for (int walk = 0; walk < 12; walk++) {
+        srv_jstate s;
+        srv_jstate_init(&s);
+        size_t len = 0;
+        int64_t budget = walk < 6 ? 20 + walk * 10 : 120;
+        bool done = false;
+        for (int64_t k = 0; k < budget && !done; k++) {
+            for (int64_t i = 0; i < vocab; i++)
+                logits[i] = (float)uniform();
+            double t0 = herd_now();
+            bool any = srv_jmask_apply(m, &s, budget - k, logits);
+            double dt = herd_now() - t0;
+            if (walk == 0 && k == 0)
+                t_first = dt;
+            t_mask += dt;
+            steps++;
+            CHECK(any);
+            int32_t best = 0;
+            for (int64_t i = 1; i < vocab; i++)
+                if (logits[i] > logits[best])
+                    best = (int32_t)i;
+            if (herd_tokenizer_is_stop(tok, best)) {
+                done = true;
+                break;
+            }
+            CHECK(srv_jmask_advance(m, &s, best));
+            size_t n;
+            const uint8_t *b = herd_tokenizer_token_bytes(tok, best, &n);
+            if (len + n < (1 << 16)) {
+                memcpy(out + len, b, n);
+                len += n;
+            }
+            done = srv_jstate_done(&s);
+        }
+        CHECK_MSG(srv_jstate_done(&s), "walk %d did not end in a whole object", walk);
+        json_error_t e;
+        json_t *v = json_loadb(out, len, JSON_DECODE_INT_AS_REAL, &e);
+        CHECK_MSG(v && json_is_object(v), "walk %d: not a JSON object: %.*s (%s)", walk,
+                  (int)(len < 300 ? len : 300), out, e.text);
+        completed += v != NULL;
+        json_decref(v);
+    }
+    printf("JSON mask: %lld steps, first step (table build) %.2f ms, mean %.3f ms per token, "
+           "%lld objects\n",
+           (long long)steps, t_first * 1e3, t_mask * 1e3 / (double)steps, (long long)completed);
+    free(out);
+    free(logits);
+    srv_jmask_free(m);
+    herd_tokenizer_free(tok);
+}
+
+int main(void)
+{
+    RUN(pythonic_calls);
+    RUN(json_calls);
+    RUN(not_calls);
+    RUN(json_mask_walks);
+    return harness_finish();
+}
