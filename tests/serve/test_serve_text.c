@@ -66,8 +66,9 @@ TEST(json_calls)
 
 TEST(not_calls)
 {
-    const char *texts[] = {"Hello there.", "[1, 2, 3]", "{\"a\": 1}", "[f(x=1)] and more",
-                           "[f(x=)]", "{\"name\": 5}", "[f(x=1)", "[]", "{}", "[f(1)]"};
+    const char *texts[] = {"Hello there.", "[1, 2, 3]",     "{\"a\": 1}", "[f(x=1)] and more",
+                           "[f(x=)]",      "{\"name\": 5}", "[f(x=1)",    "[]",
+                           "{}",           "[f(1)]"};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         size_t content;
         json_t *c = parse(texts[i], -1, &content);
