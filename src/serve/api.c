@@ -115,6 +115,7 @@ static bool known_fields(const json_t *b, bool chat, perr *e)
                                          "metadata",
                                          "store",
                                          "service_tier",
+                                         "ignore_eos",
                                          NULL};
     static const char *const chat_only[] = {
         "messages",    "max_completion_tokens", "response_format", "tools",
@@ -256,7 +257,8 @@ static bool parse_request(srv_server *s, const json_t *b, gen *g, srv_job *j, pe
         !integer(b, "seed", INT64_MIN, INT64_MAX, &seed, e) ||
         !integer(b, "max_tokens", 1, INT32_MAX, &max_tokens, e) ||
         (g->chat && !integer(b, "max_completion_tokens", 1, INT32_MAX, &max_tokens, e)) ||
-        !boolean(b, "stream", &g->stream, e) || !parse_stop(b, j, e))
+        !boolean(b, "stream", &g->stream, e) || !boolean(b, "ignore_eos", &j->ignore_eos, e) ||
+        !parse_stop(b, j, e))
         return false;
     if (top_p <= 0)
         return fail(e, "top_p", "'top_p' must be above 0");

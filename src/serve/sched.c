@@ -234,7 +234,7 @@ static void take_token(srv_sched *s, srv_slot *sl)
         return;
     }
     int32_t t = herd_sample(sl->smp, s->logits);
-    bool stop_token = herd_tokenizer_is_stop(s->tok, t);
+    bool stop_token = !j->ignore_eos && herd_tokenizer_is_stop(s->tok, t);
     if (j->json_mode && !stop_token)
         srv_jmask_advance(s->jm, &sl->js, t);
     const char *text = "";

@@ -29,6 +29,7 @@ typedef struct srv_job {
     char *stop[SRV_MAX_STOP];
     int n_stop;
     bool json_mode;
+    bool ignore_eos; /* stop tokens do not end the reply (benchmarks; llama.cpp's field) */
 
     /* output, under mu; the HTTP side waits on cv */
     pthread_mutex_t mu;

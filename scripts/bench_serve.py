@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Load benchmark of an OpenAI-compatible server (herd serve, llama-server): at each number of
+concurrent streams, every stream sends the same count of streaming chat requests one after
+the other (distinct prompts, so no prompt-cache help), and the run reports aggregate generated
+tokens/s, time to first token p50/p95 and inter-token latency p50/p95. Loopback, bounded in
+requests and time; stdlib only.
+
+usage: bench_serve.py --url http://127.0.0.1:8080 [--streams 1,2,4,8] [--requests 4]
+                      [--max-tokens 64] [--label NAME] [--json]
+"""
+import argparse
+import http.client
+import json
+import statistics
+import threading
+import time
+import urllib.parse
+
+WORDS = ("river mountain lantern harbor meadow copper violet thunder orchard pebble canyon "
+         "glacier ember willow saffron compass").split()
+
+
+def prompt(i):
+    topic = " ".join(WORDS[(i * 7 + k) % len(WORDS)] for k in range(6))
+    return f"Request {i}. Write a long, detailed story that mentions: {topic}."
+
+
+def one_request(url, i, max_tokens, timeout):
+    u = urllib.parse.urlparse(url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    body = {"messages": [{"role": "user", "content": prompt(i)}], "max_tokens": max_tokens,
+            "temperature": 0, "stream": True, "stream_options": {"include_usage": True},
+            "ignore_eos": True}
+    t0 = time.perf_counter()
+    c.request("POST", "/v1/chat/completions", body=json.dumps(body),
+              headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    if r.status != 200:
+        raise RuntimeError(f"HTTP {r.status}: {r.read()[:200]!r}")
+    times, usage, buf = [], None, b""
+    while True:
+        line = r.fp.readline()
+        if not line:
+            break
+        line = line.strip()
+        if not line.startswith(b"data: "):
+            continue
+        data = line[6:]
+        if data == b"[DONE]":
+            break
+        ev = json.loads(data)
+        if ev.get("usage"):
+            usage = ev["usage"]
+        ch = ev.get("choices") or []
+        if ch and (ch[0].get("delta") or {}).get("content"):
+            times.append(time.perf_counter())
+    c.close()
+    n = usage["completion_tokens"] if usage else len(times)
+    return {"t0": t0, "times": times, "tokens": n, "end": time.perf_counter()}
+
+
+def pct(xs, p):
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    k = (len(xs) - 1) * p / 100
+    f = int(k)
+    return xs[f] + (xs[min(f + 1, len(xs) - 1)] - xs[f]) * (k - f)
+
+
+def run_level(url, streams, requests, max_tokens, timeout, base):
+    results, errors = [], []
+
+    def worker(s):
+        for k in range(requests):
+            try:
+                results.append(one_request(url, base + s * requests + k, max_tokens, timeout))
+            except Exception as e:  # noqa: BLE001 - reported, not hidden
+                errors.append(str(e))
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(streams)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout * requests + 60)
+    wall = time.perf_counter() - t0
+    tokens = sum(r["tokens"] for r in results)
+    ttft = [r["times"][0] - r["t0"] for r in results if r["times"]]
+    itl = [b - a for r in results for a, b in zip(r["times"], r["times"][1:])]
+    return {"streams": streams, "requests": len(results), "errors": len(errors),
+            "tokens": tokens, "seconds": wall, "tokens_per_s": tokens / wall if wall else 0,
+            "ttft_p50_ms": pct(ttft, 50) * 1e3, "ttft_p95_ms": pct(ttft, 95) * 1e3,
+            "itl_p50_ms": pct(itl, 50) * 1e3, "itl_p95_ms": pct(itl, 95) * 1e3,
+            "first_error": errors[0] if errors else None}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--url", required=True)
+    ap.add_argument("--streams", default="1,2,4,8")
+    ap.add_argument("--requests", type=int, default=4, help="requests per stream")
+    ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--timeout", type=float, default=300)
+    ap.add_argument("--label", default="")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    one_request(a.url, 10**6, 4, a.timeout)  # warm up
+    base = 0
+    for s in (int(x) for x in a.streams.split(",")):
+        m = run_level(a.url, s, a.requests, a.max_tokens, a.timeout, base)
+        base += 1000
+        m["label"] = a.label
+        if a.json:
+            print(json.dumps(m), flush=True)
+        else:
+            print(f"{a.label:>12} streams {s}: {m['tokens_per_s']:7.1f} tok/s aggregate, "
+                  f"TTFT p50 {m['ttft_p50_ms']:7.1f} ms p95 {m['ttft_p95_ms']:7.1f} ms, "
+                  f"ITL p50 {m['itl_p50_ms']:6.1f} ms p95 {m['itl_p95_ms']:6.1f} ms "
+                  f"({m['requests']} requests, {m['errors']} errors)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
