@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -341,20 +342,25 @@ herd_status herd_serve(const herd_serve_opts *o)
     pthread_sigmask(SIG_BLOCK, &set, &old);
     signal(SIGPIPE, SIG_IGN);
 
-    herd_engine_opts eo;
-    herd_engine_opts_default(&eo);
-    eo.model = o->mopt;
-    eo.ctx = o->ctx;
-    herd_status st = herd_engine_load(o->model, &eo, &s.engine);
+    struct stat sb;
+    herd_status st = HERD_OK;
+    if (stat(o->model, &sb) != 0)
+        st = herd_fail(HERD_ERR_IO, "%s: no such file or directory", o->model);
     if (!st)
-        st = herd_engine_tokenizer(s.engine, &s.tok);
+        st = herd_model_load(o->model, &o->mopt, &s.model);
+    if (!st)
+        st = herd_tokenizer_load_dir(o->model, &s.tok);
     if (!st) {
-        s.vocab = herd_model_config(herd_engine_model(s.engine))->vocab;
+        const herd_llama4_config *cfg = herd_model_config(s.model);
+        s.vocab = cfg->vocab;
+        if (s.o.ctx > cfg->max_pos)
+            s.o.ctx = cfg->max_pos;
         srv_sched_opts so = {.parallel = o->parallel,
                              .max_queue = o->max_queue,
                              .prefill_chunk = o->prefill_chunk,
-                             .ctx = o->ctx};
-        st = srv_sched_create(s.engine, s.tok, &so, &s.sched);
+                             .threads = o->mopt.threads,
+                             .ctx = s.o.ctx};
+        st = srv_sched_create(s.model, s.tok, &so, &s.sched);
     }
     struct MHD_Daemon *d = NULL;
     if (!st) {
@@ -373,7 +379,7 @@ herd_status herd_serve(const herd_serve_opts *o)
         int port = di ? di->port : o->port;
         fprintf(stderr, "herd serve: %s on http://%s%s%s:%d/ (%d slots of %lld tokens)\n",
                 s.model_id, v6 ? "[" : "", o->host, v6 ? "]" : "", port, o->parallel,
-                (long long)o->ctx);
+                (long long)s.o.ctx);
         if (o->port_file) {
             FILE *f = fopen(o->port_file, "w");
             if (f) {
@@ -389,7 +395,8 @@ herd_status herd_serve(const herd_serve_opts *o)
         MHD_stop_daemon(d);
     }
     srv_sched_free(s.sched);
-    herd_engine_free(s.engine);
+    herd_tokenizer_free(s.tok);
+    herd_model_free(s.model);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return st;
 }

@@ -9,8 +9,8 @@
 
 typedef struct srv_server {
     herd_serve_opts o;
-    herd_engine *engine;
-    const herd_tokenizer *tok;
+    herd_model *model;
+    herd_tokenizer *tok;
     srv_sched *sched;
     char model_id[256];
     int64_t created;

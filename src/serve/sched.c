@@ -1,13 +1,17 @@
-/* The scheduler: one thread owns the model and runs every sequence. Each step feeds every
- * decoding slot its last sampled token and at most one prefill chunk of one new prompt, so a
- * request that arrives while others decode waits at most one chunk before it starts, and the
- * others stall at most one chunk for it. Requests past the slots wait in a bounded queue.
+/* The scheduler: one thread owns a herd_context with one sequence per slot and runs continuous
+ * batching. Each step is ONE forward pass over a batch holding every decoding slot's last
+ * sampled token and at most one prefill chunk of one new prompt, so a request that arrives while
+ * others decode starts within one step, and the others stall at most one chunk for it. Requests
+ * past the slots wait in a bounded queue.
  *
- * The engine runs one sequence per forward call today (a KV cache per slot); the step is built
- * as a batch of (slot, tokens, want-logits) entries so that the many-sequence forward of issue 13
- * replaces step_run() alone. The prompt cache: a slot keeps the ids its cache holds after its
- * job ends, and a new job goes to the free slot whose cache is the longest prefix of its prompt
- * (only whole-cache prefixes can be reused until the engine can truncate a cache). */
+ * The prompt cache: each slot remembers the ids its sequence holds, during and after its job. A
+ * new job goes to a free slot, and starts from the longest prefix of its prompt that any slot —
+ * free or busy — holds: truncated in place when that slot is the one it gets, else copied from
+ * the holder (herd_seq_copy), so only the rest is prefilled.
+ *
+ * A client that leaves is noticed by its HTTP thread, which marks the job; the forward's cancel
+ * callback sees the mark between layers, the step is undone (the engine leaves every sequence
+ * as before), and the slot is freed before the next step. */
 #include "serve/serve_internal.h"
 
 #include <math.h>
@@ -16,8 +20,8 @@
 #include <string.h>
 
 typedef struct srv_slot {
-    herd_kv_cache *kv;
-    herd_tokens cached; /* the ids the cache holds, in order */
+    int seq;            /* its sequence in the context */
+    herd_tokens cached; /* the ids the sequence holds, in order */
     srv_job *job;
     size_t fed;    /* prompt tokens in the cache for this job */
     bool decoding; /* the prompt is in; `next` waits to be fed */
@@ -29,15 +33,18 @@ typedef struct srv_slot {
 } srv_slot;
 
 struct srv_sched {
-    herd_engine *e;
-    herd_model *m;
+    herd_context *ctx;
     const herd_tokenizer *tok;
     srv_sched_opts o;
     int64_t vocab;
     int32_t python_start_id;
     srv_slot *slots;
-    float *logits;
+    float *logits; /* [parallel + 1][vocab]: one row per slot that wants logits */
     srv_jmask *jm;
+    /* the batch of one step */
+    int32_t *b_token, *b_seq;
+    bool *b_want;
+    srv_slot **b_owner; /* the slot of each row that wants logits */
 
     pthread_t thread;
     pthread_mutex_t mu;
@@ -142,24 +149,27 @@ static size_t common_prefix(const herd_tokens *a, const herd_tokens *b)
     return i;
 }
 
-/* The free slot to run j in: the one whose whole cache is the longest prefix of j's prompt
- * (at least one prompt token must remain to produce logits), else the least recently used. */
-static srv_slot *pick_slot(srv_sched *s, srv_job *j, size_t *reuse)
+/* Where j starts: a free slot, and the longest prefix of j's prompt held by any slot (at least
+ * one prompt token must remain, to produce logits). Prefers the holder itself when it is free,
+ * then a free slot holding nothing worth keeping (least recently used). */
+static srv_slot *pick_slot(srv_sched *s, srv_job *j, srv_slot **holder, size_t *reuse)
 {
-    srv_slot *best = NULL, *lru = NULL;
-    size_t best_n = 0;
+    srv_slot *lru = NULL;
+    *holder = NULL;
+    *reuse = 0;
     for (int i = 0; i < s->o.parallel; i++) {
         srv_slot *sl = &s->slots[i];
-        if (sl->job)
-            continue;
         size_t n = common_prefix(&sl->cached, &j->prompt);
-        if (n == sl->cached.n && n < j->prompt.n && n > best_n)
-            best = sl, best_n = n;
-        if (!lru || sl->last_used < lru->last_used)
+        if (n >= j->prompt.n)
+            n = j->prompt.n - 1;
+        if (n > *reuse || (n == *reuse && n > 0 && !sl->job))
+            *holder = sl, *reuse = n;
+        if (!sl->job && (!lru || sl->last_used < lru->last_used))
             lru = sl;
     }
-    *reuse = best ? best_n : 0;
-    return best ? best : lru;
+    if (*holder && !(*holder)->job)
+        return *holder;
+    return lru;
 }
 
 static void finish(srv_sched *s, srv_slot *sl, srv_finish why, const char *err)
@@ -195,13 +205,29 @@ static void finish(srv_sched *s, srv_slot *sl, srv_finish why, const char *err)
     srv_job_release(j);
 }
 
-static void start(srv_sched *s, srv_slot *sl, srv_job *j, size_t reuse)
+/* Makes slot sl hold the first `reuse` ids of j's prompt (from `holder`); the count it got. */
+static size_t reuse_prefix(srv_sched *s, srv_slot *sl, srv_slot *holder, srv_job *j, size_t reuse)
+{
+    herd_status st = HERD_OK;
+    if (reuse && holder == sl)
+        st = herd_seq_truncate(s->ctx, sl->seq, (int64_t)reuse);
+    else if (reuse)
+        st = herd_seq_copy(s->ctx, holder->seq, sl->seq, (int64_t)reuse);
+    if (!reuse || st) {
+        herd_seq_clear(s->ctx, sl->seq); /* too far back for the chunked layers: start over */
+        reuse = 0;
+    }
+    sl->cached.n = 0;
+    herd_tokens_append(&sl->cached, j->prompt.ids, reuse); /* fits: cap >= reuse */
+    return reuse;
+}
+
+static void start(srv_sched *s, srv_slot *sl, srv_job *j, srv_slot *holder, size_t reuse)
 {
     sl->job = j;
-    if (reuse == 0 && sl->cached.n) {
-        herd_kv_reset(sl->kv);
-        sl->cached.n = 0;
-    }
+    if (sl->cached.cap < reuse && herd_tokens_append(&sl->cached, j->prompt.ids, reuse))
+        reuse = 0;
+    reuse = reuse_prefix(s, sl, holder, j, reuse);
     sl->fed = reuse;
     sl->decoding = false;
     herd_decoder_init(&sl->dec, s->tok, HERD_DECODE_SKIP_SPECIAL);
@@ -224,16 +250,16 @@ static void start(srv_sched *s, srv_slot *sl, srv_job *j, size_t reuse)
     }
 }
 
-/* Samples from s->logits for the slot's job and hands the token to the client. */
-static void take_token(srv_sched *s, srv_slot *sl)
+/* Samples from logits (this slot's row) for the slot's job and hands the token to the client. */
+static void take_token(srv_sched *s, srv_slot *sl, float *logits)
 {
     srv_job *j = sl->job;
     int64_t left = j->max_tokens - j->n_generated, room = s->o.ctx - (int64_t)sl->cached.n;
-    if (j->json_mode && !srv_jmask_apply(s->jm, &sl->js, left < room ? left : room, s->logits)) {
+    if (j->json_mode && !srv_jmask_apply(s->jm, &sl->js, left < room ? left : room, logits)) {
         finish(s, sl, SRV_FINISH_ERROR, "JSON mode: no token can continue the output");
         return;
     }
-    int32_t t = herd_sample(sl->smp, s->logits);
+    int32_t t = herd_sample(sl->smp, logits);
     bool stop_token = !j->ignore_eos && herd_tokenizer_is_stop(s->tok, t);
     if (j->json_mode && !stop_token)
         srv_jmask_advance(s->jm, &sl->js, t);
@@ -265,48 +291,39 @@ static void take_token(srv_sched *s, srv_slot *sl)
     }
 }
 
-/* Runs ids through the slot's sequence; logits of the last one land in s->logits. */
-static herd_status run(srv_sched *s, srv_slot *sl, const int32_t *ids, size_t n)
+static void step_fail(srv_sched *s, srv_slot *sl, const char *msg)
 {
-    herd_status st = herd_model_forward(s->m, sl->kv, ids, (int64_t)n, s->logits, false);
-    if (!st)
-        st = herd_tokens_append(&sl->cached, ids, n);
-    else {
-        herd_kv_reset(sl->kv); /* a failed forward may have written some layers */
-        sl->cached.n = 0;
-    }
-    return st;
-}
-
-static void step_fail(srv_sched *s, srv_slot *sl)
-{
-    char msg[256];
-    snprintf(msg, sizeof msg, "%s", herd_last_error());
     finish(s, sl, SRV_FINISH_ERROR, msg);
 }
 
-/* One step: every decoding slot's next token, then one prefill chunk. */
+static bool any_cancelled(void *user)
+{
+    srv_sched *s = user;
+    for (int i = 0; i < s->o.parallel; i++)
+        if (s->slots[i].job && atomic_load(&s->slots[i].job->cancelled))
+            return true;
+    return false;
+}
+
+/* One step: one forward over every decoding slot's next token and one prefill chunk. */
 static void step_run(srv_sched *s)
 {
-    double t0 = herd_now();
-    int decoded = 0;
+    /* jobs whose client left end here, before any work for them */
+    for (int i = 0; i < s->o.parallel; i++)
+        if (s->slots[i].job && atomic_load(&s->slots[i].job->cancelled))
+            finish(s, &s->slots[i], SRV_FINISH_CANCEL, NULL);
+    int64_t n = 0;
+    int k = 0, decoded = 0;
     for (int i = 0; i < s->o.parallel; i++) {
         srv_slot *sl = &s->slots[i];
         if (!sl->job || !sl->decoding)
             continue;
-        if (atomic_load(&sl->job->cancelled)) {
-            finish(s, sl, SRV_FINISH_CANCEL, NULL);
-            continue;
-        }
-        if (run(s, sl, &sl->next, 1)) {
-            step_fail(s, sl);
-            continue;
-        }
+        s->b_token[n] = sl->next, s->b_seq[n] = sl->seq, s->b_want[n] = true;
+        s->b_owner[k++] = sl;
+        n++;
         decoded++;
-        take_token(s, sl);
     }
-    double t1 = herd_now();
-    /* the oldest job still prefilling gets one chunk */
+    /* the oldest job still prefilling gets one chunk, in what room the batch has left */
     srv_slot *pre = NULL;
     for (int i = 0; i < s->o.parallel; i++) {
         srv_slot *sl = &s->slots[i];
@@ -314,32 +331,57 @@ static void step_run(srv_sched *s)
             pre = sl;
     }
     size_t chunk = 0;
-    if (pre && atomic_load(&pre->job->cancelled)) {
-        finish(s, pre, SRV_FINISH_CANCEL, NULL);
-        pre = NULL;
-    }
     if (pre) {
-        srv_job *j = pre->job;
-        chunk = j->prompt.n - pre->fed;
+        chunk = pre->job->prompt.n - pre->fed;
         if (chunk > (size_t)s->o.prefill_chunk)
             chunk = (size_t)s->o.prefill_chunk;
-        if (run(s, pre, j->prompt.ids + pre->fed, chunk)) {
-            step_fail(s, pre);
-        } else {
-            pre->fed += chunk;
-            if (pre->fed == j->prompt.n)
-                take_token(s, pre);
+        if (chunk > (size_t)(HERD_BATCH_MAX - n))
+            chunk = (size_t)(HERD_BATCH_MAX - n);
+        for (size_t t = 0; t < chunk; t++, n++) {
+            s->b_token[n] = pre->job->prompt.ids[pre->fed + t];
+            s->b_seq[n] = pre->seq;
+            s->b_want[n] = false;
+        }
+        if (chunk && pre->fed + chunk == pre->job->prompt.n) {
+            s->b_want[n - 1] = true;
+            s->b_owner[k++] = pre;
         }
     }
-    double t2 = herd_now();
+    if (!n)
+        return;
+    double t0 = herd_now();
+    herd_batch b = {.n = n, .token = s->b_token, .seq = s->b_seq, .logits = s->b_want};
+    herd_status st = herd_forward(s->ctx, &b, s->logits);
+    double dt = herd_now() - t0;
+    if (st == HERD_ERR_CANCELLED)
+        return; /* nothing changed; the next step drops the departed job */
+    if (st) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", herd_last_error());
+        for (int i = 0; i < k; i++)
+            if (s->b_owner[i]->job)
+                step_fail(s, s->b_owner[i], msg);
+        if (pre && pre->job)
+            step_fail(s, pre, msg);
+        return;
+    }
+    for (int64_t r = 0; r < n; r++) {
+        srv_slot *sl = &s->slots[s->b_seq[r]];
+        herd_tokens_push(&sl->cached, s->b_token[r]);
+    }
+    if (pre)
+        pre->fed += chunk;
+    for (int i = 0; i < k; i++)
+        take_token(s, s->b_owner[i], s->logits + (size_t)i * (size_t)s->vocab);
     pthread_mutex_lock(&s->mu);
+    /* a mixed step's time is split by rows: a decode row and a prompt row cost about alike */
     s->decode_tokens += (uint64_t)decoded;
-    s->decode_s += decoded ? t1 - t0 : 0;
+    s->decode_s += dt * (double)decoded / (double)n;
     s->prefill_tokens += chunk;
-    s->prefill_s += chunk ? t2 - t1 : 0;
+    s->prefill_s += dt * (double)chunk / (double)n;
     int64_t cells = 0;
     for (int i = 0; i < s->o.parallel; i++)
-        cells += (int64_t)s->slots[i].cached.n;
+        cells += herd_seq_len(s->ctx, s->slots[i].seq);
     s->kv_cells = cells;
     pthread_mutex_unlock(&s->mu);
 }
@@ -364,8 +406,9 @@ static void *sched_main(void *arg)
                 continue;
             }
             size_t reuse;
-            srv_slot *sl = pick_slot(s, j, &reuse);
-            start(s, sl, j, reuse);
+            srv_slot *holder;
+            srv_slot *sl = pick_slot(s, j, &holder, &reuse);
+            start(s, sl, j, holder, reuse);
         }
         if (s->quit)
             break;
@@ -384,37 +427,52 @@ static void *sched_main(void *arg)
     return NULL;
 }
 
-herd_status srv_sched_create(herd_engine *e, const herd_tokenizer *tok, const srv_sched_opts *o,
-                             srv_sched **out)
+herd_status srv_sched_create(const herd_model *m, const herd_tokenizer *tok,
+                             const srv_sched_opts *o, srv_sched **out)
 {
     *out = NULL;
     srv_sched *s = calloc(1, sizeof *s);
     if (!s)
         return herd_fail(HERD_ERR_NOMEM, "out of memory for the scheduler");
-    s->e = e;
-    s->m = herd_engine_model(e);
     s->tok = tok;
     s->o = *o;
-    s->vocab = herd_model_config(s->m)->vocab;
+    s->vocab = herd_model_config(m)->vocab;
     s->python_start_id = herd_tokenizer_special_id(tok, "<|python_start|>");
     s->q_cap = o->max_queue + o->parallel;
     s->queue = calloc((size_t)s->q_cap, sizeof *s->queue);
     s->slots = calloc((size_t)o->parallel, sizeof *s->slots);
-    s->logits = herd_alloc((size_t)s->vocab * sizeof(float), "logits");
-    herd_status st = s->queue && s->slots && s->logits
-                         ? HERD_OK
-                         : herd_fail(HERD_ERR_NOMEM, "out of memory for the scheduler");
-    for (int i = 0; i < o->parallel && !st; i++)
-        st = herd_kv_create(s->m, o->ctx, &s->slots[i].kv);
+    s->logits = herd_alloc((size_t)(o->parallel + 1) * (size_t)s->vocab * sizeof(float), "logits");
+    s->b_token = calloc(HERD_BATCH_MAX, sizeof *s->b_token);
+    s->b_seq = calloc(HERD_BATCH_MAX, sizeof *s->b_seq);
+    s->b_want = calloc(HERD_BATCH_MAX, sizeof *s->b_want);
+    s->b_owner = calloc((size_t)o->parallel + 1, sizeof *s->b_owner);
+    herd_status st =
+        s->queue && s->slots && s->logits && s->b_token && s->b_seq && s->b_want && s->b_owner
+            ? HERD_OK
+            : herd_fail(HERD_ERR_NOMEM, "out of memory for the scheduler");
+    for (int i = 0; s->slots && i < o->parallel; i++)
+        s->slots[i].seq = i;
+    herd_context_opts co;
+    herd_context_opts_default(&co);
+    co.ctx = o->ctx;
+    co.n_seqs = o->parallel;
+    co.threads = o->threads;
+    co.cancel = any_cancelled;
+    co.cancel_user = s;
+    if (!st)
+        st = herd_context_create(m, &co, &s->ctx);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     if (!st && pthread_create(&s->thread, NULL, sched_main, s) != 0)
         st = herd_fail(HERD_ERR_INTERNAL, "cannot start the scheduler thread");
     if (st) {
-        for (int i = 0; s->slots && i < o->parallel; i++)
-            herd_kv_free(s->slots[i].kv);
+        herd_context_free(s->ctx);
         free(s->slots);
         free(s->queue);
+        free(s->b_token);
+        free(s->b_seq);
+        free(s->b_want);
+        free(s->b_owner);
         herd_free(s->logits);
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);
@@ -453,11 +511,14 @@ void srv_sched_free(srv_sched *s)
     if (!s)
         return;
     srv_sched_stop(s);
-    for (int i = 0; i < s->o.parallel; i++) {
-        herd_kv_free(s->slots[i].kv);
+    for (int i = 0; i < s->o.parallel; i++)
         herd_tokens_free(&s->slots[i].cached);
-    }
+    herd_context_free(s->ctx);
     srv_jmask_free(s->jm);
+    free(s->b_token);
+    free(s->b_seq);
+    free(s->b_want);
+    free(s->b_owner);
     free(s->slots);
     free(s->queue);
     herd_free(s->logits);

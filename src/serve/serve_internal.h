@@ -55,12 +55,13 @@ void srv_job_release(srv_job *j); /* drops one reference; frees at zero */
 typedef struct srv_sched srv_sched;
 
 typedef struct srv_sched_opts {
-    int parallel, max_queue, prefill_chunk;
+    int parallel, max_queue, prefill_chunk, threads;
     int64_t ctx;
 } srv_sched_opts;
 
-herd_status srv_sched_create(herd_engine *e, const herd_tokenizer *tok, const srv_sched_opts *o,
-                             srv_sched **out);
+/* Makes the context (one sequence per slot) and starts the scheduler thread. */
+herd_status srv_sched_create(const herd_model *m, const herd_tokenizer *tok,
+                             const srv_sched_opts *o, srv_sched **out);
 /* Stops the scheduler thread: running and queued jobs end as cancelled, new ones are refused. */
 void srv_sched_stop(srv_sched *s);
 void srv_sched_free(srv_sched *s); /* stops, then frees */

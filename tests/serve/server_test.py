@@ -226,7 +226,12 @@ def group_api():
                   f"cached {cached}, turn 1 prompt {r1['usage']['prompt_tokens']}")
             check("cold request has no cache", cold["usage"]["prompt_tokens_details"]["cached_tokens"] == 0)
             check("cached reply equals cold reply", warm["choices"][0]["message"] == cold["choices"][0]["message"])
-            check("cache hit counted", s2.metric("herd_prompt_cache_hits_total") == 1)
+            check("cache hits counted", s2.metric("herd_prompt_cache_hits_total") == 2)
+            # a different question after the same system prompt reuses the system block
+            t3 = [sysmsg, {"role": "user", "content": "Name a fruit."}]
+            st, r3 = s2.post("/v1/chat/completions", {"messages": t3, "temperature": 0, "max_tokens": 4})
+            c3 = r3["usage"]["prompt_tokens_details"]["cached_tokens"]
+            check("shared system prompt reused", 8 <= c3 < r3["usage"]["prompt_tokens"], str(r3["usage"]))
         finally:
             s2.stop()
 
