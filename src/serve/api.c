@@ -160,8 +160,16 @@ static bool parse_stop(const json_t *b, srv_job *j, perr *e)
                       SRV_MAX_STOP);
 }
 
-static bool parse_tools(const json_t *b, const json_t **tools, bool *use, perr *e)
+typedef struct gen {
+    bool chat, stream, include_usage, tools;
+    char forced[128]; /* tool_choice names this function: the reply is a call of it */
+} gen;
+
+/* tools, tool_choice: *tools gets the tools to render (NULL: none); a named tool_choice (or
+ * "required" with one tool) sets g->forced. */
+static bool parse_tools(const json_t *b, const json_t **tools, gen *g, perr *e)
 {
+    bool *use = &g->tools;
     const json_t *t = json_object_get(b, "tools"), *choice = json_object_get(b, "tool_choice");
     *tools = NULL;
     *use = false;
@@ -194,7 +202,53 @@ static bool parse_tools(const json_t *b, const json_t **tools, bool *use, perr *
         return true;
     *tools = json_array_size(t) ? t : NULL;
     *use = *tools != NULL;
+    const char *name =
+        json_string_value(json_object_get(json_object_get(choice, "function"), "name"));
+    if (json_is_object(choice) && !name)
+        return fail(e, "tool_choice",
+                    "tool_choice must be {\"type\": \"function\", \"function\": "
+                    "{\"name\": ...}}");
+    if (json_is_string(choice) && !strcmp(json_string_value(choice), "required") &&
+        json_array_size(t) == 1)
+        name = json_string_value(
+            json_object_get(json_object_get(json_array_get(t, 0), "function"), "name"));
+    if (!name)
+        return true;
+    bool known = false;
+    json_array_foreach(t, i, x) known |=
+        !strcmp(name, json_string_value(json_object_get(json_object_get(x, "function"), "name")));
+    if (!known || strlen(name) >= sizeof g->forced || strpbrk(name, "\"\\"))
+        return fail(e, "tool_choice", "tool_choice names '%.60s', which is not among the tools",
+                    name);
+    snprintf(g->forced, sizeof g->forced, "%s", name);
     return true;
+}
+
+/* The text a forced call starts with; the model writes the parameters object after it. */
+static void forced_prefix(const gen *g, char *out, size_t n)
+{
+    snprintf(out, n, "{\"name\": \"%s\", \"parameters\": ", g->forced);
+}
+
+/* The tool calls of a finished reply, or NULL; *content_len: the text before them. */
+static json_t *reply_calls(const gen *g, const srv_job *j, size_t *content_len)
+{
+    *content_len = j->len;
+    if (!g->tools)
+        return NULL;
+    if (!g->forced[0])
+        return srv_parse_tool_calls(j->text, j->len, j->python_start, content_len);
+    char pre[200];
+    forced_prefix(g, pre, sizeof pre);
+    size_t n = strlen(pre) + j->len + 2;
+    char *t = malloc(n);
+    if (!t)
+        return NULL;
+    snprintf(t, n, "%s%s}", pre, j->text);
+    json_t *c = srv_parse_tool_calls(t, strlen(t), -1, content_len);
+    *content_len = 0;
+    free(t);
+    return c;
 }
 
 /* The completions prompt: a string, a list of one string, or a list of token ids. */
@@ -233,10 +287,6 @@ static bool completion_prompt(srv_server *s, const json_t *b, herd_tokens *out, 
     }
     return fail(e, "prompt", "'prompt' must be a non-empty string or a list of token ids");
 }
-
-typedef struct gen {
-    bool chat, stream, include_usage, tools;
-} gen;
 
 /* Fills the job from the request; false with *e set on a bad request. */
 static bool parse_request(srv_server *s, const json_t *b, gen *g, srv_job *j, perr *e)
@@ -296,13 +346,20 @@ static bool parse_request(srv_server *s, const json_t *b, gen *g, srv_job *j, pe
     if (g->chat) {
         const json_t *tools;
         char err[400];
-        if (!parse_tools(b, &tools, &g->tools, e))
+        if (!parse_tools(b, &tools, g, e))
             return false;
         if (j->json_mode && g->tools)
             return fail(e, "response_format", "JSON mode and tools cannot be combined");
         if (srv_render_chat(s->tok, json_object_get(b, "messages"), tools, &j->prompt, err,
                             sizeof err))
             return fail(e, "messages", "%s", err);
+        if (g->forced[0]) { /* the reply starts as a call of the named function */
+            char pre[200];
+            forced_prefix(g, pre, sizeof pre);
+            if (herd_tokenizer_encode(s->tok, pre, strlen(pre), 0, &j->prompt))
+                return fail(e, NULL, "%s", herd_last_error());
+            j->json_mode = true;
+        }
     } else if (!completion_prompt(s, b, &j->prompt, e)) {
         return false;
     }
@@ -386,10 +443,8 @@ static enum MHD_Result whole_reply(srv_conn *c, const gen *g, srv_job *j, const 
                                    int64_t created)
 {
     json_t *r = envelope(c->srv, id, created, g->chat ? "chat.completion" : "text_completion");
-    json_t *calls = NULL;
-    size_t content_len = j->len;
-    if (g->tools)
-        calls = srv_parse_tool_calls(j->text, j->len, j->python_start, &content_len);
+    size_t content_len;
+    json_t *calls = reply_calls(g, j, &content_len);
     json_t *choice;
     if (g->chat) {
         json_t *msg = json_pack("{s:s}", "role", "assistant");
@@ -499,11 +554,10 @@ static void emit_end(stream *st, srv_job *j)
         emit_raw(st, "data: [DONE]\n\n", 14);
         return;
     }
-    json_t *calls = NULL;
-    size_t content_len = j->len;
-    if (st->g.tools) {
-        calls = srv_parse_tool_calls(j->text, j->len, j->python_start, &content_len);
-        if (calls && content_len < st->sent) { /* the call began in text already sent */
+    size_t content_len;
+    json_t *calls = reply_calls(&st->g, j, &content_len);
+    if (calls) {
+        if (content_len < st->sent) { /* the call began in text already sent */
             json_decref(calls);
             calls = NULL;
             content_len = j->len;
@@ -540,7 +594,7 @@ static bool produce(stream *st)
     }
     pthread_mutex_lock(&j->mu);
     for (;;) {
-        size_t upto = st->g.tools ? tool_hold(j, j->visible) : j->visible;
+        size_t upto = st->g.forced[0] ? 0 : st->g.tools ? tool_hold(j, j->visible) : j->visible;
         if (j->finish) {
             emit_end(st, j);
             st->phase = 2;
@@ -757,10 +811,10 @@ enum MHD_Result srv_detokenize(srv_conn *c, json_t *body)
 enum MHD_Result srv_apply_template(srv_conn *c, json_t *body)
 {
     const json_t *tools;
-    bool use;
+    gen g = {.chat = true};
     perr e = {0};
     char err[400];
-    if (!parse_tools(body, &tools, &use, &e))
+    if (!parse_tools(body, &tools, &g, &e))
         return srv_reply_error(c, 400, "invalid_request_error", e.param, NULL, "%s", e.msg);
     herd_tokens t = {0};
     if (srv_render_chat(c->srv->tok, json_object_get(body, "messages"), tools, &t, err,

@@ -242,6 +242,34 @@ def group_api():
         status, r = s.post("/v1/chat/completions", {"messages": msgs, "tools": tools, "max_tokens": 8,
                                                     "temperature": 0})
         check("tools request", status == 200 and r["choices"][0]["finish_reason"] in ("stop", "length", "tool_calls"))
+        # a named tool_choice makes the reply a call: tool_calls come back, the result goes in
+        named = {"type": "function", "function": {"name": "get_weather"}}
+        status, r = s.post("/v1/chat/completions", {"messages": msgs, "tools": tools, "max_tokens": 30,
+                                                    "temperature": 0, "tool_choice": named})
+        c = r["choices"][0] if status == 200 else {}
+        calls = (c.get("message") or {}).get("tool_calls") or []
+        ok = len(calls) == 1 and calls[0]["type"] == "function" and calls[0]["id"].startswith("call_")
+        check("named tool_choice gives a tool call", ok and c["finish_reason"] == "tool_calls" and
+              c["message"]["content"] is None and calls[0]["function"]["name"] == "get_weather" and
+              isinstance(json.loads(calls[0]["function"]["arguments"]), dict), str(r)[:500])
+        status, ev, done = s.stream("/v1/chat/completions", {"messages": msgs, "tools": tools, "max_tokens": 30,
+                                                             "temperature": 0, "tool_choice": named, "stream": True})
+        deltas = [e["choices"][0]["delta"] for e in ev if e["choices"]]
+        scalls = [t for d in deltas for t in d.get("tool_calls", [])]
+        check("streamed tool call", done and len(scalls) == 1 and scalls[0]["index"] == 0 and
+              ok and scalls[0]["function"] == calls[0]["function"] and
+              not any(d.get("content") for d in deltas) and
+              [e for e in ev if e["choices"] and e["choices"][0]["finish_reason"]][0]["choices"][0]["finish_reason"] == "tool_calls",
+              str(ev)[:500])
+        if ok:
+            back = msgs + [{"role": "assistant", "content": None, "tool_calls": calls},
+                           {"role": "tool", "tool_call_id": calls[0]["id"], "content": "sunny, 21C"}]
+            status, r = s.post("/v1/chat/completions", {"messages": back, "tools": tools, "max_tokens": 8,
+                                                        "temperature": 0})
+            check("tool result answered", status == 200 and r["choices"][0]["message"]["role"] == "assistant")
+        status, r = s.post("/v1/chat/completions", {"messages": msgs, "tools": tools,
+                                                    "tool_choice": {"type": "function", "function": {"name": "nope"}}})
+        check("tool_choice of an unknown tool", status == 400, str(r))
         msgs += [{"role": "assistant", "content": None, "tool_calls": [
                      {"id": "call_1", "type": "function",
                       "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
