@@ -36,7 +36,7 @@ struct srv_sched {
     herd_context *ctx;
     const herd_tokenizer *tok;
     srv_sched_opts o;
-    int64_t vocab;
+    int64_t vocab, tok_vocab; /* the model's rows; the tokenizer's ids (may be fewer) */
     int32_t python_start_id;
     srv_slot *slots;
     float *logits; /* [parallel + 1][vocab]: one row per slot that wants logits */
@@ -259,6 +259,9 @@ static void take_token(srv_sched *s, srv_slot *sl, float *logits)
         finish(s, sl, SRV_FINISH_ERROR, "JSON mode: no token can continue the output");
         return;
     }
+    /* rows past the tokenizer's ids (a padded embedding) are not tokens: never sample them */
+    for (int64_t i = s->tok_vocab; i < s->vocab; i++)
+        logits[i] = -INFINITY;
     int32_t t = herd_sample(sl->smp, logits);
     bool stop_token = !j->ignore_eos && herd_tokenizer_is_stop(s->tok, t);
     if (j->json_mode && !stop_token)
@@ -280,7 +283,7 @@ static void take_token(srv_sched *s, srv_slot *sl, float *logits)
     s->gen_tokens++;
     pthread_mutex_unlock(&s->mu);
     if (!ok)
-        finish(s, sl, SRV_FINISH_ERROR, "out of memory for the reply");
+        finish(s, sl, SRV_FINISH_ERROR, st ? herd_last_error() : "out of memory for the reply");
     else if (stop_token || stopped || (j->json_mode && srv_jstate_done(&sl->js)))
         finish(s, sl, SRV_FINISH_STOP, NULL);
     else if (gen >= j->max_tokens || (int64_t)sl->cached.n >= s->o.ctx)
@@ -437,6 +440,8 @@ herd_status srv_sched_create(const herd_model *m, const herd_tokenizer *tok,
     s->tok = tok;
     s->o = *o;
     s->vocab = herd_model_config(m)->vocab;
+    s->tok_vocab =
+        herd_tokenizer_vocab_size(tok) < s->vocab ? herd_tokenizer_vocab_size(tok) : s->vocab;
     s->python_start_id = herd_tokenizer_special_id(tok, "<|python_start|>");
     s->q_cap = o->max_queue + o->parallel;
     s->queue = calloc((size_t)s->q_cap, sizeof *s->queue);
