@@ -175,6 +175,12 @@ static srv_slot *pick_slot(srv_sched *s, srv_job *j, srv_slot **holder, size_t *
 static void finish(srv_sched *s, srv_slot *sl, srv_finish why, const char *err)
 {
     srv_job *j = sl->job;
+    /* the slot counts as free before the client hears the end (metrics agree with replies) */
+    pthread_mutex_lock(&s->mu);
+    s->busy--;
+    s->n_cancelled += why == SRV_FINISH_CANCEL;
+    s->n_errors += why == SRV_FINISH_ERROR;
+    pthread_mutex_unlock(&s->mu);
     const char *rest;
     size_t n;
     herd_decoder_finish(&sl->dec, &rest, &n);
@@ -197,11 +203,6 @@ static void finish(srv_sched *s, srv_slot *sl, srv_finish why, const char *err)
     sl->job = NULL;
     sl->decoding = false;
     sl->last_used = herd_now();
-    pthread_mutex_lock(&s->mu);
-    s->busy--;
-    s->n_cancelled += why == SRV_FINISH_CANCEL;
-    s->n_errors += why == SRV_FINISH_ERROR;
-    pthread_mutex_unlock(&s->mu);
     srv_job_release(j);
 }
 

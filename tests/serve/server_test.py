@@ -343,9 +343,9 @@ def wait_metric(s, name, pred, seconds=10):
 
 
 def group_disconnect():
-    s = Server("-np", "1", "--ctx", "4096", "--prefill-chunk", "4", "--max-queue", "1")
+    s = Server("-np", "1", "--ctx", "4096", "--prefill-chunk", "1", "--max-queue", "1")
     try:
-        long_prompt = " ".join(f"word{i}" for i in range(900))
+        long_prompt = " ".join(f"word{i}" for i in range(1500))  # ~3000 steps of one token
         # mid-prefill: the client leaves right after sending a long prompt
         sock = open_request(s.port, chat(long_prompt, max_tokens=50))
         check("prefill under way", wait_metric(s, "herd_slots_busy", lambda v: v == 1, 10))
