@@ -70,12 +70,6 @@ static bool boolean(const json_t *b, const char *key, bool *out, perr *e)
 /* Fields OpenAI defines that herd accepts only at their neutral value. */
 static bool neutral(const json_t *b, perr *e)
 {
-    static const char *const zero[] = {"presence_penalty", "frequency_penalty"};
-    for (size_t i = 0; i < 2; i++) {
-        const json_t *v = json_object_get(b, zero[i]);
-        if (v && !json_is_null(v) && (!json_is_number(v) || json_number_value(v) != 0))
-            return fail(e, zero[i], "'%s' is not supported (only 0)", zero[i]);
-    }
     const json_t *v = json_object_get(b, "logprobs");
     if (v && !json_is_null(v) && !json_is_false(v))
         return fail(e, "logprobs", "'logprobs' is not supported");
@@ -116,6 +110,8 @@ static bool known_fields(const json_t *b, bool chat, perr *e)
                                          "store",
                                          "service_tier",
                                          "ignore_eos",
+                                         "repeat_penalty",
+                                         "repeat_last_n",
                                          NULL};
     static const char *const chat_only[] = {
         "messages",    "max_completion_tokens", "response_format", "tools",
@@ -334,6 +330,17 @@ static bool parse_request(srv_server *s, const json_t *b, gen *g, srv_job *j, pe
                         "(text or json_object)",
                         type);
     }
+    double presence = 0, frequency = 0, repeat = 1;
+    int64_t last_n = j->sampler.repeat_last_n;
+    if (!num(b, "presence_penalty", -2, 2, &presence, e) ||
+        !num(b, "frequency_penalty", -2, 2, &frequency, e) ||
+        !num(b, "repeat_penalty", 0, 10, &repeat, e) ||
+        !integer(b, "repeat_last_n", -1, INT32_MAX, &last_n, e))
+        return false;
+    j->sampler.presence_penalty = (float)presence;
+    j->sampler.frequency_penalty = (float)frequency;
+    j->sampler.repeat_penalty = (float)repeat;
+    j->sampler.repeat_last_n = last_n;
     j->sampler.temperature = (float)temp;
     j->sampler.top_p = (float)top_p;
     j->sampler.min_p = (float)min_p;

@@ -240,6 +240,8 @@ static void start(srv_sched *s, srv_slot *sl, srv_job *j, srv_slot *holder, size
     s->cached_tokens += reuse;
     s->n_cache_hits += reuse > 0;
     herd_status st = herd_sampler_create(&j->sampler, s->vocab, &sl->smp);
+    for (size_t i = 0; !st && i < j->prompt.n; i++) /* the penalties' window starts in the prompt */
+        herd_sampler_accept(sl->smp, j->prompt.ids[i]);
     if (!st && j->json_mode && !s->jm)
         st = srv_jmask_create(s->tok, s->vocab, &s->jm);
     if (st) {
@@ -265,6 +267,7 @@ static void take_token(srv_sched *s, srv_slot *sl, float *logits)
         logits[i] = -INFINITY;
     int32_t t = herd_sample(sl->smp, logits);
     bool stop_token = !j->ignore_eos && herd_tokenizer_is_stop(s->tok, t);
+    herd_sampler_accept(sl->smp, t);
     if (j->json_mode && !stop_token)
         srv_jmask_advance(s->jm, &sl->js, t);
     const char *text = "";

@@ -195,6 +195,11 @@ def group_api():
         status, t = s.post("/tokenize", {"content": "<|eot|>", "parse_special": False})
         check("tokenize plain", status == 200 and 200008 not in t["tokens"])
 
+        # penalties change greedy output and are accepted in OpenAI's range
+        status, r = s.post("/v1/chat/completions", chat("Hello there", max_tokens=16, frequency_penalty=2,
+                                                        presence_penalty=2, repeat_penalty=1.3))
+        check("penalties accepted", status == 200, str(r)[:200])
+
         # seeded sampling repeats; JSON mode parses
         b = chat("Tell me", temperature=1.0, top_p=0.95, seed=42, max_tokens=10)
         check("seed repeats", s.post("/v1/chat/completions", b)[1]["choices"][0]["message"] ==
@@ -424,7 +429,7 @@ MALFORMED = [
     "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"tools\": [{\"type\": \"function\"}]}",
     "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"tool_choice\": \"always\"}",
     "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"seed\": \"s\"}",
-    "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"frequency_penalty\": 1}",
+    "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"frequency_penalty\": 5}",
     "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"logprobs\": true}",
     "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"max_token\": 5}",
     "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"model\": 7}",
