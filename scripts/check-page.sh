@@ -19,7 +19,7 @@ i=0
 while [ ! -s "$T/port" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 PORT=$(cat "$T/port")
 timeout 60 "$BROWSER" --headless --no-sandbox --disable-gpu --hide-scrollbars \
-  --user-data-dir="$T/profile" --window-size=1000,640 --virtual-time-budget=8000 \
-  --screenshot="$OUT" "http://127.0.0.1:$PORT/?max=24&q=Hello%2C%20who%20are%20you%3F" 2>"$T/browser.log" ||
+  --user-data-dir="$T/profile" --window-size=1000,640 --virtual-time-budget=30000 \
+  --screenshot="$OUT" "http://127.0.0.1:$PORT/?max=24&temp=0&q=Hello%2C%20who%20are%20you%3F" 2>"$T/browser.log" ||
   { cat "$T/browser.log" >&2; exit 1; }
 echo "check-page: screenshot in $OUT"
