@@ -69,6 +69,75 @@ herd_status herd_image_preprocess(const herd_image *im, const herd_vision_prep *
                                   herd_image_tiles *out);
 void herd_image_tiles_free(herd_image_tiles *t);
 
+/* ---- the vision model (spec §11.1–11.6) ---------------------------------------------------- */
+typedef struct herd_vision_config {
+    int64_t hidden, n_layers, n_heads, head_dim, inter; /* Dv, layers, nh, d = Dv/nh, Iv */
+    int64_t image_size, patch_size, grid, n_patches;    /* S, p, g = S/p, P = g² */
+    int64_t shuffle;                                    /* s = 1/pixel_shuffle_ratio */
+    int64_t adapter_dim;     /* Dp: adapter fc1/fc2 width = projector input */
+    int64_t text_hidden;     /* H: projector output */
+    int64_t tokens_per_tile; /* P / s² */
+    double rope_theta;
+    /* special ids: <|patch|> (image_token_index), <|image_start|>, <|image_end|>, <|image|>,
+     * <|tile_x_separator|>, <|tile_y_separator|>; the last three sit at fixed offsets from
+     * <|image_start|> in Llama 4's vocabulary (+10, +4, +5) unless a tokenizer says otherwise */
+    int64_t patch_id, image_start_id, image_end_id, image_id, tile_x_id, tile_y_id;
+    herd_vision_prep prep;
+} herd_vision_config;
+
+/* Reads vision_config and the image ids from config.json (fails naming the file when it has
+ * no vision tower), then preprocessor_config.json beside it if there is one. Checks the width
+ * couplings HF assumes (Iv = Dv·s², d % 4 = 0, g % s = 0, S % p = 0). */
+herd_status herd_vision_config_load(const char *config_path, herd_vision_config *out);
+herd_status herd_vision_config_check(const herd_vision_config *c, const char *what);
+
+/* A weight as the model asks for it by its HF name (without the "vision_model." prefix for the
+ * tower; "multi_modal_projector.linear_1.weight" for the projector): rows × cols (cols 1 for
+ * vectors), contiguous rows of `type`. */
+typedef struct herd_vision_tensor {
+    herd_type type;
+    const void *data;
+} herd_vision_tensor;
+typedef herd_status (*herd_vision_get_fn)(void *ctx, const char *name, int64_t rows, int64_t cols,
+                                          herd_vision_tensor *out);
+
+typedef struct herd_vision_opts {
+    herd_type dtype;  /* packed type of the matrices; HERD_TYPE_COUNT = the checkpoint's own */
+    herd_aprep aprep; /* how GEMMs treat activations (EXACT: f32, for reference checks) */
+    herd_pool *pool;  /* borrowed; NULL: the model makes its own with `threads` */
+    int threads;      /* 0 = every CPU */
+    int max_batch;    /* tiles run through the GEMMs together; 0 = 4 */
+} herd_vision_opts;
+void herd_vision_opts_default(herd_vision_opts *o);
+
+typedef struct herd_vision_model herd_vision_model;
+
+/* Packs every weight through `get`; the source may be closed afterwards. */
+herd_status herd_vision_model_create(const herd_vision_config *c, herd_vision_get_fn get, void *ctx,
+                                     const herd_vision_opts *o, herd_vision_model **out);
+/* From an HF checkpoint directory (config.json, preprocessor_config.json, safetensors). */
+herd_status herd_vision_load_hf(const char *dir, const herd_vision_opts *o,
+                                herd_vision_model **out);
+void herd_vision_model_free(herd_vision_model *m);
+const herd_vision_config *herd_vision_model_config(const herd_vision_model *m);
+size_t herd_vision_model_bytes(const herd_vision_model *m); /* packed weights and tables */
+
+/* Runs n tiles of pixel values [n, 3, S, S]. Each output may be NULL:
+ *   encoder  [n, P+1, Dv]  after layernorm_post, the class token last;
+ *   adapter  [n, P/s², Dp] after the adapter's second GELU;
+ *   features [n·P/s², H]   the projector output, the rows that replace <|patch|> embeddings.
+ * Not for two threads at once on one model (it keeps its activation buffers). */
+herd_status herd_vision_encode(herd_vision_model *m, const float *pixels, int64_t n_tiles,
+                               float *encoder, float *adapter, float *features);
+
+/* ---- prompts (spec §11.4) ------------------------------------------------------------------
+ * The ids that replace one <|image|> of a templated prompt for an image of rows × cols tiles:
+ * <|image_start|> [tile rows of <|patch|> runs with separators, when rows·cols > 1] <|image|>
+ * [<|patch|> run of the global or only tile] <|image_end|>. Returns the count; writes up to
+ * `cap` ids into `out` (may be NULL to count). */
+int64_t herd_vision_expand(const herd_vision_config *c, int64_t rows, int64_t cols, int32_t *out,
+                           int64_t cap);
+
 #ifdef __cplusplus
 }
 #endif
