@@ -7,6 +7,7 @@
 
 #include "herd/base.h"
 #include "herd/formats.h"
+#include "herd/io_gguf.h"
 #include "herd/kernels.h"
 
 #ifdef __cplusplus
@@ -118,6 +119,27 @@ herd_status herd_vision_model_create(const herd_vision_config *c, herd_vision_ge
 /* From an HF checkpoint directory (config.json, preprocessor_config.json, safetensors). */
 herd_status herd_vision_load_hf(const char *dir, const herd_vision_opts *o,
                                 herd_vision_model **out);
+/* ---- GGUF: llama.cpp's mmproj names and keys (clip.vision.*, v.*, mm.*), in a projector file
+ * of their own or inside herd's single-file GGUF; herd.vision.* keys carry what llama.cpp
+ * hard-codes (RoPE θ, image token ids, max_patches) and default to Llama 4's values. */
+herd_status herd_vision_load_gguf(const char *path, const herd_vision_opts *o,
+                                  herd_vision_model **out);
+herd_status herd_vision_gguf_config(const char *path, herd_vision_config *out);
+/* The GGUF name of an HF vision tensor (without "vision_model."; the projector with its
+ * "multi_modal_projector." prefix); false for other names. */
+bool herd_vision_gguf_name(const char *hf, char *out, size_t n);
+/* Writes the clip.* and herd.vision.* keys of c. */
+herd_status herd_vision_gguf_set_meta(herd_gguf_writer *w, const herd_vision_config *c);
+/* Writes the vision part of an HF checkpoint as a llama.cpp-style mmproj GGUF: matrices in
+ * their own type, vectors in f32 (atomically: nothing is left at `out` on failure). */
+herd_status herd_vision_write_mmproj(const char *hf_dir, const char *out);
+
+/* From what the user names: `model` an HF checkpoint directory or herd's single-file GGUF;
+ * `mmproj` (may be NULL) a llama.cpp-style projector GGUF, which then holds the vision part. */
+herd_status herd_vision_load(const char *model, const char *mmproj, const herd_vision_opts *o,
+                             herd_vision_model **out);
+/* Only the configuration (cheap: no weights), for preprocessing and prompt expansion. */
+herd_status herd_vision_config_for(const char *model, const char *mmproj, herd_vision_config *out);
 void herd_vision_model_free(herd_vision_model *m);
 const herd_vision_config *herd_vision_model_config(const herd_vision_model *m);
 size_t herd_vision_model_bytes(const herd_vision_model *m); /* packed weights and tables */

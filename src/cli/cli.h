@@ -16,7 +16,7 @@ typedef struct cli_command {
 /* Every subcommand, defined in its own cmd_<name>.c. */
 extern const cli_command cli_cmd_run, cli_cmd_chat, cli_cmd_logits, cli_cmd_tokenize,
     cli_cmd_quantize, cli_cmd_mx, cli_cmd_bench, cli_cmd_profile, cli_cmd_perplexity, cli_cmd_train,
-    cli_cmd_tokenizer, cli_cmd_serve;
+    cli_cmd_tokenizer, cli_cmd_serve, cli_cmd_image;
 
 /* Prints "herd CMD: MESSAGE" on one line to stderr and returns the exit code `code`. */
 int cli_error(const char *cmd, int code, const char *fmt, ...)

@@ -6,9 +6,9 @@
 #include <string.h>
 
 static const cli_command *const commands[] = {
-    &cli_cmd_run,        &cli_cmd_chat,  &cli_cmd_logits,    &cli_cmd_tokenize,
-    &cli_cmd_quantize,   &cli_cmd_mx,    &cli_cmd_bench,     &cli_cmd_profile,
-    &cli_cmd_perplexity, &cli_cmd_train, &cli_cmd_tokenizer, &cli_cmd_serve,
+    &cli_cmd_run,       &cli_cmd_chat,  &cli_cmd_logits,  &cli_cmd_tokenize,   &cli_cmd_quantize,
+    &cli_cmd_mx,        &cli_cmd_bench, &cli_cmd_profile, &cli_cmd_perplexity, &cli_cmd_train,
+    &cli_cmd_tokenizer, &cli_cmd_serve, &cli_cmd_image,
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 

@@ -3,6 +3,7 @@
 #include "herd/io_safetensors.h"
 #include "herd/model_gguf.h"
 #include "herd/quant.h"
+#include "herd/vision.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -91,6 +92,43 @@ static herd_status hf_license(const char *dir, herd_gguf_writer *w, char *said, 
     return st;
 }
 
+/* The vision tower rides along in llama.cpp's mmproj names and keys (vision.h), so the one file
+ * carries images too: matrices in the checkpoint's type, vectors in f32. */
+static herd_status plan_vision(const char *dir, herd_st_dir *d, herd_gguf_writer *w,
+                               herd_qplan *plan)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    herd_vision_config vc;
+    herd_status st = herd_vision_config_load(path, &vc);
+    if (st == HERD_ERR_UNSUPPORTED && !strstr(herd_last_error(), "vision_config"))
+        return st;
+    if (st == HERD_ERR_UNSUPPORTED)
+        return HERD_OK; /* a text-only model */
+    if (st || (st = herd_vision_gguf_set_meta(w, &vc)))
+        return st;
+    for (size_t i = 0; i < herd_st_dir_count(d) && !st; i++) {
+        const herd_st_tensor *t = herd_st_dir_at(d, i);
+        const char *hf = strncmp(t->name, "vision_model.", 13) == 0 ? t->name + 13 : t->name;
+        herd_qentry e = {
+            .n_dims = t->ndim,
+            .ne = {t->ndim ? t->shape[t->ndim - 1] : 0, t->ndim == 2 ? t->shape[0] : 1, 1, 1},
+            .layout = HERD_QSRC_ROWS,
+            .src_type = t->type,
+            .src = t->data};
+        if ((hf == t->name && strncmp(hf, "multi_modal_projector.", 22) != 0) ||
+            !herd_vision_gguf_name(hf, e.name, sizeof e.name))
+            continue;
+        if (!t->has_type || t->ndim < 1 || t->ndim > 2)
+            return herd_fail(HERD_ERR_UNSUPPORTED, "%s: vision tensor '%s' has dtype %s, %d dims",
+                             t->file, t->name, t->dtype, t->ndim);
+        e.cls = t->ndim == 1 ? HERD_QC_NORM : HERD_QC_DENSE;
+        e.type = t->ndim == 1 ? HERD_TYPE_F32 : t->type;
+        st = herd_qplan_add(plan, &e);
+    }
+    return st;
+}
+
 static herd_status plan_hf(const char *dir, const herd_quant_policy *p, herd_type t,
                            bool llama_cpp_only, herd_st_dir **d, herd_llama4_config *cfg,
                            float **rope, herd_gguf_writer *w, herd_qplan *plan)
@@ -118,6 +156,8 @@ static herd_status plan_hf(const char *dir, const herd_quant_policy *p, herd_typ
                          .values = *rope};
         st = herd_qplan_add(plan, &e);
     }
+    if (!st)
+        st = plan_vision(dir, *d, w, plan);
     return st;
 }
 

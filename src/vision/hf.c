@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct hf_ctx {
     herd_st_dir *dir;
@@ -59,4 +60,28 @@ herd_status herd_vision_load_hf(const char *dir, const herd_vision_opts *o, herd
     st = herd_vision_model_create(&c, hf_get, &h, o, out);
     herd_st_dir_close(h.dir);
     return st;
+}
+
+static bool is_dir(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+herd_status herd_vision_config_for(const char *model, const char *mmproj, herd_vision_config *out)
+{
+    if (mmproj || !is_dir(model))
+        return herd_vision_gguf_config(mmproj ? mmproj : model, out);
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/config.json", model) >= (int)sizeof path)
+        return herd_fail(HERD_ERR_ARG, "%s: path too long", model);
+    return herd_vision_config_load(path, out);
+}
+
+herd_status herd_vision_load(const char *model, const char *mmproj, const herd_vision_opts *o,
+                             herd_vision_model **out)
+{
+    if (mmproj || !is_dir(model))
+        return herd_vision_load_gguf(mmproj ? mmproj : model, o, out);
+    return herd_vision_load_hf(model, o, out);
 }

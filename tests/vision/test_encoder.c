@@ -2,9 +2,12 @@
  * adapter and features each within 1e-4·max|golden| (spec §11.9), the prompt expansion of
  * both images, and the config checks. */
 #include "harness.h"
+#include "herd/io_gguf.h"
 #include "herd/io_json.h"
 #include "herd/io_npy.h"
 #include "herd/vision.h"
+
+#include <unistd.h>
 
 #define DIR "llama4/tiny-vision/"
 
@@ -148,10 +151,63 @@ TEST(prompt_expansion)
     CHECK_EQ_INT(patches, 160);
 }
 
+TEST(mmproj_written_and_read_back)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/herd_test_mmproj_%d.gguf", (int)getpid());
+    herd_status st = herd_vision_write_mmproj(DIR, path);
+    CHECK_MSG(st == HERD_OK, "%s", herd_last_error());
+    herd_gguf g;
+    CHECK(herd_gguf_open(path, &g) == HERD_OK);
+    const char *s;
+    size_t n;
+    CHECK(herd_gguf_get_str(&g, "general.architecture", &s, &n) == HERD_OK && n == 4 &&
+          memcmp(s, "clip", 4) == 0);
+    CHECK(herd_gguf_get_str(&g, "clip.projector_type", &s, &n) == HERD_OK && n == 6);
+    CHECK(herd_gguf_find_tensor(&g, "v.blk.1.attn_out.weight") != NULL);
+    CHECK(herd_gguf_find_tensor(&g, "v.blk.0.ffn_up.bias") != NULL);
+    CHECK(herd_gguf_find_tensor(&g, "mm.model.fc.weight") != NULL);
+    CHECK(herd_gguf_find_tensor(&g, "mm.model.mlp.2.weight") != NULL);
+    CHECK(herd_gguf_find_tensor(&g, "v.class_embd") != NULL);
+    CHECK(herd_gguf_find_tensor(&g, "v.position_embd.weight") != NULL);
+    herd_gguf_close(&g);
+    herd_vision_config a, b;
+    CHECK(herd_vision_config_load(DIR "config.json", &a) == HERD_OK);
+    CHECK(herd_vision_gguf_config(path, &b) == HERD_OK);
+    CHECK(memcmp(&a, &b, sizeof a) == 0);
+    /* the same features, bit for bit, from either file */
+    herd_vision_opts o;
+    herd_vision_opts_default(&o);
+    o.aprep = HERD_APREP_EXACT;
+    o.threads = 1;
+    herd_vision_model *m1 = NULL, *m2 = NULL;
+    CHECK(herd_vision_load_hf(DIR, &o, &m1) == HERD_OK);
+    st = herd_vision_load(DIR, path, &o, &m2);
+    CHECK_MSG(st == HERD_OK, "%s", herd_last_error());
+    size_t np;
+    float *px = load(DIR "image1.pixel_values.npy", &np);
+    if (m1 && m2 && px) {
+        size_t nf = 9 * 16 * 64;
+        float *f1 = malloc(nf * 4), *f2 = malloc(nf * 4);
+        CHECK(herd_vision_encode(m1, px, 9, NULL, NULL, f1) == HERD_OK);
+        CHECK(herd_vision_encode(m2, px, 9, NULL, NULL, f2) == HERD_OK);
+        CHECK(memcmp(f1, f2, nf * 4) == 0);
+        free(f1);
+        free(f2);
+    }
+    herd_free(px);
+    herd_vision_model_free(m1);
+    herd_vision_model_free(m2);
+    /* a text-only or damaged file says what is missing */
+    CHECK(herd_vision_gguf_config(DIR "config.json", &b) != HERD_OK);
+    remove(path);
+}
+
 int main(void)
 {
     RUN(encoder_adapter_features_exact_activations);
     RUN(encoder_bf16_activations_close);
     RUN(prompt_expansion);
+    RUN(mmproj_written_and_read_back);
     return harness_finish();
 }
