@@ -117,6 +117,7 @@ typedef struct herd_quantize_opts {
     herd_pool *pool;
     bool progress;
     bool llama_cpp_only; /* no herd.* keys: herd reads it by llama.cpp's rules (model_gguf.h) */
+    bool text_only;      /* leave an HF input's vision tower out (it is kept by default) */
     herd_gguf_writer *volatile *active; /* if set, holds the writer while writing (signals) */
 } herd_quantize_opts;
 

@@ -146,7 +146,7 @@ int cli_mx_table(int argc, char **argv)
             snprintf(path, sizeof path, "%s/herd_mx_table_%ld_%s.gguf",
                      getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid(),
                      herd_type_name(tl[i]));
-        herd_quantize_opts qo = {.type = tl[i], .pool = pool};
+        herd_quantize_opts qo = {.type = tl[i], .pool = pool, .text_only = true};
         herd_quant_policy_load("uniform", &qo.policy);
         herd_quantize_report qr;
         herd_engine *e = NULL;

@@ -130,8 +130,9 @@ static herd_status plan_vision(const char *dir, herd_st_dir *d, herd_gguf_writer
 }
 
 static herd_status plan_hf(const char *dir, const herd_quant_policy *p, herd_type t,
-                           bool llama_cpp_only, herd_st_dir **d, herd_llama4_config *cfg,
-                           float **rope, herd_gguf_writer *w, herd_qplan *plan)
+                           bool llama_cpp_only, bool text_only, herd_st_dir **d,
+                           herd_llama4_config *cfg, float **rope, herd_gguf_writer *w,
+                           herd_qplan *plan)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/config.json", dir);
@@ -156,7 +157,7 @@ static herd_status plan_hf(const char *dir, const herd_quant_policy *p, herd_typ
                          .values = *rope};
         st = herd_qplan_add(plan, &e);
     }
-    if (!st)
+    if (!st && !text_only)
         st = plan_vision(dir, *d, w, plan);
     return st;
 }
@@ -280,7 +281,8 @@ herd_status herd_quantize_model(const char *in, const char *out, const herd_quan
         if (!st && herd_gguf_find_kv(&gin.merged, "general.license"))
             snprintf(rep->license, sizeof rep->license, "general.license*");
     } else {
-        st = plan_hf(in, &o->policy, t, o->llama_cpp_only, &dir, &cfg, &rope, w, &plan);
+        st = plan_hf(in, &o->policy, t, o->llama_cpp_only, o->text_only, &dir, &cfg, &rope, w,
+                     &plan);
         if (!st)
             st = hf_license(in, w, rep->license, sizeof rep->license);
         char tj[4200];
