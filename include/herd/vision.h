@@ -134,6 +134,14 @@ herd_status herd_vision_gguf_set_meta(herd_gguf_writer *w, const herd_vision_con
  * their own type, vectors in f32 (atomically: nothing is left at `out` on failure). */
 herd_status herd_vision_write_mmproj(const char *hf_dir, const char *out);
 
+/* Random weights at any shape (benchmarks, tests): uniform in ±1/sqrt(cols) for matrices,
+ * 1 ± 0.1 for LayerNorm weights, ±0.02 for biases and embeddings, stored as `type` (f32, f16 or
+ * bf16) before packing; the same for the same seed. */
+herd_status herd_vision_synthetic(const herd_vision_config *c, uint64_t seed, herd_type type,
+                                  const herd_vision_opts *o, herd_vision_model **out);
+/* Llama 4 Scout's (and Maverick's) vision_config, with projector output text_hidden. */
+void herd_vision_config_scout(herd_vision_config *c, int64_t text_hidden);
+
 /* From what the user names: `model` an HF checkpoint directory or herd's single-file GGUF;
  * `mmproj` (may be NULL) a llama.cpp-style projector GGUF, which then holds the vision part. */
 herd_status herd_vision_load(const char *model, const char *mmproj, const herd_vision_opts *o,

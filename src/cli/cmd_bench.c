@@ -9,6 +9,7 @@ int bench_gemm_main(int argc, char **argv);
 int bench_model_main(int argc, char **argv);
 int bench_batch_main(int argc, char **argv);
 int bench_tokenize_main(int argc, char **argv);
+int bench_image_main(int argc, char **argv);
 
 static const struct {
     const char *name, *summary;
@@ -20,6 +21,7 @@ static const struct {
     {"batch", "decode tokens/s of many sequences at once vs the memory-traffic bound",
      bench_batch_main},
     {"tokenize", "tokenizer encoding MB/s, beside npm tiktoken", bench_tokenize_main},
+    {"image", "vision encoder seconds per tile at Scout's shape vs the peak", bench_image_main},
 };
 
 static void usage(FILE *out)
@@ -45,5 +47,5 @@ static int cmd_main(int argc, char **argv)
     return cli_usage_error("bench", "unknown benchmark '%s'", argv[1]);
 }
 
-const cli_command cli_cmd_bench = {"bench", "benchmarks: mx, gemm, model, batch, tokenize",
+const cli_command cli_cmd_bench = {"bench", "benchmarks: mx, gemm, model, batch, tokenize, image",
                                    cmd_main};

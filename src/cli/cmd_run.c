@@ -1,6 +1,7 @@
 /* herd run: generate from a prompt (text from -p, -f or standard input, or token ids), streaming
  * the tokens as they are produced. */
 #include "cli/cli_model.h"
+#include "cli/cli_vision.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -29,6 +30,9 @@ static void usage(FILE *f)
         "  --ignore-eos      text generation does not stop at end-of-sequence ids either\n"
         "                    (also the fallback when the checkpoint has no tokenizer)\n"
         "  -v, --verbose     print the seed and the speed on stderr\n"
+        "  --image IMG       a PNG or JPEG for the next <|image|> of the prompt (repeat for\n"
+        "                    more); images the prompt does not place go right after the BOS\n"
+        "  --mmproj FILE     llama.cpp-style projector GGUF holding the vision tower\n"
         "  control bytes in the text are printed as \\xNN, never raw\n\n" CLI_SAMPLING_HELP);
 }
 
@@ -68,9 +72,13 @@ static int cmd_main(int argc, char **argv)
     o[4] = (cli_opt){"--ignore-eos", NULL, CLI_OPT_FLAG, &ignore_eos, 0, 0};
     o[5] = (cli_opt){"--special", NULL, CLI_OPT_FLAG, &special, 0, 0};
     o[6] = (cli_opt){"-v", "--verbose", CLI_OPT_FLAG, &verbose, 0, 0};
-    rc = cli_model_parse(cmd, argc, argv, &a, opts, usage);
+    cli_images im;
+    rc = cli_images_take(cmd, &argc, argv, &im);
+    if (!rc)
+        rc = cli_model_parse(cmd, argc, argv, &a, opts, usage);
     if (rc < 0) {
         cli_model_args_free(&a);
+        cli_images_free(&im);
         return 0;
     }
     uint64_t seed = cli_sampling_apply(&smp, &g);
@@ -124,14 +132,30 @@ static int cmd_main(int argc, char **argv)
     if (!rc) {
         run_state s = {true, print_ids || !tok};
         herd_gen_result res;
-        herd_status st = herd_generate(herd_engine_context(e), 0, tok, prompt.ids,
-                                       (int64_t)prompt.n, &g, on_token, &s, &res);
+        const int32_t *pids = prompt.ids;
+        int64_t pn = (int64_t)prompt.n;
+        herd_status st = HERD_OK;
+        if (im.n > 0) { /* the image prompt goes in now; generation continues from its last id */
+            herd_model *m = herd_engine_model(e);
+            int r = cli_images_plan(cmd, a.model, pids, pn, herd_model_config(m)->bos, &im);
+            if (!r)
+                r = cli_images_prefill(cmd, a.model, &a.engine.model, m, herd_engine_context(e),
+                                       &im, NULL, false, 0);
+            if (r) {
+                rc = r;
+                st = HERD_ERR_ARG;
+            }
+            pids = im.ids + im.n_ids - 1;
+            pn = 1;
+        }
+        if (!st)
+            st = herd_generate(herd_engine_context(e), 0, tok, pids, pn, &g, on_token, &s, &res);
         if (!s.first)
             putchar('\n');
         fflush(stdout);
-        if (st)
+        if (st && !rc)
             rc = cli_status_error(cmd, st);
-        else {
+        else if (!st) {
             if (res.reason == HERD_STOP_CTX)
                 fprintf(stderr, "herd run: stopped: the context of %lld tokens is full\n",
                         (long long)herd_kv_ctx(herd_engine_context(e)));
@@ -149,6 +173,7 @@ static int cmd_main(int argc, char **argv)
     herd_tokenizer_free(own);
     free(prompt_text);
     cli_model_args_free(&a);
+    cli_images_free(&im);
     return rc;
 }
 

@@ -3,7 +3,7 @@
  * batch (M = tiles·(P+1)), with bias and residual fused into the epilogue; attention is
  * bidirectional within a tile, one (tile, head) item per claim: Kᵀ and V are packed as
  * small f32 weights so Q·Kᵀ and P·V run on the same GEMM kernels. */
-#include "herd/vision.h"
+#include "vision/vision_internal.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -26,6 +26,7 @@ struct herd_vision_model {
     vlayer *layers;
     float *rope_cos, *rope_sin;               /* [P+1][d/2]: the class token's row is angle 0 */
     float *h, *a, *qkv, *att, *mid, *z1, *z2; /* activations of one batch */
+    vision_act act;                           /* GELU and softmax for herd_isa() at load */
     size_t bytes;
 };
 
@@ -207,6 +208,7 @@ herd_status herd_vision_model_create(const herd_vision_config *c, herd_vision_ge
         return HERD_ERR_NOMEM;
     m->cfg = *c;
     m->opts = *o;
+    m->act = vision_act_for(herd_isa());
     if (m->opts.max_batch < 1)
         m->opts.max_batch = 4;
     m->pool = o->pool;
@@ -334,6 +336,7 @@ static void layernorm(const float *x, const float *w, const float *b, float *y, 
 typedef struct gelu_job {
     float *x;
     size_t n;
+    void (*fn)(float *x, size_t n);
 } gelu_job;
 
 static void gelu_part(void *ctx, int tid, int nthreads)
@@ -341,13 +344,13 @@ static void gelu_part(void *ctx, int tid, int nthreads)
     gelu_job *j = ctx;
     size_t b, e;
     herd_split_range(j->n, 64, tid, nthreads, &b, &e);
-    for (size_t i = b; i < e; i++) /* the exact (erf) form */
-        j->x[i] = 0.5f * j->x[i] * (1.0f + erff(j->x[i] * 0.70710678118654752f));
+    if (e > b)
+        j->fn(j->x + b, e - b);
 }
 
 static void gelu(herd_vision_model *m, float *x, size_t n)
 {
-    gelu_job j = {x, n};
+    gelu_job j = {x, n, m->act.gelu};
     herd_pool_run(m->pool, gelu_part, &j);
 }
 
@@ -400,19 +403,8 @@ static herd_status attn_item(herd_vision_model *m, int64_t tile, int64_t head, f
     if (st)
         return st;
     float scale = 1.0f / sqrtf((float)d);
-    for (int64_t i = 0; i < N; i++) {
-        float *row = s + i * N, mx = row[0];
-        for (int64_t j = 1; j < N; j++)
-            mx = row[j] > mx ? row[j] : mx;
-        double sum = 0;
-        for (int64_t j = 0; j < N; j++) {
-            row[j] = expf((row[j] - mx) * scale);
-            sum += row[j];
-        }
-        float inv = (float)(1.0 / sum);
-        for (int64_t j = 0; j < N; j++)
-            row[j] *= inv;
-    }
+    for (int64_t i = 0; i < N; i++)
+        m->act.softmax(s + i * N, N, scale);
     for (int64_t j = 0; j < N; j++)
         for (int64_t i = 0; i < d; i++)
             vt[i * N + j] = v[(size_t)j * ld + (size_t)i];

@@ -285,11 +285,13 @@ herd_status herd_vision_write_mmproj(const char *hf_dir, const char *out)
             st = herd_gguf_writer_write(w, t->data, t->nbytes);
             continue;
         }
-        herd_free(buf);
-        if (!(buf = herd_alloc((size_t)t->nelems * sizeof(float), "vector")))
+        herd_free(buf); /* room for the f32 values, then an aligned copy of the source */
+        if (!(buf = herd_alloc((size_t)t->nelems * sizeof(float) + t->nbytes, "vector")))
             st = HERD_ERR_NOMEM;
-        if (!st)
-            st = herd_row_to_f32(t->type, t->data, buf, (size_t)t->nelems);
+        if (!st) {
+            memcpy(buf + t->nelems, t->data, t->nbytes);
+            st = herd_row_to_f32(t->type, buf + t->nelems, buf, (size_t)t->nelems);
+        }
         if (!st)
             st = herd_gguf_writer_write(w, buf, (size_t)t->nelems * sizeof(float));
     }

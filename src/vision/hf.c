@@ -10,6 +10,9 @@
 typedef struct hf_ctx {
     herd_st_dir *dir;
     const char *where;
+    void *copies[8]; /* aligned copies of tensors stored at odd offsets (a ring: the model packs
+                        each tensor before it asks for more than three others) */
+    int next;
 } hf_ctx;
 
 static herd_status hf_get(void *ctx, const char *name, int64_t rows, int64_t cols,
@@ -41,6 +44,15 @@ static herd_status hf_get(void *ctx, const char *name, int64_t rows, int64_t col
                          t->dtype);
     out->type = t->type;
     out->data = t->data;
+    /* other writers do not pad: a tensor may start at any byte */
+    if ((uintptr_t)t->data % herd_type_row_bytes(t->type, 1)) {
+        int k = h->next++ % 8;
+        herd_free(h->copies[k]);
+        if (!(h->copies[k] = herd_alloc(t->nbytes, "aligned tensor copy")))
+            return HERD_ERR_NOMEM;
+        memcpy(h->copies[k], t->data, t->nbytes);
+        out->data = h->copies[k];
+    }
     return HERD_OK;
 }
 
@@ -59,6 +71,8 @@ herd_status herd_vision_load_hf(const char *dir, const herd_vision_opts *o, herd
         return st;
     st = herd_vision_model_create(&c, hf_get, &h, o, out);
     herd_st_dir_close(h.dir);
+    for (int i = 0; i < 8; i++)
+        herd_free(h.copies[i]);
     return st;
 }
 
