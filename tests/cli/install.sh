@@ -13,6 +13,7 @@ P="$T/prefix"
 cmake --install "$BUILD" --prefix "$P" > "$T/log" 2>&1
 check "cmake --install" '[ $? -eq 0 ]'
 check "bin/herd" '"$P/bin/herd" --version | grep -q "^herd "'
+check "the built-in model" '[ -f "$P/share/herd/kjv/model.gguf" ]'
 check "libherd.a" '[ -n "$(find "$P" -name libherd.a)" ]'
 check "public headers" '[ -f "$P/include/herd/herd.h" ] && [ -f "$P/include/herd/runtime.h" ]'
 pc=$(find "$P" -name herd.pc)
