@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -72,23 +73,57 @@ void herd_unmap_file(herd_mapped_file *f);
  * anonymous memory it would zero the pages. */
 void herd_mapped_drop(const void *p, size_t n);
 
-/* Writes go to "<path>.tmp.<pid>" and are renamed at commit, so a failed or interrupted run
- * never leaves a half-written output. */
+/* Opening a file to read, the one rule for every reader: the open never blocks (O_NONBLOCK,
+ * cleared afterwards) and anything but a regular file (a FIFO, a device, a directory, a
+ * socket) is refused before a byte is read. Returns the descriptor (O_CLOEXEC) and the size. */
+herd_status herd_open_input(const char *path, int *fd, size_t *size);
+/* Reads a whole regular file of at most `max` bytes (else a one-line error naming the limit)
+ * into a NUL-terminated heap buffer (free()). */
+herd_status herd_read_file(const char *path, size_t max, char **data, size_t *size);
+/* Whether something exists at `path` (lstat: a dangling link or a FIFO exists too), so that a
+ * reader looking for optional files reports one that is there but unusable. */
+bool herd_path_exists(const char *path);
+/* One line of at most `max` bytes from `f` without its line end: HERD_OK with *line set
+ * (NUL-terminated, *len bytes; *line == NULL at end of input), or an error for a longer line. */
+herd_status herd_read_line(FILE *f, size_t max, char **line, size_t *cap, size_t *len);
+
+/* ---- output files (src/base/output.c) ----------------------------------------------------
+ * Every file herd writes: OUT must be absent or a regular file (a device, FIFO or directory at
+ * OUT is refused, never replaced; a symlink is followed to its target, except one planted by
+ * another user in a sticky world-writable directory). Data goes to "OUT.herd-tmp.<random>" in
+ * OUT's directory, created with O_CREAT|O_EXCL|O_NOFOLLOW; commit applies OUT's old mode (or
+ * 0666 & ~umask), fsyncs, renames over OUT and fsyncs the directory, so a failed or interrupted
+ * run never leaves a half-written output. Each open also removes herd's own temporaries older
+ * than a day in that directory (left by SIGKILL). "-" is standard output (not a terminal). */
 typedef struct herd_atomic_file {
-    void *fp; /* FILE* */
-    char *path;
-    char *tmp_path;
+    void *fp;       /* FILE* */
+    char *path;     /* as given, for messages */
+    char *tmp_path; /* the temporary file (for messages and tests) */
+    char *name, *tmp_name;
+    int dirfd1; /* OUT's directory, plus one (0: none) */
+    int slot;   /* in the signal table, plus one (0: none) */
+    int mode;
+    long uid, gid; /* the replaced file's owner, -1 for a new file */
+    bool to_stdout;
 } herd_atomic_file;
 herd_status herd_atomic_open(herd_atomic_file *f, const char *path);
 herd_status herd_atomic_write(herd_atomic_file *f, const void *data, size_t bytes);
 herd_status herd_atomic_commit(herd_atomic_file *f); /* flush, fsync, rename */
 void herd_atomic_abort(herd_atomic_file *f);         /* remove the temporary file */
 /* Removes the temporary file of every herd_atomic_file still open (async-signal-safe: for
- * signal handlers). herd_atomic_install_signal_cleanup() installs SIGINT/SIGTERM/SIGHUP
- * handlers that do this and then die of the signal as before (signals already ignored stay
- * ignored). The `herd` command installs them at start, so a killed writer leaves nothing. */
+ * signal handlers). herd_atomic_install_signal_cleanup() installs handlers for every catchable
+ * signal that would end the process (SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGALRM, SIGPIPE, ...)
+ * that do this and then die of the signal as before, and makes SIGXFSZ a plain write error
+ * (EFBIG). Signals ignored at start stay ignored; signals with a handler keep it. The `herd`
+ * command installs them at start, so a killed writer leaves nothing. */
 void herd_atomic_remove_all(void);
 void herd_atomic_install_signal_cleanup(void);
+
+/* Standard output, checked: herd_stdout_ok() flushes it and says whether every write so far
+ * reached it (false from the first failure on: EPIPE, ENOSPC, EIO, ...), so a loop that prints
+ * as it goes stops; herd_stdout_close() is the last check (0 or the errno of the failure). */
+bool herd_stdout_ok(void);
+int herd_stdout_close(void);
 
 /* ---- CPU features and ISA levels ----------------------------------------------------------
  * Levels are ordered: each includes the ones before. herd_isa() is the level kernels use: the

@@ -11,8 +11,11 @@
 extern "C" {
 #endif
 
-/* Loads a whole JSON file; on a syntax error the message is "PATH:LINE:COL: what". The caller
- * owns *out (json_decref). */
+/* The largest JSON file herd reads (config.json, tokenizer.json, the sharded index, ...):
+ * jansson needs several times the text's size in memory. */
+#define HERD_JSON_MAX_BYTES ((size_t)64 << 20)
+/* Loads a whole JSON file (a regular file of at most HERD_JSON_MAX_BYTES); on a syntax error
+ * the message is "PATH:LINE:COL: what". The caller owns *out (json_decref). */
 herd_status herd_json_load_file(const char *path, json_t **out);
 /* Parses `len` bytes of text; `what` names the source in messages (a file, "header of X"). */
 herd_status herd_json_parse(const char *text, size_t len, const char *what, json_t **out);

@@ -42,6 +42,9 @@ herd_status herd_llama4_config_load(const char *path, herd_llama4_config *out);
 herd_status herd_llama4_config_parse(const char *text, size_t len, const char *what,
                                      herd_llama4_config *out);
 void herd_llama4_config_free(herd_llama4_config *c);
+/* Checks every value the forward pass depends on (top-k within the experts, sizes, scales, RoPE
+ * scaling); `what` names the file in the message. Both loaders (config.json, GGUF) call it. */
+herd_status herd_llama4_config_check(const char *what, const herd_llama4_config *c);
 
 /* ---- weight sources ------------------------------------------------------------------------
  * The model asks a source for each weight by role, as N rows of K elements (nn.Linear's

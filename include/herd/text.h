@@ -28,6 +28,8 @@ typedef struct herd_tokenizer herd_tokenizer;
 
 /* The o200k_base / Llama 4 pre-tokenizer pattern (the default for rank files). */
 extern const char herd_o200k_pattern[];
+/* The longest pre-tokenizer pattern accepted (o200k's is under 1 KB). */
+#define HERD_PATTERN_MAX_BYTES ((size_t)64 << 10)
 
 /* A tiktoken rank file ("base64(bytes) rank" per line). `pattern` NULL means the o200k pattern.
  * A file of exactly 200,000 ranks (0..199999) gets Meta's 2,048 Llama 4 special tokens at ids

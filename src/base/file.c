@@ -1,9 +1,8 @@
-/* Read-only mapped files and write-then-rename output files. */
+/* Opening files to read (one rule for every reader), read-only mapped files, bounded reads. */
 #include "herd/base.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,18 +10,140 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-herd_status herd_map_file(const char *path, herd_mapped_file *out)
+static const char *kind(mode_t m)
 {
-    memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    return S_ISDIR(m)    ? "a directory"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISFIFO(m) ? "a FIFO"
+           : S_ISSOCK(m) ? "a socket"
+                         : "not a regular file";
+}
+
+herd_status herd_open_input(const char *path, int *fd_out, size_t *size)
+{
+    *fd_out = -1;
+    /* O_NONBLOCK: opening a FIFO (or a serial device) would otherwise wait for a writer */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return herd_fail(HERD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
+        herd_status e = herd_fail(HERD_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
         close(fd);
-        return herd_fail(HERD_ERR_IO, "%s: not a regular file", path);
+        return e;
     }
-    out->size = (size_t)st.st_size;
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return herd_fail(HERD_ERR_IO, "%s: is %s, not a regular file", path, kind(st.st_mode));
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        herd_status e = herd_fail(HERD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        close(fd);
+        return e;
+    }
+    *fd_out = fd;
+    *size = (size_t)st.st_size;
+    return HERD_OK;
+}
+
+herd_status herd_read_file(const char *path, size_t max, char **data, size_t *size)
+{
+    *data = NULL;
+    *size = 0;
+    int fd;
+    size_t n;
+    herd_status st = herd_open_input(path, &fd, &n);
+    if (st)
+        return st;
+    if (n > max) {
+        close(fd);
+        return herd_fail(HERD_ERR_RANGE, "%s: %zu bytes, more than the %zu allowed", path, n, max);
+    }
+    char *buf = malloc(n + 1);
+    if (!buf) {
+        close(fd);
+        return herd_fail(HERD_ERR_NOMEM, "%s: out of memory", path);
+    }
+    size_t got = 0;
+    while (got < n) { /* the file may shrink while read: stop at its end */
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            herd_status e = herd_fail(HERD_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+            free(buf);
+            close(fd);
+            return e;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[got] = 0;
+    *data = buf;
+    *size = got;
+    return HERD_OK;
+}
+
+bool herd_path_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+herd_status herd_read_line(FILE *f, size_t max, char **line, size_t *cap, size_t *len)
+{
+    size_t n = 0;
+    int c = EOF;
+    errno = 0;
+    while ((c = getc(f)) != EOF && c != '\n') {
+        if (n >= max) { /* not drained: the rest may never end (/dev/zero) */
+            *len = 0;
+            return herd_fail(HERD_ERR_RANGE, "input line longer than %zu bytes", max);
+        }
+        if (n + 2 > *cap) {
+            size_t nc = *cap ? *cap * 2 : 256;
+            if (nc > max + 2)
+                nc = max + 2;
+            char *p = realloc(*line, nc);
+            if (!p)
+                return herd_fail(HERD_ERR_NOMEM, "out of memory reading a line");
+            *line = p;
+            *cap = nc;
+        }
+        (*line)[n++] = (char)c;
+    }
+    if (c == EOF && n == 0) {
+        *len = 0;
+        if (ferror(f) && errno != EINTR)
+            return herd_fail(HERD_ERR_IO, "cannot read the input: %s",
+                             strerror(errno ? errno : EIO));
+        free(*line);
+        *line = NULL;
+        *cap = 0;
+        return HERD_OK;
+    }
+    if (!*line) { /* an empty line */
+        *line = malloc(2);
+        if (!*line)
+            return herd_fail(HERD_ERR_NOMEM, "out of memory reading a line");
+        *cap = 2;
+    }
+    (*line)[n] = 0;
+    *len = n;
+    return HERD_OK;
+}
+
+herd_status herd_map_file(const char *path, herd_mapped_file *out)
+{
+    memset(out, 0, sizeof *out);
+    int fd;
+    herd_status st = herd_open_input(path, &fd, &out->size);
+    if (st)
+        return st;
     if (out->size > 0) {
         void *p = mmap(NULL, out->size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {
@@ -61,132 +182,4 @@ void herd_mapped_drop(const void *p, size_t n)
     uintptr_t b = ((uintptr_t)p + page - 1) & ~(page - 1), e = ((uintptr_t)p + n) & ~(page - 1);
     if (e > b)
         madvise((void *)b, e - b, MADV_DONTNEED);
-}
-
-/* ---- temporary files to remove on a signal ----
- * A fixed table of path copies (no heap: a signal handler reads it). A slot is claimed (1),
- * filled, then published (2) before the file is created, and freed (0) after the rename or
- * unlink, so the handler never misses a file that exists; unlinking one already renamed or
- * removed is harmless (the name carries our pid). */
-enum { ATOMIC_SLOTS = 16, ATOMIC_PATH = 4096 };
-static char atomic_paths[ATOMIC_SLOTS][ATOMIC_PATH];
-static volatile sig_atomic_t atomic_state[ATOMIC_SLOTS];
-
-static int atomic_register(const char *tmp_path)
-{
-    if (strlen(tmp_path) >= ATOMIC_PATH)
-        return -1;
-    for (int i = 0; i < ATOMIC_SLOTS; i++) {
-        if (!__sync_bool_compare_and_swap(&atomic_state[i], 0, 1))
-            continue;
-        strcpy(atomic_paths[i], tmp_path);
-        __sync_synchronize();
-        atomic_state[i] = 2;
-        return i;
-    }
-    return -1; /* more than 16 files open at once: still atomic, just not removed on signals */
-}
-
-static void atomic_unregister(const char *tmp_path)
-{
-    for (int i = 0; i < ATOMIC_SLOTS; i++)
-        if (atomic_state[i] == 2 && strcmp(atomic_paths[i], tmp_path) == 0) {
-            atomic_state[i] = 0;
-            return;
-        }
-}
-
-void herd_atomic_remove_all(void)
-{
-    for (int i = 0; i < ATOMIC_SLOTS; i++)
-        if (atomic_state[i] == 2)
-            unlink(atomic_paths[i]);
-}
-
-static void atomic_on_signal(int sig)
-{
-    herd_atomic_remove_all();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-void herd_atomic_install_signal_cleanup(void)
-{
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
-        struct sigaction old, sa;
-        if (sigaction(sigs[i], NULL, &old) != 0 || old.sa_handler == SIG_IGN)
-            continue; /* e.g. SIGINT of a background job: keep ignoring it */
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = atomic_on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(sigs[i], &sa, NULL);
-    }
-}
-
-herd_status herd_atomic_open(herd_atomic_file *f, const char *path)
-{
-    memset(f, 0, sizeof *f);
-    size_t n = strlen(path) + 32;
-    f->path = strdup(path);
-    f->tmp_path = malloc(n);
-    if (!f->path || !f->tmp_path) {
-        herd_atomic_abort(f);
-        return herd_fail(HERD_ERR_NOMEM, "%s: out of memory", path);
-    }
-    snprintf(f->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
-    atomic_register(f->tmp_path);
-    f->fp = fopen(f->tmp_path, "wb");
-    if (!f->fp) {
-        herd_status st = herd_fail(HERD_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-        atomic_unregister(f->tmp_path);
-        free(f->path);
-        free(f->tmp_path);
-        memset(f, 0, sizeof *f);
-        return st;
-    }
-    return HERD_OK;
-}
-
-herd_status herd_atomic_write(herd_atomic_file *f, const void *data, size_t bytes)
-{
-    if (bytes && fwrite(data, 1, bytes, (FILE *)f->fp) != bytes)
-        return herd_fail(HERD_ERR_IO, "%s: write failed: %s", f->path, strerror(errno));
-    return HERD_OK;
-}
-
-herd_status herd_atomic_commit(herd_atomic_file *f)
-{
-    FILE *fp = f->fp;
-    f->fp = NULL;
-    if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
-        fclose(fp);
-        herd_status st = herd_fail(HERD_ERR_IO, "%s: write failed: %s", f->path, strerror(errno));
-        herd_atomic_abort(f);
-        return st;
-    }
-    if (fclose(fp) != 0 || rename(f->tmp_path, f->path) != 0) {
-        herd_status st =
-            herd_fail(HERD_ERR_IO, "%s: cannot finish writing: %s", f->path, strerror(errno));
-        herd_atomic_abort(f);
-        return st;
-    }
-    atomic_unregister(f->tmp_path);
-    free(f->path);
-    free(f->tmp_path);
-    memset(f, 0, sizeof *f);
-    return HERD_OK;
-}
-
-void herd_atomic_abort(herd_atomic_file *f)
-{
-    if (f->fp)
-        fclose((FILE *)f->fp);
-    if (f->tmp_path) {
-        unlink(f->tmp_path);
-        atomic_unregister(f->tmp_path);
-    }
-    free(f->path);
-    free(f->tmp_path);
-    memset(f, 0, sizeof *f);
 }

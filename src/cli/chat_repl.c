@@ -18,6 +18,7 @@ struct chat_input {
     size_t line_cap;
     char *msg; /* the message being built */
     size_t msg_len, msg_cap;
+    herd_status err; /* why input ended, if not its end */
 };
 
 static char *prompt_fn(EditLine *el)
@@ -83,9 +84,10 @@ static bool read_line(chat_input *in, const char **out)
             in->line_cap = len + 1;
         }
         memcpy(in->line, l, len + 1);
-    } else {
-        errno = 0;
-        if (getline(&in->line, &in->line_cap, stdin) < 0)
+    } else { /* bounded: an endless line (< /dev/zero) must not fill the memory */
+        size_t len;
+        if ((in->err = herd_read_line(stdin, CHAT_LINE_MAX, &in->line, &in->line_cap, &len)) ||
+            !in->line)
             return false;
     }
     size_t n = strlen(in->line);
@@ -98,6 +100,10 @@ static bool read_line(chat_input *in, const char **out)
 static bool msg_add(chat_input *in, const char *s, size_t n, bool newline)
 {
     size_t need = in->msg_len + n + 2;
+    if (need > CHAT_LINE_MAX + 2) {
+        in->err = herd_fail(HERD_ERR_RANGE, "a message longer than %zu bytes", CHAT_LINE_MAX);
+        return false;
+    }
     if (need > in->msg_cap) {
         char *b = realloc(in->msg, need * 2);
         if (!b)
@@ -130,6 +136,11 @@ static bool is_cmd(const char *line, const char *name)
     return strncmp(line, name, n) == 0 && (line[n] == 0 || line[n] == ' ');
 }
 
+herd_status chat_input_error(const chat_input *in)
+{
+    return in ? in->err : HERD_OK;
+}
+
 chat_cmd chat_input_next(chat_input *in, const char **msg)
 {
     for (;;) {
@@ -140,7 +151,7 @@ chat_cmd chat_input_next(chat_input *in, const char **msg)
             fflush(stdout);
         }
         if (!read_line(in, &line)) {
-            if (isatty(STDIN_FILENO))
+            if (isatty(STDIN_FILENO) && !in->err)
                 putchar('\n');
             return CHAT_QUIT;
         }

@@ -18,6 +18,11 @@ void chat_input_close(chat_input *in);
 /* The next thing the user asks for; a message is in *msg until the next call. /help and empty
  * lines are handled inside. CHAT_QUIT: /bye, end of input, or Ctrl-C at the prompt. */
 chat_cmd chat_input_next(chat_input *in, const char **msg);
+/* The longest input line and message read (an endless one, < /dev/zero, is an error). */
+#define CHAT_LINE_MAX ((size_t)4 << 20)
+/* After CHAT_QUIT: HERD_OK at the end of input, else why input stopped (a line over
+ * CHAT_LINE_MAX). */
+herd_status chat_input_error(const chat_input *in);
 void chat_print_help(FILE *f);
 
 /* ---- the transcript ----

@@ -56,8 +56,7 @@ static bool on_token(void *user, const herd_gen_token *t)
     if (t->id >= 0 && (r->st = herd_tokens_push(&r->ids, t->id)))
         return false;
     cli_print_text(stdout, t->text, t->len);
-    fflush(stdout);
-    return !interrupted;
+    return !interrupted && herd_stdout_ok(); /* a full disk or a closed pipe stops the reply */
 }
 
 static const char *stop_name(herd_stop_reason r)
@@ -91,10 +90,14 @@ static int chat_loop(herd_engine *e, const herd_tokenizer *tok, const char *syst
     int rc = 0, turn = 0;
     while (!st) {
         interrupted = 0;
+        if (!herd_stdout_ok())
+            break; /* reported by main's final check */
         const char *msg = NULL;
         chat_cmd c = chat_input_next(in, &msg);
-        if (c == CHAT_QUIT)
+        if (c == CHAT_QUIT) {
+            st = chat_input_error(in); /* a line over the limit, or end of input */
             break;
+        }
         if (c == CHAT_CLEAR) {
             herd_kv_reset(kv);
             st = chat_history_begin(&h, tok, system);
@@ -203,9 +206,11 @@ static int cmd_main(int argc, char **argv)
     if (!rc) {
         g.special = special;
         struct sigaction sa = {0}, old;
-        sa.sa_handler = on_sigint; /* no SA_RESTART: Ctrl-C at the prompt ends getline */
+        sa.sa_handler = on_sigint; /* no SA_RESTART: Ctrl-C at the prompt ends the read */
         sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, &old);
+        sigaction(SIGINT, NULL, &old);
+        if (old.sa_handler != SIG_IGN) /* ignored at start (a background job): stays ignored */
+            sigaction(SIGINT, &sa, NULL);
         if (verbose)
             fprintf(stderr, "herd chat: seed %llu\n", (unsigned long long)seed);
         rc = chat_loop(e, tok, system, &g, verbose);

@@ -13,7 +13,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: herd logits -m MODEL --ids 1,2,3 -o OUT.npy [--image IMG ...] [options]\n"
                "  writes float32 logits [n_ids, vocab] for every position of the sequence\n\n"
                "options:\n" CLI_MODEL_HELP "  --ids LIST        comma-separated token ids\n"
-               "  -o OUT.npy        output file (written atomically)\n"
+               "  -o OUT.npy        output file (written atomically; - for standard output)\n"
                "  --incremental     feed the ids one at a time through the KV cache\n"
                "  --piece N         feed the ids N at a time\n"
                "  --image IMG       a PNG or JPEG for the next <|image|> id of the prompt (repeat\n"

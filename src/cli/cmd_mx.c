@@ -15,7 +15,7 @@ static void usage(FILE *out)
             "usage: herd mx cast --format F [--rounding even|away] [--report] IN.npy OUT.npy\n\n"
             "Quantizes a float32 C-order .npy to an MX format in blocks of 32 along the last axis\n"
             "(a partial last block is zero-padded) and writes the dequantized float32 .npy of the\n"
-            "same shape.\n\n"
+            "same shape (OUT.npy - writes it to standard output).\n\n"
             "  --format F       mxfp8_e4m3 mxfp8_e5m2 mxfp6_e3m2 mxfp6_e2m3 mxfp4_e2m1 mxint8\n"
             "  --rounding R     even (round half to even, OCP; the default) or away (half away\n"
             "                   from zero, microxcaling's \"nearest\")\n"
@@ -96,6 +96,8 @@ static int cmd_cast(int argc, char **argv)
                                fmt_name);
     if (npaths != 2)
         return cli_usage_error(cmd, "need IN.npy and OUT.npy");
+    if (want_report && strcmp(paths[1], "-") == 0)
+        return cli_usage_error(cmd, "--report and OUT - would both write to standard output");
 
     float *x = NULL, *y = NULL;
     size_t shape[HERD_NPY_MAX_DIMS], n;

@@ -115,12 +115,11 @@ static int parse(int argc, char **argv, opts *o)
             if (!herd_type_parse(v, &o->type))
                 return cli_usage_error(CMD, "unknown weight type '%s'", v);
             o->have_type = true;
-        } else if (!strcmp(a, "--svg")) {
+        } else if (!strcmp(a, "--svg") || !strcmp(a, "--json")) {
             VALUE();
-            o->svg = v;
-        } else if (!strcmp(a, "--json")) {
-            VALUE();
-            o->json = v;
+            if (!strcmp(v, "-")) /* the report is printed there */
+                return cli_usage_error(CMD, "%s: give a file name, not standard output", a);
+            *(a[2] == 's' ? &o->svg : &o->json) = v;
         } else if (!strcmp(a, "--limits")) {
             o->limits_only = true;
         } else if (!strcmp(a, "--cputime")) {

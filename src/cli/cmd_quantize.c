@@ -1,6 +1,6 @@
 /* herd quantize: an HF Llama 4 checkpoint directory (or a llama4 GGUF) to a GGUF in MX, int8
  * or ggml types, chosen per class of tensor by a policy. Written through a temporary file that
- * is renamed at the end (and removed on SIGINT/SIGTERM); the license travels in the metadata. */
+ * is renamed at the end (and removed on any fatal signal); the license travels in the metadata. */
 #include "cli/cli.h"
 #include "herd/model_gguf.h"
 #include "herd/quant.h"
@@ -36,25 +36,11 @@ static void usage(FILE *f)
            "                  file loads in llama.cpp; herd then follows llama.cpp's rules too\n");
 }
 
-/* ---- removing the temporary file when interrupted ---- */
-static herd_gguf_writer *volatile active_writer;
-
-static void on_signal(int sig)
-{
-    herd_gguf_writer *w = active_writer;
-    const char *tmp = w ? herd_gguf_writer_tmp_path(w) : NULL;
-    if (tmp)
-        unlink(tmp);
-    herd_atomic_remove_all(); /* also while the writer is being opened or committed (fsync) */
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
 static int cmd_main(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL, *type_s = NULL, *policy_s = "uniform";
     long threads = 0;
-    herd_quantize_opts o = {.type = HERD_TYPE_COUNT, .progress = true, .active = &active_writer};
+    herd_quantize_opts o = {.type = HERD_TYPE_COUNT, .progress = true};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (cli_is_help(a)) {
@@ -93,6 +79,8 @@ static int cmd_main(int argc, char **argv)
     if (o.tokenizer && herd_is_gguf_file(in))
         return cli_usage_error(cmd, "--tokenizer applies to a checkpoint directory; a GGUF keeps "
                                     "its own tokenizer");
+    if (strcmp(out, "-") == 0) /* the summary goes there */
+        return cli_usage_error(cmd, "OUT cannot be standard output; give a file name");
     herd_status st = herd_quant_policy_load(policy_s, &o.policy);
     if (st)
         return st == HERD_ERR_ARG ? cli_usage_error(cmd, "%s", herd_last_error())
@@ -109,12 +97,9 @@ static int cmd_main(int argc, char **argv)
 
     if ((st = herd_pool_create(threads > 0 ? (int)threads : herd_cpu_count(), &o.pool)))
         return cli_status_error(cmd, st);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    /* a signal removes the temporary file: herd_atomic_install_signal_cleanup, from main */
     herd_quantize_report r;
     st = herd_quantize_model(in, out, &o, &r);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
     herd_pool_destroy(o.pool);
     if (st)
         return cli_status_error(cmd, st);

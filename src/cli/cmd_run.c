@@ -48,8 +48,7 @@ static bool on_token(void *user, const herd_gen_token *t)
     else if (t->id >= 0)
         printf(s->first ? "%d" : " %d", t->id);
     s->first &= t->id < 0;
-    fflush(stdout);
-    return true;
+    return herd_stdout_ok(); /* a full disk or a closed pipe stops the run */
 }
 
 static int cmd_main(int argc, char **argv)

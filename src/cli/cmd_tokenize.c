@@ -26,28 +26,11 @@ static const char usage[] =
 
 static char *read_pattern(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cli_error(CMD, 1, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char *s = malloc(cap);
-    size_t got;
-    while (s && (got = fread(s + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (n + 1 == cap) {
-            char *t = realloc(s, cap *= 2);
-            if (!t) {
-                free(s);
-                s = NULL;
-            }
-            s = t;
-        }
-    }
-    fclose(f);
-    if (!s) {
-        cli_error(CMD, 1, "%s: out of memory", path);
+    char *s;
+    size_t n;
+    herd_status st = herd_read_file(path, HERD_PATTERN_MAX_BYTES, &s, &n);
+    if (st) {
+        cli_status_error(CMD, st);
         return NULL;
     }
     while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))

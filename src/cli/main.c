@@ -50,6 +50,16 @@ static bool env_ok(void)
     return true;
 }
 
+/* Standard output is checked once more at the end (flush and close): output lost to a full
+ * disk, an I/O error or a closed pipe fails the command, with one line. */
+static int finish(const char *cmd, int rc)
+{
+    int err = herd_stdout_close();
+    if (err && rc == 0)
+        return cli_error(cmd, 1, "standard output: %s", strerror(err));
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     herd_atomic_install_signal_cleanup(); /* a killed writer leaves no temporary file */
@@ -65,18 +75,18 @@ int main(int argc, char **argv)
             }
     if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
         usage(stdout);
-        return 0;
+        return finish("help", 0);
     }
     if (!env_ok())
         return 2;
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0 ||
         strcmp(argv[1], "version") == 0) {
         printf("herd %s (cpu: %s)\n", HERD_VERSION, herd_isa_name(herd_cpu_isa()));
-        return 0;
+        return finish("version", 0);
     }
     for (int i = 0; i < NCOMMANDS; i++)
         if (strcmp(argv[1], commands[i]->name) == 0)
-            return commands[i]->main(argc - 1, argv + 1);
+            return finish(commands[i]->name, commands[i]->main(argc - 1, argv + 1));
     fprintf(stderr, "herd: unknown command '%s' (see 'herd --help')\n", argv[1]);
     return 2;
 }

@@ -2,6 +2,7 @@
 #include "herd/io_json.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 herd_status herd_json_parse(const char *text, size_t len, const char *what, json_t **out)
 {
@@ -16,12 +17,13 @@ herd_status herd_json_parse(const char *text, size_t len, const char *what, json
 herd_status herd_json_load_file(const char *path, json_t **out)
 {
     *out = NULL;
-    herd_mapped_file f;
-    herd_status st = herd_map_file(path, &f);
+    char *text;
+    size_t n;
+    herd_status st = herd_read_file(path, HERD_JSON_MAX_BYTES, &text, &n);
     if (st)
         return st;
-    st = herd_json_parse((const char *)f.data, f.size, path, out);
-    herd_unmap_file(&f);
+    st = herd_json_parse(text, n, path, out);
+    free(text);
     return st;
 }
 

@@ -4,6 +4,8 @@
 #include "herd/io_json.h"
 #include "herd/model.h"
 
+#include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -236,6 +238,43 @@ static herd_status validate(const char *what, const herd_llama4_config *c)
     return HERD_OK;
 }
 
+/* Everything the forward pass relies on, whichever file the config came from: the sizes above,
+ * the expert counts of the layers that use them, finite positive scales, a sane RoPE scaling. */
+herd_status herd_llama4_config_check(const char *what, const herd_llama4_config *c)
+{
+    herd_status st = validate(what, c);
+    if (st)
+        return st;
+    bool any_moe = false, any_dense = false;
+    for (int64_t l = 0; c->layer_moe && l < c->n_layers; l++) {
+        any_moe |= c->layer_moe[l];
+        any_dense |= !c->layer_moe[l];
+    }
+    if (!c->layer_moe || !c->layer_rope)
+        return herd_fail(HERD_ERR_FORMAT, "%s: no per-layer lists", what);
+    if (any_moe && c->inter < 1)
+        return herd_fail(HERD_ERR_FORMAT, "%s: the experts' intermediate size is %lld", what,
+                         (long long)c->inter);
+    if (any_dense && c->inter_mlp < 1)
+        return herd_fail(HERD_ERR_FORMAT, "%s: the dense MLP's intermediate size is %lld", what,
+                         (long long)c->inter_mlp);
+    if (!isfinite(c->eps) || !isfinite(c->floor_scale) || !isfinite(c->attn_scale) ||
+        !isfinite(c->rope_theta) || !(c->rope_theta > 0))
+        return herd_fail(HERD_ERR_FORMAT,
+                         "%s: rms_norm_eps, floor_scale, attn_scale and rope_theta must be finite "
+                         "(and rope_theta positive)",
+                         what);
+    const herd_rope_scaling *r = &c->rope_scaling;
+    if (r->llama3 && !(r->factor > 0 && isfinite(r->factor) && r->low_freq_factor > 0 &&
+                       isfinite(r->high_freq_factor) && r->high_freq_factor >= r->low_freq_factor &&
+                       r->original_max_pos > 0 && isfinite(r->original_max_pos)))
+        return herd_fail(HERD_ERR_FORMAT,
+                         "%s: llama3 rope scaling needs factor > 0 and 0 < low_freq_factor <= "
+                         "high_freq_factor",
+                         what);
+    return HERD_OK;
+}
+
 static herd_status parse_root(const json_t *root, const char *what, herd_llama4_config *c)
 {
     if (!json_is_object(root))
@@ -277,7 +316,8 @@ static herd_status parse_root(const json_t *root, const char *what, herd_llama4_
     TRY(parse_rope(t, what, c));
     TRY(validate(what, c));
     TRY(parse_layer_lists(t, what, c));
-    return parse_tokens(t, root, what, c);
+    TRY(parse_tokens(t, root, what, c));
+    return herd_llama4_config_check(what, c);
 }
 
 herd_status herd_llama4_config_parse(const char *text, size_t len, const char *what,
@@ -298,12 +338,13 @@ herd_status herd_llama4_config_parse(const char *text, size_t len, const char *w
 herd_status herd_llama4_config_load(const char *path, herd_llama4_config *out)
 {
     memset(out, 0, sizeof *out);
-    herd_mapped_file f;
-    herd_status st = herd_map_file(path, &f);
+    char *text;
+    size_t n;
+    herd_status st = herd_read_file(path, HERD_JSON_MAX_BYTES, &text, &n);
     if (st)
         return st;
-    st = herd_llama4_config_parse((const char *)f.data, f.size, path, out);
-    herd_unmap_file(&f);
+    st = herd_llama4_config_parse(text, n, path, out);
+    free(text);
     return st;
 }
 

@@ -6,6 +6,7 @@
 #include "herd/vision.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,17 +25,33 @@ static bool st_find(void *ctx, const char *name, herd_src_tensor *out)
     return true;
 }
 
-static char *read_text(const char *path, size_t max)
+/* The first `max` bytes of an optional text file: *out NULL if there is no such file; an
+ * error if there is one but it cannot be read (a FIFO, a device, no permission). */
+static herd_status read_text(const char *path, size_t max, char **out)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    *out = NULL;
+    if (!herd_path_exists(path))
+        return HERD_OK;
+    int fd;
+    size_t size;
+    herd_status st = herd_open_input(path, &fd, &size);
+    if (st)
+        return st;
     char *buf = malloc(max + 1);
-    size_t n = buf ? fread(buf, 1, max, f) : 0;
-    fclose(f);
-    if (buf)
-        buf[n] = 0;
-    return buf;
+    size_t n = 0;
+    ssize_t r = 1;
+    while (buf && n < max && (r = read(fd, buf + n, max - n)) > 0)
+        n += (size_t)r;
+    close(fd);
+    if (!buf)
+        return herd_fail(HERD_ERR_NOMEM, "%s: out of memory", path);
+    if (r < 0) {
+        free(buf);
+        return herd_fail(HERD_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+    }
+    buf[n] = 0;
+    *out = buf;
+    return HERD_OK;
 }
 
 /* A `key: value` line of README.md's YAML front matter (HF model cards), copied to out. */
@@ -65,10 +82,10 @@ static herd_status hf_license(const char *dir, herd_gguf_writer *w, char *said, 
 {
     char path[4200], v[256];
     snprintf(path, sizeof path, "%s/README.md", dir);
-    char *readme = read_text(path, 1 << 20);
-    herd_status st = HERD_OK;
+    char *readme;
+    herd_status st = read_text(path, 1 << 20, &readme);
     said[0] = 0;
-    if (front_matter(readme, "license", v, sizeof v))
+    if (!st && front_matter(readme, "license", v, sizeof v))
         st = herd_gguf_set_str(w, "general.license", v);
     if (!st && front_matter(readme, "license_name", v, sizeof v)) {
         st = herd_gguf_set_str(w, "general.license.name", v);
@@ -80,8 +97,8 @@ static herd_status hf_license(const char *dir, herd_gguf_writer *w, char *said, 
     static const char *const files[] = {"LICENSE", "LICENSE.txt", "LICENSE.md"};
     for (int i = 0; !st && i < 3; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        char *text = read_text(path, 1 << 20);
-        if (!text)
+        char *text;
+        if ((st = read_text(path, 1 << 20, &text)) || !text)
             continue;
         st = herd_gguf_set_str(w, "general.license.text", text);
         free(text);
@@ -287,7 +304,7 @@ herd_status herd_quantize_model(const char *in, const char *out, const herd_quan
             st = hf_license(in, w, rep->license, sizeof rep->license);
         char tj[4200];
         snprintf(tj, sizeof tj, "%s/tokenizer.json", in);
-        const char *tok = o->tokenizer ? o->tokenizer : access(tj, R_OK) == 0 ? tj : NULL;
+        const char *tok = o->tokenizer ? o->tokenizer : herd_path_exists(tj) ? tj : NULL;
         if (!st && tok)
             st = herd_gguf_set_tokenizer(w, tok, cfg.vocab);
     }

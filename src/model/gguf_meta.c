@@ -303,7 +303,7 @@ static herd_status read_config(const herd_gguf *g, herd_llama4_config *c)
         if (herd_gguf_find_kv(g, stop_keys[k]) && herd_gguf_get_int(g, stop_keys[k], &id) == 0)
             c->eos[c->n_eos++] = id;
     }
-    return HERD_OK;
+    return herd_llama4_config_check(g->file.path, c);
 }
 
 herd_status herd_llama4_config_from_gguf(const herd_gguf *g, herd_llama4_config *out)

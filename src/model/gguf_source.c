@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct gguf_source {
     herd_gguf_split split; /* one file, or the parts of a split model */
@@ -133,12 +134,13 @@ static void gg_close(void *ctx)
 
 bool herd_is_gguf_file(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return false;
+    int fd;
+    size_t size;
+    if (herd_open_input(path, &fd, &size) != HERD_OK)
+        return false; /* its reader says why */
     unsigned char m[4] = {0};
-    bool yes = fread(m, 1, 4, f) == 4 && memcmp(m, "GGUF", 4) == 0;
-    fclose(f);
+    bool yes = read(fd, m, 4) == 4 && memcmp(m, "GGUF", 4) == 0;
+    close(fd);
     return yes;
 }
 

@@ -115,10 +115,8 @@ static herd_status chat_template(const char *dir, herd_gguf_writer *w)
     char path[4200];
     for (int i = 0; i < 2; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        FILE *f = fopen(path, "rb");
-        if (!f)
+        if (!herd_path_exists(path))
             continue;
-        fclose(f);
         json_t *root;
         herd_status st = herd_json_load_file(path, &root);
         if (st)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const class_names[HERD_QC_COUNT] = {
     [HERD_QC_EMBED] = "embeddings", [HERD_QC_OUTPUT] = "output", [HERD_QC_ATTN] = "attention",
@@ -79,10 +80,18 @@ static char *trim(char *s)
 
 static herd_status parse_file(const char *path, herd_quant_policy *p)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return herd_fail(HERD_ERR_ARG,
-                         "policy '%s' is neither a built-in policy nor a readable file", path);
+    if (!herd_path_exists(path))
+        return herd_fail(HERD_ERR_ARG, "policy '%s' is neither a built-in policy nor a file", path);
+    int fd;
+    size_t size;
+    herd_status ost = herd_open_input(path, &fd, &size);
+    if (ost)
+        return ost;
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        return herd_fail(HERD_ERR_NOMEM, "%s: cannot open: out of memory", path);
+    }
     for (int c = 0; c < HERD_QC_COUNT; c++)
         p->type[c] = T_;
     p->type[HERD_QC_ROUTER] = HERD_TYPE_F32;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct herd_engine {
     herd_model *model;
@@ -32,11 +33,19 @@ herd_status herd_engine_load(const char *path, const herd_engine_opts *o, herd_e
     struct stat sb;
     if (stat(path, &sb) != 0)
         return herd_fail(HERD_ERR_IO, "%s: no such file or directory", path);
-    if (!S_ISDIR(sb.st_mode) && !herd_is_gguf_file(path))
-        return herd_fail(HERD_ERR_UNSUPPORTED,
-                         "%s is a file but not a GGUF; pass the folder that holds config.json and "
-                         "the *.safetensors shards",
-                         path);
+    if (!S_ISDIR(sb.st_mode)) {
+        int fd;
+        size_t size;
+        herd_status st = herd_open_input(path, &fd, &size); /* a FIFO, a device: says which */
+        if (st)
+            return st;
+        close(fd);
+        if (!herd_is_gguf_file(path))
+            return herd_fail(HERD_ERR_UNSUPPORTED,
+                             "%s is a file but not a GGUF; pass the folder that holds config.json "
+                             "and the *.safetensors shards",
+                             path);
+    }
     herd_engine *e = herd_calloc(sizeof *e, "engine");
     if (!e)
         return HERD_ERR_NOMEM;

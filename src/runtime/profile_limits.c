@@ -193,9 +193,21 @@ static double number(json_t *e, const char *key)
     return json_is_number(v) ? json_number_value(v) : -1;
 }
 
+/* The cache file, if it is there and well-formed (a regular file, bounded size), else NULL. */
+static json_t *load_cache(const char *cache_path)
+{
+    char *text;
+    size_t n;
+    if (herd_read_file(cache_path, (size_t)1 << 20, &text, &n) != HERD_OK)
+        return NULL;
+    json_t *root = json_loadb(text, n, 0, NULL);
+    free(text);
+    return root;
+}
+
 bool herd_limits_load(const char *cache_path, herd_limits *lim)
 {
-    json_t *root = json_load_file(cache_path, 0, NULL);
+    json_t *root = load_cache(cache_path);
     json_t *arr = json_object_get(root, "machines");
     bool found = false;
     size_t i;
@@ -223,7 +235,7 @@ bool herd_limits_load(const char *cache_path, herd_limits *lim)
 
 herd_status herd_limits_store(const char *cache_path, const herd_limits *lim)
 {
-    json_t *root = json_load_file(cache_path, 0, NULL);
+    json_t *root = load_cache(cache_path);
     if (!json_is_object(root) || !json_is_array(json_object_get(root, "machines"))) {
         json_decref(root);
         root = json_pack("{s:i, s:[]}", "herd_limits", 1, "machines");

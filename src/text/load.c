@@ -1,10 +1,12 @@
 /* Loading tiktoken rank files (.tiktoken, Meta's tokenizer.model), special-token TSV files and
  * model directories. tokenizer.json is in load_json.c. */
+#include "herd/io_json.h"
 #include "text/tokenizer_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,9 +180,16 @@ herd_status herd_tokenizer_load_specials(herd_tokenizer *tok, const char *tsv_pa
 herd_status herd_tokenizer_load_file(const char *path, const char *pattern, herd_tokenizer **out)
 {
     *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return herd_fail(HERD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
+    size_t size;
+    herd_status st = herd_open_input(path, &fd, &size);
+    if (st)
+        return st;
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) {
+        close(fd);
+        return herd_fail(HERD_ERR_NOMEM, "%s: cannot open: %s", path, strerror(errno));
+    }
     char magic[4] = {0};
     size_t got = fread(magic, 1, 4, fp);
     rewind(fp);
@@ -201,20 +210,26 @@ herd_status herd_tokenizer_load_file(const char *path, const char *pattern, herd
     return herd_tokenizer_load_tiktoken(path, pattern, out);
 }
 
-static bool is_file(const char *path)
+static bool is_dir(const char *path)
 {
     struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Whether the name is there: a link to /dev/zero or a FIFO is then refused by its reader with
+ * what it is, rather than reported as missing. */
+static bool is_file(const char *path)
+{
+    return herd_path_exists(path);
 }
 
 /* generation_config.json's eos_token_id (one id or a list) joins the stop set. */
 static herd_status load_generation_config(herd_tokenizer *t, const char *path)
 {
-    json_error_t err;
-    json_t *root = json_load_file(path, 0, &err);
-    if (!root)
-        return herd_fail(HERD_ERR_FORMAT, "%s:%d: %s", path, err.line, err.text);
-    herd_status st = HERD_OK;
+    json_t *root;
+    herd_status st = herd_json_load_file(path, &root);
+    if (st)
+        return st;
     json_t *eos = json_is_object(root) ? json_object_get(root, "eos_token_id") : NULL;
     if (!json_is_object(root))
         st = herd_fail(HERD_ERR_FORMAT, "%s: expected a JSON object", path);
@@ -237,7 +252,7 @@ herd_status herd_tokenizer_load_dir(const char *dir, herd_tokenizer **out)
 {
     *out = NULL;
     size_t dl0 = strlen(dir);
-    if (dl0 > 5 && strcmp(dir + dl0 - 5, ".gguf") == 0 && is_file(dir))
+    if (dl0 > 5 && strcmp(dir + dl0 - 5, ".gguf") == 0 && herd_path_exists(dir) && !is_dir(dir))
         return herd_tokenizer_load_gguf(dir, out);
     static const char *const names[] = {"tokenizer.json", "tokenizer.model",
                                         "original/tokenizer.model"};

@@ -2,6 +2,8 @@
  * what is accepted). Token strings are bytes spelled with GPT-2's byte -> character table. */
 #include "text/tokenizer_internal.h"
 
+#include "herd/io_json.h"
+
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,10 +205,13 @@ herd_status herd_tokenizer_load_json(const char *path, herd_tokenizer **out)
     json_error_t err;
     json_t *root = NULL;
     if (!st) {
-        root = json_load_file(path, 0, &err);
-        if (!root)
-            st = err.line < 0 ? herd_fail(HERD_ERR_IO, "%s: %s", path, err.text)
-                              : herd_fail(HERD_ERR_FORMAT, "%s:%d: %s", path, err.line, err.text);
+        char *text;
+        size_t n;
+        st = herd_read_file(path, HERD_JSON_MAX_BYTES, &text, &n);
+        root = st ? NULL : json_loadb(text, n, 0, &err);
+        free(text);
+        if (!st && !root)
+            st = herd_fail(HERD_ERR_FORMAT, "%s:%d: %s", path, err.line, err.text);
     }
     if (!st)
         st = load_root(L, root);

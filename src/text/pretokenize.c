@@ -72,6 +72,9 @@ char *tok_rewrite_pattern(const char *pattern)
 
 herd_status tok_compile_pattern(herd_tokenizer *t, const char *pattern)
 {
+    if (strlen(pattern) > HERD_PATTERN_MAX_BYTES)
+        return herd_fail(HERD_ERR_RANGE, "%s: the pattern is longer than %zu bytes", t->source,
+                         HERD_PATTERN_MAX_BYTES);
     char *rewritten = tok_rewrite_pattern(pattern);
     free(t->pattern);
     t->pattern = strdup(pattern);

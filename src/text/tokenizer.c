@@ -243,6 +243,9 @@ static size_t pair_hash(uint64_t key)
 
 herd_status tok_pairs_build(herd_tokenizer *t, size_t n_pairs)
 {
+    if (n_pairs > TOK_MAX_MERGES)
+        return herd_fail(HERD_ERR_RANGE, "%s: %zu merges, more than the %u allowed", t->source,
+                         n_pairs, TOK_MAX_MERGES);
     size_t cap = 16;
     while (cap < n_pairs * 2 + 16)
         cap *= 2;
@@ -261,8 +264,9 @@ herd_status tok_pair_add(herd_tokenizer *t, int32_t left, int32_t right, uint32_
     uint64_t key = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
     size_t i = pair_hash(key) & t->pair_mask;
     while (t->pairs[i].key != UINT64_MAX) {
-        if (t->pairs[i].key == key)
-            return HERD_OK; /* a repeated merge keeps its first (lowest) rank, as HF does */
+        if (t->pairs[i].key == key) /* a list that repeats itself is not a merge list */
+            return herd_fail(HERD_ERR_FORMAT, "%s: merge %u repeats merge %u", t->source, rank,
+                             t->pairs[i].rank);
         i = (i + 1) & t->pair_mask;
     }
     t->pairs[i] = (tok_pair){key, rank, (uint32_t)id};

@@ -14,6 +14,10 @@
  * the id tables take 9 bytes per id up to the highest, so one line "AA== 16777215" cost 150 MB;
  * 2^20 is 4x the largest real vocabularies and caps them at 9 MB). */
 #define TOK_MAX_IDS (1 << 20)
+/* Merge lists longer than this are refused before any table is built (Llama 3/4's have ~2.2
+ * merges per id; 4 per id of the largest vocabulary allowed leaves room; the pair table then
+ * costs at most 128 MB). */
+#define TOK_MAX_MERGES (4u << 20)
 
 enum { TOK_PRESENT = 1, TOK_SPECIAL = 2, TOK_ORDINARY = 4 };
 

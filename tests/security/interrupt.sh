@@ -24,7 +24,7 @@ for sig in TERM INT; do
     pid=$!
     seen=""
     while kill -0 $pid 2>/dev/null; do
-      for f in "$T"/out.gguf.tmp.*; do [ -e "$f" ] && seen=$f; done
+      for f in "$T"/out.gguf.herd-tmp.*; do [ -e "$f" ] && seen=$f; done
       [ -n "$seen" ] && break
     done
     if [ -z "$seen" ]; then
