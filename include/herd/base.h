@@ -107,6 +107,9 @@ typedef struct herd_atomic_file {
     bool to_stdout;
 } herd_atomic_file;
 herd_status herd_atomic_open(herd_atomic_file *f, const char *path);
+/* The same refusals as herd_atomic_open, creating nothing: for a command to fail before its
+ * long work rather than after it. */
+herd_status herd_atomic_check(const char *path);
 herd_status herd_atomic_write(herd_atomic_file *f, const void *data, size_t bytes);
 herd_status herd_atomic_commit(herd_atomic_file *f); /* flush, fsync, rename */
 void herd_atomic_abort(herd_atomic_file *f);         /* remove the temporary file */

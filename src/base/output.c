@@ -79,9 +79,9 @@ static void on_xfsz(int sig)
 }
 
 /* Every signal whose default action ends the process and that can be caught. */
-static const int fatal_signals[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
-                                    SIGALRM, SIGVTALRM, SIGPROF, SIGPIPE, SIGXCPU, SIGPOLL,
-                                    SIGSYS,  SIGTRAP, SIGABRT, SIGSEGV, SIGBUS,  SIGFPE, SIGILL};
+static const int fatal_signals[] = {SIGHUP,    SIGINT,  SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM,
+                                    SIGVTALRM, SIGPROF, SIGPIPE, SIGXCPU, SIGPOLL, SIGSYS,  SIGTRAP,
+                                    SIGABRT,   SIGSEGV, SIGBUS,  SIGFPE,  SIGILL};
 
 void herd_atomic_install_signal_cleanup(void)
 {
@@ -145,14 +145,12 @@ static herd_status resolve_out(const char *path, char **real, struct stat *st, b
     for (int depth = 0;; depth++) {
         if (lstat(cur, st) != 0) {
             int e = errno;
-            if (e == ENOENT && depth == 0) {
+            if (e == ENOENT) { /* a new file (at the link's target, for a dangling link) */
                 *exists = false;
                 *real = cur;
                 return HERD_OK;
             }
             free(cur);
-            if (e == ENOENT)
-                return herd_fail(HERD_ERR_IO, "%s: a symbolic link to a missing file", path);
             return herd_fail(HERD_ERR_IO, "%s: cannot create: %s", path, strerror(e));
         }
         if (!S_ISLNK(st->st_mode)) {
@@ -258,7 +256,8 @@ static void random_tail(char *out)
         clock_gettime(CLOCK_REALTIME, &ts);
         unsigned long long x = (unsigned long long)ts.tv_nsec * 2654435761u ^
                                (unsigned long long)getpid() << 32 ^ (unsigned long long)(size_t)r;
-        for (int i = 0; i < TMP_RANDOM; i++, x = x * 6364136223846793005ull + 1442695040888963407ull)
+        for (int i = 0; i < TMP_RANDOM;
+             i++, x = x * 6364136223846793005ull + 1442695040888963407ull)
             r[i] = (unsigned char)(x >> 56);
     }
     for (int i = 0; i < TMP_RANDOM; i++)
@@ -286,28 +285,54 @@ static void atomic_clear(herd_atomic_file *f)
     memset(f, 0, sizeof *f);
 }
 
-herd_status herd_atomic_open(herd_atomic_file *f, const char *path)
+/* What herd_atomic_open refuses, found without creating anything; *real etc. as resolve_out. */
+static herd_status check_out(const char *path, char **real, struct stat *st, bool *exists)
 {
-    memset(f, 0, sizeof *f);
     if (strcmp(path, "-") == 0) {
         if (isatty(STDOUT_FILENO))
             return herd_fail(HERD_ERR_ARG,
                              "standard output is a terminal: give a file name instead of -");
+        return HERD_OK;
+    }
+    /* following every link (also /proc's magic ones, /dev/stdout -> a pipe) */
+    struct stat fst;
+    if (stat(path, &fst) == 0 && !S_ISREG(fst.st_mode))
+        return herd_fail(HERD_ERR_IO, "%s: exists and is %s; herd replaces only regular files",
+                         path, file_kind(fst.st_mode));
+    herd_status s = resolve_out(path, real, st, exists);
+    if (!s && *exists && !S_ISREG(st->st_mode)) {
+        free(*real);
+        *real = NULL;
+        return herd_fail(HERD_ERR_IO, "%s: exists and is %s; herd replaces only regular files",
+                         path, file_kind(st->st_mode));
+    }
+    return s;
+}
+
+herd_status herd_atomic_check(const char *path)
+{
+    char *real = NULL;
+    struct stat st;
+    bool exists;
+    herd_status s = check_out(path, &real, &st, &exists);
+    free(real);
+    return s;
+}
+
+herd_status herd_atomic_open(herd_atomic_file *f, const char *path)
+{
+    memset(f, 0, sizeof *f);
+    char *real = NULL;
+    struct stat st;
+    bool exists = false;
+    herd_status s = check_out(path, &real, &st, &exists);
+    if (s)
+        return s;
+    if (strcmp(path, "-") == 0) {
         f->to_stdout = true;
         f->fp = stdout;
         f->path = strdup("standard output");
         return f->path ? HERD_OK : herd_fail(HERD_ERR_NOMEM, "out of memory");
-    }
-    char *real = NULL;
-    struct stat st;
-    bool exists = false;
-    herd_status s = resolve_out(path, &real, &st, &exists);
-    if (s)
-        return s;
-    if (exists && !S_ISREG(st.st_mode)) {
-        free(real);
-        return herd_fail(HERD_ERR_IO, "%s: exists and is %s; herd replaces only regular files",
-                         path, file_kind(st.st_mode));
     }
     f->path = strdup(path);
     char *dir = dir_of(real);
@@ -399,8 +424,8 @@ herd_status herd_atomic_commit(herd_atomic_file *f)
     FILE *fp = f->fp;
     if (f->to_stdout) {
         errno = 0;
-        herd_status st = fflush(fp) != 0 || ferror(fp) ? write_failed(f, errno ? errno : EIO)
-                                                       : HERD_OK;
+        herd_status st =
+            fflush(fp) != 0 || ferror(fp) ? write_failed(f, errno ? errno : EIO) : HERD_OK;
         f->fp = NULL;
         atomic_clear(f);
         return st;
@@ -433,9 +458,8 @@ herd_status herd_atomic_commit(herd_atomic_file *f)
     struct stat now;
     int dirfd = f->dirfd1 - 1;
     if (fstatat(dirfd, f->name, &now, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(now.st_mode)) {
-        herd_status st =
-            herd_fail(HERD_ERR_IO, "%s: became %s while being written; not replaced", f->path,
-                      file_kind(now.st_mode));
+        herd_status st = herd_fail(HERD_ERR_IO, "%s: became %s while being written; not replaced",
+                                   f->path, file_kind(now.st_mode));
         atomic_clear(f);
         return st;
     }

@@ -43,6 +43,9 @@ static int cmd_main(int argc, char **argv)
     }
     if (!rc && (!a.model || !a.ids || !out))
         rc = cli_usage_error(cmd, "-m, --ids and -o are required");
+    herd_status ost = rc ? HERD_OK : herd_atomic_check(out); /* before the load, not after */
+    if (ost)
+        rc = cli_status_error(cmd, ost);
     if (!rc && im.n > 0) { /* the expanded prompt replaces the ids */
         if (!(rc = cli_images_plan(cmd, a.model, a.ids, a.n_ids, -1, &im))) {
             free(a.ids);
