@@ -40,11 +40,16 @@ void herd_log(herd_log_level level, const char *fmt, ...)
 {
     if ((int)level > current_level())
         return;
+    /* one line, no control bytes: messages may carry names taken from hostile files */
+    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    for (char *c = line; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7F)
+            *c = ' ';
+    fprintf(stderr, "%s\n", line);
 }
 
 void herd_progress_begin(herd_progress *p, const char *label, double total)

@@ -3,11 +3,13 @@
  * microseconds), then sleep on a condition variable so an idle pool uses no CPU. */
 #include "herd/base.h"
 
+#include <errno.h>
 #include <immintrin.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 enum { SPIN_ITERS = 20000 }; /* ~tens of microseconds of pause instructions */
@@ -106,12 +108,15 @@ herd_status herd_pool_create(int nthreads, herd_pool **out)
     }
     for (int t = 1; t < nthreads; t++) {
         worker_arg *arg = malloc(sizeof *arg);
-        if (!arg || pthread_create(&pool->threads[t], NULL, worker_main,
-                                   (*arg = (worker_arg){pool, t}, arg)) != 0) {
+        int err = arg ? pthread_create(&pool->threads[t], NULL, worker_main,
+                                       (*arg = (worker_arg){pool, t}, arg))
+                      : ENOMEM;
+        if (err) {
             free(arg);
             pool->nthreads = t;
             herd_pool_destroy(pool);
-            return herd_fail(HERD_ERR_INTERNAL, "cannot start thread %d of %d", t, nthreads);
+            return herd_fail(HERD_ERR_INTERNAL, "cannot start thread %d of %d: %s", t, nthreads,
+                             strerror(err));
         }
     }
     *out = pool;

@@ -279,6 +279,15 @@ herd_status herd_quantize_model(const char *in, const char *out, const herd_quan
     if (o->name && strncmp(o->name, "Llama", 5) != 0)
         return herd_fail(HERD_ERR_ARG, "the model name '%s' must begin with \"Llama\"", o->name);
 
+    struct stat in_st;
+    if (stat(in, &in_st) == 0 && !S_ISDIR(in_st.st_mode)) { /* a FIFO, a device: say which */
+        int fd;
+        size_t size;
+        herd_status ist = herd_open_input(in, &fd, &size);
+        if (ist)
+            return ist;
+        close(fd);
+    }
     herd_gguf_writer *w = NULL;
     herd_qplan plan = {0};
     herd_gguf_split gin = {0};

@@ -213,13 +213,25 @@ herd_status herd_hf_source_open(const char *dir, const herd_llama4_config *c,
     }
     snprintf(s->body, sizeof s->body, "%s", schemes[pick][0]);
     snprintf(s->head, sizeof s->head, "%s", schemes[pick][1]);
-    size_t skipped = 0;
+    /* Tensors outside the text model: the vision tower and its projector are expected (and
+     * counted as such); anything else is named in a warning rather than called "vision". */
+    size_t skipped = 0, unknown = 0;
+    const char *first_unknown = NULL;
     char lm_head[64];
     snprintf(lm_head, sizeof lm_head, "%slm_head.", s->head);
     for (size_t i = 0; i < herd_st_dir_count(s->dir); i++) {
         const char *n = herd_st_dir_at(s->dir, i)->name;
-        skipped += !starts_with(n, s->body) && !starts_with(n, lm_head);
+        if (starts_with(n, s->body) || starts_with(n, lm_head))
+            continue;
+        const char *v = starts_with(n, "model.") ? n + 6 : n;
+        if (starts_with(v, "vision_model.") || starts_with(v, "multi_modal_projector."))
+            skipped++;
+        else if (unknown++ == 0)
+            first_unknown = n;
     }
+    if (unknown)
+        herd_log(HERD_LOG_WARN, "%s: ignored %zu tensor%s that are neither text nor vision (%s%s)",
+                 dir, unknown, unknown > 1 ? "s" : "", first_unknown, unknown > 1 ? ", ..." : "");
     *out = (herd_weight_source){s,        hf_get, hf_release, hf_close, herd_st_dir_bytes(s->dir),
                                 s->where, skipped};
     return HERD_OK;
