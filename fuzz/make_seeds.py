@@ -246,6 +246,12 @@ def read_gguf(path):
     return nkv, kvs, out
 
 
+# textfiles: the first byte picks the line and read limits; then a policy file or plain lines
+put("textfiles", "policy", b"\x10default = q8_0\nexperts = mxfp4  # the MoE experts\n\nattention = bf16\n")
+put("textfiles", "lines", b"\x03hello\nworld\r\n\nthis line is longer than the limit of four\n")
+put("textfiles", "noeol", b"\xffno newline at the end")
+put("textfiles", "empty", b"\x00")
+
 for i, path in enumerate(sys.argv[1:]):
     nkv, kvs, tensors = read_gguf(path)
     keep = [t for t in tensors if len(t[3]) <= 16384 and (not t[0].startswith(b"blk.") or t[0].startswith(b"blk.0."))]

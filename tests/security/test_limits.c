@@ -33,7 +33,8 @@ TEST(merge_lists_are_bounded)
 TEST(thread_start_failure_names_errno)
 {
 #if defined(__SANITIZE_ADDRESS__)
-    fprintf(stderr, "  (skipped under AddressSanitizer: it cannot run with an address-space limit)\n");
+    fprintf(stderr,
+            "  (skipped under AddressSanitizer: it cannot run with an address-space limit)\n");
 #else
     pid_t pid = fork();
     if (pid == 0) {
@@ -51,8 +52,8 @@ TEST(thread_start_failure_names_errno)
         if (st == HERD_OK)
             _exit(3);
         const char *m = herd_last_error();
-        _exit(strstr(m, "cannot start thread") && (strstr(m, strerror(EAGAIN)) ||
-                                                   strstr(m, strerror(ENOMEM)))
+        _exit(strstr(m, "cannot start thread") &&
+                      (strstr(m, strerror(EAGAIN)) || strstr(m, strerror(ENOMEM)))
                   ? 0
                   : 4);
     }
@@ -71,8 +72,7 @@ TEST(top_k_above_experts_is_refused)
         " \"num_experts_per_tok\": 9, \"num_local_experts\": 4, \"intermediate_size\": 32,"
         " \"intermediate_size_mlp\": 64, \"vocab_size\": 100}";
     herd_llama4_config c;
-    CHECK(herd_llama4_config_parse(cfg, sizeof cfg - 1, "some/config.json", &c) ==
-          HERD_ERR_FORMAT);
+    CHECK(herd_llama4_config_parse(cfg, sizeof cfg - 1, "some/config.json", &c) == HERD_ERR_FORMAT);
     CHECK(strstr(herd_last_error(), "some/config.json") &&
           strstr(herd_last_error(), "num_experts_per_tok 9"));
 }
