@@ -24,7 +24,8 @@ for sig in USR1 ALRM HUP USR2; do
     pid=$!
     seen=""
     while kill -0 $pid 2>/dev/null; do
-      for f in "$T/w"/out.gguf.herd-tmp.*; do [ -e "$f" ] && seen=$f; done
+      # (the old naming too, so the test also fails on herd before issue #20)
+      for f in "$T/w"/out.gguf.herd-tmp.* "$T/w"/out.gguf.tmp.*; do [ -e "$f" ] && seen=$f; done
       [ -n "$seen" ] && break
     done
     [ -z "$seen" ] && { wait $pid; continue; }
