@@ -194,7 +194,10 @@ uint64_t cli_sampling_apply(const cli_sampling *s, herd_gen_params *g)
     return p->seed;
 }
 
-static char *read_all(FILE *f, size_t *len, bool *io_error)
+/* The longest prompt read from a file or standard input (docs/SECURITY.md). */
+#define PROMPT_MAX ((size_t)64 << 20)
+
+static char *read_all(FILE *f, size_t *len, bool *io_error, bool *too_long)
 {
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
@@ -202,6 +205,11 @@ static char *read_all(FILE *f, size_t *len, bool *io_error)
         n += fread(buf + n, 1, cap - n - 1, f);
         if (n < cap - 1)
             break;
+        if (n > PROMPT_MAX) { /* < /dev/zero must not fill the memory */
+            *too_long = true;
+            free(buf);
+            return NULL;
+        }
         char *b = realloc(buf, cap * 2);
         if (!b)
             free(buf);
@@ -230,14 +238,25 @@ int cli_read_prompt(const char *cmd, const char *text, const char *file, char **
         return *out ? 0 : cli_error(cmd, 1, "out of memory");
     }
     const char *what = file ? file : "standard input";
-    FILE *f = file ? fopen(file, "rb") : stdin;
-    if (!f)
-        return cli_error(cmd, 1, "%s: %s", file, strerror(errno));
-    bool io_error = false;
-    *out = read_all(f, len, &io_error);
+    FILE *f = stdin;
+    if (file) { /* the one opening rule: a FIFO or a device is refused, never waited on */
+        int fd;
+        size_t size;
+        herd_status st = herd_open_input(file, &fd, &size);
+        if (st)
+            return cli_status_error(cmd, st);
+        if (!(f = fdopen(fd, "rb"))) {
+            close(fd);
+            return cli_error(cmd, 1, "%s: %s", file, strerror(errno));
+        }
+    }
+    bool io_error = false, too_long = false;
+    *out = read_all(f, len, &io_error, &too_long);
     int err = errno;
     if (file)
         fclose(f);
+    if (!*out && too_long)
+        return cli_error(cmd, 1, "%s: a prompt longer than %zu bytes", what, PROMPT_MAX);
     if (!*out)
         return cli_error(cmd, 1, "%s: %s", what, io_error ? strerror(err) : "out of memory");
     if (memchr(*out, 0, *len)) {

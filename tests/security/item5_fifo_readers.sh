@@ -34,6 +34,7 @@ fifo "tokenize --specials FIFO" FIFO "$HERD" tokenize --vocab tokenizer/o200k_ba
 fifo "tokenize --pattern FIFO" FIFO "$HERD" tokenize --vocab tokenizer/o200k_base.subset.tiktoken --pattern "$F" -p hi
 fifo "tokenize -m DIR with a FIFO tokenizer.json" FIFO "$HERD" tokenize -m "$T/tokdir" -p hi
 fifo "perplexity -f FIFO" FIFO "$HERD" perplexity -m "$TINY" --tokenizer "$tok" -f "$F"
+fifo "run -f FIFO (the prompt)" FIFO "$HERD" run -m "$TINY" --tokenizer "$tok" -f "$F" -n 1
 fifo "chat --tokenizer FIFO" FIFO "$HERD" chat -m "$TINY" --tokenizer "$F"
 fifo "chat -m DIR with a FIFO tokenizer.json" FIFO "$HERD" chat -m "$T/tokdir"
 finish

@@ -51,6 +51,9 @@ if can_mknod; then
   (ulimit -v $vlim; exec timeout 60 "$HERD" chat -m "$TINY" --tokenizer "$tok" -n 1 <"$T/zero") \
     >/dev/null 2>"$T/err"
   one_error "chat < zero device" $? "$T/err" "longer than"
+  (ulimit -v $vlim; exec timeout 60 "$HERD" run -m "$TINY" --tokenizer "$tok" -p - -n 1 <"$T/zero") \
+    >/dev/null 2>"$T/err"
+  one_error "run -p - < zero device" $? "$T/err" "longer than"
 else
   skip "zero device: mknod not permitted here; the regular-file cases ran"
 fi
