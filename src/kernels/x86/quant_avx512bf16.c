@@ -21,7 +21,11 @@
  * here for the whole file and used only behind have_vbmi(). The other path is written with
  * intrinsics that map to one instruction each (unpacks, VCVTPH2PS), so the compiler has no
  * reason to pick a VBMI instruction for it (objdump of the no-VBMI tiles shows none). */
+#if defined(__clang__) /* clang ignores GCC's target pragma */
+#pragma clang attribute push(__attribute__((target("avx512vbmi"))), apply_to = function)
+#else
 #pragma GCC target("avx512vbmi")
+#endif
 
 enum { MR = 12, PF = 8192 };
 
@@ -312,3 +316,7 @@ INLINE void tile_bf16(herd_type ty, const ktile *t)
 KQ_BF16_FAMILY(mxfp8_e4m3, HERD_TYPE_MXFP8_E4M3)
 KQ_BF16_FAMILY(mxfp8_e5m2, HERD_TYPE_MXFP8_E5M2)
 KQ_BF16_FAMILY(mxfp6_e3m2, HERD_TYPE_MXFP6_E3M2)
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
