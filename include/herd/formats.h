@@ -34,7 +34,10 @@ typedef struct herd_type_info {
 } herd_type_info;
 const herd_type_info *herd_type_get(herd_type t);
 const char *herd_type_name(herd_type t);
+/* Case-insensitive; also takes the MX format names ("mxfp4_e2m1" for mxfp4). */
 bool herd_type_parse(const char *name, herd_type *out);
+/* Every type name, space-separated, for "valid: ..." in error messages. */
+const char *herd_type_names(void);
 /* Bytes of one row of n elements. A partial last block takes a whole (zero-padded) block;
  * HERD_TYPE_INT8 rows carry their f32 scale first (n + 4 bytes). */
 size_t herd_type_row_bytes(herd_type t, size_t n);
@@ -90,6 +93,7 @@ typedef enum herd_mx_rounding {
 
 /* "mxfp8_e4m3" "mxfp8_e5m2" "mxfp6_e3m2" "mxfp6_e2m3" "mxfp4_e2m1" "mxint8" */
 const char *herd_mx_format_name(herd_mx_format f);
+/* Case-insensitive; also takes the type names ("mxfp4" for mxfp4_e2m1). */
 bool herd_mx_format_parse(const char *name, herd_mx_format *out);
 herd_type herd_mx_format_type(herd_mx_format f);               /* HERD_TYPE_MXFP8_E4M3, ... */
 bool herd_mx_format_of_type(herd_type t, herd_mx_format *out); /* false if t is not MX */

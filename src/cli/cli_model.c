@@ -88,7 +88,7 @@ int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_a
         if (!(v = cli_value(cmd, argc, argv, i)))
             return -1;
         if (!herd_type_parse(v, &a->engine.model.dtype)) {
-            cli_usage_error(cmd, "--dtype: unknown type '%s'", v);
+            cli_usage_error(cmd, "--dtype: unknown type '%s' (valid: %s)", v, herd_type_names());
             return -1;
         }
     } else {

@@ -92,7 +92,8 @@ int cli_mx_table(int argc, char **argv)
     snprintf(list, sizeof list, "%s", types);
     for (char *p = strtok(list, ","); !rc && p; p = strtok(NULL, ",")) {
         if (nt == 32 || !herd_type_parse(p, &tl[nt]))
-            rc = cli_usage_error(cmd, "--types: unknown type '%s'", p);
+            rc = cli_usage_error(cmd, "--types: unknown type '%s' (valid: %s)", p,
+                                 herd_type_names());
         nt++;
     }
     if (!rc && a.engine.ctx == 0)

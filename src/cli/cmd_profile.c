@@ -113,7 +113,8 @@ static int parse(int argc, char **argv, opts *o)
         } else if (!strcmp(a, "--type") || !strcmp(a, "--dtype")) {
             VALUE();
             if (!herd_type_parse(v, &o->type))
-                return cli_usage_error(CMD, "unknown weight type '%s'", v);
+                return cli_usage_error(CMD, "unknown weight type '%s' (valid: %s)", v,
+                                       herd_type_names());
             o->have_type = true;
         } else if (!strcmp(a, "--svg") || !strcmp(a, "--json")) {
             VALUE();

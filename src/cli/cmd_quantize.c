@@ -89,7 +89,7 @@ static int cmd_main(int argc, char **argv)
     for (int c = 0; c < HERD_QC_COUNT; c++)
         open_slot |= o.policy.type[c] == HERD_TYPE_COUNT;
     if (type_s && !herd_type_parse(type_s, &o.type))
-        return cli_usage_error(cmd, "unknown --type '%s'", type_s);
+        return cli_usage_error(cmd, "unknown --type '%s' (valid: %s)", type_s, herd_type_names());
     if (!type_s && open_slot)
         return cli_usage_error(cmd, "--type is required with policy '%s'", o.policy.name);
     if (o.name && strncmp(o.name, "Llama", 5) != 0)

@@ -5,6 +5,8 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <string.h>
+#include <strings.h>
 
 static const mx_params mx_table[HERD_MX_FORMAT_COUNT] = {
     /* fmt, name, bits, mbits, emin, emax, bias, max_mag, block_bytes, is_int */
@@ -29,11 +31,12 @@ const char *herd_mx_format_name(herd_mx_format f)
 bool herd_mx_format_parse(const char *name, herd_mx_format *out)
 {
     for (int i = 0; i < HERD_MX_FORMAT_COUNT; i++)
-        if (strcmp(name, mx_table[i].name) == 0) {
+        if (strcasecmp(name, mx_table[i].name) == 0) {
             *out = (herd_mx_format)i;
             return true;
         }
-    return false;
+    herd_type t;
+    return herd_type_parse(name, &t) && herd_mx_format_of_type(t, out);
 }
 
 herd_type herd_mx_format_type(herd_mx_format f)

@@ -1,7 +1,10 @@
 /* The one table that describes every tensor type, and row conversions through it. */
 #include "herd/formats.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static const herd_type_info type_table[HERD_TYPE_COUNT] = {
     [HERD_TYPE_F32] = {"f32", 1, 4},
@@ -28,14 +31,45 @@ const char *herd_type_name(herd_type t)
     return (unsigned)t < HERD_TYPE_COUNT ? type_table[t].name : "?";
 }
 
+/* Other spellings users meet: the MX format name of a type (`herd mx --format`), so every
+ * command takes both. Matching ignores case (ggml writes "q4_K", llama.cpp takes "Q4_K_M"). */
+static const struct {
+    const char *name;
+    herd_type type;
+} aliases[] = {
+    {"mxfp4_e2m1", HERD_TYPE_MXFP4},
+};
+
 bool herd_type_parse(const char *name, herd_type *out)
 {
     for (int i = 0; i < HERD_TYPE_COUNT; i++)
-        if (strcmp(name, type_table[i].name) == 0) {
+        if (strcasecmp(name, type_table[i].name) == 0) {
             *out = (herd_type)i;
             return true;
         }
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (strcasecmp(name, aliases[i].name) == 0) {
+            *out = aliases[i].type;
+            return true;
+        }
     return false;
+}
+
+static char names_list[512]; /* every name is short: a fixed buffer holds them all */
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+
+static void build_names(void)
+{
+    size_t o = 0;
+    for (int i = 0; i < HERD_TYPE_COUNT && o < sizeof names_list; i++)
+        o += (size_t)snprintf(names_list + o, sizeof names_list - o, "%s%s", i ? " " : "",
+                              type_table[i].name);
+}
+
+const char *herd_type_names(void)
+{
+    pthread_once(&names_once, build_names);
+    return names_list;
 }
 
 size_t herd_type_row_bytes(herd_type t, size_t n)

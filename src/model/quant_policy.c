@@ -116,7 +116,8 @@ static herd_status parse_file(const char *path, herd_quant_policy *p)
         char *key = trim(s), *val = trim(eq + 1);
         herd_type t;
         if (!herd_type_parse(val, &t)) {
-            st = herd_fail(HERD_ERR_FORMAT, "%s:%d: unknown type '%s'", path, lineno, val);
+            st = herd_fail(HERD_ERR_FORMAT, "%s:%d: unknown type '%s' (valid: %s)", path, lineno,
+                           val, herd_type_names());
             break;
         }
         int c = -1;

@@ -236,7 +236,9 @@ TEST(test_element_tables)
     CHECK(isnan(herd_e8m0_to_f32(255)));
     herd_mx_format fm;
     CHECK(herd_mx_format_parse("mxfp4_e2m1", &fm) && fm == HERD_MX_FP4_E2M1);
-    CHECK(!herd_mx_format_parse("mxfp4", &fm));
+    CHECK(herd_mx_format_parse("MXFP4", &fm) && fm == HERD_MX_FP4_E2M1); /* the type name */
+    CHECK(herd_mx_format_parse("MxInt8", &fm) && fm == HERD_MX_INT8);
+    CHECK(!herd_mx_format_parse("q8_0", &fm) && !herd_mx_format_parse("mxfp5", &fm));
     CHECK(herd_mx_format_type(HERD_MX_INT8) == HERD_TYPE_MXINT8);
     CHECK(herd_mx_format_of_type(HERD_TYPE_MXFP4, &fm) && fm == HERD_MX_FP4_E2M1);
 }

@@ -116,8 +116,24 @@ TEST(test_int8_rows)
     herd_q4_0_quantize(nasty, q, 32);
 }
 
+/* One spelling accepted everywhere: any case, and the MX format names. */
+TEST(test_type_names)
+{
+    herd_type t;
+    CHECK(herd_type_parse("Q8_0", &t) && t == HERD_TYPE_Q8_0);
+    CHECK(herd_type_parse("BF16", &t) && t == HERD_TYPE_BF16);
+    CHECK(herd_type_parse("mxfp4_e2m1", &t) && t == HERD_TYPE_MXFP4);
+    CHECK(herd_type_parse("MXFP4", &t) && t == HERD_TYPE_MXFP4);
+    CHECK(!herd_type_parse("q9_0", &t) && !herd_type_parse("", &t));
+    for (int i = 0; i < HERD_TYPE_COUNT; i++) {
+        CHECK(herd_type_parse(herd_type_name((herd_type)i), &t) && t == (herd_type)i);
+        CHECK(strstr(herd_type_names(), herd_type_name((herd_type)i)) != NULL);
+    }
+}
+
 int main(void)
 {
+    RUN(test_type_names);
     RUN(test_row_bytes);
     RUN(test_ggml_layouts);
     RUN(test_row_round_trips);
