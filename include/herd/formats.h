@@ -24,6 +24,15 @@ typedef enum herd_type {
     HERD_TYPE_MXFP6_E2M3,
     HERD_TYPE_MXFP4, /* byte-identical to ggml block_mxfp4 (17 bytes) */
     HERD_TYPE_MXINT8,
+    /* ggml's K-quants and i-quants (super-blocks of 256 values, IQ4_NL blocks of 32): the
+     * layouts are ggml's byte for byte (src/formats/kblocks.h) */
+    HERD_TYPE_Q2_K,
+    HERD_TYPE_Q3_K,
+    HERD_TYPE_Q4_K,
+    HERD_TYPE_Q5_K,
+    HERD_TYPE_Q6_K,
+    HERD_TYPE_IQ4_NL,
+    HERD_TYPE_IQ4_XS,
     HERD_TYPE_COUNT
 } herd_type;
 
@@ -145,6 +154,10 @@ void herd_q4_0_quantize(const float *src, void *dst, size_t n);
 void herd_q4_0_dequantize(const void *src, float *dst, size_t n);
 void herd_int8_row_quantize(const float *src, void *dst, size_t n); /* n + 4 bytes */
 void herd_int8_row_dequantize(const void *src, float *dst, size_t n);
+/* K/i-quant rows (t = HERD_TYPE_Q2_K .. HERD_TYPE_IQ4_XS): dequantization gives ggml's floats
+ * bit for bit; the quantizer is ours (sub-block scale search, weighted least squares). */
+void herd_kq_quantize(herd_type t, const float *src, void *dst, size_t n);
+void herd_kq_dequantize(herd_type t, const void *src, float *dst, size_t n);
 
 #ifdef __cplusplus
 }

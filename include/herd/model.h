@@ -132,6 +132,9 @@ void herd_model_free(herd_model *m);
 const herd_llama4_config *herd_model_config(const herd_model *m);
 size_t herd_model_weight_bytes(const herd_model *m); /* packed weights + embedding + norms */
 herd_type herd_model_dtype(const herd_model *m);     /* packed type of the matrices */
+/* What each class of tensor was packed as: "q4_k", or for mixed files "embedding q4_k,
+ * attention q4_k+q6_k, ..." (the memory plan prints it). */
+void herd_model_types(const herd_model *m, char *buf, size_t n);
 
 /* ---- contexts, sequences and batches --------------------------------------------------------
  * Threading contract. A herd_model is immutable once loaded: any number of contexts, on any

@@ -291,7 +291,7 @@ int cli_load_engine(const char *cmd, cli_model_args *a, herd_engine **out)
     herd_status st = herd_engine_load(a->model, &a->engine, out);
     if (st)
         return cli_status_error(cmd, st);
-    char plan[256];
+    char plan[512];
     herd_engine_memory_plan(*out, plan, sizeof plan);
     int64_t max = herd_model_config(herd_engine_model(*out))->max_pos;
     int64_t ctx = herd_kv_ctx(herd_engine_context(*out));

@@ -19,6 +19,13 @@ static const herd_type_info type_table[HERD_TYPE_COUNT] = {
     [HERD_TYPE_MXFP6_E2M3] = {"mxfp6_e2m3", 32, 25},
     [HERD_TYPE_MXFP4] = {"mxfp4", 32, 17},
     [HERD_TYPE_MXINT8] = {"mxint8", 32, 33},
+    [HERD_TYPE_Q2_K] = {"q2_k", 256, 84},
+    [HERD_TYPE_Q3_K] = {"q3_k", 256, 110},
+    [HERD_TYPE_Q4_K] = {"q4_k", 256, 144},
+    [HERD_TYPE_Q5_K] = {"q5_k", 256, 176},
+    [HERD_TYPE_Q6_K] = {"q6_k", 256, 210},
+    [HERD_TYPE_IQ4_NL] = {"iq4_nl", 32, 18},
+    [HERD_TYPE_IQ4_XS] = {"iq4_xs", 256, 136},
 };
 
 const herd_type_info *herd_type_get(herd_type t)
@@ -95,6 +102,13 @@ herd_status herd_row_to_f32(herd_type t, const void *src, float *dst, size_t n)
     case HERD_TYPE_Q8_0: herd_q8_0_dequantize(src, dst, n); return HERD_OK;
     case HERD_TYPE_Q4_0: herd_q4_0_dequantize(src, dst, n); return HERD_OK;
     case HERD_TYPE_INT8: herd_int8_row_dequantize(src, dst, n); return HERD_OK;
+    case HERD_TYPE_Q2_K:
+    case HERD_TYPE_Q3_K:
+    case HERD_TYPE_Q4_K:
+    case HERD_TYPE_Q5_K:
+    case HERD_TYPE_Q6_K:
+    case HERD_TYPE_IQ4_NL:
+    case HERD_TYPE_IQ4_XS: herd_kq_dequantize(t, src, dst, n); return HERD_OK;
     default: return herd_fail(HERD_ERR_ARG, "unknown tensor type %d", (int)t);
     }
 }
@@ -116,6 +130,13 @@ herd_status herd_row_from_f32(herd_type t, const float *src, void *dst, size_t n
     case HERD_TYPE_Q8_0: herd_q8_0_quantize(src, dst, n); return HERD_OK;
     case HERD_TYPE_Q4_0: herd_q4_0_quantize(src, dst, n); return HERD_OK;
     case HERD_TYPE_INT8: herd_int8_row_quantize(src, dst, n); return HERD_OK;
+    case HERD_TYPE_Q2_K:
+    case HERD_TYPE_Q3_K:
+    case HERD_TYPE_Q4_K:
+    case HERD_TYPE_Q5_K:
+    case HERD_TYPE_Q6_K:
+    case HERD_TYPE_IQ4_NL:
+    case HERD_TYPE_IQ4_XS: herd_kq_quantize(t, src, dst, n); return HERD_OK;
     default: return herd_fail(HERD_ERR_ARG, "unknown tensor type %d", (int)t);
     }
 }

@@ -148,6 +148,11 @@ extern const kfamily kfam_q8_0_avx512vnni, kfam_q4_0_avx512vnni, kfam_mxfp4_avx5
     kfam_mxfp6_e2m3_avx512vnni, kfam_mxint8_avx512vnni;
 extern const kfamily kfam_mxfp8_e4m3_avx512bf16, kfam_mxfp8_e5m2_avx512bf16,
     kfam_mxfp6_e3m2_avx512bf16;
+/* K/i-quant families (kquant.h): Q2_K..Q6_K, IQ4_NL, IQ4_XS. */
+extern const kfamily kfam_q2_k_ref, kfam_q3_k_ref, kfam_q4_k_ref, kfam_q5_k_ref, kfam_q6_k_ref,
+    kfam_iq4_nl_ref, kfam_iq4_xs_ref;
+extern const kfamily kfam_q2_k_avx512vnni, kfam_q3_k_avx512vnni, kfam_q4_k_avx512vnni,
+    kfam_q5_k_avx512vnni, kfam_q6_k_avx512vnni, kfam_iq4_nl_avx512vnni, kfam_iq4_xs_avx512vnni;
 
 /* A packed weight. */
 struct herd_packed {

@@ -20,6 +20,14 @@ static const kfamily *const table_ref[] = {
     &kfam_mxfp8_e4m3_ref,
     &kfam_mxfp8_e5m2_ref,
     &kfam_mxfp6_e3m2_ref,
+    /* K/i-quants (kquant.h) */
+    &kfam_q2_k_ref,
+    &kfam_q3_k_ref,
+    &kfam_q4_k_ref,
+    &kfam_q5_k_ref,
+    &kfam_q6_k_ref,
+    &kfam_iq4_nl_ref,
+    &kfam_iq4_xs_ref,
     NULL,
 };
 static const kfamily *const table_avx2[] = {
@@ -42,13 +50,13 @@ static const kfamily *const table_avx512[] = {
     &kfam_mxfp8_e4m3_avx512, &kfam_mxfp8_e5m2_avx512, &kfam_mxfp6_e3m2_avx512, NULL,
 };
 static const kfamily *const table_avx512vnni[] = {
-    &kfam_int8_avx512vnni,
-    &kfam_q8_0_avx512vnni,
-    &kfam_q4_0_avx512vnni,
-    &kfam_mxfp4_avx512vnni,
-    &kfam_mxfp6_e2m3_avx512vnni,
-    &kfam_mxint8_avx512vnni,
-    NULL,
+    &kfam_int8_avx512vnni,       &kfam_q8_0_avx512vnni,
+    &kfam_q4_0_avx512vnni,       &kfam_mxfp4_avx512vnni,
+    &kfam_mxfp6_e2m3_avx512vnni, &kfam_mxint8_avx512vnni,
+    &kfam_q2_k_avx512vnni,       &kfam_q3_k_avx512vnni,
+    &kfam_q4_k_avx512vnni,       &kfam_q5_k_avx512vnni,
+    &kfam_q6_k_avx512vnni,       &kfam_iq4_nl_avx512vnni,
+    &kfam_iq4_xs_avx512vnni,     NULL,
 };
 static const kfamily *const table_avx512bf16[] = {
     &kfam_bf16_avx512bf16,

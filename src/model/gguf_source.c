@@ -78,9 +78,9 @@ static herd_status gg_get(void *ctx, herd_wrole role, int64_t layer, int64_t exp
                          experts ? ", experts" : "");
     if (t->type == HERD_TYPE_COUNT)
         return herd_fail(HERD_ERR_UNSUPPORTED,
-                         "%s: tensor '%s' has type %s, which herd cannot compute with (f32, f16, "
-                         "bf16, q8_0, q4_0, mxfp4 and herd's MX/int8 types)",
-                         path, name, herd_gguf_type_id_name(t->type_id));
+                         "%s: tensor '%s' has type %s, which herd cannot compute with (it can: "
+                         "%s)",
+                         path, name, herd_gguf_type_id_name(t->type_id), herd_type_names());
     if (experts && (expert < 0 || expert >= t->ne[2]))
         return herd_fail(HERD_ERR_FORMAT, "%s: tensor '%s' has %lld experts, need %lld", path, name,
                          (long long)t->ne[2], (long long)expert + 1);

@@ -132,10 +132,11 @@ void herd_engine_memory_plan(const herd_engine *e, char *buf, size_t n)
     const herd_llama4_config *c = herd_model_config(e->model);
     int64_t ctx = herd_kv_ctx(e->kv);
     size_t w = herd_model_weight_bytes(e->model), k = herd_kv_bytes_for(c, ctx);
-    char a[32], b[32], t[32];
+    char a[32], b[32], t[32], types[256];
+    herd_model_types(e->model, types, sizeof types);
     human((double)w, a, sizeof a);
     human((double)k, b, sizeof b);
     human((double)w + (double)k, t, sizeof t);
-    snprintf(buf, n, "memory plan: weights %s (%s), KV cache %s at ctx %lld, total %s", a,
-             herd_type_name(herd_model_dtype(e->model)), b, (long long)ctx, t);
+    snprintf(buf, n, "memory plan: weights %s (%s), KV cache %s at ctx %lld, total %s", a, types, b,
+             (long long)ctx, t);
 }

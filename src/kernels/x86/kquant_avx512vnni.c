@@ -1,0 +1,206 @@
+/* AVX512-VNNI tiles of the K/i-quant families (Q2_K..Q6_K, IQ4_NL, IQ4_XS; math and layout in
+ * kquant.h).
+ *
+ * Per super-block and sub-block: the codes of 16 rows × one k-quad come out of the bit planes
+ * with one or two 64-byte loads, shifts and masks (the i-quants then go through one VPSHUFB
+ * table to grid + 128), and feed VPDPBUSD against the row's s8 quad of A broadcast from memory;
+ * the int32 sum starts at −qoff·bsum so it is Σ q·qa exactly. Sub-block sums are scaled by the
+ * integer sub-block scales (VPMULLD) into one exact int32 per row and super-block, and the mins
+ * likewise; two FMAs per row and super-block finish it. Up to 8 rows per tile; with 1 or 2 rows
+ * the quads of a sub-block alternate between two accumulators so VPDPBUSD's latency overlaps. */
+#include "kernels/kquant.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+enum { MR = 8, PF = 8192 };
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* The 64 codes of group G (0..7) of an octet, as VPDPBUSD's u8 = q + qoff. */
+INLINE __m512i codes64(herd_type ty, const uint8_t *oct, int G, __m512i grid)
+{
+    const int bits = KK_BITS(ty);
+    __m512i c;
+    if (bits == 2 || bits == 3) {
+        c = _mm512_load_si512(oct + 64 * (G >> 2));
+        c = _mm512_and_si512(_mm512_srli_epi16(c, 2 * (G & 3)), _mm512_set1_epi8(3));
+        if (bits == 3) {
+            __m512i h = _mm512_srli_epi16(_mm512_load_si512(oct + 128), G);
+            c = _mm512_or_si512(c, _mm512_slli_epi16(_mm512_and_si512(h, _mm512_set1_epi8(1)), 2));
+        }
+        return c;
+    }
+    c = _mm512_load_si512(oct + 64 * (G & 3));
+    if (G >= 4)
+        c = _mm512_srli_epi16(c, 4);
+    c = _mm512_and_si512(c, _mm512_set1_epi8(15));
+    if (bits == 5) {
+        __m512i h = _mm512_srli_epi16(_mm512_load_si512(oct + 256), G);
+        c = _mm512_or_si512(c, _mm512_slli_epi16(_mm512_and_si512(h, _mm512_set1_epi8(1)), 4));
+    } else if (bits == 6) {
+        __m512i h = _mm512_srli_epi16(_mm512_load_si512(oct + 256 + 64 * (G >> 2)), 2 * (G & 3));
+        c = _mm512_or_si512(c, _mm512_slli_epi16(_mm512_and_si512(h, _mm512_set1_epi8(3)), 4));
+    }
+    if (KK_TABLE(ty))
+        c = _mm512_shuffle_epi8(grid, c);
+    return c;
+}
+
+INLINE void tile_body(herd_type ty, const ktile *t, const int m)
+{
+    const int elems = KK_ELEMS(ty), sub = KK_SUB(ty), ns = KK_NSUB(ty), bits = KK_BITS(ty);
+    const int ch = m <= 2 ? 2 : 1;
+    const int64_t nsb = t->k / elems;
+    const uint8_t *panel = t->b, *codes = panel + kk_hdr_section(ty, t->k);
+    const size_t hb = kk_hdr_bytes(ty), cb = kk_code_bytes(ty), ab = kk_arec_bytes(ty);
+    const __m512i grid = _mm512_broadcast_i32x4(
+        _mm_setr_epi8(1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166,
+                      (char)181, (char)197, (char)217, (char)241));
+    const uint8_t *a[MR];
+    __m512 acc[MR];
+#pragma GCC unroll 8
+    for (int i = 0; i < m; i++) {
+        a[i] = (const uint8_t *)t->a + (size_t)i * t->a_stride;
+        acc[i] = _mm512_setzero_ps();
+    }
+    const uint8_t *pf = codes + PF;
+    for (int64_t b = 0; b < nsb; b++) {
+        const uint8_t *h = panel + (size_t)b * hb, *c = codes + (size_t)b * cb;
+        /* one linear prefetch cursor over the code stream, at the rate it is consumed */
+        for (const uint8_t *pf_end = codes + PF + (size_t)(b + 1) * cb; pf < pf_end; pf += 64)
+            _mm_prefetch((const char *)pf, _MM_HINT_T0);
+        __m512i tot[MR];
+#pragma GCC unroll 8
+        for (int i = 0; i < m; i++)
+            tot[i] = _mm512_setzero_si512();
+#pragma GCC unroll 16
+        for (int s = 0; s < ns; s++) {
+            __m512i isum[MR][2];
+#pragma GCC unroll 8
+            for (int i = 0; i < m; i++) {
+                int32_t corr;
+                memcpy(&corr, a[i] + (size_t)b * ab + (size_t)elems + 4 + 4 * (size_t)s, 4);
+                isum[i][0] = _mm512_set1_epi32(corr);
+                isum[i][1] = _mm512_setzero_si512();
+            }
+#pragma GCC unroll 8
+            for (int g = 0; g < sub / 4; g++) {
+                const int q = s * (sub / 4) + g; /* quad index within the super-block */
+                __m512i w = codes64(ty, c + (size_t)(q / 8) * 64 * (size_t)bits, q % 8, grid);
+#pragma GCC unroll 8
+                for (int i = 0; i < m; i++) {
+                    int32_t qa;
+                    memcpy(&qa, a[i] + (size_t)b * ab + 4 * (size_t)q, 4);
+                    isum[i][g % ch] = _mm512_dpbusd_epi32(isum[i][g % ch], w, _mm512_set1_epi32(qa));
+                }
+            }
+            __m512i scv = _mm512_setzero_si512();
+            if (KK_HAS_SC(ty))
+                scv = _mm512_cvtepi8_epi32(
+                    _mm_loadu_si128((const __m128i *)(h + kk_off_sc(ty) + 16 * (size_t)s)));
+#pragma GCC unroll 8
+            for (int i = 0; i < m; i++) {
+                __m512i v = ch == 2 ? _mm512_add_epi32(isum[i][0], isum[i][1]) : isum[i][0];
+                tot[i] = _mm512_add_epi32(tot[i], KK_HAS_SC(ty) ? _mm512_mullo_epi32(v, scv) : v);
+            }
+        }
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)h));
+#pragma GCC unroll 8
+        for (int i = 0; i < m; i++) {
+            float da;
+            memcpy(&da, a[i] + (size_t)b * ab + (size_t)elems, 4);
+            acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(tot[i]), _mm512_mul_ps(d, _mm512_set1_ps(da)),
+                                     acc[i]);
+        }
+        if (KK_HAS_MIN(ty)) {
+            const __m512 dm =
+                _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(h + kk_off_dmin(ty))));
+#pragma GCC unroll 8
+            for (int i = 0; i < m; i++) {
+                const uint8_t *rec = a[i] + (size_t)b * ab + (size_t)elems + 4 + 4 * (size_t)ns;
+                __m512i mt = _mm512_setzero_si512();
+#pragma GCC unroll 16
+                for (int s = 0; s < ns; s++) {
+                    int32_t bs;
+                    memcpy(&bs, rec + 4 * s, 4);
+                    __m512i mv = _mm512_cvtepu8_epi32(
+                        _mm_loadu_si128((const __m128i *)(h + kk_off_m(ty) + 16 * (size_t)s)));
+                    mt = _mm512_add_epi32(mt, _mm512_mullo_epi32(mv, _mm512_set1_epi32(bs)));
+                }
+                float da;
+                memcpy(&da, a[i] + (size_t)b * ab + (size_t)elems, 4);
+                acc[i] = _mm512_fnmadd_ps(_mm512_mul_ps(dm, _mm512_set1_ps(da)),
+                                          _mm512_cvtepi32_ps(mt), acc[i]);
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < m; i++)
+        _mm512_storeu_ps(t->c + i * KK_NR, acc[i]);
+}
+
+INLINE void tile_int(herd_type ty, const ktile *t)
+{
+    switch (t->m) {
+    case 1: tile_body(ty, t, 1); break;
+    case 2: tile_body(ty, t, 2); break;
+    case 3: tile_body(ty, t, 3); break;
+    case 4: tile_body(ty, t, 4); break;
+    case 5: tile_body(ty, t, 5); break;
+    case 6: tile_body(ty, t, 6); break;
+    case 7: tile_body(ty, t, 7); break;
+    default: tile_body(ty, t, 8); break;
+    }
+}
+
+/* EXACT: the super-block decoded to f32 (the shared C decoder, ggml's values), then one FMA
+ * chain per output in K order: kk_tile_f32_ref's bits. */
+void kk_tile_f32_avx512(herd_type ty, const ktile *t)
+{
+    const int elems = KK_ELEMS(ty);
+    float w[256 * KK_NR] __attribute__((aligned(64)));
+    __m512 acc[KMAX_MR];
+    for (int i = 0; i < t->m; i++)
+        acc[i] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < t->k / elems; b++) {
+        kk_decode_f32(ty, t->b, t->k, b, w);
+        for (int i = 0; i < t->m; i++) {
+            const float *x =
+                (const float *)((const uint8_t *)t->a + (size_t)i * t->a_stride) + b * elems;
+            __m512 s = acc[i];
+            for (int e = 0; e < elems; e++)
+                s = _mm512_fmadd_ps(_mm512_set1_ps(x[e]), _mm512_load_ps(w + e * KK_NR), s);
+            acc[i] = s;
+        }
+    }
+    for (int i = 0; i < t->m; i++)
+        _mm512_storeu_ps(t->c + i * KK_NR, acc[i]);
+}
+
+#define KK_VNNI_FAMILY(id, TY)                                                                     \
+    static void tile_##id(const ktile *t)                                                          \
+    {                                                                                              \
+        tile_int(TY, t);                                                                           \
+    }                                                                                              \
+    static void tile_exact_##id(const ktile *t)                                                    \
+    {                                                                                              \
+        kk_tile_f32_avx512(TY, t);                                                                 \
+    }                                                                                              \
+    const kfamily kfam_##id##_avx512vnni = {                                                       \
+        .name = #id ".avx512vnni",                                                                 \
+        .type = TY,                                                                                \
+        .isa = HERD_ISA_AVX512VNNI,                                                                \
+        .mr = MR,                                                                                  \
+        .nr = KK_NR,                                                                               \
+        .panel_bytes = kk_panel_bytes_##id,                                                        \
+        .pack = kk_pack_##id,                                                                      \
+        .unpack = kk_unpack_##id,                                                                  \
+        .a_row_bytes = kk_a_bytes_##id,                                                            \
+        .a_prep = kk_a_prep_##id,                                                                  \
+        .a_desc = "int8 per super-block",                                                          \
+        .tile = tile_##id,                                                                         \
+        .tile_exact = tile_exact_##id,                                                             \
+        .epilogue = kepi_avx512,                                                                   \
+    };
+KK_EACH_TYPE(KK_VNNI_FAMILY)
