@@ -156,8 +156,8 @@ void kb_decode(const kb_info *I, const uint8_t *x, kb_block *b)
         b->d = f16_at(x);
         unsigned h = (unsigned)(x[2] | x[3] << 8);
         for (int s = 0; s < 8; s++)
-            b->sc[s] = (int8_t)((((x[4 + s / 2] >> (4 * (s % 2))) & 15) | ((h >> (2 * s)) & 3) << 4) -
-                                32);
+            b->sc[s] =
+                (int8_t)((((x[4 + s / 2] >> (4 * (s % 2))) & 15) | ((h >> (2 * s)) & 3) << 4) - 32);
         for (int e = 0; e < 256; e++)
             b->code[e] = (uint8_t)((x[8 + 16 * (e / 32) + e % 16] >> (4 * ((e % 32) / 16))) & 15);
         break;

@@ -43,10 +43,10 @@ enum { KK_NR = 16 };
 #define KK_ELEMS(TY) ((TY) == HERD_TYPE_IQ4_NL ? 32 : 256)
 #define KK_SUB(TY)                                                                                 \
     ((TY) == HERD_TYPE_Q2_K || (TY) == HERD_TYPE_Q3_K || (TY) == HERD_TYPE_Q6_K ? 16 : 32)
-#define KK_NSUB(TY) (KK_ELEMS(TY) / KK_SUB(TY))
+#define KK_NSUB(TY)    (KK_ELEMS(TY) / KK_SUB(TY))
 #define KK_HAS_MIN(TY) ((TY) == HERD_TYPE_Q2_K || (TY) == HERD_TYPE_Q4_K || (TY) == HERD_TYPE_Q5_K)
-#define KK_HAS_SC(TY) ((TY) != HERD_TYPE_IQ4_NL)
-#define KK_TABLE(TY) ((TY) == HERD_TYPE_IQ4_NL || (TY) == HERD_TYPE_IQ4_XS)
+#define KK_HAS_SC(TY)  ((TY) != HERD_TYPE_IQ4_NL)
+#define KK_TABLE(TY)   ((TY) == HERD_TYPE_IQ4_NL || (TY) == HERD_TYPE_IQ4_XS)
 #define KK_BITS(TY)                                                                                \
     ((TY) == HERD_TYPE_Q2_K   ? 2                                                                  \
      : (TY) == HERD_TYPE_Q3_K ? 3                                                                  \

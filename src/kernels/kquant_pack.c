@@ -88,7 +88,8 @@ void kk_decode_f32(herd_type ty, const uint8_t *panel, int64_t k, int64_t b, flo
     const uint8_t *h = panel + (size_t)b * kk_hdr_bytes(ty);
     const uint8_t *c = panel + kk_hdr_section(ty, k) + (size_t)b * kk_code_bytes(ty);
     for (int j = 0; j < KK_NR; j++) {
-        float d = get_f16(h + 2 * j), dmin = KK_HAS_MIN(ty) ? get_f16(h + kk_off_dmin(ty) + 2 * j) : 0;
+        float d = get_f16(h + 2 * j),
+              dmin = KK_HAS_MIN(ty) ? get_f16(h + kk_off_dmin(ty) + 2 * j) : 0;
         for (int e = 0; e < elems; e++) {
             int s = e / sub;
             int sc = KK_HAS_SC(ty) ? (int8_t)h[kk_off_sc(ty) + 16 * (size_t)s + (size_t)j] : 1;

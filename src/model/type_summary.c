@@ -28,8 +28,8 @@ static size_t put_class(char *buf, size_t n, size_t o, const char *name, uint32_
 void herd_model_types(const herd_model *m, char *buf, size_t n)
 {
     enum { EMBED, ATTN, ROUTER, EXPERTS, SHARED, MLP, OUTPUT, NCLASS };
-    static const char *const names[NCLASS] = {"embedding", "attention", "router", "experts",
-                                              "shared expert", "mlp", "output"};
+    static const char *const names[NCLASS] = {"embedding",     "attention", "router", "experts",
+                                              "shared expert", "mlp",       "output"};
     uint32_t mask[NCLASS] = {0};
     mask[EMBED] = 1u << m->embed.type;
     add(&mask[OUTPUT], m->output);

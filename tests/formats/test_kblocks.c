@@ -58,8 +58,8 @@ TEST(test_ggml_bits)
             if (!isfinite(kb.d) || !isfinite(kb.dmin))
                 continue; /* NaN payloads need not survive f16 -> f32 -> f16 */
             kb_encode(I, &kb, back);
-            CHECK_MSG(memcmp(back, raw + b * h[2], h[2]) == 0, "%s block %u: encode(decode) differs",
-                      herd_type_name(t), b);
+            CHECK_MSG(memcmp(back, raw + b * h[2], h[2]) == 0,
+                      "%s block %u: encode(decode) differs", herd_type_name(t), b);
         }
         types++;
     }
@@ -70,8 +70,9 @@ TEST(test_ggml_bits)
 /* RMS error of our quantizer against a naive one: per sub-block max-abs scale, nearest level. */
 TEST(test_quantizers)
 {
-    static const herd_type ts[] = {HERD_TYPE_Q2_K, HERD_TYPE_Q3_K, HERD_TYPE_Q4_K, HERD_TYPE_Q5_K,
-                                   HERD_TYPE_Q6_K, HERD_TYPE_IQ4_NL, HERD_TYPE_IQ4_XS};
+    static const herd_type ts[] = {HERD_TYPE_Q2_K,  HERD_TYPE_Q3_K, HERD_TYPE_Q4_K,
+                                   HERD_TYPE_Q5_K,  HERD_TYPE_Q6_K, HERD_TYPE_IQ4_NL,
+                                   HERD_TYPE_IQ4_XS};
     /* relative RMS error on sums of three uniforms with outliers (measured: 0.289, 0.159,
      * 0.078, 0.039, 0.020, 0.086, 0.088); a slip in the scale search shows up here */
     static const double bound[] = {0.33, 0.20, 0.10, 0.05, 0.025, 0.095, 0.095};

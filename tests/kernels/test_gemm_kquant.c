@@ -15,17 +15,16 @@
 
 static uint64_t rng = 0x4b51554e54ull;
 
-static const herd_type ktypes[] = {HERD_TYPE_Q4_K, HERD_TYPE_Q6_K,   HERD_TYPE_IQ4_XS,
-                                   HERD_TYPE_Q5_K, HERD_TYPE_Q3_K,   HERD_TYPE_Q2_K,
-                                   HERD_TYPE_IQ4_NL};
+static const herd_type ktypes[] = {HERD_TYPE_Q4_K, HERD_TYPE_Q6_K, HERD_TYPE_IQ4_XS, HERD_TYPE_Q5_K,
+                                   HERD_TYPE_Q3_K, HERD_TYPE_Q2_K, HERD_TYPE_IQ4_NL};
 enum { NTYPES = sizeof ktypes / sizeof ktypes[0] };
 
 typedef struct shape {
     int M, N, K; /* K in super-blocks (IQ4_NL: in blocks of 32, times an odd number) */
 } shape;
 static const shape shapes[] = {
-    {1, 33, 1}, {2, 7, 2},  {3, 65, 1},  {4, 1, 3},  {5, 47, 1},  {6, 31, 2},
-    {7, 19, 1}, {8, 17, 2}, {9, 33, 1},  {10, 5, 3}, {11, 95, 1}, {12, 33, 2},
+    {1, 33, 1}, {2, 7, 2},  {3, 65, 1},  {4, 1, 3},   {5, 47, 1},  {6, 31, 2},
+    {7, 19, 1}, {8, 17, 2}, {9, 33, 1},  {10, 5, 3},  {11, 95, 1}, {12, 33, 2},
     {13, 9, 1}, {16, 3, 1}, {17, 41, 2}, {1, 129, 3}, {30, 21, 1},
 };
 
@@ -162,8 +161,8 @@ TEST(all_families)
                     if (epi == EPI_NONE)
                         for (int p = 0; p < 2; p++) {
                             run(w, M, N, K, A, epi, bias, res, HERD_APREP_AUTO, pools[p], got2);
-                            CHECK_MSG(same(got, got2, mn) < 0, "%s: %d threads differ",
-                                      fam->name, p + 2);
+                            CHECK_MSG(same(got, got2, mn) < 0, "%s: %d threads differ", fam->name,
+                                      p + 2);
                         }
                     herd_packed_free(w);
                 }

@@ -40,16 +40,16 @@ void kk_tile_int_ref(herd_type ty, const ktile *t)
                     int32_t isum = corr[s];
                     for (int e = s * sub; e < (s + 1) * sub; e++)
                         isum += u[j][e] * qa[e];
-                    int sc = KK_HAS_SC(ty) ? (int8_t)h[kk_off_sc(ty) + 16 * (size_t)s + (size_t)j]
-                                           : 1;
+                    int sc =
+                        KK_HAS_SC(ty) ? (int8_t)h[kk_off_sc(ty) + 16 * (size_t)s + (size_t)j] : 1;
                     tot += sc * isum;
                     if (KK_HAS_MIN(ty))
                         mt += h[kk_off_m(ty) + 16 * (size_t)s + (size_t)j] * bsum[s];
                 }
                 acc[i][j] = fmaf((float)tot, f16_at(h + 2 * j) * da, acc[i][j]);
                 if (KK_HAS_MIN(ty))
-                    acc[i][j] = fmaf(-(f16_at(h + kk_off_dmin(ty) + 2 * j) * da), (float)mt,
-                                     acc[i][j]);
+                    acc[i][j] =
+                        fmaf(-(f16_at(h + kk_off_dmin(ty) + 2 * j) * da), (float)mt, acc[i][j]);
             }
         }
     }

@@ -92,7 +92,8 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
                 for (int i = 0; i < m; i++) {
                     int32_t qa;
                     memcpy(&qa, a[i] + (size_t)b * ab + 4 * (size_t)q, 4);
-                    isum[i][g % ch] = _mm512_dpbusd_epi32(isum[i][g % ch], w, _mm512_set1_epi32(qa));
+                    isum[i][g % ch] =
+                        _mm512_dpbusd_epi32(isum[i][g % ch], w, _mm512_set1_epi32(qa));
                 }
             }
             __m512i scv = _mm512_setzero_si512();
@@ -110,8 +111,8 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
         for (int i = 0; i < m; i++) {
             float da;
             memcpy(&da, a[i] + (size_t)b * ab + (size_t)elems, 4);
-            acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(tot[i]), _mm512_mul_ps(d, _mm512_set1_ps(da)),
-                                     acc[i]);
+            acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(tot[i]),
+                                     _mm512_mul_ps(d, _mm512_set1_ps(da)), acc[i]);
         }
         if (KK_HAS_MIN(ty)) {
             const __m512 dm =
