@@ -42,8 +42,9 @@ herd_status herd_quant_policy_load(const char *name_or_path, herd_quant_policy *
 /* Names and one-line descriptions of the built-in policies, NULL-terminated, for --help. */
 const char *const *herd_quant_policy_names(void);
 const char *herd_quant_policy_describe(const char *name);
-/* The type of class c given the command line's type t; norms are F32 and rows whose length
- * is not a multiple of the type's block fall back to BF16. */
+/* The type of class c given the command line's type t; norms are F32; a K-quant on rows that
+ * are not whole super-blocks of 256 becomes IQ4_NL (≤ 4 bits) or Q8_0 (Q5_K, Q6_K) as in
+ * llama-quantize, and other rows whose length is not a multiple of the block fall back to BF16. */
 herd_type herd_quant_policy_type(const herd_quant_policy *p, herd_qclass c, herd_type t,
                                  int64_t row_len);
 

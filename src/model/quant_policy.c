@@ -164,6 +164,12 @@ herd_type herd_quant_policy_type(const herd_quant_policy *p, herd_qclass c, herd
         return HERD_TYPE_F32;
     herd_type r = p->type[c] == T_ ? t : p->type[c];
     const herd_type_info *ti = herd_type_get(r);
+    if (ti && ti->block_elems == 256 && row_len % 32 == 0) {
+        /* a K-quant on a row that is not whole super-blocks: the nearest 32-block type, as
+         * llama-quantize does (4 bits and less -> IQ4_NL, 5-6 bits -> Q8_0) */
+        r = r == HERD_TYPE_Q5_K || r == HERD_TYPE_Q6_K ? HERD_TYPE_Q8_0 : HERD_TYPE_IQ4_NL;
+        ti = herd_type_get(r);
+    }
     if (!ti || row_len % ti->block_elems != 0)
         return HERD_TYPE_BF16;
     return r;

@@ -20,7 +20,7 @@ check "q8_0 against bf16" '"$HERD" quantize $D "$T/q.gguf" --type q8_0 >/dev/nul
 
 # herd mx table: one row per type, bf16 identical to the checkpoint
 check "mx table" 'TMPDIR="$T" "$HERD" mx table -m $D -f "$T/text.txt" --tokenizer $TOK --ctx 32 --chunks 1 --decode 4 --types bf16,mxfp4 -t 2 > "$T/tab" 2>/dev/null && grep -q "^| bf16 | 16.07 | .* | 0.000000 | 0.000000 | 100.00% |" "$T/tab" && grep -q "^| mxfp4 | 4.37 |" "$T/tab" && [ -z "$(ls "$T" | grep "herd_mx_table_")" ]'
-check "mx table bad type" '"$HERD" mx table -m $D -f "$T/text.txt" --types bf16,q5_k 2>&1 >/dev/null | grep -q "unknown type .q5_k."'
+check "mx table bad type" '"$HERD" mx table -m $D -f "$T/text.txt" --types bf16,q9_k 2>&1 >/dev/null | grep -q "unknown type .q9_k."'
 
 one_line() { want=$1; text=$2; shift 2
   "$HERD" "$@" >/dev/null 2>"$T/err"; rc=$?
