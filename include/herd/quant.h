@@ -48,6 +48,17 @@ const char *herd_quant_policy_describe(const char *name);
 herd_type herd_quant_policy_type(const herd_quant_policy *p, herd_qclass c, herd_type t,
                                  int64_t row_len);
 
+/* llama.cpp's K-quant recipes (`--type q4_k_m` ...): q2_k q3_k_s q3_k_m q3_k_l q4_k_s q4_k_m
+ * q5_k_s q5_k_m q6_k iq4_nl iq4_xs (any case; q3_k, q4_k, q5_k mean their _m). The parse gives
+ * an id (-1: not a recipe); recipe_type gives the type of GGUF tensor `name` planned as `cur`
+ * (the base type, its row fallback, or F32 for norms and router, which stay). */
+int herd_quant_recipe_parse(const char *name);
+const char *herd_quant_recipe_name(int r);
+herd_type herd_quant_recipe_base(int r);
+int herd_quant_recipe_ftype(int r); /* llama_ftype for general.file_type */
+herd_type herd_quant_recipe_type(int r, const char *name, int64_t n_layers, herd_type cur,
+                                 int64_t row_len);
+
 /* ---- plans -------------------------------------------------------------------------------- */
 typedef enum herd_qsrc_layout {
     HERD_QSRC_ROWS, /* output row r = source row r (rows of src_row_bytes) */
@@ -119,6 +130,7 @@ typedef struct herd_quantize_opts {
     bool progress;
     bool llama_cpp_only; /* no herd.* keys: herd reads it by llama.cpp's rules (model_gguf.h) */
     bool text_only;      /* leave an HF input's vision tower out (it is kept by default) */
+    const char *recipe;  /* a llama.cpp recipe name (herd_quant_recipe_parse) or NULL */
     herd_gguf_writer *volatile *active; /* if set, holds the writer while writing (signals) */
 } herd_quantize_opts;
 

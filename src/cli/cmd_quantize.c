@@ -21,7 +21,10 @@ static void usage(FILE *f)
             "  IN is a Hugging Face Llama 4 checkpoint directory or a llama4 GGUF; OUT may be a\n"
             "  directory (the file is then named after the model). Norms stay f32.\n\n"
             "  --type T        f32 bf16 f16 q8_0 q4_0 int8 mxfp8_e4m3 mxfp8_e5m2 mxfp6_e3m2\n"
-            "                  mxfp6_e2m3 mxfp4 mxint8 (for the classes the policy leaves open)\n"
+            "                  mxfp6_e2m3 mxfp4 mxint8 q2_k q3_k q4_k q5_k q6_k iq4_nl iq4_xs\n"
+            "                  (for the classes the policy leaves open), or one of llama.cpp's\n"
+            "                  recipes q2_k q3_k_s q3_k_m q3_k_l q4_k_s q4_k_m q5_k_s q5_k_m q6_k\n"
+            "                  iq4_nl iq4_xs (with the default policy: llama-quantize's mixture)\n"
             "  --policy P      which type for which tensors (default uniform):\n");
     for (const char *const *n = herd_quant_policy_names(); *n; n++)
         fprintf(f, "                    %-9s %s\n", *n, herd_quant_policy_describe(*n));
@@ -88,8 +91,18 @@ static int cmd_main(int argc, char **argv)
     bool open_slot = false;
     for (int c = 0; c < HERD_QC_COUNT; c++)
         open_slot |= o.policy.type[c] == HERD_TYPE_COUNT;
-    if (type_s && !herd_type_parse(type_s, &o.type))
-        return cli_usage_error(cmd, "unknown --type '%s' (valid: %s)", type_s, herd_type_names());
+    /* llama.cpp's recipe names (q4_k_m, q6_k, iq4_xs...) with the default policy: its mixture */
+    int recipe =
+        type_s && strcmp(o.policy.name, "uniform") == 0 ? herd_quant_recipe_parse(type_s) : -1;
+    if (recipe >= 0) {
+        o.recipe = type_s;
+        o.type = herd_quant_recipe_base(recipe);
+    } else if (type_s && !herd_type_parse(type_s, &o.type)) {
+        return cli_usage_error(cmd,
+                               "unknown --type '%s' (valid: %s; llama.cpp's recipes q2_k q3_k_s "
+                               "q3_k_m q3_k_l q4_k_s q4_k_m q5_k_s q5_k_m q6_k iq4_nl iq4_xs)",
+                               type_s, herd_type_names());
+    }
     if (!type_s && open_slot)
         return cli_usage_error(cmd, "--type is required with policy '%s'", o.policy.name);
     if (o.name && strncmp(o.name, "Llama", 5) != 0)

@@ -326,13 +326,17 @@ static float fit_sym(int n, const float *x, const float *w, int nmax)
     return s_best;
 }
 
+/* The grid index nearest v (ties to the lower level): a binary search over the midpoints
+ * between neighbouring levels (the grid is sorted). NaN goes to index 0. */
 static int grid_nearest(float v)
 {
-    int best = 0;
-    for (int i = 1; i < 16; i++)
-        if (fabsf(v - kb_iq4_grid[i]) < fabsf(v - kb_iq4_grid[best]))
-            best = i;
-    return best;
+    static const float mid[15] = {-115.5f, -93.5f, -74.0f, -57.0f, -42.0f, -28.5f, -16.0f, -4.5f,
+                                  7.0f,    19.0f,  31.5f,  45.5f,  61.0f,  79.0f,  101.0f};
+    int lo = 0;
+    for (int step = 8; step; step >>= 1)
+        if (lo + step <= 15 && v > mid[lo + step - 1])
+            lo += step;
+    return lo;
 }
 
 /* x ≈ s·grid[idx]: a search over s like fit_sym, on the non-linear grid. */

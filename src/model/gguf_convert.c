@@ -317,8 +317,16 @@ herd_status herd_quantize_model(const char *in, const char *out, const herd_quan
         if (!st && tok)
             st = herd_gguf_set_tokenizer(w, tok, cfg.vocab);
     }
+    const int recipe = o->recipe ? herd_quant_recipe_parse(o->recipe) : -1;
+    if (!st && o->recipe && recipe < 0)
+        st = herd_fail(HERD_ERR_ARG, "'%s' is not one of llama.cpp's recipes", o->recipe);
+    for (size_t i = 0; !st && recipe >= 0 && i < plan.n; i++)
+        plan.e[i].type = herd_quant_recipe_type(recipe, plan.e[i].name, cfg.n_layers,
+                                                plan.e[i].type, plan.e[i].ne[0]);
     char suffix[48];
-    if (!open_slot)
+    if (recipe >= 0)
+        snprintf(suffix, sizeof suffix, "%s", herd_quant_recipe_name(recipe));
+    else if (!open_slot)
         snprintf(suffix, sizeof suffix, "%s", o->policy.name);
     else if (strcmp(o->policy.name, "uniform") == 0)
         snprintf(suffix, sizeof suffix, "%s", herd_type_name(t));
@@ -330,7 +338,7 @@ herd_status herd_quantize_model(const char *in, const char *out, const herd_quan
         snprintf(rep->name, sizeof rep->name, "%s", o->name);
     else
         default_name(in, suffix, rep->name, sizeof rep->name);
-    int ft = ftype_of(&plan);
+    int ft = recipe >= 0 ? herd_quant_recipe_ftype(recipe) : ftype_of(&plan);
     if (!st)
         st = herd_gguf_set_str(w, "general.name", rep->name);
     if (!st && ft >= 0)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <strings.h>
 
 static const char *const class_names[HERD_QC_COUNT] = {
     [HERD_QC_EMBED] = "embeddings", [HERD_QC_OUTPUT] = "output", [HERD_QC_ATTN] = "attention",
@@ -157,14 +158,11 @@ herd_status herd_quant_policy_load(const char *name_or_path, herd_quant_policy *
     return parse_file(name_or_path, out);
 }
 
-herd_type herd_quant_policy_type(const herd_quant_policy *p, herd_qclass c, herd_type t,
-                                 int64_t row_len)
+/* r, or what a row of row_len takes instead when r's blocks do not fit it. */
+static herd_type fit_row(herd_type r, int64_t row_len)
 {
-    if (c == HERD_QC_NORM)
-        return HERD_TYPE_F32;
-    herd_type r = p->type[c] == T_ ? t : p->type[c];
     const herd_type_info *ti = herd_type_get(r);
-    if (ti && ti->block_elems == 256 && row_len % 32 == 0) {
+    if (ti && ti->block_elems == 256 && row_len % 256 != 0 && row_len % 32 == 0) {
         /* a K-quant on a row that is not whole super-blocks: the nearest 32-block type, as
          * llama-quantize does (4 bits and less -> IQ4_NL, 5-6 bits -> Q8_0) */
         r = r == HERD_TYPE_Q5_K || r == HERD_TYPE_Q6_K ? HERD_TYPE_Q8_0 : HERD_TYPE_IQ4_NL;
@@ -173,4 +171,96 @@ herd_type herd_quant_policy_type(const herd_quant_policy *p, herd_qclass c, herd
     if (!ti || row_len % ti->block_elems != 0)
         return HERD_TYPE_BF16;
     return r;
+}
+
+herd_type herd_quant_policy_type(const herd_quant_policy *p, herd_qclass c, herd_type t,
+                                 int64_t row_len)
+{
+    if (c == HERD_QC_NORM)
+        return HERD_TYPE_F32;
+    return fit_row(p->type[c] == T_ ? t : p->type[c], row_len);
+}
+
+/* ---- llama.cpp's recipes ------------------------------------------------------------------ */
+
+/* The mixtures llama-quantize writes, as observed in its output for Llama 4 (docs/GGUF.md):
+ * a base type, the head in Q6_K, and more bits for attn_v / attn_output / ffn_down in some. */
+static const struct {
+    const char *name;
+    herd_type base;
+    int ftype; /* llama_ftype, for general.file_type */
+} recipes[] = {
+    {"q2_k", HERD_TYPE_Q2_K, 10},     {"q3_k_s", HERD_TYPE_Q3_K, 11},
+    {"q3_k_m", HERD_TYPE_Q3_K, 12},   {"q3_k_l", HERD_TYPE_Q3_K, 13},
+    {"q4_k_s", HERD_TYPE_Q4_K, 14},   {"q4_k_m", HERD_TYPE_Q4_K, 15},
+    {"q5_k_s", HERD_TYPE_Q5_K, 16},   {"q5_k_m", HERD_TYPE_Q5_K, 17},
+    {"q6_k", HERD_TYPE_Q6_K, 18},     {"iq4_nl", HERD_TYPE_IQ4_NL, 25},
+    {"iq4_xs", HERD_TYPE_IQ4_XS, 30},
+};
+enum { NRECIPES = sizeof recipes / sizeof recipes[0] };
+
+int herd_quant_recipe_parse(const char *name)
+{
+    for (int i = 0; i < NRECIPES; i++)
+        if (strcasecmp(name, recipes[i].name) == 0)
+            return i;
+    if (strcasecmp(name, "q4_k") == 0 || strcasecmp(name, "q5_k") == 0 ||
+        strcasecmp(name, "q3_k") == 0) /* llama-quantize's aliases: the _M recipe */
+        return herd_quant_recipe_parse(name[1] == '4'   ? "q4_k_m"
+                                       : name[1] == '5' ? "q5_k_m"
+                                                        : "q3_k_m");
+    return -1;
+}
+
+const char *herd_quant_recipe_name(int r)
+{
+    return r >= 0 && r < NRECIPES ? recipes[r].name : "?";
+}
+herd_type herd_quant_recipe_base(int r)
+{
+    return r >= 0 && r < NRECIPES ? recipes[r].base : HERD_TYPE_COUNT;
+}
+int herd_quant_recipe_ftype(int r)
+{
+    return r >= 0 && r < NRECIPES ? recipes[r].ftype : -1;
+}
+
+/* llama.cpp's "more bits" layers: the first and last eighth, and every third in between. */
+static bool more_bits(int64_t i, int64_t n)
+{
+    return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
+}
+
+herd_type herd_quant_recipe_type(int r, const char *name, int64_t n_layers, herd_type cur,
+                                 int64_t row_len)
+{
+    if (r < 0 || r >= NRECIPES || cur != fit_row(recipes[r].base, row_len))
+        return cur; /* norms, router, fallbacks: as planned */
+    const char *n = recipes[r].name;
+    long long il = -1;
+    sscanf(name, "blk.%lld.", &il);
+    bool v = strstr(name, ".attn_v.") != NULL, o = strstr(name, ".attn_output.") != NULL;
+    bool down = strstr(name, ".ffn_down") != NULL;
+    herd_type t = recipes[r].base;
+    if (strcmp(name, "output.weight") == 0)
+        t = HERD_TYPE_Q6_K;
+    else if (!strcmp(n, "q4_k_m") || !strcmp(n, "q5_k_m")) {
+        if ((v || down) && more_bits(il, n_layers))
+            t = HERD_TYPE_Q6_K;
+    } else if (!strcmp(n, "q4_k_s")) {
+        if ((v && il < 4) || (down && il < n_layers / 8))
+            t = HERD_TYPE_Q5_K;
+    } else if (!strcmp(n, "q3_k_m")) {
+        if (v)
+            t = il < 2 ? HERD_TYPE_Q5_K : HERD_TYPE_Q4_K;
+        else if (o || down)
+            t = HERD_TYPE_Q4_K;
+    } else if (!strcmp(n, "q3_k_l")) {
+        if (v || o || down)
+            t = HERD_TYPE_Q5_K;
+    } else if (!strcmp(n, "q2_k")) {
+        if (v || o || down)
+            t = HERD_TYPE_Q3_K;
+    }
+    return fit_row(t, row_len);
 }
