@@ -226,6 +226,36 @@ TEST(policies)
     CHECK(herd_quant_policy_load("no-such-policy", &p) == HERD_ERR_ARG);
 }
 
+/* K-quants on rows that are not whole super-blocks, and llama.cpp's recipes. */
+TEST(kquant_recipes)
+{
+    herd_quant_policy p;
+    CHECK(herd_quant_policy_load("uniform", &p) == HERD_OK);
+    CHECK(herd_quant_policy_type(&p, HERD_QC_ATTN, HERD_TYPE_Q4_K, 512) == HERD_TYPE_Q4_K);
+    CHECK(herd_quant_policy_type(&p, HERD_QC_ATTN, HERD_TYPE_Q4_K, 96) == HERD_TYPE_IQ4_NL);
+    CHECK(herd_quant_policy_type(&p, HERD_QC_ATTN, HERD_TYPE_Q6_K, 96) == HERD_TYPE_Q8_0);
+    CHECK(herd_quant_policy_type(&p, HERD_QC_ATTN, HERD_TYPE_Q4_K, 48) == HERD_TYPE_BF16);
+    int r = herd_quant_recipe_parse("Q4_K_M");
+    CHECK(r >= 0 && herd_quant_recipe_parse("q4_k") == r && herd_quant_recipe_ftype(r) == 15);
+    CHECK(herd_quant_recipe_parse("q4_0") < 0 && herd_quant_recipe_parse("q7_k_m") < 0);
+    CHECK(herd_quant_recipe_base(r) == HERD_TYPE_Q4_K);
+    const herd_type q4 = HERD_TYPE_Q4_K;
+    /* 4 layers: the "more bits" layers are 2 and 3 */
+    CHECK(herd_quant_recipe_type(r, "blk.0.attn_v.weight", 4, q4, 256) == q4);
+    CHECK(herd_quant_recipe_type(r, "blk.2.attn_v.weight", 4, q4, 256) == HERD_TYPE_Q6_K);
+    CHECK(herd_quant_recipe_type(r, "blk.3.ffn_down_exps.weight", 4, q4, 512) == HERD_TYPE_Q6_K);
+    CHECK(herd_quant_recipe_type(r, "blk.3.ffn_up_exps.weight", 4, q4, 256) == q4);
+    CHECK(herd_quant_recipe_type(r, "output.weight", 4, q4, 256) == HERD_TYPE_Q6_K);
+    CHECK(herd_quant_recipe_type(r, "output.weight", 4, HERD_TYPE_IQ4_NL, 96) == HERD_TYPE_Q8_0);
+    CHECK(herd_quant_recipe_type(r, "blk.0.ffn_gate_inp.weight", 4, HERD_TYPE_F32, 256) ==
+          HERD_TYPE_F32);
+    int r3 = herd_quant_recipe_parse("q3_k_m");
+    CHECK(herd_quant_recipe_type(r3, "blk.1.attn_v.weight", 4, HERD_TYPE_Q3_K, 256) ==
+          HERD_TYPE_Q5_K);
+    CHECK(herd_quant_recipe_type(r3, "blk.1.attn_output.weight", 4, HERD_TYPE_Q3_K, 256) ==
+          HERD_TYPE_Q4_K);
+}
+
 TEST(no_model)
 {
     herd_quant_policy p;
@@ -248,6 +278,7 @@ int main(void)
     RUN(hf_names_and_layouts);
     RUN(policy_types_and_threads);
     RUN(policies);
+    RUN(kquant_recipes);
     RUN(no_model);
     for (int i = 0; i < nfakes; i++)
         free((void *)fakes[i].t.data);
