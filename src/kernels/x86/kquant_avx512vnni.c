@@ -47,92 +47,98 @@ INLINE __m512i codes64(herd_type ty, const uint8_t *oct, int G, __m512i grid)
     return c;
 }
 
+/* Sub-block hs (0, or 0/1 when two share an octet) of octet oc: tot[i] += sc · Σ q·qa. */
+INLINE void sub_block(herd_type ty, const int m, const uint8_t *const *arec, const uint8_t *oct,
+                      const uint8_t *h, int oc, const int hs, __m512i grid, __m512i *tot)
+{
+    const int elems = KK_ELEMS(ty), sub = KK_SUB(ty), ch = m <= 2 ? 2 : 1;
+    const int s = oc * (32 / sub) + hs;
+    __m512i isum[MR][2];
+#pragma GCC unroll 8
+    for (int i = 0; i < m; i++) {
+        int32_t corr;
+        memcpy(&corr, arec[i] + (size_t)elems + 4 + 4 * (size_t)s, 4);
+        isum[i][0] = _mm512_set1_epi32(corr);
+        isum[i][1] = _mm512_setzero_si512();
+    }
+#pragma GCC unroll 8
+    for (int g = 0; g < sub / 4; g++) {
+        const int G = hs * (sub / 4) + g; /* quad within the octet: a constant */
+        __m512i w = codes64(ty, oct, G, grid);
+#pragma GCC unroll 8
+        for (int i = 0; i < m; i++) {
+            int32_t qa;
+            memcpy(&qa, arec[i] + 32 * (size_t)oc + 4 * (size_t)G, 4);
+            isum[i][g % ch] = _mm512_dpbusd_epi32(isum[i][g % ch], w, _mm512_set1_epi32(qa));
+        }
+    }
+    __m512i scv = _mm512_setzero_si512();
+    if (KK_HAS_SC(ty))
+        scv = _mm512_cvtepi8_epi32(
+            _mm_loadu_si128((const __m128i *)(h + kk_off_sc(ty) + 16 * (size_t)s)));
+#pragma GCC unroll 8
+    for (int i = 0; i < m; i++) {
+        __m512i v = ch == 2 ? _mm512_add_epi32(isum[i][0], isum[i][1]) : isum[i][0];
+        tot[i] = _mm512_add_epi32(tot[i], KK_HAS_SC(ty) ? _mm512_mullo_epi32(v, scv) : v);
+    }
+}
+
 INLINE void tile_body(herd_type ty, const ktile *t, const int m)
 {
     const int elems = KK_ELEMS(ty), sub = KK_SUB(ty), ns = KK_NSUB(ty), bits = KK_BITS(ty);
-    const int ch = m <= 2 ? 2 : 1;
     const int64_t nsb = t->k / elems;
     const uint8_t *panel = t->b, *codes = panel + kk_hdr_section(ty, t->k);
     const size_t hb = kk_hdr_bytes(ty), cb = kk_code_bytes(ty), ab = kk_arec_bytes(ty);
     const __m512i grid = _mm512_broadcast_i32x4(
         _mm_setr_epi8(1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166,
                       (char)181, (char)197, (char)217, (char)241));
-    const uint8_t *a[MR];
     __m512 acc[MR];
 #pragma GCC unroll 8
-    for (int i = 0; i < m; i++) {
-        a[i] = (const uint8_t *)t->a + (size_t)i * t->a_stride;
+    for (int i = 0; i < m; i++)
         acc[i] = _mm512_setzero_ps();
-    }
     const uint8_t *pf = codes + PF;
     for (int64_t b = 0; b < nsb; b++) {
         const uint8_t *h = panel + (size_t)b * hb, *c = codes + (size_t)b * cb;
+        const uint8_t *arec[MR];
+        __m512i tot[MR];
+#pragma GCC unroll 8
+        for (int i = 0; i < m; i++) {
+            arec[i] = (const uint8_t *)t->a + (size_t)i * t->a_stride + (size_t)b * ab;
+            tot[i] = _mm512_setzero_si512();
+        }
         /* one linear prefetch cursor over the code stream, at the rate it is consumed */
         for (const uint8_t *pf_end = codes + PF + (size_t)(b + 1) * cb; pf < pf_end; pf += 64)
             _mm_prefetch((const char *)pf, _MM_HINT_T0);
-        __m512i tot[MR];
-#pragma GCC unroll 8
-        for (int i = 0; i < m; i++)
-            tot[i] = _mm512_setzero_si512();
-#pragma GCC unroll 16
-        for (int s = 0; s < ns; s++) {
-            __m512i isum[MR][2];
-#pragma GCC unroll 8
-            for (int i = 0; i < m; i++) {
-                int32_t corr;
-                memcpy(&corr, a[i] + (size_t)b * ab + (size_t)elems + 4 + 4 * (size_t)s, 4);
-                isum[i][0] = _mm512_set1_epi32(corr);
-                isum[i][1] = _mm512_setzero_si512();
-            }
-#pragma GCC unroll 8
-            for (int g = 0; g < sub / 4; g++) {
-                const int q = s * (sub / 4) + g; /* quad index within the super-block */
-                __m512i w = codes64(ty, c + (size_t)(q / 8) * 64 * (size_t)bits, q % 8, grid);
-#pragma GCC unroll 8
-                for (int i = 0; i < m; i++) {
-                    int32_t qa;
-                    memcpy(&qa, a[i] + (size_t)b * ab + 4 * (size_t)q, 4);
-                    isum[i][g % ch] =
-                        _mm512_dpbusd_epi32(isum[i][g % ch], w, _mm512_set1_epi32(qa));
-                }
-            }
-            __m512i scv = _mm512_setzero_si512();
-            if (KK_HAS_SC(ty))
-                scv = _mm512_cvtepi8_epi32(
-                    _mm_loadu_si128((const __m128i *)(h + kk_off_sc(ty) + 16 * (size_t)s)));
-#pragma GCC unroll 8
-            for (int i = 0; i < m; i++) {
-                __m512i v = ch == 2 ? _mm512_add_epi32(isum[i][0], isum[i][1]) : isum[i][0];
-                tot[i] = _mm512_add_epi32(tot[i], KK_HAS_SC(ty) ? _mm512_mullo_epi32(v, scv) : v);
-            }
+        /* octets as a loop; the one or two sub-blocks of an octet are separate calls so every
+         * shift count is an immediate while the code stays small */
+        for (int oc = 0; oc < elems / 32; oc++) {
+            const uint8_t *oct = c + (size_t)oc * 64 * (size_t)bits;
+            sub_block(ty, m, arec, oct, h, oc, 0, grid, tot);
+            if (sub == 16)
+                sub_block(ty, m, arec, oct, h, oc, 1, grid, tot);
         }
         const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)h));
+        const __m512 dm =
+            KK_HAS_MIN(ty)
+                ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(h + kk_off_dmin(ty))))
+                : d;
 #pragma GCC unroll 8
         for (int i = 0; i < m; i++) {
             float da;
-            memcpy(&da, a[i] + (size_t)b * ab + (size_t)elems, 4);
-            acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(tot[i]),
-                                     _mm512_mul_ps(d, _mm512_set1_ps(da)), acc[i]);
-        }
-        if (KK_HAS_MIN(ty)) {
-            const __m512 dm =
-                _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(h + kk_off_dmin(ty))));
-#pragma GCC unroll 8
-            for (int i = 0; i < m; i++) {
-                const uint8_t *rec = a[i] + (size_t)b * ab + (size_t)elems + 4 + 4 * (size_t)ns;
+            memcpy(&da, arec[i] + (size_t)elems, 4);
+            const __m512 vda = _mm512_set1_ps(da);
+            acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(tot[i]), _mm512_mul_ps(d, vda), acc[i]);
+            if (KK_HAS_MIN(ty)) {
+                const uint8_t *bsum = arec[i] + (size_t)elems + 4 + 4 * (size_t)ns;
                 __m512i mt = _mm512_setzero_si512();
-#pragma GCC unroll 16
                 for (int s = 0; s < ns; s++) {
                     int32_t bs;
-                    memcpy(&bs, rec + 4 * s, 4);
+                    memcpy(&bs, bsum + 4 * s, 4);
                     __m512i mv = _mm512_cvtepu8_epi32(
                         _mm_loadu_si128((const __m128i *)(h + kk_off_m(ty) + 16 * (size_t)s)));
                     mt = _mm512_add_epi32(mt, _mm512_mullo_epi32(mv, _mm512_set1_epi32(bs)));
                 }
-                float da;
-                memcpy(&da, a[i] + (size_t)b * ab + (size_t)elems, 4);
-                acc[i] = _mm512_fnmadd_ps(_mm512_mul_ps(dm, _mm512_set1_ps(da)),
-                                          _mm512_cvtepi32_ps(mt), acc[i]);
+                acc[i] = _mm512_fnmadd_ps(_mm512_mul_ps(dm, vda), _mm512_cvtepi32_ps(mt), acc[i]);
             }
         }
     }
@@ -141,6 +147,8 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
         _mm512_storeu_ps(t->c + i * KK_NR, acc[i]);
 }
 
+/* Rows 1-4 and 8 have their own kernels; 5-7 run as 4 + the rest (fewer instantiations, so
+ * the file compiles in reasonable time under the sanitizers). */
 INLINE void tile_int(herd_type ty, const ktile *t)
 {
     switch (t->m) {
@@ -148,9 +156,23 @@ INLINE void tile_int(herd_type ty, const ktile *t)
     case 2: tile_body(ty, t, 2); break;
     case 3: tile_body(ty, t, 3); break;
     case 4: tile_body(ty, t, 4); break;
-    case 5: tile_body(ty, t, 5); break;
-    case 6: tile_body(ty, t, 6); break;
-    case 7: tile_body(ty, t, 7); break;
+    case 5:
+    case 6:
+    case 7: {
+        ktile lo = *t, hi = *t;
+        lo.m = 4;
+        hi.m = t->m - 4;
+        hi.a = (const uint8_t *)t->a + 4 * t->a_stride;
+        hi.c = t->c + 4 * KK_NR;
+        tile_body(ty, &lo, 4);
+        if (hi.m == 3)
+            tile_body(ty, &hi, 3);
+        else if (hi.m == 2)
+            tile_body(ty, &hi, 2);
+        else
+            tile_body(ty, &hi, 1);
+        break;
+    }
     default: tile_body(ty, t, 8); break;
     }
 }
