@@ -1,0 +1,32 @@
+/* Checking an OpenAI request body: typed fields with one-line errors naming the parameter, and
+ * the job (prompt, sampler, stops, tools, JSON mode) a completions request asks for. */
+#ifndef HERD_SERVE_REQUEST_H
+#define HERD_SERVE_REQUEST_H
+
+#include "serve/http.h"
+
+/* A bad request: the parameter at fault (NULL: the request as a whole) and the message. */
+typedef struct srv_perr {
+    const char *param;
+    char msg[400];
+} srv_perr;
+
+/* What the reply looks like, as the request chose. */
+typedef struct srv_gen {
+    bool chat, stream, include_usage, tools;
+    char forced[128]; /* tool_choice names this function: the reply is a call of it */
+} srv_gen;
+
+/* An integer in [lo, hi] / a boolean at key (absent or null: *out unchanged); false with *e set. */
+bool srv_req_integer(const json_t *b, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                     srv_perr *e);
+bool srv_req_boolean(const json_t *b, const char *key, bool *out, srv_perr *e);
+/* tools, tool_choice: *tools gets the tools to render (NULL: none); a named tool_choice (or
+ * "required" with one tool) sets g->forced. */
+bool srv_parse_tools(const json_t *b, const json_t **tools, srv_gen *g, srv_perr *e);
+/* The text a forced call starts with; the model writes the parameters object after it. */
+void srv_forced_prefix(const srv_gen *g, char *out, size_t n);
+/* Fills the job from the request; false with *e set on a bad request. */
+bool srv_parse_request(srv_server *s, const json_t *b, srv_gen *g, srv_job *j, srv_perr *e);
+
+#endif
