@@ -33,7 +33,8 @@ static bool num(const json_t *b, const char *key, double lo, double hi, double *
     return true;
 }
 
-bool srv_req_integer(const json_t *b, const char *key, int64_t lo, int64_t hi, int64_t *out, srv_perr *e)
+bool srv_req_integer(const json_t *b, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                     srv_perr *e)
 {
     const json_t *v = json_object_get(b, key);
     if (!v || json_is_null(v))
@@ -265,12 +266,13 @@ bool srv_parse_request(srv_server *s, const json_t *b, srv_gen *g, srv_job *j, s
     double temp = j->sampler.temperature, top_p = j->sampler.top_p, min_p = j->sampler.min_p;
     int64_t top_k = 0, seed = -1, max_tokens = g->chat ? -1 : 16;
     if (!num(b, "temperature", 0, 2, &temp, e) || !num(b, "top_p", 0, 1, &top_p, e) ||
-        !num(b, "min_p", 0, 1, &min_p, e) || !srv_req_integer(b, "top_k", 0, INT32_MAX, &top_k, e) ||
+        !num(b, "min_p", 0, 1, &min_p, e) ||
+        !srv_req_integer(b, "top_k", 0, INT32_MAX, &top_k, e) ||
         !srv_req_integer(b, "seed", INT64_MIN, INT64_MAX, &seed, e) ||
         !srv_req_integer(b, "max_tokens", 1, INT32_MAX, &max_tokens, e) ||
         (g->chat && !srv_req_integer(b, "max_completion_tokens", 1, INT32_MAX, &max_tokens, e)) ||
-        !srv_req_boolean(b, "stream", &g->stream, e) || !srv_req_boolean(b, "ignore_eos", &j->ignore_eos, e) ||
-        !parse_stop(b, j, e))
+        !srv_req_boolean(b, "stream", &g->stream, e) ||
+        !srv_req_boolean(b, "ignore_eos", &j->ignore_eos, e) || !parse_stop(b, j, e))
         return false;
     if (top_p <= 0)
         return fail(e, "top_p", "'top_p' must be above 0");
@@ -338,4 +340,3 @@ bool srv_parse_request(srv_server *s, const json_t *b, srv_gen *g, srv_job *j, s
     }
     return true;
 }
-
