@@ -66,6 +66,8 @@ static int cmd_main(int argc, char **argv)
         rc = cli_usage_error(CMD, "--cache-type-k/-v: only f32 is available so far");
     if (!rc && o.api_key && !*o.api_key)
         rc = cli_usage_error(CMD, "--api-key is empty");
+    if (!rc && o.port_file && herd_atomic_check(o.port_file)) /* before the model loads */
+        rc = cli_status_error(CMD, HERD_ERR_IO);
     if (!rc) {
         o.model = a.model;
         o.port = (int)port;

@@ -312,6 +312,24 @@ static void model_id(const char *path, char *out, size_t n)
     snprintf(out, n, "%.*s", (int)l, path + start);
 }
 
+/* The bound port for scripts and tests, written whole (never seen half-written) by the same
+ * rules as every other output file. */
+static herd_status write_port_file(const char *path, int port)
+{
+    char line[16];
+    int n = snprintf(line, sizeof line, "%d\n", port);
+    herd_atomic_file f;
+    herd_status st = herd_atomic_open(&f, path);
+    if (st != HERD_OK)
+        return st;
+    st = herd_atomic_write(&f, line, (size_t)n);
+    if (st != HERD_OK) {
+        herd_atomic_abort(&f);
+        return st;
+    }
+    return herd_atomic_commit(&f);
+}
+
 herd_status herd_serve(const herd_serve_opts *o)
 {
     srv_server s = {.o = *o, .created = (int64_t)time(NULL)};
@@ -384,16 +402,14 @@ herd_status herd_serve(const herd_serve_opts *o)
         fprintf(stderr, "herd serve: %s on http://%s%s%s:%d/ (%d slots of %lld tokens)\n",
                 s.model_id, v6 ? "[" : "", o->host, v6 ? "]" : "", port, o->parallel,
                 (long long)s.o.ctx);
-        if (o->port_file) {
-            FILE *f = fopen(o->port_file, "w");
-            if (f) {
-                fprintf(f, "%d\n", port);
-                fclose(f);
-            }
+        if (o->port_file)
+            st = write_port_file(o->port_file, port);
+        if (!st) {
+            int sig;
+            sigwait(&set, &sig);
+            fprintf(stderr, "herd serve: %s, stopping\n",
+                    sig == SIGINT ? "interrupted" : "terminated");
         }
-        int sig;
-        sigwait(&set, &sig);
-        fprintf(stderr, "herd serve: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");
         MHD_quiesce_daemon(d);
         srv_sched_stop(s.sched); /* running jobs end as cancelled, so waiting threads return */
         MHD_stop_daemon(d);

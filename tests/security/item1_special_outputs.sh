@@ -11,6 +11,9 @@ mkfifo "$T/fifo"
 cast "$T/fifo"; one_error "mx cast onto a FIFO" $? "$T/err" "FIFO"
 [ -p "$T/fifo" ] && ok || bad "the FIFO was replaced"
 
+timeout 20 "$HERD" serve -m "$TINY" --port 0 --port-file "$T/fifo" 2>"$T/err" </dev/null
+one_error "serve --port-file onto a FIFO" $? "$T/err" "FIFO"
+
 mkdir "$T/dir"
 timeout 60 "$HERD" logits -m "$TINY" --ids 1,2 -o "$T/dir" 2>"$T/err"
 one_error "logits -o onto a directory" $? "$T/err" "directory"
