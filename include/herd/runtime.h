@@ -75,6 +75,10 @@ typedef struct herd_gen_params {
     bool ignore_eos; /* stop tokens do not end the run */
     bool special;    /* text shows special tokens (<|eot|>, ...), stop tokens too; default hidden */
     const char *stop[HERD_MAX_STOP_STRINGS]; /* stop strings; NULL ends the list */
+    /* [n_prompt × hidden] or NULL: the input rows of prompt positions whose id is < 0 (image
+     * features, spec §11.7); other positions' rows are ignored. Such ids never reach the
+     * penalties' window. */
+    const float *prompt_embd;
 } herd_gen_params;
 void herd_gen_params_default(herd_gen_params *p); /* sampler defaults, n_predict 128 */
 

@@ -137,6 +137,11 @@ herd_status herd_chat_begin(const herd_tokenizer *tok, const char *system, herd_
 herd_status herd_chat_add_message(const herd_tokenizer *tok, const char *role, const char *content,
                                   herd_tokens *out);
 herd_status herd_chat_add_generation_prompt(const herd_tokenizer *tok, herd_tokens *out);
+/* A message with n_images image items before its text: each renders as the <|image|> id (the
+ * caller expands it into the image's block, spec §11.4); "\n\n", the images and the text are
+ * then separate pieces, as tokenizing the rendered template splits them. */
+herd_status herd_chat_add_message_images(const herd_tokenizer *tok, const char *role, int n_images,
+                                         const char *content, herd_tokens *out);
 
 #ifdef __cplusplus
 }

@@ -122,6 +122,7 @@ static bool msg_add(chat_input *in, const char *s, size_t n, bool newline)
 void chat_print_help(FILE *f)
 {
     fputs("  /help        this list\n"
+          "  /image FILE  attach a PNG or JPEG to the next message (repeat for more)\n"
           "  /clear       forget the conversation (the system prompt stays)\n"
           "  /bye         quit (also Ctrl-D, or Ctrl-C at the prompt)\n"
           "  \"\"\"          begin a multi-line message; a line ending in \"\"\" ends it\n"
@@ -165,6 +166,20 @@ chat_cmd chat_input_next(chat_input *in, const char **msg)
             return CHAT_QUIT;
         if (is_cmd(line, "/clear"))
             return CHAT_CLEAR;
+        if (is_cmd(line, "/image")) { /* the rest of the line is the file name, spaces and all */
+            char *f = (char *)line + 6;
+            while (*f == ' ' || *f == '\t')
+                f++;
+            size_t n = strlen(f);
+            while (n > 0 && (f[n - 1] == ' ' || f[n - 1] == '\t'))
+                f[--n] = 0;
+            if (!n) {
+                fprintf(stderr, "herd chat: /image needs a file: /image FILE\n");
+                continue;
+            }
+            *msg = f;
+            return CHAT_IMAGE;
+        }
         if (is_cmd(line, "/help") || is_cmd(line, "/?")) {
             chat_print_help(stdout);
             fflush(stdout);
@@ -219,10 +234,17 @@ chat_cmd chat_input_next(chat_input *in, const char **msg)
 
 /* ---- the transcript ---- */
 
+static void drop_images_from(chat_history *h, size_t at)
+{
+    while (h->n_images && h->images[h->n_images - 1].at >= at)
+        cli_image_rows_free(&h->images[--h->n_images].rms);
+}
+
 herd_status chat_history_begin(chat_history *h, const herd_tokenizer *tok, const char *system)
 {
     h->toks.n = 0;
     h->n_turns = 0;
+    drop_images_from(h, 0);
     herd_status st = herd_chat_begin(tok, system, &h->toks);
     h->start = h->toks.n;
     return st;
@@ -230,12 +252,15 @@ herd_status chat_history_begin(chat_history *h, const herd_tokenizer *tok, const
 
 void chat_history_free(chat_history *h)
 {
+    drop_images_from(h, 0);
+    free(h->images);
     herd_tokens_free(&h->toks);
     free(h->turns);
     memset(h, 0, sizeof *h);
 }
 
-herd_status chat_history_add_user(chat_history *h, const herd_tokenizer *tok, const char *text)
+herd_status chat_history_add_user(chat_history *h, const herd_tokenizer *tok, const char *text,
+                                  cli_image_rows *imgs, int n_imgs, const herd_vision_config *vc)
 {
     if (h->n_turns == h->cap_turns) {
         size_t cap = h->cap_turns ? h->cap_turns * 2 : 16;
@@ -245,13 +270,48 @@ herd_status chat_history_add_user(chat_history *h, const herd_tokenizer *tok, co
         h->turns = t;
         h->cap_turns = cap;
     }
+    if (h->n_images + (size_t)n_imgs > h->cap_images) {
+        size_t cap = (h->n_images + (size_t)n_imgs) * 2;
+        chat_image *t = realloc(h->images, cap * sizeof *t);
+        if (!t)
+            return herd_fail(HERD_ERR_NOMEM, "out of memory");
+        h->images = t;
+        h->cap_images = cap;
+    }
     size_t at = h->toks.n;
-    herd_status st = herd_chat_add_message(tok, "user", text, &h->toks);
+    herd_tokens blk = {0};
+    herd_status st = herd_chat_add_message_images(tok, "user", n_imgs, text, &blk);
     if (!st)
-        st = herd_chat_add_generation_prompt(tok, &h->toks);
+        st = herd_chat_add_generation_prompt(tok, &blk);
+    /* each <|image|> of the rendered block (text never yields one) becomes the image's block */
+    int next = 0;
+    for (size_t i = 0; i < blk.n && !st; i++) {
+        if (n_imgs == 0 || blk.ids[i] != vc->image_id || next == n_imgs) {
+            st = herd_tokens_push(&h->toks, blk.ids[i]);
+            continue;
+        }
+        const cli_image_rows *r = &imgs[next++];
+        int64_t len = herd_vision_expand(vc, r->grid_rows, r->grid_cols, NULL, 0);
+        size_t from = h->toks.n;
+        for (int64_t k = 0; k < len && !st; k++)
+            st = herd_tokens_push(&h->toks, 0);
+        if (!st)
+            herd_vision_expand(vc, r->grid_rows, r->grid_cols, h->toks.ids + from, len);
+    }
+    herd_tokens_free(&blk);
+    if (!st && next != n_imgs)
+        st = herd_fail(HERD_ERR_INTERNAL, "the template placed %d of %d images", next, n_imgs);
     if (st) {
         h->toks.n = at;
         return st;
+    }
+    /* the images' blocks in order: find them again by their <|image_start|> ids */
+    size_t p = at;
+    for (int i = 0; i < n_imgs; i++) {
+        while (h->toks.ids[p] != vc->image_start_id)
+            p++;
+        h->images[h->n_images++] = (chat_image){.at = p++, .rms = imgs[i]};
+        memset(&imgs[i], 0, sizeof imgs[i]);
     }
     h->turns[h->n_turns++] = at;
     return HERD_OK;
@@ -259,8 +319,10 @@ herd_status chat_history_add_user(chat_history *h, const herd_tokenizer *tok, co
 
 void chat_history_drop_last(chat_history *h)
 {
-    if (h->n_turns)
+    if (h->n_turns) {
         h->toks.n = h->turns[--h->n_turns];
+        drop_images_from(h, h->toks.n);
+    }
 }
 
 size_t chat_history_fit(chat_history *h, int64_t ctx, int64_t room)
@@ -276,7 +338,59 @@ size_t chat_history_fit(chat_history *h, int64_t ctx, int64_t room)
     for (size_t i = drop; i < h->n_turns; i++)
         h->turns[i - drop] = h->turns[i] - gone;
     h->n_turns -= drop;
+    size_t k = 0; /* images of the dropped turns go; the rest move with their tokens */
+    while (k < h->n_images && h->images[k].at < from)
+        cli_image_rows_free(&h->images[k++].rms);
+    for (size_t i = k; i < h->n_images; i++) {
+        h->images[i - k] = h->images[i];
+        h->images[i - k].at -= gone;
+    }
+    h->n_images -= k;
     return drop;
+}
+
+herd_status chat_history_inputs(const chat_history *h, size_t from, int64_t hidden,
+                                const herd_vision_config *vc, int32_t **ids, float **embd)
+{
+    *ids = NULL;
+    *embd = NULL;
+    size_t n = h->toks.n - from;
+    bool any = false; /* does a <|patch|> row of an image fall in [from, toks.n)? */
+    for (size_t i = 0; i < h->n_images && !any; i++)
+        any = h->images[i].at + herd_vision_expand(vc, h->images[i].rms.grid_rows,
+                                                   h->images[i].rms.grid_cols, NULL, 0) >
+              from;
+    if (!any)
+        return HERD_OK;
+    size_t bytes;
+    if (!herd_mul_size(n * (size_t)hidden, sizeof(float), &bytes))
+        return herd_fail(HERD_ERR_NOMEM, "a prompt too large for its input rows");
+    int32_t *x = herd_alloc(n * sizeof *x, "prompt ids");
+    float *e = herd_calloc(bytes, "image input rows");
+    if (!x || !e) {
+        herd_free(x);
+        herd_free(e);
+        return herd_fail(HERD_ERR_NOMEM, "out of memory for the image input rows");
+    }
+    memcpy(x, h->toks.ids + from, n * sizeof *x);
+    for (size_t i = 0; i < h->n_images; i++) {
+        const chat_image *im = &h->images[i];
+        int64_t len = herd_vision_expand(vc, im->rms.grid_rows, im->rms.grid_cols, NULL, 0);
+        int64_t r = 0; /* the feature row of the next <|patch|> of this block */
+        for (size_t p = im->at; p < im->at + (size_t)len && p < h->toks.n; p++) {
+            if (h->toks.ids[p] != vc->patch_id)
+                continue;
+            if (p >= from && r < im->rms.n_rows) {
+                x[p - from] = -1;
+                memcpy(e + (p - from) * (size_t)hidden, im->rms.rows + (size_t)(r * hidden),
+                       (size_t)hidden * sizeof(float));
+            }
+            r++;
+        }
+    }
+    *ids = x;
+    *embd = e;
+    return HERD_OK;
 }
 
 void chat_print_speed(FILE *f, const herd_gen_result *res)

@@ -1,9 +1,97 @@
 /* --image for the model commands: plan (config, decode, tiles, expanded prompt), then the
- * vision tower's features enter the model as input rows of the <|patch|> positions. */
+ * vision tower's features enter the model as input rows of the <|patch|> positions. The session
+ * form (cli_vision) loads the tower once and runs images one at a time, for chat. */
 #include "cli/cli_vision.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+herd_status cli_vision_ids(const herd_tokenizer *tok, herd_vision_config *c)
+{
+    if (!tok)
+        return HERD_OK;
+    static const char *const names[] = {
+        "<|patch|>", "<|image_start|>",      "<|image_end|>",
+        "<|image|>", "<|tile_x_separator|>", "<|tile_y_separator|>"};
+    int64_t *ids[] = {&c->patch_id, &c->image_start_id, &c->image_end_id,
+                      &c->image_id, &c->tile_x_id,      &c->tile_y_id};
+    int64_t got[6];
+    for (int i = 0; i < 6; i++)
+        if ((got[i] = herd_tokenizer_special_id(tok, names[i])) < 0)
+            return herd_fail(HERD_ERR_UNSUPPORTED,
+                             "the tokenizer has no %s: it cannot place images (not Llama 4's?)",
+                             names[i]);
+    if (got[0] != c->patch_id)
+        return herd_fail(HERD_ERR_FORMAT,
+                         "the tokenizer's <|patch|> is %lld but the model's image_token_index is "
+                         "%lld: the tokenizer is not the model's",
+                         (long long)got[0], (long long)c->patch_id);
+    for (int i = 0; i < 6; i++)
+        *ids[i] = got[i];
+    return HERD_OK;
+}
+
+herd_status cli_vision_open(const char *model, const char *mmproj, const herd_tokenizer *tok,
+                            const herd_model_opts *mo, herd_model *m, herd_context *kv,
+                            cli_vision *v)
+{
+    memset(v, 0, sizeof *v);
+    v->hidden = herd_model_config(m)->hidden;
+    herd_status st = herd_vision_config_for(model, mmproj, &v->cfg);
+    if (!st && v->cfg.text_hidden != v->hidden)
+        st = herd_fail(HERD_ERR_FORMAT,
+                       "the vision projector gives rows of %lld, the text model's hidden size "
+                       "is %lld",
+                       (long long)v->cfg.text_hidden, (long long)v->hidden);
+    if (!st)
+        st = cli_vision_ids(tok, &v->cfg);
+    herd_vision_opts vo;
+    herd_vision_opts_default(&vo);
+    vo.dtype = mo->dtype;
+    vo.aprep = mo->aprep;
+    vo.pool = herd_context_pool(kv);
+    if (!st)
+        st = herd_vision_load(model, mmproj, &vo, &v->vm);
+    if (st)
+        cli_vision_close(v);
+    return st;
+}
+
+void cli_vision_close(cli_vision *v)
+{
+    herd_vision_model_free(v->vm);
+    memset(v, 0, sizeof *v);
+}
+
+herd_status cli_vision_image(cli_vision *v, const char *path, cli_image_rows *out)
+{
+    memset(out, 0, sizeof *out);
+    herd_image img;
+    herd_image_tiles t = {0};
+    herd_status st = herd_image_load(path, &img);
+    if (st)
+        return st;
+    st = herd_image_preprocess(&img, &v->cfg.prep, &t);
+    herd_image_free(&img);
+    if (!st) {
+        out->grid_rows = t.rows;
+        out->grid_cols = t.cols;
+        out->n_rows = t.n_tiles * v->cfg.tokens_per_tile;
+        out->rows = herd_alloc((size_t)(out->n_rows * v->hidden) * sizeof(float), "image features");
+        st = out->rows ? herd_vision_encode(v->vm, t.pixels, t.n_tiles, NULL, NULL, out->rows)
+                       : HERD_ERR_NOMEM;
+    }
+    herd_image_tiles_free(&t);
+    if (st)
+        cli_image_rows_free(out);
+    return st;
+}
+
+void cli_image_rows_free(cli_image_rows *r)
+{
+    herd_free(r->rows);
+    memset(r, 0, sizeof *r);
+}
 
 int cli_images_take(const char *cmd, int *argc, char **argv, cli_images *im)
 {
@@ -42,10 +130,12 @@ void cli_images_free(cli_images *im)
     memset(im, 0, sizeof *im);
 }
 
-int cli_images_plan(const char *cmd, const char *model, const int32_t *ids, int64_t n, int64_t bos,
-                    cli_images *im)
+int cli_images_plan(const char *cmd, const char *model, const herd_tokenizer *tok,
+                    const int32_t *ids, int64_t n, int64_t bos, cli_images *im)
 {
     herd_status st = herd_vision_config_for(model, im->mmproj, &im->cfg);
+    if (!st)
+        st = cli_vision_ids(tok, &im->cfg);
     if (st)
         return cli_status_error(cmd, st);
     const herd_vision_config *c = &im->cfg;
@@ -90,11 +180,13 @@ int cli_images_plan(const char *cmd, const char *model, const int32_t *ids, int6
     return 0;
 }
 
-int cli_images_prefill(const char *cmd, const char *model, const herd_model_opts *mo, herd_model *m,
-                       herd_kv_cache *kv, cli_images *im, float *logits, bool whole, int64_t piece)
+int cli_images_inputs(const char *cmd, const char *model, const herd_model_opts *mo, herd_model *m,
+                      herd_kv_cache *kv, cli_images *im, int32_t **ids_out, float **embd_out)
 {
     const herd_vision_config *c = &im->cfg;
-    int64_t H = herd_model_config(m)->hidden, V = herd_model_config(m)->vocab;
+    int64_t H = herd_model_config(m)->hidden;
+    *ids_out = NULL;
+    *embd_out = NULL;
     if (c->text_hidden != H)
         return cli_error(cmd, 1,
                          "the vision projector gives rows of %lld, the text model's "
@@ -107,10 +199,9 @@ int cli_images_prefill(const char *cmd, const char *model, const herd_model_opts
     vo.pool = herd_context_pool(kv);
     herd_vision_model *vm = NULL;
     herd_status st = herd_vision_load(model, im->mmproj, &vo, &vm);
-    int64_t n = whole ? im->n_ids : im->n_ids - 1;
     size_t bytes;
     float *embd = NULL;
-    int32_t *ids = malloc(sizeof *ids * (size_t)(im->n_ids > 0 ? im->n_ids : 1));
+    int32_t *ids = herd_alloc(sizeof *ids * (size_t)(im->n_ids > 0 ? im->n_ids : 1), "prompt ids");
     if (!st && herd_mul_size((size_t)(im->n_ids * H), sizeof(float), &bytes))
         embd = herd_calloc(bytes, "image input rows");
     if (!st && (!embd || !ids))
@@ -145,11 +236,33 @@ int cli_images_prefill(const char *cmd, const char *model, const herd_model_opts
                  im->n == 1 ? "" : "s", (long long)rows_done, herd_now() - t0);
     for (int64_t i = 0; i < im->n_ids && !st; i++)
         ids[i] = im->ids[i] == c->patch_id ? -1 : im->ids[i];
+    herd_vision_model_free(vm);
+    if (st) {
+        herd_free(embd);
+        herd_free(ids);
+        return cli_status_error(cmd, st);
+    }
+    *ids_out = ids;
+    *embd_out = embd;
+    return 0;
+}
+
+int cli_images_prefill(const char *cmd, const char *model, const herd_model_opts *mo, herd_model *m,
+                       herd_kv_cache *kv, cli_images *im, float *logits, bool whole, int64_t piece)
+{
+    int64_t H = herd_model_config(m)->hidden, V = herd_model_config(m)->vocab;
+    int32_t *ids;
+    float *embd;
+    int rc = cli_images_inputs(cmd, model, mo, m, kv, im, &ids, &embd);
+    if (rc)
+        return rc;
+    int64_t n = whole ? im->n_ids : im->n_ids - 1;
+    herd_status st = HERD_OK;
     /* batches of the engine's forward: a row with id < 0 takes its input row from embd */
     if (piece < 1 || piece > HERD_BATCH_MAX)
         piece = HERD_BATCH_MAX;
     bool *want = logits ? malloc(sizeof *want * (size_t)piece) : NULL;
-    if (logits && !want && !st)
+    if (logits && !want)
         st = herd_fail(HERD_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; want && i < piece; i++)
         want[i] = true;
@@ -161,7 +274,6 @@ int cli_images_prefill(const char *cmd, const char *model, const herd_model_opts
     }
     free(want);
     herd_free(embd);
-    free(ids);
-    herd_vision_model_free(vm);
+    herd_free(ids);
     return st ? cli_status_error(cmd, st) : 0;
 }

@@ -47,7 +47,7 @@ static int cmd_main(int argc, char **argv)
     if (ost)
         rc = cli_status_error(cmd, ost);
     if (!rc && im.n > 0) { /* the expanded prompt replaces the ids */
-        if (!(rc = cli_images_plan(cmd, a.model, a.ids, a.n_ids, -1, &im))) {
+        if (!(rc = cli_images_plan(cmd, a.model, NULL, a.ids, a.n_ids, -1, &im))) {
             free(a.ids);
             a.ids = malloc(sizeof *a.ids * (size_t)im.n_ids);
             if (!a.ids)

@@ -134,21 +134,26 @@ static int cmd_main(int argc, char **argv)
         const int32_t *pids = prompt.ids;
         int64_t pn = (int64_t)prompt.n;
         herd_status st = HERD_OK;
-        if (im.n > 0) { /* the image prompt goes in now; generation continues from its last id */
+        int32_t *img_ids = NULL;
+        float *img_embd = NULL;
+        if (im.n > 0) { /* the expanded prompt; its <|patch|> rows are the images' features */
             herd_model *m = herd_engine_model(e);
-            int r = cli_images_plan(cmd, a.model, pids, pn, herd_model_config(m)->bos, &im);
+            int r = cli_images_plan(cmd, a.model, tok, pids, pn, herd_model_config(m)->bos, &im);
             if (!r)
-                r = cli_images_prefill(cmd, a.model, &a.engine.model, m, herd_engine_context(e),
-                                       &im, NULL, false, 0);
+                r = cli_images_inputs(cmd, a.model, &a.engine.model, m, herd_engine_context(e), &im,
+                                      &img_ids, &img_embd);
             if (r) {
                 rc = r;
                 st = HERD_ERR_ARG;
             }
-            pids = im.ids + im.n_ids - 1;
-            pn = 1;
+            pids = img_ids;
+            pn = im.n_ids;
+            g.prompt_embd = img_embd;
         }
         if (!st)
             st = herd_generate(herd_engine_context(e), 0, tok, pids, pn, &g, on_token, &s, &res);
+        herd_free(img_ids);
+        herd_free(img_embd);
         if (!s.first)
             putchar('\n');
         fflush(stdout);

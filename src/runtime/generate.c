@@ -97,8 +97,10 @@ static bool is_stop(const herd_llama4_config *c, const herd_tokenizer *tok, int3
     return tok && herd_tokenizer_is_stop(tok, id);
 }
 
-/* Feeds tokens to the sequence in batches; logits of the last one. */
-static herd_status feed(herd_context *c, int seq, const int32_t *ids, int64_t n, float *logits)
+/* Feeds tokens to the sequence in batches (ids < 0 take their row from embd, [n × hidden]);
+ * logits of the last one. */
+static herd_status feed(herd_context *c, int seq, const int32_t *ids, const float *embd,
+                        int64_t hidden, int64_t n, float *logits)
 {
     int32_t seqs[HERD_BATCH_MAX];
     for (int i = 0; i < HERD_BATCH_MAX; i++)
@@ -106,7 +108,8 @@ static herd_status feed(herd_context *c, int seq, const int32_t *ids, int64_t n,
     herd_status st = HERD_OK;
     for (int64_t d = 0; d < n && !st; d += HERD_BATCH_MAX) {
         int64_t k = n - d < HERD_BATCH_MAX ? n - d : HERD_BATCH_MAX;
-        herd_batch b = {.n = k, .token = ids + d, .seq = seqs};
+        herd_batch b = {
+            .n = k, .token = ids + d, .seq = seqs, .embd = embd ? embd + d * hidden : NULL};
         st = herd_forward(c, &b, d + k == n ? logits : NULL);
     }
     return st;
@@ -147,11 +150,12 @@ herd_status herd_generate(herd_context *c, int seq, const herd_tokenizer *tok,
         return HERD_ERR_NOMEM;
     }
     for (int64_t i = 0; i < n_prompt; i++)
-        herd_sampler_accept(s, prompt[i]);
+        if (prompt[i] >= 0)
+            herd_sampler_accept(s, prompt[i]);
     if (tok)
         herd_decoder_init(&t.dec, tok, p->special ? 0 : HERD_DECODE_SKIP_SPECIAL);
     double t0 = herd_now();
-    st = feed(c, seq, prompt, n_prompt, logits);
+    st = feed(c, seq, prompt, p->prompt_embd, cfg->hidden, n_prompt, logits);
     if (st && herd_seq_truncate(c, seq, start)) /* a long prompt failed in a later batch */
         herd_seq_clear(c, seq);
     double t1 = herd_now();

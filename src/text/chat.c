@@ -41,8 +41,10 @@ static void trim(const char **s, size_t *n)
     *n = last;
 }
 
+/* <|header_start|>role<|header_end|>\n\n[<|image|> × n_images]content<|eot|>: images before the
+ * text, as HF's template renders a content list of image items then a text item. */
 static herd_status add_block(const herd_tokenizer *tok, const char *role, const char *content,
-                             size_t n, herd_tokens *out)
+                             size_t n, int n_images, herd_tokens *out)
 {
     herd_status st = special(tok, "<|header_start|>", out);
     if (!st)
@@ -51,6 +53,14 @@ static herd_status add_block(const herd_tokenizer *tok, const char *role, const 
         st = special(tok, "<|header_end|>", out);
     if (st)
         return st;
+    if (n_images > 0) { /* "\n\n" and the text are segments of their own around the images */
+        st = herd_tokenizer_encode(tok, "\n\n", 2, 0, out);
+        for (int i = 0; i < n_images && !st; i++)
+            st = special(tok, "<|image|>", out);
+        if (!st && n)
+            st = herd_tokenizer_encode(tok, content, n, 0, out);
+        return st ? st : special(tok, "<|eot|>", out);
+    }
     /* "\n\n" and the content are one text segment, as when the rendered template is tokenized. */
     char *text = malloc(n + 2);
     if (!text)
@@ -65,7 +75,13 @@ static herd_status add_block(const herd_tokenizer *tok, const char *role, const 
 herd_status herd_chat_add_message(const herd_tokenizer *tok, const char *role, const char *content,
                                   herd_tokens *out)
 {
-    return add_block(tok, role, content, strlen(content), out);
+    return add_block(tok, role, content, strlen(content), 0, out);
+}
+
+herd_status herd_chat_add_message_images(const herd_tokenizer *tok, const char *role, int n_images,
+                                         const char *content, herd_tokens *out)
+{
+    return add_block(tok, role, content, strlen(content), n_images, out);
 }
 
 herd_status herd_chat_begin(const herd_tokenizer *tok, const char *system, herd_tokens *out)
@@ -75,7 +91,7 @@ herd_status herd_chat_begin(const herd_tokenizer *tok, const char *system, herd_
         return st;
     size_t n = strlen(system);
     trim(&system, &n);
-    return add_block(tok, "system", system, n, out);
+    return add_block(tok, "system", system, n, 0, out);
 }
 
 herd_status herd_chat_add_generation_prompt(const herd_tokenizer *tok, herd_tokens *out)
