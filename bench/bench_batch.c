@@ -105,58 +105,45 @@ static herd_status run(bench *b, long S, double *seconds)
 
 int bench_batch_main(int argc, char **argv)
 {
-    const char *cmd = "bench batch", *name = NULL, *path = NULL, *v;
+    const char *cmd = "bench batch", *name = NULL, *path = NULL, *seq_list = NULL, *type = NULL,
+               *act = "auto";
     long seqs[MAX_LIST] = {1, 2, 4, 8, 16}, prompt = 32, gen = 32, reps = 3, threads = 0;
     int n_seqs = 5;
     herd_type dtype = HERD_TYPE_BF16;
-    bool type_given = false, json = false;
-    herd_aprep aprep = HERD_APREP_AUTO;
+    bool json = false, help = false;
+    const cli_opt opts[] = {
+        {"--help", "-h", CLI_OPT_FLAG, &help, 0, 0},
+        {"--json", NULL, CLI_OPT_FLAG, &json, 0, 0},
+        {"--synthetic", NULL, CLI_OPT_STR, &name, 0, 0},
+        {"-m", NULL, CLI_OPT_STR, &path, 0, 0},
+        {"--seqs", NULL, CLI_OPT_STR, &seq_list, 0, 0},
+        {"-t", NULL, CLI_OPT_LONG, &threads, 1, 1024},
+        {"-p", NULL, CLI_OPT_LONG, &prompt, 1, 512},
+        {"-n", NULL, CLI_OPT_LONG, &gen, 1, 4096},
+        {"-r", NULL, CLI_OPT_LONG, &reps, 1, 100},
+        {"--type", "--dtype", CLI_OPT_STR, &type, 0, 0},
+        {"--act", NULL, CLI_OPT_STR, &act, 0, 0},
+        {NULL, NULL, 0, NULL, 0, 0},
+    };
     for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        if (cli_is_help(o)) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(o, "--json") == 0) {
-            json = true;
-        } else if (strcmp(o, "--synthetic") == 0) {
-            if (!(name = cli_value(cmd, argc, argv, &i)))
-                return 2;
-        } else if (strcmp(o, "-m") == 0) {
-            if (!(path = cli_value(cmd, argc, argv, &i)))
-                return 2;
-        } else if (strcmp(o, "--seqs") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)) || !parse_list(cmd, v, seqs, &n_seqs))
-                return 2;
-        } else if (strcmp(o, "-t") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)) ||
-                !cli_parse_long(cmd, o, v, 1, 1024, &threads))
-                return 2;
-        } else if (strcmp(o, "-p") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)) ||
-                !cli_parse_long(cmd, o, v, 1, 512, &prompt))
-                return 2;
-        } else if (strcmp(o, "-n") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)) || !cli_parse_long(cmd, o, v, 1, 4096, &gen))
-                return 2;
-        } else if (strcmp(o, "-r") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)) || !cli_parse_long(cmd, o, v, 1, 100, &reps))
-                return 2;
-        } else if (strcmp(o, "--type") == 0 || strcmp(o, "--dtype") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)))
-                return 2;
-            if (!herd_type_parse(v, &dtype))
-                return cli_usage_error(cmd, "%s: unknown type '%s'", o, v);
-            type_given = true;
-        } else if (strcmp(o, "--act") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)))
-                return 2;
-            if (strcmp(v, "auto") && strcmp(v, "f32"))
-                return cli_usage_error(cmd, "--act: '%s' is not auto or f32", v);
-            aprep = strcmp(v, "auto") == 0 ? HERD_APREP_AUTO : HERD_APREP_EXACT;
-        } else {
-            return cli_usage_error(cmd, "unknown option '%s'", o);
-        }
+        int r = cli_opt_take(cmd, argc, argv, &i, opts);
+        if (r == 0)
+            return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+        if (r < 0)
+            return 2;
     }
+    if (help) {
+        usage(stdout);
+        return 0;
+    }
+    if (seq_list && !parse_list(cmd, seq_list, seqs, &n_seqs))
+        return 2;
+    if (type && !herd_type_parse(type, &dtype))
+        return cli_usage_error(cmd, "--type: unknown type '%s'", type);
+    bool type_given = type != NULL;
+    if (strcmp(act, "auto") && strcmp(act, "f32"))
+        return cli_usage_error(cmd, "--act: '%s' is not auto or f32", act);
+    herd_aprep aprep = strcmp(act, "auto") == 0 ? HERD_APREP_AUTO : HERD_APREP_EXACT;
     if (!name == !path)
         return cli_usage_error(cmd, "give -m MODEL or --synthetic NAME (scout, l4-3.7b or tiny)");
     if (!threads)

@@ -331,71 +331,49 @@ static bool parse_threads(const char *cmd, const char *v, int *t, int *n)
 
 int bench_model_main(int argc, char **argv)
 {
-    const char *cmd = "bench model", *name = NULL, *path = NULL, *v, *gguf_out = NULL,
-               *policy = NULL, *tokenizer = NULL;
+    const char *cmd = "bench model", *name = NULL, *path = NULL, *gguf_out = NULL, *policy = NULL,
+               *tokenizer = NULL, *thread_list = NULL, *type = NULL, *act = "auto";
     long layers = 0, prompt = 512, gen = 128, reps = 3;
     int threads[16], nthreads = 0;
     herd_type dtype = HERD_TYPE_BF16;
-    bool type_given = false;
-    herd_aprep aprep = HERD_APREP_AUTO;
-    bool ops = false, json = false;
+    bool ops = false, json = false, help = false;
+    const cli_opt opts[] = {
+        {"--help", "-h", CLI_OPT_FLAG, &help, 0, 0},
+        {"--ops", NULL, CLI_OPT_FLAG, &ops, 0, 0},
+        {"--json", NULL, CLI_OPT_FLAG, &json, 0, 0},
+        {"--synthetic", NULL, CLI_OPT_STR, &name, 0, 0},
+        {"-m", NULL, CLI_OPT_STR, &path, 0, 0},
+        {"--write-gguf", NULL, CLI_OPT_STR, &gguf_out, 0, 0},
+        {"--tokenizer", NULL, CLI_OPT_STR, &tokenizer, 0, 0},
+        {"--policy", NULL, CLI_OPT_STR, &policy, 0, 0},
+        {"--layers", NULL, CLI_OPT_LONG, &layers, 1, 4096},
+        {"-p", "--prompt", CLI_OPT_LONG, &prompt, 1, 65536},
+        {"-n", "--gen", CLI_OPT_LONG, &gen, 1, 65536},
+        {"-r", NULL, CLI_OPT_LONG, &reps, 1, 1000},
+        {"-t", NULL, CLI_OPT_STR, &thread_list, 0, 0},
+        {"--dtype", "--type", CLI_OPT_STR, &type, 0, 0},
+        {"--act", NULL, CLI_OPT_STR, &act, 0, 0},
+        {NULL, NULL, 0, NULL, 0, 0},
+    };
     for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        if (cli_is_help(o)) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(o, "--ops") == 0) {
-            ops = true;
-        } else if (strcmp(o, "--json") == 0) {
-            json = true;
-        } else if (strcmp(o, "--synthetic") == 0) {
-            if (!(name = cli_value(cmd, argc, argv, &i)))
-                return 2;
-        } else if (strcmp(o, "-m") == 0) {
-            if (!(path = cli_value(cmd, argc, argv, &i)))
-                return 2;
-        } else if (strcmp(o, "--write-gguf") == 0) {
-            if (!(gguf_out = cli_value(cmd, argc, argv, &i)))
-                return 2;
-        } else if (strcmp(o, "--tokenizer") == 0) {
-            if (!(tokenizer = cli_value(cmd, argc, argv, &i)))
-                return 2;
-        } else if (strcmp(o, "--policy") == 0) {
-            if (!(policy = cli_value(cmd, argc, argv, &i)))
-                return 2;
-        } else if (strcmp(o, "--layers") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)) ||
-                !cli_parse_long(cmd, o, v, 1, 4096, &layers))
-                return 2;
-        } else if (strcmp(o, "-p") == 0 || strcmp(o, "--prompt") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)) ||
-                !cli_parse_long(cmd, o, v, 1, 65536, &prompt))
-                return 2;
-        } else if (strcmp(o, "-n") == 0 || strcmp(o, "--gen") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)) || !cli_parse_long(cmd, o, v, 1, 65536, &gen))
-                return 2;
-        } else if (strcmp(o, "-r") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)) || !cli_parse_long(cmd, o, v, 1, 1000, &reps))
-                return 2;
-        } else if (strcmp(o, "-t") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)) || !parse_threads(cmd, v, threads, &nthreads))
-                return 2;
-        } else if (strcmp(o, "--dtype") == 0 || strcmp(o, "--type") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)))
-                return 2;
-            if (!herd_type_parse(v, &dtype))
-                return cli_usage_error(cmd, "%s: unknown type '%s'", o, v);
-            type_given = true;
-        } else if (strcmp(o, "--act") == 0) {
-            if (!(v = cli_value(cmd, argc, argv, &i)))
-                return 2;
-            if (strcmp(v, "auto") && strcmp(v, "f32"))
-                return cli_usage_error(cmd, "--act: '%s' is not auto or f32", v);
-            aprep = strcmp(v, "auto") == 0 ? HERD_APREP_AUTO : HERD_APREP_EXACT;
-        } else {
-            return cli_usage_error(cmd, "unknown option '%s'", o);
-        }
+        int r = cli_opt_take(cmd, argc, argv, &i, opts);
+        if (r == 0)
+            return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+        if (r < 0)
+            return 2;
     }
+    if (help) {
+        usage(stdout);
+        return 0;
+    }
+    if (thread_list && !parse_threads(cmd, thread_list, threads, &nthreads))
+        return 2;
+    if (type && !herd_type_parse(type, &dtype))
+        return cli_usage_error(cmd, "--dtype: unknown type '%s'", type);
+    bool type_given = type != NULL;
+    if (strcmp(act, "auto") && strcmp(act, "f32"))
+        return cli_usage_error(cmd, "--act: '%s' is not auto or f32", act);
+    herd_aprep aprep = strcmp(act, "auto") == 0 ? HERD_APREP_AUTO : HERD_APREP_EXACT;
     const preset *p = NULL;
     for (size_t i = 0; name && i < sizeof presets / sizeof presets[0]; i++)
         if (strcmp(name, presets[i].name) == 0)

@@ -15,15 +15,13 @@ static json_t *reply_calls(const srv_gen *g, const srv_job *j, size_t *content_l
     *content_len = j->len;
     if (!g->tools)
         return NULL;
-    if (!g->forced[0])
+    if (!g->call_prefix[0])
         return srv_parse_tool_calls(j->text, j->len, j->python_start, content_len);
-    char pre[200];
-    srv_forced_prefix(g, pre, sizeof pre);
-    size_t n = strlen(pre) + j->len + 2;
+    size_t n = strlen(g->call_prefix) + j->len + 2;
     char *t = malloc(n);
     if (!t)
         return NULL;
-    snprintf(t, n, "%s%s}", pre, j->text);
+    snprintf(t, n, "%s%s}", g->call_prefix, j->text);
     json_t *c = srv_parse_tool_calls(t, strlen(t), -1, content_len);
     *content_len = 0;
     free(t);
@@ -129,6 +127,8 @@ static enum MHD_Result whole_reply(srv_conn *c, const srv_gen *g, srv_job *j, co
 }
 
 /* ---- streaming ------------------------------------------------------------------------------- */
+enum { SRV_STREAM_CALLS = 16 };
+
 typedef struct stream {
     srv_server *srv;
     srv_job *job;
@@ -138,6 +138,14 @@ typedef struct stream {
     int64_t created;
     size_t sent;
     int phase; /* 0 role chunk next, 1 content, 2 over */
+    /* tool calls: the held text from scan_from may start a call; once one is sure (committed)
+     * the text from call_at is sent as tool_calls deltas, never as content */
+    size_t scan_from, call_at;
+    bool committed;
+    int calls_sent;
+    size_t args_sent[SRV_STREAM_CALLS];
+    char call_id[SRV_STREAM_CALLS][48];
+    srv_pcall pc[SRV_STREAM_CALLS];
     char *out;
     size_t n, off, cap;
 } stream;
@@ -190,16 +198,16 @@ static void emit_text(stream *st, const char *s, size_t n)
     emit_chunk(st, st->g.chat ? json_pack("{s:o}", "content", jstr(s, n)) : jstr(s, n), NULL);
 }
 
-/* Where content must pause while a tool call may be starting: <|python_start|>, or a '[' or
- * '{' that begins a line. */
-static size_t tool_hold(const srv_job *j, size_t upto)
+/* Where content must pause while a tool call may be starting, looking from `from`:
+ * <|python_start|>, or a '[' or '{' that begins a line. */
+static size_t tool_hold(const srv_job *j, size_t from, size_t upto)
 {
-    if (j->python_start >= 0 && (size_t)j->python_start < upto)
+    if (j->python_start >= (int64_t)from && (size_t)j->python_start < upto)
         upto = (size_t)j->python_start;
     bool line_start = true;
     for (size_t i = 0; i < upto; i++) {
         char ch = j->text[i];
-        if (line_start && (ch == '[' || ch == '{'))
+        if (i >= from && line_start && (ch == '[' || ch == '{'))
             return i;
         if (ch == '\n')
             line_start = true;
@@ -207,6 +215,80 @@ static size_t tool_hold(const srv_job *j, size_t upto)
             line_start = false;
     }
     return upto;
+}
+
+/* Sends what is new of the calls parsed so far: a call's id, type and name once, then each
+ * new piece of its arguments. */
+static void emit_calls(stream *st, int n)
+{
+    for (int i = 0; i < n && i < SRV_STREAM_CALLS; i++) {
+        srv_pcall *c = &st->pc[i];
+        if (i == st->calls_sent) {
+            srv_make_id("call_", st->call_id[i], sizeof st->call_id[i]);
+            json_t *x = json_pack("{s:i,s:s,s:s,s:{s:s,s:s}}", "index", i, "id", st->call_id[i],
+                                  "type", "function", "function", "name", c->name, "arguments", "");
+            emit_chunk(st, json_pack("{s:[o]}", "tool_calls", x), NULL);
+            st->args_sent[i] = 0;
+            st->calls_sent++;
+        }
+        if (c->args_len > st->args_sent[i]) {
+            json_t *x = json_pack("{s:i,s:{s:o}}", "index", i, "function", "arguments",
+                                  jstr(c->args + st->args_sent[i], c->args_len - st->args_sent[i]));
+            emit_chunk(st, json_pack("{s:[o]}", "tool_calls", x), NULL);
+            st->args_sent[i] = c->args_len;
+        }
+    }
+}
+
+/* Parses the committed call text (for a forced call: the prompt's prefix, then the reply, and
+ * at the end the call object's closing brace) and sends what is new. */
+static int stream_calls(stream *st, const srv_job *j, size_t upto, bool final)
+{
+    const char *pre = st->g.call_prefix;
+    size_t np = strlen(pre), n = np + (upto - st->call_at) + 1;
+    char *t = malloc(n + 1);
+    if (!t)
+        return 0;
+    memcpy(t, pre, np);
+    memcpy(t + np, j->text + st->call_at, upto - st->call_at);
+    n = np + (upto - st->call_at);
+    if (final && np)
+        t[n++] = '}';
+    int calls = srv_stream_calls(t, n, final, st->pc, SRV_STREAM_CALLS);
+    free(t);
+    if (calls > 0)
+        emit_calls(st, calls);
+    return calls;
+}
+
+/* Content up to where a call may start; commits to a call once the held text surely is one. */
+static void stream_tools(stream *st, const srv_job *j)
+{
+    if (st->committed) {
+        stream_calls(st, j, j->visible, false);
+        return;
+    }
+    for (;;) {
+        size_t h = tool_hold(j, st->scan_from, j->visible), e = h;
+        while (e > st->sent && (j->text[e - 1] == ' ' || j->text[e - 1] == '\n' ||
+                                j->text[e - 1] == '\t' || j->text[e - 1] == '\r'))
+            e--; /* the space before a call is not content */
+        if (e > st->sent) {
+            emit_text(st, j->text + st->sent, e - st->sent);
+            st->sent = e;
+        }
+        if (h >= j->visible)
+            return;
+        st->call_at = h;
+        int r = stream_calls(st, j, j->visible, false);
+        if (r > 0) {
+            st->committed = true;
+            return;
+        }
+        if (r == 0)
+            return;
+        st->scan_from = h + 1; /* not a call: text after all; look further on */
+    }
 }
 
 static void emit_end(stream *st, srv_job *j)
@@ -218,23 +300,39 @@ static void emit_end(stream *st, srv_job *j)
         emit_raw(st, "data: [DONE]\n\n", 14);
         return;
     }
-    size_t content_len;
-    json_t *calls = reply_calls(&st->g, j, &content_len);
-    if (calls) {
-        if (content_len < st->sent) { /* the call began in text already sent */
+    bool called = false;
+    if (st->committed) {
+        called = stream_calls(st, j, j->len, true) > 0 || st->calls_sent > 0;
+    } else {
+        size_t content_len;
+        json_t *calls = reply_calls(&st->g, j, &content_len);
+        if (calls && content_len < st->sent) { /* the call began in text already sent */
             json_decref(calls);
             calls = NULL;
-            content_len = j->len;
         }
+        if (!calls)
+            content_len = j->len;
+        if (content_len > st->sent)
+            emit_text(st, j->text + st->sent, content_len - st->sent);
+        st->sent = j->len;
+        size_t i;
+        json_t *c;
+        json_array_foreach(calls, i, c)
+        {
+            if (i >= SRV_STREAM_CALLS)
+                break;
+            const char *a = json_string_value(json_object_get(c, "arguments"));
+            snprintf(st->pc[i].name, sizeof st->pc[i].name, "%s",
+                     json_string_value(json_object_get(c, "name")));
+            free(st->pc[i].args);
+            st->pc[i].args = strdup(a);
+            st->pc[i].args_len = st->pc[i].args ? strlen(a) : 0;
+        }
+        emit_calls(st, (int)json_array_size(calls));
+        called = calls != NULL;
+        json_decref(calls);
     }
-    if (content_len > st->sent)
-        emit_text(st, j->text + st->sent, content_len - st->sent);
-    st->sent = j->len;
-    if (calls)
-        emit_chunk(st, json_pack("{s:o}", "tool_calls", openai_calls(calls, true)), NULL);
-    emit_chunk(st, st->g.chat ? json_object() : json_string(""),
-               finish_name(j->finish, calls != NULL));
-    json_decref(calls);
+    emit_chunk(st, st->g.chat ? json_object() : json_string(""), finish_name(j->finish, called));
     if (st->g.include_usage) {
         json_t *r = envelope(st->srv, st->id, st->created,
                              st->g.chat ? "chat.completion.chunk" : "text_completion");
@@ -258,13 +356,18 @@ static bool produce(stream *st)
     }
     pthread_mutex_lock(&j->mu);
     for (;;) {
-        size_t upto = st->g.forced[0] ? 0 : st->g.tools ? tool_hold(j, j->visible) : j->visible;
         if (j->finish) {
             emit_end(st, j);
             st->phase = 2;
             break;
         }
-        if (upto > st->sent) {
+        if (st->g.tools) {
+            size_t n = st->n;
+            stream_tools(st, j);
+            if (st->n > n)
+                break;
+        } else if (j->visible > st->sent) {
+            size_t upto = j->visible;
             emit_text(st, j->text + st->sent, upto - st->sent);
             st->sent = upto;
             break;
@@ -313,6 +416,7 @@ static void stream_free(void *cls)
         srv_sched_poke(st->srv->sched);
     }
     srv_job_release(st->job);
+    srv_pcalls_free(st->pc, SRV_STREAM_CALLS);
     free(st->out);
     free(st);
 }
@@ -360,6 +464,7 @@ enum MHD_Result srv_chat_completions(srv_conn *c, json_t *body, bool chat)
             return MHD_NO;
         }
         *st = (stream){.srv = s, .job = j, .fd = c->fd, .g = g, .created = created};
+        st->committed = g.call_prefix[0] != 0; /* the prompt began the call */
         memcpy(st->id, id, sizeof id);
         struct MHD_Response *r =
             MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_free);
@@ -478,7 +583,7 @@ enum MHD_Result srv_apply_template(srv_conn *c, json_t *body)
     srv_gen g = {.chat = true};
     srv_perr e = {0};
     char err[400];
-    if (!srv_parse_tools(body, &tools, &g, &e))
+    if (!srv_parse_tools(body, &tools, &g, NULL, &e))
         return srv_reply_error(c, 400, "invalid_request_error", e.param, NULL, "%s", e.msg);
     herd_tokens t = {0};
     if (srv_render_chat(c->srv->tok, json_object_get(body, "messages"), tools, &t, err,

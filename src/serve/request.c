@@ -149,9 +149,15 @@ static bool parse_stop(const json_t *b, srv_job *j, srv_perr *e)
                       SRV_MAX_STOP);
 }
 
-/* tools, tool_choice: *tools gets the tools to render (NULL: none); a named tool_choice (or
- * "required" with one tool) sets g->forced. */
-bool srv_parse_tools(const json_t *b, const json_t **tools, srv_gen *g, srv_perr *e)
+static const char *tool_name(const json_t *tool)
+{
+    return json_string_value(json_object_get(json_object_get(tool, "function"), "name"));
+}
+
+/* tools, tool_choice: *tools gets the tools to render (NULL: none); "required" or a named
+ * function sets g->call_prefix and, with j (NULL: only checked), the job's choices when the
+ * model is to pick one of several tools. */
+bool srv_parse_tools(const json_t *b, const json_t **tools, srv_gen *g, srv_job *j, srv_perr *e)
 {
     bool *use = &g->tools;
     const json_t *t = json_object_get(b, "tools"), *choice = json_object_get(b, "tool_choice");
@@ -162,56 +168,76 @@ bool srv_parse_tools(const json_t *b, const json_t **tools, srv_gen *g, srv_perr
     if (json_is_string(choice) && strcmp(json_string_value(choice), "none") &&
         strcmp(json_string_value(choice), "auto") && strcmp(json_string_value(choice), "required"))
         return fail(e, "tool_choice", "'tool_choice' must be none, auto, required or an object");
-    if (!t || json_is_null(t))
+    bool required = json_is_string(choice) && !strcmp(json_string_value(choice), "required");
+    const char *name = tool_name(choice);
+    if (json_is_object(choice) && !name)
+        return fail(e, "tool_choice",
+                    "tool_choice must be {\"type\": \"function\", \"function\": "
+                    "{\"name\": ...}}");
+    if (!t || json_is_null(t)) {
+        if (required || name)
+            return fail(e, "tool_choice", "tool_choice asks for a call, but there are no tools");
         return true;
+    }
     if (!json_is_array(t))
         return fail(e, "tools", "'tools' must be an array");
     size_t i;
     const json_t *x;
     json_array_foreach(t, i, x)
     {
-        const json_t *f = json_object_get(x, "function");
         const char *type = json_string_value(json_object_get(x, "type"));
-        if (!json_is_object(x) || !type || strcmp(type, "function") ||
-            !json_is_string(json_object_get(f, "name")))
+        if (!json_is_object(x) || !type || strcmp(type, "function") || !tool_name(x))
             return fail(e, "tools",
                         "tools[%zu] must be {\"type\": \"function\", \"function\": "
                         "{\"name\": ...}}",
                         i);
-        const json_t *p = json_object_get(f, "parameters");
+        const json_t *p = json_object_get(json_object_get(x, "function"), "parameters");
         if (p && !json_is_object(p))
             return fail(e, "tools", "tools[%zu].function.parameters must be an object", i);
+        /* a forced call spells the name inside a JSON string the model continues */
+        if ((required || name) &&
+            (!*tool_name(x) || strlen(tool_name(x)) > 100 || strpbrk(tool_name(x), "\"\\")))
+            return fail(e, "tools",
+                        "tools[%zu]: a name of 1 to 100 bytes without quotes or "
+                        "backslashes is needed for tool_choice",
+                        i);
     }
     if (json_is_string(choice) && !strcmp(json_string_value(choice), "none"))
         return true;
     *tools = json_array_size(t) ? t : NULL;
     *use = *tools != NULL;
-    const char *name =
-        json_string_value(json_object_get(json_object_get(choice, "function"), "name"));
-    if (json_is_object(choice) && !name)
-        return fail(e, "tool_choice",
-                    "tool_choice must be {\"type\": \"function\", \"function\": "
-                    "{\"name\": ...}}");
-    if (json_is_string(choice) && !strcmp(json_string_value(choice), "required") &&
-        json_array_size(t) == 1)
-        name = json_string_value(
-            json_object_get(json_object_get(json_array_get(t, 0), "function"), "name"));
-    if (!name)
+    if (required && !*use)
+        return fail(e, "tool_choice", "tool_choice \"required\" needs at least one tool");
+    if (required && json_array_size(t) == 1)
+        name = tool_name(json_array_get(t, 0));
+    if (name) {
+        bool known = false;
+        json_array_foreach(t, i, x) known |= !strcmp(name, tool_name(x));
+        if (!known)
+            return fail(e, "tool_choice", "tool_choice names '%.60s', which is not among the tools",
+                        name);
+        snprintf(g->call_prefix, sizeof g->call_prefix,
+                 "{\"name\": \"%s\", \"parameters\": ", name);
         return true;
-    bool known = false;
-    json_array_foreach(t, i, x) known |=
-        !strcmp(name, json_string_value(json_object_get(json_object_get(x, "function"), "name")));
-    if (!known || strlen(name) >= sizeof g->forced || strpbrk(name, "\"\\"))
-        return fail(e, "tool_choice", "tool_choice names '%.60s', which is not among the tools",
-                    name);
-    snprintf(g->forced, sizeof g->forced, "%s", name);
+    }
+    if (!required)
+        return true;
+    /* "required" among several: the prompt ends with {"name": " and the model's next bytes
+     * must spell one of NAME", "parameters":  */
+    snprintf(g->call_prefix, sizeof g->call_prefix, "{\"name\": \"");
+    if (!j)
+        return true;
+    j->choices = calloc(json_array_size(t), sizeof *j->choices);
+    if (!j->choices)
+        return fail(e, NULL, "out of memory");
+    json_array_foreach(t, i, x)
+    {
+        char c[160];
+        snprintf(c, sizeof c, "%s\", \"parameters\": ", tool_name(x));
+        if (!(j->choices[j->n_choices++] = strdup(c)))
+            return fail(e, NULL, "out of memory");
+    }
     return true;
-}
-
-/* The text a forced call starts with; the model writes the parameters object after it. */
-void srv_forced_prefix(const srv_gen *g, char *out, size_t n)
-{
-    snprintf(out, n, "{\"name\": \"%s\", \"parameters\": ", g->forced);
 }
 
 /* The completions prompt: a string, a list of one string, or a list of token ids. */
@@ -321,19 +347,18 @@ bool srv_parse_request(srv_server *s, const json_t *b, srv_gen *g, srv_job *j, s
     if (g->chat) {
         const json_t *tools;
         char err[400];
-        if (!srv_parse_tools(b, &tools, g, e))
+        if (!srv_parse_tools(b, &tools, g, j, e))
             return false;
         if (j->json_mode && g->tools)
             return fail(e, "response_format", "JSON mode and tools cannot be combined");
         if (srv_render_chat(s->tok, json_object_get(b, "messages"), tools, &j->prompt, err,
                             sizeof err))
             return fail(e, "messages", "%s", err);
-        if (g->forced[0]) { /* the reply starts as a call of the named function */
-            char pre[200];
-            srv_forced_prefix(g, pre, sizeof pre);
-            if (herd_tokenizer_encode(s->tok, pre, strlen(pre), 0, &j->prompt))
+        if (g->call_prefix[0]) { /* the reply is a call: the prompt starts it */
+            if (herd_tokenizer_encode(s->tok, g->call_prefix, strlen(g->call_prefix), 0,
+                                      &j->prompt))
                 return fail(e, NULL, "%s", herd_last_error());
-            j->json_mode = true;
+            j->json_mode = true; /* the parameters object (after the choice, if any) */
         }
     } else if (!completion_prompt(s, b, &j->prompt, e)) {
         return false;

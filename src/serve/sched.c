@@ -29,6 +29,9 @@ typedef struct srv_slot {
     herd_sampler *smp;
     herd_decoder dec;
     srv_jstate js;
+    bool choosing;    /* the reply is still spelling one of the job's choices */
+    char chosen[160]; /* its bytes so far */
+    size_t n_chosen;
     double last_used;
 } srv_slot;
 
@@ -85,6 +88,9 @@ void srv_job_release(srv_job *j)
     herd_tokens_free(&j->prompt);
     for (int i = 0; i < j->n_stop; i++)
         free(j->stop[i]);
+    for (int i = 0; i < j->n_choices; i++)
+        free(j->choices[i]);
+    free(j->choices);
     free(j->text);
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->cv);
@@ -233,6 +239,8 @@ static void start(srv_sched *s, srv_slot *sl, srv_job *j, srv_slot *holder, size
     sl->decoding = false;
     herd_decoder_init(&sl->dec, s->tok, HERD_DECODE_SKIP_SPECIAL);
     srv_jstate_init(&sl->js);
+    sl->choosing = j->n_choices > 0;
+    sl->n_chosen = 0;
     j->cached_tokens = (int64_t)reuse;
     s->busy++;
     s->n_requests++;
@@ -253,12 +261,60 @@ static void start(srv_sched *s, srv_slot *sl, srv_job *j, srv_slot *holder, size
     }
 }
 
+/* While the reply spells one of the job's choices: only tokens whose bytes continue one. False
+ * when none does. */
+static bool choice_mask(srv_sched *s, srv_slot *sl, float *logits)
+{
+    const srv_job *j = sl->job;
+    const char *live[64];
+    size_t live_len[64];
+    int n = 0;
+    for (int c = 0; c < j->n_choices && n < 64; c++) {
+        size_t l = strlen(j->choices[c]);
+        if (l > sl->n_chosen && !memcmp(j->choices[c], sl->chosen, sl->n_chosen))
+            live[n] = j->choices[c] + sl->n_chosen, live_len[n++] = l - sl->n_chosen;
+    }
+    bool any = false;
+    for (int64_t t = 0; t < s->tok_vocab; t++) {
+        size_t l = 0;
+        const uint8_t *b = herd_tokenizer_token_bytes(s->tok, (int32_t)t, &l);
+        bool ok = false;
+        for (int c = 0; b && l && !ok && c < n; c++)
+            ok = l <= live_len[c] && !memcmp(live[c], b, l);
+        if (!ok)
+            logits[t] = -INFINITY;
+        any |= ok;
+    }
+    return any;
+}
+
+/* Adds token t's bytes to what the choice phase spelled; ends the phase on a whole choice. */
+static void choice_advance(srv_sched *s, srv_slot *sl, int32_t t)
+{
+    size_t l = 0;
+    const uint8_t *b = herd_tokenizer_token_bytes(s->tok, t, &l);
+    if (!b || sl->n_chosen + l >= sizeof sl->chosen)
+        return;
+    memcpy(sl->chosen + sl->n_chosen, b, l);
+    sl->n_chosen += l;
+    for (int c = 0; c < sl->job->n_choices; c++)
+        if (strlen(sl->job->choices[c]) == sl->n_chosen &&
+            !memcmp(sl->job->choices[c], sl->chosen, sl->n_chosen))
+            sl->choosing = false;
+}
+
 /* Samples from logits (this slot's row) for the slot's job and hands the token to the client. */
 static void take_token(srv_sched *s, srv_slot *sl, float *logits)
 {
     srv_job *j = sl->job;
     int64_t left = j->max_tokens - j->n_generated, room = s->o.ctx - (int64_t)sl->cached.n;
-    if (j->json_mode && !srv_jmask_apply(s->jm, &sl->js, left < room ? left : room, logits)) {
+    bool choosing = sl->choosing;
+    if (choosing && !choice_mask(s, sl, logits)) {
+        finish(s, sl, SRV_FINISH_ERROR, "tool_choice: no token can continue a tool's name");
+        return;
+    }
+    if (!choosing && j->json_mode &&
+        !srv_jmask_apply(s->jm, &sl->js, left < room ? left : room, logits)) {
         finish(s, sl, SRV_FINISH_ERROR, "JSON mode: no token can continue the output");
         return;
     }
@@ -268,7 +324,9 @@ static void take_token(srv_sched *s, srv_slot *sl, float *logits)
     int32_t t = herd_sample(sl->smp, logits);
     bool stop_token = !j->ignore_eos && herd_tokenizer_is_stop(s->tok, t);
     herd_sampler_accept(sl->smp, t);
-    if (j->json_mode && !stop_token)
+    if (choosing)
+        choice_advance(s, sl, t);
+    else if (j->json_mode && !stop_token)
         srv_jmask_advance(s->jm, &sl->js, t);
     const char *text = "";
     size_t n = 0;

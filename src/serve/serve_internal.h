@@ -30,6 +30,10 @@ typedef struct srv_job {
     int n_stop;
     bool json_mode;
     bool ignore_eos; /* stop tokens do not end the reply (benchmarks; llama.cpp's field) */
+    /* tool_choice "required" among several tools: the reply must start with one of these
+     * (NAME", "parameters": ), then the JSON-mode object */
+    char **choices;
+    int n_choices;
 
     /* output, under mu; the HTTP side waits on cv */
     pthread_mutex_t mu;
@@ -88,6 +92,21 @@ herd_status srv_render_chat(const herd_tokenizer *tok, const json_t *messages, c
  * the length of the content before the call. */
 json_t *srv_parse_tool_calls(const char *text, size_t len, int64_t python_start,
                              size_t *content_len);
+
+/* Calls as far as a reply has written them, for streaming: text starts where a call may (after
+ * <|python_start|>, or a line starting with '[' or '{'). Each call gets its name once whole and
+ * args, the arguments JSON written so far (a prefix of the final one; pythonic arguments in
+ * compact JSON, JSON-form ones as the model wrote them); final: the text is over. Returns how
+ * many calls have a name (out[] refilled, the caller zeroes it once and frees it with
+ * srv_pcalls_free), 0 while the text may still become a call, -1 when it cannot be one. */
+typedef struct srv_pcall {
+    char name[128];
+    char *args; /* malloc'd, NUL-terminated */
+    size_t args_len;
+    bool closed; /* the arguments are whole */
+} srv_pcall;
+int srv_stream_calls(const char *text, size_t len, bool final, srv_pcall *out, int max);
+void srv_pcalls_free(srv_pcall *c, int n);
 
 /* ---- JSON mode ------------------------------------------------------------------------------
  * A byte-level JSON automaton run over the tokens' bytes: which tokens may come next so that the

@@ -318,3 +318,299 @@ json_t *srv_parse_tool_calls(const char *text, size_t len, int64_t python_start,
     }
     return NULL;
 }
+
+/* ---- calls as far as they are written (streaming) ---------------------------------------------
+ * The stream sends a call's name once it is whole and its arguments in pieces whose
+ * concatenation is the arguments JSON: pythonic arguments are rebuilt pair by pair in the
+ * compact form the whole-reply parser gives; JSON-form arguments are the model's own bytes of
+ * the parameters object. Every piece only ever grows, so what was sent stays a prefix. */
+static bool args_add(srv_pcall *c, const char *s, size_t n)
+{
+    char *a = realloc(c->args, c->args_len + n + 1);
+    if (!a)
+        return false;
+    memcpy(a + c->args_len, s, n);
+    c->args = a;
+    c->args_len += n;
+    a[c->args_len] = 0;
+    return true;
+}
+
+static bool set_name(srv_pcall *c, const char *s, size_t n)
+{
+    if (!n || n >= sizeof c->name)
+        return false;
+    memcpy(c->name, s, n);
+    c->name[n] = 0;
+    return true;
+}
+
+/* A pair "k=v" of a pythonic call, complete when a ',' or ')' follows (or the text is over):
+ * 1 added, 0 not yet written, -1 not a pair. */
+static int py_pair(pp *p, srv_pcall *c, bool final)
+{
+    ws(p);
+    size_t k = p->i;
+    while (p->i < p->n && (isalnum((unsigned char)p->s[p->i]) || p->s[p->i] == '_'))
+        p->i++;
+    size_t kl = p->i - k;
+    if (p->i == p->n)
+        return 0;
+    if (!kl || !eat(p, '='))
+        return -1;
+    p->depth = 0;
+    json_t *v = py_value(p);
+    if (!v)
+        return p->i >= p->n ? 0 : -1;
+    ws(p);
+    bool delim = p->i < p->n && (p->s[p->i] == ',' || p->s[p->i] == ')');
+    if (!delim && !(final && p->i == p->n)) {
+        json_decref(v);
+        return p->i == p->n ? 0 : -1;
+    }
+    json_t *key = json_stringn(p->s + k, kl);
+    char *ks = key ? json_dumps(key, JSON_ENCODE_ANY) : NULL;
+    char *vs = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    bool ok = ks && vs && (c->args_len <= 1 || args_add(c, ",", 1)) &&
+              args_add(c, ks, strlen(ks)) && args_add(c, ":", 1) && args_add(c, vs, strlen(vs));
+    free(ks);
+    free(vs);
+    json_decref(key);
+    json_decref(v);
+    return ok ? 1 : -1;
+}
+
+static int py_stream(pp *p, bool final, srv_pcall *out, int max)
+{
+    int n = 0;
+    p->i++; /* '[' */
+    for (; n < max;) {
+        ws(p);
+        size_t a = p->i;
+        while (p->i < p->n && (isalnum((unsigned char)p->s[p->i]) || strchr("_.-", p->s[p->i])))
+            p->i++;
+        if (p->i == p->n)
+            return n;
+        if (p->i == a || isdigit((unsigned char)p->s[a]) || p->s[p->i] != '(')
+            return n ? n : -1;
+        srv_pcall *c = &out[n];
+        if (!set_name(c, p->s + a, p->i - a) || !args_add(c, "{", 1))
+            return n ? n : -1;
+        p->i++;
+        bool evidence = false; /* '(' with a whole pair or ')' after it: a call, not prose */
+        for (;;) {
+            ws(p);
+            if (p->i < p->n && p->s[p->i] == ')') {
+                p->i++;
+                c->closed = args_add(c, "}", 1);
+                break;
+            }
+            int r = py_pair(p, c, final);
+            if (r <= 0) {
+                if (r < 0 && !n && !evidence)
+                    return -1;
+                if (final && c->args_len && !c->closed)
+                    c->closed = args_add(c, "}", 1);
+                return evidence || final || n ? n + 1 : 0; /* a name alone: maybe prose */
+            }
+            evidence = true;
+            eat(p, ',');
+        }
+        n++;
+        if (!eat(p, ','))
+            return n;
+    }
+    return n;
+}
+
+/* The end of a JSON string starting at i (the quote), or 0 when it is not over yet. */
+static size_t js_string_end(const char *s, size_t n, size_t i)
+{
+    for (i++; i < n; i++) {
+        if (s[i] == '\\')
+            i++;
+        else if (s[i] == '"')
+            return i + 1;
+    }
+    return 0;
+}
+
+/* The end of the JSON value at i, or 0 when it is not over yet. */
+static size_t js_value_end(const char *s, size_t n, size_t i)
+{
+    if (i >= n)
+        return 0;
+    if (s[i] == '"')
+        return js_string_end(s, n, i);
+    if (s[i] != '{' && s[i] != '[') {
+        while (i < n && !strchr(",}] \t\r\n", s[i]))
+            i++;
+        return i < n ? i : 0;
+    }
+    int depth = 0;
+    for (; i < n; i++) {
+        if (s[i] == '"') {
+            size_t e = js_string_end(s, n, i);
+            if (!e)
+                return 0;
+            i = e - 1;
+        } else if (s[i] == '{' || s[i] == '[') {
+            depth++;
+        } else if ((s[i] == '}' || s[i] == ']') && --depth == 0) {
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+/* Bytes of s[0..n) that end on a whole UTF-8 character. */
+static size_t utf8_whole(const char *s, size_t n)
+{
+    size_t k = n, back = 0;
+    while (k > 0 && back < 4 && ((unsigned char)s[k - 1] & 0xC0) == 0x80)
+        k--, back++;
+    if (k == 0)
+        return n;
+    unsigned char c = (unsigned char)s[k - 1];
+    size_t need = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+    return back + 1 >= need ? n : k - 1;
+}
+
+/* One {"name": ..., "parameters"|"arguments": ...} object (or {"function": {...}}) at p->i:
+ * 1 when it is over, 0 when not yet, -1 when it is not a call object. */
+static int js_call(pp *p, srv_pcall *c, bool final, bool *args_seen)
+{
+    const char *s = p->s;
+    p->i++; /* '{' */
+    for (;;) {
+        ws(p);
+        if (p->i == p->n)
+            return 0;
+        if (s[p->i] == '}') {
+            p->i++;
+            return 1;
+        }
+        if (s[p->i] != '"')
+            return -1;
+        size_t ke = js_string_end(s, p->n, p->i);
+        if (!ke)
+            return 0;
+        size_t k = p->i + 1, kl = ke - 1 - k;
+        p->i = ke;
+        if (!eat(p, ':'))
+            return p->i == p->n ? 0 : -1;
+        ws(p);
+        size_t v = p->i, ve = js_value_end(s, p->n, v);
+        bool is = false;
+#define KEY(w) (kl == strlen(w) && !memcmp(s + k, w, kl))
+        if (KEY("name")) {
+            if (v < p->n && s[v] != '"')
+                return -1;
+            if (!ve)
+                return 0;
+            json_t *nm = json_loadb(s + v, ve - v, JSON_DECODE_ANY, NULL);
+            is = json_is_string(nm) && set_name(c, json_string_value(nm), json_string_length(nm));
+            json_decref(nm);
+            if (!is)
+                return -1;
+        } else if (KEY("function") && v < p->n && s[v] == '{') {
+            int r = js_call(p, c, final, args_seen);
+            if (r <= 0)
+                return r;
+            ve = p->i;
+        } else if (KEY("parameters") || KEY("arguments")) {
+            *args_seen = true;
+            if (v < p->n && s[v] == '{') { /* the model's bytes, as they come */
+                size_t upto = ve ? ve : p->n;
+                size_t have = v + c->args_len;
+                if (upto > have) {
+                    size_t add = upto - have;
+                    if (!ve && !final)
+                        add = utf8_whole(s + have, add);
+                    if (!args_add(c, s + have, add))
+                        return -1;
+                }
+                c->closed = ve != 0;
+            } else if (ve) { /* a JSON string holding the arguments, or something else */
+                json_t *x = json_loadb(s + v, ve - v, JSON_DECODE_ANY, NULL);
+                json_t *o = json_is_string(x) ? json_loads(json_string_value(x), 0, NULL) : NULL;
+                char *d = json_is_object(o) ? json_dumps(o, JSON_COMPACT) : NULL;
+                c->args_len = 0;
+                c->closed = args_add(c, d ? d : "{}", strlen(d ? d : "{}"));
+                free(d);
+                json_decref(o);
+                json_decref(x);
+            }
+        }
+#undef KEY
+        if (!ve)
+            return 0;
+        p->i = ve;
+        ws(p);
+        if (p->i < p->n && s[p->i] == ',')
+            p->i++;
+    }
+}
+
+static int js_stream(pp *p, bool final, srv_pcall *out, int max)
+{
+    bool list = p->s[p->i] == '[';
+    if (list)
+        p->i++;
+    int n = 0;
+    while (n < max) {
+        ws(p);
+        if (p->i == p->n || p->s[p->i] != '{')
+            return p->i == p->n || n ? n : -1;
+        bool args_seen = false;
+        srv_pcall *c = &out[n];
+        int r = js_call(p, c, final, &args_seen);
+        if (r < 0)
+            return n ? n : -1;
+        if (r == 1 && !args_seen && c->name[0])
+            c->closed = args_add(c, "{}", 2);
+        if (!c->name[0])
+            return r == 1 && !n ? -1 : n;
+        n++;
+        if (r == 0)
+            return n;
+        ws(p);
+        if (p->i < p->n && strchr(";,", p->s[p->i]))
+            p->i++;
+    }
+    return n;
+}
+
+int srv_stream_calls(const char *text, size_t len, bool final, srv_pcall *out, int max)
+{
+    for (int i = 0; i < max; i++) {
+        free(out[i].args);
+        out[i] = (srv_pcall){0};
+    }
+    pp p = {.s = text, .n = len};
+    ws(&p);
+    if (p.i == p.n)
+        return 0;
+    if (p.s[p.i] == '{')
+        return js_stream(&p, final, out, max);
+    if (p.s[p.i] != '[')
+        return -1;
+    size_t at = p.i;
+    pp q = p;
+    q.i++;
+    ws(&q);
+    if (q.i == q.n)
+        return 0;
+    if (q.s[q.i] == '{')
+        return js_stream(&p, final, out, max);
+    p.i = at;
+    return py_stream(&p, final, out, max);
+}
+
+void srv_pcalls_free(srv_pcall *c, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(c[i].args);
+        c[i] = (srv_pcall){0};
+    }
+}

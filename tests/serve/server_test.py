@@ -29,6 +29,26 @@ def check(name, cond, detail=""):
         print(f"FAIL: {name} {detail}", flush=True)
 
 
+def streamed_calls(events):
+    """OpenAI stream chunks put back together: (tool calls by index, content text, finish_reason)."""
+    calls, content, finish = {}, "", None
+    for e in events:
+        if not e.get("choices"):
+            continue
+        ch = e["choices"][0]
+        d = ch.get("delta") or {}
+        content += d.get("content") or ""
+        finish = ch.get("finish_reason") or finish
+        for t in d.get("tool_calls") or []:
+            c = calls.setdefault(t["index"], {"id": None, "type": None, "function": {"name": "", "arguments": ""}})
+            c["id"] = t.get("id") or c["id"]
+            c["type"] = t.get("type") or c["type"]
+            f = t.get("function") or {}
+            c["function"]["name"] += f.get("name") or ""
+            c["function"]["arguments"] += f.get("arguments") or ""
+    return [calls[i] for i in sorted(calls)], content, finish
+
+
 class Server:
     def __init__(self, *args):
         self.dir = tempfile.mkdtemp(prefix="herd_serve_")
@@ -259,13 +279,42 @@ def group_api():
               isinstance(json.loads(calls[0]["function"]["arguments"]), dict), str(r)[:500])
         status, ev, done = s.stream("/v1/chat/completions", {"messages": msgs, "tools": tools, "max_tokens": 30,
                                                              "temperature": 0, "tool_choice": named, "stream": True})
-        deltas = [e["choices"][0]["delta"] for e in ev if e["choices"]]
-        scalls = [t for d in deltas for t in d.get("tool_calls", [])]
-        check("streamed tool call", done and len(scalls) == 1 and scalls[0]["index"] == 0 and
-              ok and scalls[0]["function"] == calls[0]["function"] and
-              not any(d.get("content") for d in deltas) and
-              [e for e in ev if e["choices"] and e["choices"][0]["finish_reason"]][0]["choices"][0]["finish_reason"] == "tool_calls",
-              str(ev)[:500])
+        scalls, content, finish = streamed_calls(ev)
+        check("streamed tool call", done and ok and len(scalls) == 1 and
+              scalls[0]["function"]["name"] == "get_weather" and scalls[0]["id"].startswith("call_") and
+              json.loads(scalls[0]["function"]["arguments"]) == json.loads(calls[0]["function"]["arguments"]) and
+              content == "" and finish == "tool_calls", str(ev)[:800])
+        check("streamed arguments come in pieces after the name",
+              sum(1 for e in ev if e["choices"] and "tool_calls" in e["choices"][0]["delta"]) >= 2, str(ev)[:800])
+        # tool_choice with several tools: "required" picks one of them, a name forces that one
+        tools2 = tools + [{"type": "function", "function": {"name": "get_time", "description": "Time",
+                           "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}}}}]
+        for choice, names in (("required", ("get_weather", "get_time")),
+                              ({"type": "function", "function": {"name": "get_time"}}, ("get_time",))):
+            for seed in (1, 2):
+                body = {"messages": msgs, "tools": tools2, "max_tokens": 40, "temperature": 1.0,
+                        "seed": seed, "tool_choice": choice}
+                status, r = s.post("/v1/chat/completions", body)
+                c = r["choices"][0] if status == 200 else {}
+                calls2 = (c.get("message") or {}).get("tool_calls") or []
+                ok2 = (len(calls2) == 1 and calls2[0]["function"]["name"] in names and
+                       isinstance(json.loads(calls2[0]["function"]["arguments"]), dict) and
+                       c["finish_reason"] == "tool_calls" and c["message"]["content"] is None)
+                check(f"tool_choice {choice} seed {seed} forces a call", ok2, str(r)[:500])
+                status, ev, done = s.stream("/v1/chat/completions", dict(body, stream=True))
+                scalls, content, finish = streamed_calls(ev)
+                check(f"tool_choice {choice} seed {seed} streamed as the same call",
+                      ok2 and done and len(scalls) == 1 and content == "" and finish == "tool_calls" and
+                      scalls[0]["function"]["name"] == calls2[0]["function"]["name"] and
+                      json.loads(scalls[0]["function"]["arguments"]) == json.loads(calls2[0]["function"]["arguments"]),
+                      str(ev)[:800])
+        # "none": the tools are not rendered and no call comes back
+        status, r = s.post("/v1/chat/completions", {"messages": msgs, "tools": tools2, "max_tokens": 8,
+                                                    "temperature": 0, "tool_choice": "none"})
+        check("tool_choice none", status == 200 and "tool_calls" not in r["choices"][0]["message"] and
+              r["usage"]["prompt_tokens"] < 40, str(r)[:300])
+        status, r = s.post("/v1/chat/completions", {"messages": msgs, "max_tokens": 8, "tool_choice": "required"})
+        check("tool_choice required without tools", status == 400 and r["error"]["param"] == "tool_choice", str(r))
         if ok:
             back = msgs + [{"role": "assistant", "content": None, "tool_calls": calls},
                            {"role": "tool", "tool_call_id": calls[0]["id"], "content": "sunny, 21C"}]

@@ -77,6 +77,69 @@ TEST(not_calls)
     }
 }
 
+/* Streaming: fed one byte more at a time, every call's name and arguments only grow (what was
+ * sent stays a prefix), and at the end they equal the whole-reply parse. */
+static void stream_check(const char *text)
+{
+    size_t len = strlen(text), content;
+    json_t *whole = parse(text, -1, &content);
+    CHECK_MSG(whole && content == 0, "'%s' is not a call to begin with", text);
+    srv_pcall pc[4] = {0};
+    char names[4][128] = {{0}};
+    char *sent[4] = {0};
+    int seen = 0;
+    for (size_t n = 1; n <= len; n++) {
+        int r = srv_stream_calls(text, n, n == len, pc, 4);
+        CHECK_MSG(r >= 0, "'%.*s' said not a call", (int)n, text);
+        CHECK_MSG(r >= seen, "'%.*s': calls went from %d to %d", (int)n, text, seen, r);
+        for (int i = 0; i < r; i++) {
+            if (i >= seen)
+                memcpy(names[i], pc[i].name, sizeof names[i]);
+            CHECK_MSG(!strcmp(names[i], pc[i].name), "call %d renamed to %s", i, pc[i].name);
+            size_t had = sent[i] ? strlen(sent[i]) : 0;
+            CHECK_MSG(pc[i].args_len >= had && (!had || !memcmp(pc[i].args, sent[i], had)),
+                      "'%.*s': call %d arguments '%s' after '%s'", (int)n, text, i,
+                      pc[i].args ? pc[i].args : "", sent[i]);
+            free(sent[i]);
+            sent[i] = strdup(pc[i].args ? pc[i].args : "");
+        }
+        seen = r > seen ? r : seen;
+    }
+    CHECK_EQ_INT(seen, (int)json_array_size(whole));
+    for (int i = 0; i < seen && whole; i++) {
+        CHECK(pc[i].closed);
+        CHECK(call_is(whole, (size_t)i, pc[i].name, sent[i] ? sent[i] : ""));
+        free(sent[i]);
+    }
+    srv_pcalls_free(pc, 4);
+    json_decref(whole);
+}
+
+TEST(streamed_calls)
+{
+    stream_check("[get_weather(city=\"Paris\", days=3)]");
+    stream_check("[a(x=[1, 2.5, -3], y={'k': None}), b()]");
+    stream_check("[f(q='caf\xc3\xa9 \"x\"')]");
+    stream_check("{\"name\": \"f\", \"parameters\": {\"a\": 1, \"b\": \"caf\xc3\xa9\"}}");
+    stream_check("{\"name\": \"f\", \"arguments\": \"{\\\"a\\\": 1}\"}; {\"name\": \"g\", "
+                 "\"parameters\": {}}");
+    stream_check("[{\"name\": \"f\", \"parameters\": {\"a\": [1]}}, {\"name\": \"g\"}]");
+    stream_check("{\"type\": \"function\", \"function\": {\"name\": \"h\", \"parameters\": "
+                 "{\"x\": {\"y\": [true, null]}}}}");
+    /* prose that starts like a call is given up on as soon as it cannot be one */
+    srv_pcall pc[2] = {0};
+    const char *prose[] = {"[1] see the notes", "[see(the notes)", "{\"a\": 1}", "Hello",
+                           "[link](http://x)"};
+    for (size_t i = 0; i < sizeof prose / sizeof prose[0]; i++)
+        CHECK_MSG(srv_stream_calls(prose[i], strlen(prose[i]), false, pc, 2) < 0,
+                  "'%s' taken for a call", prose[i]);
+    /* and a name alone is not enough to be sure */
+    CHECK_EQ_INT(srv_stream_calls("[note(", 6, false, pc, 2), 0);
+    CHECK_EQ_INT(srv_stream_calls("{\"name\": \"f", 11, false, pc, 2), 0);
+    CHECK_EQ_INT(srv_stream_calls("{\"name\": \"f\"", 12, false, pc, 2), 1);
+    srv_pcalls_free(pc, 2);
+}
+
 static uint64_t rng = 88172645463325252u;
 static double uniform(void)
 {
@@ -154,6 +217,7 @@ int main(void)
     RUN(pythonic_calls);
     RUN(json_calls);
     RUN(not_calls);
+    RUN(streamed_calls);
     RUN(json_mask_walks);
     return harness_finish();
 }
