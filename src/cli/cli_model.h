@@ -66,18 +66,26 @@ bool cli_parse_ids(const char *cmd, const char *s, int32_t **ids, int64_t *n);
 /* Loads the engine and prints the memory plan on stderr; returns an exit code (0 = loaded). */
 int cli_load_engine(const char *cmd, cli_model_args *a, herd_engine **out);
 
-/* The shared options' help; commands with their own context default add their own -c line. */
-#define CLI_MODEL_HELP_NO_CTX                                                                      \
+/* The shared options' help; commands with their own context default add their own -c line.
+ * run, chat and serve default to --act auto (speed), the accuracy tools to f32 (exact). */
+#define CLI_MODEL_HELP_BASE                                                                        \
     "  -m MODEL          a Hugging Face checkpoint directory (config.json + *.safetensors) or\n"   \
     "                    a llama4 GGUF file\n"                                                     \
     "  -t THREADS        worker threads (default: every CPU)\n"                                    \
     "  --dtype T         packed weight type (f32, bf16, f16, int8, q8_0, mxfp8_e4m3, ...; see\n"   \
-    "                    herd quantize --help; default: the checkpoint's own)\n"                   \
+    "                    herd quantize --help; default: the checkpoint's own)\n"
+#define CLI_ACT_HELP_EXACT                                                                         \
     "  --act A           activations in GEMMs: f32 (default, exact) or auto (the weight type's\n"  \
     "                    fast choice, e.g. bf16 or int8; faster, less exact)\n"
-#define CLI_MODEL_HELP                                                                             \
-    CLI_MODEL_HELP_NO_CTX                                                                          \
+#define CLI_ACT_HELP_FAST                                                                          \
+    "  --act A           activations in GEMMs: auto (default: the weight type's fast choice,\n"    \
+    "                    e.g. bf16 or int8; ~80x faster than f32 on MXFP4 weights) or f32\n"       \
+    "                    (exact, as herd logits; f32 weights are exact either way)\n"
+#define CLI_CTX_HELP                                                                               \
     "  -c, --ctx-size N  context size in tokens (also --ctx; default: the model's training\n"      \
     "                    length, at most 8192 and what a quarter of free memory holds)\n"
+#define CLI_MODEL_HELP_NO_CTX CLI_MODEL_HELP_BASE CLI_ACT_HELP_EXACT
+#define CLI_MODEL_HELP        CLI_MODEL_HELP_NO_CTX CLI_CTX_HELP
+#define CLI_MODEL_HELP_FAST   CLI_MODEL_HELP_BASE CLI_ACT_HELP_FAST CLI_CTX_HELP
 
 #endif

@@ -29,16 +29,17 @@ static void usage(FILE *f)
             "  terminal, lines are edited and recalled with the usual keys (libedit).\n\n"
             "at the prompt:\n");
     chat_print_help(f);
-    fprintf(f, "\noptions:\n" CLI_MODEL_HELP "  --system TEXT     system prompt (default: none)\n"
-               "  --tokenizer FILE  tokenizer.json or rank file (default: the model directory's)\n"
-               "  -n N              at most N tokens per reply (default -1: until a stop token or\n"
-               "                    the context is full)\n"
-               "  --special         print special tokens too (default: hidden)\n"
-               "  --image FILE      a PNG or JPEG for the first message (repeat for more); as\n"
-               "                    /image FILE. The vision tower loads once, at the first image\n"
-               "  --mmproj FILE     llama.cpp-style projector GGUF holding the vision tower\n"
-               "  -v, --verbose     the seed, and per turn: tokens prefilled, cache size, reply\n"
-               "                    length and why it stopped (on stderr)\n\n" CLI_SAMPLING_HELP);
+    fprintf(f,
+            "\noptions:\n" CLI_MODEL_HELP_FAST "  --system TEXT     system prompt (default: none)\n"
+            "  --tokenizer FILE  tokenizer.json or rank file (default: the model directory's)\n"
+            "  -n N              at most N tokens per reply (default -1: until a stop token or\n"
+            "                    the context is full)\n"
+            "  --special         print special tokens too (default: hidden)\n"
+            "  --image FILE      a PNG or JPEG for the first message (repeat for more); as\n"
+            "                    /image FILE. The vision tower loads once, at the first image\n"
+            "  --mmproj FILE     llama.cpp-style projector GGUF holding the vision tower\n"
+            "  -v, --verbose     the seed, and per turn: tokens prefilled, cache size, reply\n"
+            "                    length and why it stopped (on stderr)\n\n" CLI_SAMPLING_HELP);
 }
 
 static volatile sig_atomic_t interrupted;
@@ -247,6 +248,7 @@ static int cmd_main(int argc, char **argv)
     bool verbose = false, special = false;
     cli_model_args a;
     cli_model_args_init(&a);
+    a.engine.model.aprep = HERD_APREP_AUTO; /* speed by default; --act f32 for exact */
     herd_gen_params g;
     herd_gen_params_default(&g);
     g.n_predict = INT64_MAX;

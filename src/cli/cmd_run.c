@@ -14,7 +14,7 @@ static void usage(FILE *f)
         f,
         "usage: herd run -m MODEL (-p TEXT | -p - | -f FILE | --ids 1,2,3) [-n N] [options]\n"
         "  generate up to N tokens after the prompt, printed as they are produced\n\n"
-        "options:\n" CLI_MODEL_HELP
+        "options:\n" CLI_MODEL_HELP_FAST
         "  -p, --prompt TEXT the prompt as text, encoded after <|begin_of_text|>; special-token\n"
         "                    text such as <|eot|> is honoured; -p - reads standard input\n"
         "  -f, --file FILE   the prompt from a text file\n"
@@ -57,6 +57,7 @@ static int cmd_main(int argc, char **argv)
     bool print_ids = false, ignore_eos = false, special = false, verbose = false;
     cli_model_args a;
     cli_model_args_init(&a);
+    a.engine.model.aprep = HERD_APREP_AUTO; /* speed by default; --act f32 for exact */
     herd_gen_params g;
     herd_gen_params_default(&g);
     int rc = 0;

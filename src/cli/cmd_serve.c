@@ -27,7 +27,9 @@ static void usage(FILE *f)
                "  --max-body BYTES  largest request body (default 8388608)\n"
                "  --alias NAME      the model id clients use (default: the file name)\n"
                "  --cache-type-k T, -ctk T, --cache-type-v T, -ctv T  KV cache type (f32)\n"
-               "  --dtype T, --act A  weight and activation types, as in herd run\n");
+               "  --dtype T         packed weight type, as in herd run\n"
+               "  --act A           activations in GEMMs: auto (default, the weight type's fast\n"
+               "                    choice; ~80x faster than f32 on MXFP4) or f32 (exact)\n");
 }
 
 static int cmd_main(int argc, char **argv)
@@ -36,6 +38,7 @@ static int cmd_main(int argc, char **argv)
     herd_serve_opts_default(&o);
     cli_model_args a;
     cli_model_args_init(&a);
+    a.engine.model.aprep = HERD_APREP_AUTO; /* speed by default; --act f32 for exact */
     long port = o.port, parallel = o.parallel, queue = o.max_queue, chunk = o.prefill_chunk;
     long body = (long)o.max_body;
     const char *ctk = "f32", *ctv = "f32";
