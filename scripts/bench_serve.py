@@ -6,7 +6,15 @@ tokens/s, time to first token p50/p95 and inter-token latency p50/p95. Loopback,
 requests and time; stdlib only.
 
 usage: bench_serve.py --url http://127.0.0.1:8080 [--streams 1,2,4,8] [--requests 4]
-                      [--max-tokens 64] [--label NAME] [--json]
+                      [--max-tokens 64] [--label NAME] [--json] [--model ID] [--api-key KEY]
+                      [--no-ignore-eos] [--max-seconds S]
+
+Works with any server that streams OpenAI chat chunks: `ignore_eos` (llama.cpp's and herd's
+field; --no-ignore-eos leaves it out for servers that refuse it) makes every reply run to
+--max-tokens; `model` is the first of /v1/models unless given. Generated tokens are counted from
+the final usage chunk (stream_options.include_usage) when the server sends one, else one per
+content chunk. ITL is the gap between content chunks; TPOT, a request's (last chunk - first
+chunk) / (tokens - 1), is printed too, as a server may put several tokens in one chunk.
 """
 import argparse
 import http.client
@@ -25,15 +33,40 @@ def prompt(i):
     return f"Request {i}. Write a long, detailed story that mentions: {topic}."
 
 
+OPTS = {"model": None, "api_key": None, "ignore_eos": True}
+
+
+def headers():
+    h = {"Content-Type": "application/json"}
+    if OPTS["api_key"]:
+        h["Authorization"] = "Bearer " + OPTS["api_key"]
+    return h
+
+
+def first_model(url, timeout):
+    u = urllib.parse.urlparse(url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    c.request("GET", "/v1/models", headers=headers())
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    if r.status != 200:
+        return None
+    data = json.loads(body).get("data") or []
+    return data[0].get("id") if data else None
+
+
 def one_request(url, i, max_tokens, timeout):
     u = urllib.parse.urlparse(url)
     c = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
     body = {"messages": [{"role": "user", "content": prompt(i)}], "max_tokens": max_tokens,
-            "temperature": 0, "stream": True, "stream_options": {"include_usage": True},
-            "ignore_eos": True}
+            "temperature": 0, "stream": True, "stream_options": {"include_usage": True}}
+    if OPTS["ignore_eos"]:
+        body["ignore_eos"] = True
+    if OPTS["model"]:
+        body["model"] = OPTS["model"]
     t0 = time.perf_counter()
-    c.request("POST", "/v1/chat/completions", body=json.dumps(body),
-              headers={"Content-Type": "application/json"})
+    c.request("POST", "/v1/chat/completions", body=json.dumps(body), headers=headers())
     r = c.getresponse()
     if r.status != 200:
         raise RuntimeError(f"HTTP {r.status}: {r.read()[:200]!r}")
@@ -68,11 +101,14 @@ def pct(xs, p):
     return xs[f] + (xs[min(f + 1, len(xs) - 1)] - xs[f]) * (k - f)
 
 
-def run_level(url, streams, requests, max_tokens, timeout, base):
+def run_level(url, streams, requests, max_tokens, timeout, base, deadline):
     results, errors = [], []
 
     def worker(s):
         for k in range(requests):
+            if time.perf_counter() > deadline:
+                errors.append("--max-seconds reached")
+                break
             try:
                 results.append(one_request(url, base + s * requests + k, max_tokens, timeout))
             except Exception as e:  # noqa: BLE001 - reported, not hidden
@@ -88,10 +124,13 @@ def run_level(url, streams, requests, max_tokens, timeout, base):
     tokens = sum(r["tokens"] for r in results)
     ttft = [r["times"][0] - r["t0"] for r in results if r["times"]]
     itl = [b - a for r in results for a, b in zip(r["times"], r["times"][1:])]
+    tpot = [(r["times"][-1] - r["times"][0]) / (r["tokens"] - 1)
+            for r in results if len(r["times"]) > 1 and r["tokens"] > 1]
     return {"streams": streams, "requests": len(results), "errors": len(errors),
             "tokens": tokens, "seconds": wall, "tokens_per_s": tokens / wall if wall else 0,
             "ttft_p50_ms": pct(ttft, 50) * 1e3, "ttft_p95_ms": pct(ttft, 95) * 1e3,
             "itl_p50_ms": pct(itl, 50) * 1e3, "itl_p95_ms": pct(itl, 95) * 1e3,
+            "tpot_p50_ms": pct(tpot, 50) * 1e3, "tpot_p95_ms": pct(tpot, 95) * 1e3,
             "first_error": errors[0] if errors else None}
 
 
@@ -103,20 +142,30 @@ def main():
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--label", default="")
-    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--json", action="store_true", help="one JSON object per level")
+    ap.add_argument("--model", help="the model id to send (default: the first of /v1/models)")
+    ap.add_argument("--api-key")
+    ap.add_argument("--no-ignore-eos", action="store_true")
+    ap.add_argument("--max-seconds", type=float, default=1800,
+                    help="no new request after this many seconds (the run stays bounded)")
     a = ap.parse_args()
+    OPTS.update(api_key=a.api_key, ignore_eos=not a.no_ignore_eos)
+    OPTS["model"] = a.model or first_model(a.url, a.timeout)
+    deadline = time.perf_counter() + a.max_seconds
     one_request(a.url, 10**6, 4, a.timeout)  # warm up
     base = 0
     for s in (int(x) for x in a.streams.split(",")):
-        m = run_level(a.url, s, a.requests, a.max_tokens, a.timeout, base)
+        m = run_level(a.url, s, a.requests, a.max_tokens, a.timeout, base, deadline)
         base += 1000
         m["label"] = a.label
+        m["model"] = OPTS["model"]
         if a.json:
             print(json.dumps(m), flush=True)
         else:
             print(f"{a.label:>12} streams {s}: {m['tokens_per_s']:7.1f} tok/s aggregate, "
                   f"TTFT p50 {m['ttft_p50_ms']:7.1f} ms p95 {m['ttft_p95_ms']:7.1f} ms, "
-                  f"ITL p50 {m['itl_p50_ms']:6.1f} ms p95 {m['itl_p95_ms']:6.1f} ms "
+                  f"ITL p50 {m['itl_p50_ms']:6.1f} ms p95 {m['itl_p95_ms']:6.1f} ms, "
+                  f"TPOT p50 {m['tpot_p50_ms']:6.1f} ms "
                   f"({m['requests']} requests, {m['errors']} errors)", flush=True)
 
 
