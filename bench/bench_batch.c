@@ -5,7 +5,7 @@
  * router, shared expert, head, whatever S is) and each routed expert that at least one of the
  * S rows chose, once. Its bytes are counted by the profiler on one untimed pass with the same
  * tokens (the routing is the same), so the bound is S · bandwidth / bytes_per_step. */
-#include "cli/cli.h"
+#include "cli/cli_model.h"
 #include "herd/herd.h"
 #include "herd/prof.h"
 #include "herd/profile.h"
@@ -110,9 +110,8 @@ int bench_batch_main(int argc, char **argv)
     long seqs[MAX_LIST] = {1, 2, 4, 8, 16}, prompt = 32, gen = 32, reps = 3, threads = 0;
     int n_seqs = 5;
     herd_type dtype = HERD_TYPE_BF16;
-    bool json = false, help = false;
+    bool json = false;
     const cli_opt opts[] = {
-        {"--help", "-h", CLI_OPT_FLAG, &help, 0, 0},
         {"--json", NULL, CLI_OPT_FLAG, &json, 0, 0},
         {"--synthetic", NULL, CLI_OPT_STR, &name, 0, 0},
         {"-m", NULL, CLI_OPT_STR, &path, 0, 0},
@@ -125,25 +124,17 @@ int bench_batch_main(int argc, char **argv)
         {"--act", NULL, CLI_OPT_STR, &act, 0, 0},
         {NULL, NULL, 0, NULL, 0, 0},
     };
-    for (int i = 1; i < argc; i++) {
-        int r = cli_opt_take(cmd, argc, argv, &i, opts);
-        if (r == 0)
-            return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
-        if (r < 0)
-            return 2;
-    }
-    if (help) {
-        usage(stdout);
-        return 0;
-    }
+    int rc = cli_parse_opts(cmd, argc, argv, opts, usage);
+    if (rc)
+        return rc < 0 ? 0 : rc;
     if (seq_list && !parse_list(cmd, seq_list, seqs, &n_seqs))
         return 2;
     if (type && !herd_type_parse(type, &dtype))
         return cli_usage_error(cmd, "--type: unknown type '%s'", type);
     bool type_given = type != NULL;
-    if (strcmp(act, "auto") && strcmp(act, "f32"))
-        return cli_usage_error(cmd, "--act: '%s' is not auto or f32", act);
-    herd_aprep aprep = strcmp(act, "auto") == 0 ? HERD_APREP_AUTO : HERD_APREP_EXACT;
+    herd_aprep aprep;
+    if (!cli_parse_act(cmd, act, &aprep))
+        return 2;
     if (!name == !path)
         return cli_usage_error(cmd, "give -m MODEL or --synthetic NAME (scout, l4-3.7b or tiny)");
     if (!threads)

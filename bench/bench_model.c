@@ -6,7 +6,7 @@
  * with the LM head (the one part that does not scale with depth; one row of logits per call,
  * prefill included) timed on its own. */
 #include "bench_model.h"
-#include "cli/cli.h"
+#include "cli/cli_model.h"
 #include "herd/model_gguf.h"
 #include "herd/herd.h"
 #include "herd/prof.h"
@@ -336,9 +336,8 @@ int bench_model_main(int argc, char **argv)
     long layers = 0, prompt = 512, gen = 128, reps = 3;
     int threads[16], nthreads = 0;
     herd_type dtype = HERD_TYPE_BF16;
-    bool ops = false, json = false, help = false;
+    bool ops = false, json = false;
     const cli_opt opts[] = {
-        {"--help", "-h", CLI_OPT_FLAG, &help, 0, 0},
         {"--ops", NULL, CLI_OPT_FLAG, &ops, 0, 0},
         {"--json", NULL, CLI_OPT_FLAG, &json, 0, 0},
         {"--synthetic", NULL, CLI_OPT_STR, &name, 0, 0},
@@ -355,25 +354,17 @@ int bench_model_main(int argc, char **argv)
         {"--act", NULL, CLI_OPT_STR, &act, 0, 0},
         {NULL, NULL, 0, NULL, 0, 0},
     };
-    for (int i = 1; i < argc; i++) {
-        int r = cli_opt_take(cmd, argc, argv, &i, opts);
-        if (r == 0)
-            return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
-        if (r < 0)
-            return 2;
-    }
-    if (help) {
-        usage(stdout);
-        return 0;
-    }
+    int parsed = cli_parse_opts(cmd, argc, argv, opts, usage);
+    if (parsed)
+        return parsed < 0 ? 0 : parsed;
     if (thread_list && !parse_threads(cmd, thread_list, threads, &nthreads))
         return 2;
     if (type && !herd_type_parse(type, &dtype))
         return cli_usage_error(cmd, "--dtype: unknown type '%s'", type);
     bool type_given = type != NULL;
-    if (strcmp(act, "auto") && strcmp(act, "f32"))
-        return cli_usage_error(cmd, "--act: '%s' is not auto or f32", act);
-    herd_aprep aprep = strcmp(act, "auto") == 0 ? HERD_APREP_AUTO : HERD_APREP_EXACT;
+    herd_aprep aprep;
+    if (!cli_parse_act(cmd, act, &aprep))
+        return 2;
     const preset *p = NULL;
     for (size_t i = 0; name && i < sizeof presets / sizeof presets[0]; i++)
         if (strcmp(name, presets[i].name) == 0)

@@ -119,6 +119,23 @@ int cli_opt_take(const char *cmd, int argc, char **argv, int *i, const cli_opt *
     return 0;
 }
 
+int cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts,
+                   void (*usage)(FILE *))
+{
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            usage(stdout);
+            return -1;
+        }
+        int r = cli_opt_take(cmd, argc, argv, &i, opts);
+        if (r == 0)
+            return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+        if (r < 0)
+            return 2;
+    }
+    return 0;
+}
+
 int cli_not_yet(const char *cmd, const char *what)
 {
     return cli_error(cmd, 2, "not available yet: %s", what);

@@ -6,6 +6,7 @@
 #include "herd/base.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 
 typedef struct cli_command {
     const char *name;
@@ -50,6 +51,10 @@ typedef struct cli_opt {
 /* Consumes argv[*i] (and its value) if the table has it: 1 taken, 0 not in the table, -1 usage
  * error (printed). */
 int cli_opt_take(const char *cmd, int argc, char **argv, int *i, const cli_opt *opts);
+/* A whole command line of table options: 0 to go on; -1 when -h/--help printed the usage
+ * (exit 0); 2 on an unknown option or a bad value (one line printed). */
+int cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts,
+                   void (*usage)(FILE *));
 
 /* `herd mx table` (cmd_mx_table.c), reached through `herd mx`. */
 int cli_mx_table(int argc, char **argv);

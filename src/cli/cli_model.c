@@ -54,6 +54,16 @@ bool cli_parse_ids(const char *cmd, const char *s, int32_t **ids, int64_t *n)
     return true;
 }
 
+bool cli_parse_act(const char *cmd, const char *v, herd_aprep *out)
+{
+    if (strcmp(v, "f32") && strcmp(v, "auto")) {
+        cli_usage_error(cmd, "--act: '%s' is not f32 or auto", v);
+        return false;
+    }
+    *out = strcmp(v, "auto") == 0 ? HERD_APREP_AUTO : HERD_APREP_EXACT;
+    return true;
+}
+
 int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_args *a)
 {
     const char *o = argv[*i], *v;
@@ -74,16 +84,8 @@ int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_a
             return -1;
         a->engine.ctx = n;
     } else if (strcmp(o, "--act") == 0) {
-        if (!(v = cli_value(cmd, argc, argv, i)))
+        if (!(v = cli_value(cmd, argc, argv, i)) || !cli_parse_act(cmd, v, &a->engine.model.aprep))
             return -1;
-        if (strcmp(v, "f32") == 0)
-            a->engine.model.aprep = HERD_APREP_EXACT;
-        else if (strcmp(v, "auto") == 0)
-            a->engine.model.aprep = HERD_APREP_AUTO;
-        else {
-            cli_usage_error(cmd, "--act: '%s' is not f32 or auto", v);
-            return -1;
-        }
     } else if (strcmp(o, "--dtype") == 0) {
         if (!(v = cli_value(cmd, argc, argv, i)))
             return -1;

@@ -17,6 +17,8 @@ typedef struct cli_model_args {
 
 void cli_model_args_init(cli_model_args *a);
 void cli_model_args_free(cli_model_args *a);
+/* --act's value: "f32" (exact) or "auto"; false with the usage error printed. */
+bool cli_parse_act(const char *cmd, const char *v, herd_aprep *out);
 /* Consumes argv[*i] (and its value) if it is one of the shared options: returns 1 if taken,
  * 0 if not ours, -1 on a usage error (already printed). */
 int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_args *a);
