@@ -91,6 +91,13 @@ typedef struct herd_vision_config {
  * couplings HF assumes (Iv = Dv·s², d % 4 = 0, g % s = 0, S % p = 0). */
 herd_status herd_vision_config_load(const char *config_path, herd_vision_config *out);
 herd_status herd_vision_config_check(const herd_vision_config *c, const char *what);
+/* Sets the six image ids from their names (<|patch|>, <|image_start|>, <|image_end|>,
+ * <|image|>, <|tile_x_separator|>, <|tile_y_separator|>) through `lookup` — a tokenizer's
+ * special tokens; -1 for a name it lacks. Fails when one is missing or when <|patch|> is not
+ * the config's image_token_index (the rows the model replaces); c is unchanged then. */
+herd_status herd_vision_config_lookup_ids(herd_vision_config *c,
+                                          int64_t (*lookup)(void *ctx, const char *name),
+                                          void *ctx);
 
 /* A weight as the model asks for it by its HF name (without the "vision_model." prefix for the
  * tower; "multi_modal_projector.linear_1.weight" for the projector): rows × cols (cols 1 for

@@ -6,29 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int64_t special_id(void *tok, const char *name)
+{
+    return herd_tokenizer_special_id(tok, name);
+}
+
 herd_status cli_vision_ids(const herd_tokenizer *tok, herd_vision_config *c)
 {
-    if (!tok)
-        return HERD_OK;
-    static const char *const names[] = {
-        "<|patch|>", "<|image_start|>",      "<|image_end|>",
-        "<|image|>", "<|tile_x_separator|>", "<|tile_y_separator|>"};
-    int64_t *ids[] = {&c->patch_id, &c->image_start_id, &c->image_end_id,
-                      &c->image_id, &c->tile_x_id,      &c->tile_y_id};
-    int64_t got[6];
-    for (int i = 0; i < 6; i++)
-        if ((got[i] = herd_tokenizer_special_id(tok, names[i])) < 0)
-            return herd_fail(HERD_ERR_UNSUPPORTED,
-                             "the tokenizer has no %s: it cannot place images (not Llama 4's?)",
-                             names[i]);
-    if (got[0] != c->patch_id)
-        return herd_fail(HERD_ERR_FORMAT,
-                         "the tokenizer's <|patch|> is %lld but the model's image_token_index is "
-                         "%lld: the tokenizer is not the model's",
-                         (long long)got[0], (long long)c->patch_id);
-    for (int i = 0; i < 6; i++)
-        *ids[i] = got[i];
-    return HERD_OK;
+    return tok ? herd_vision_config_lookup_ids(c, special_id, (void *)tok) : HERD_OK;
 }
 
 herd_status cli_vision_open(const char *model, const char *mmproj, const herd_tokenizer *tok,

@@ -26,6 +26,8 @@ static void usage(FILE *f)
                "  --prefill-chunk N prompt tokens run per step while others decode (default 256)\n"
                "  --max-body BYTES  largest request body (default 8388608)\n"
                "  --alias NAME      the model id clients use (default: the file name)\n"
+               "  --mmproj FILE     llama.cpp-style projector GGUF with the vision tower (images\n"
+               "                    in chat messages; a model with its own tower needs none)\n"
                "  --cache-type-k T, -ctk T, --cache-type-v T, -ctv T  KV cache type (f32)\n"
                "  --dtype T         packed weight type, as in herd run\n"
                "  --act A           activations in GEMMs: auto (default, the weight type's fast\n"
@@ -54,6 +56,7 @@ static int cmd_main(int argc, char **argv)
         {"--cache-type-k", "-ctk", CLI_OPT_STR, &ctk, 0, 0},
         {"--cache-type-v", "-ctv", CLI_OPT_STR, &ctv, 0, 0},
         {"--port-file", NULL, CLI_OPT_STR, &o.port_file, 0, 0},
+        {"--mmproj", NULL, CLI_OPT_STR, &o.mmproj, 0, 0},
         {NULL, NULL, 0, NULL, 0, 0},
     };
     int rc = cli_model_parse(CMD, argc, argv, &a, opts, usage);

@@ -372,6 +372,8 @@ herd_status herd_serve(const herd_serve_opts *o)
         st = herd_model_load(o->model, &o->mopt, &s.model);
     if (!st)
         st = herd_tokenizer_load_dir(o->model, &s.tok);
+    if (!st) /* the vision tower, once, when the model has one (or --mmproj gives it) */
+        st = srv_vision_open(o->model, o->mmproj, s.tok, s.model, &o->mopt, &s.vision);
     if (!st) {
         const herd_llama4_config *cfg = herd_model_config(s.model);
         s.vocab = cfg->vocab;
@@ -415,6 +417,7 @@ herd_status herd_serve(const herd_serve_opts *o)
         MHD_stop_daemon(d);
     }
     srv_sched_free(s.sched);
+    srv_vision_free(s.vision);
     herd_tokenizer_free(s.tok);
     herd_model_free(s.model);
     pthread_sigmask(SIG_SETMASK, &old, NULL);

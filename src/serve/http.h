@@ -12,6 +12,7 @@ typedef struct srv_server {
     herd_model *model;
     herd_tokenizer *tok;
     srv_sched *sched;
+    srv_vision *vision; /* NULL: the model takes no images */
     char model_id[256];
     int64_t created;
     int64_t vocab;

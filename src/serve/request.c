@@ -351,9 +351,14 @@ bool srv_parse_request(srv_server *s, const json_t *b, srv_gen *g, srv_job *j, s
             return false;
         if (j->json_mode && g->tools)
             return fail(e, "response_format", "JSON mode and tools cannot be combined");
-        if (srv_render_chat(s->tok, json_object_get(b, "messages"), tools, &j->prompt, err,
-                            sizeof err))
-            return fail(e, "messages", "%s", err);
+        json_t *images = json_array();
+        bool ok = images && !srv_render_chat_images(s->tok, json_object_get(b, "messages"), tools,
+                                                    images, &j->prompt, err, sizeof err);
+        if (ok) /* each image decoded and encoded now; a bad one is the client's 400 */
+            ok = !srv_images_attach(s->vision, images, j, err, sizeof err);
+        json_decref(images);
+        if (!ok)
+            return fail(e, "messages", "%s", images ? err : "out of memory");
         if (g->call_prefix[0]) { /* the reply is a call: the prompt starts it */
             if (herd_tokenizer_encode(s->tok, g->call_prefix, strlen(g->call_prefix), 0,
                                       &j->prompt))

@@ -23,8 +23,9 @@ typedef struct srv_slot {
     int seq;            /* its sequence in the context */
     herd_tokens cached; /* the ids the sequence holds, in order */
     srv_job *job;
-    size_t fed;    /* prompt tokens in the cache for this job */
-    bool decoding; /* the prompt is in; `next` waits to be fed */
+    size_t fed;       /* prompt tokens in the cache for this job */
+    int64_t rows_fed; /* image rows among them (prompt ids < 0) */
+    bool decoding;    /* the prompt is in; `next` waits to be fed */
     int32_t next;
     herd_sampler *smp;
     herd_decoder dec;
@@ -46,6 +47,7 @@ struct srv_sched {
     srv_jmask *jm;
     /* the batch of one step */
     int32_t *b_token, *b_seq;
+    float *b_embd; /* [HERD_BATCH_MAX × hidden] image rows, made at the first image */
     bool *b_want;
     srv_slot **b_owner; /* the slot of each row that wants logits */
 
@@ -86,6 +88,7 @@ void srv_job_release(srv_job *j)
     if (!j || atomic_fetch_sub(&j->refs, 1) != 1)
         return;
     herd_tokens_free(&j->prompt);
+    herd_free(j->img_rows);
     for (int i = 0; i < j->n_stop; i++)
         free(j->stop[i]);
     for (int i = 0; i < j->n_choices; i++)
@@ -236,6 +239,9 @@ static void start(srv_sched *s, srv_slot *sl, srv_job *j, srv_slot *holder, size
         reuse = 0;
     reuse = reuse_prefix(s, sl, holder, j, reuse);
     sl->fed = reuse;
+    sl->rows_fed = 0;
+    for (size_t i = 0; i < reuse; i++)
+        sl->rows_fed += j->prompt.ids[i] < 0;
     sl->decoding = false;
     herd_decoder_init(&sl->dec, s->tok, HERD_DECODE_SKIP_SPECIAL);
     srv_jstate_init(&sl->js);
@@ -249,7 +255,8 @@ static void start(srv_sched *s, srv_slot *sl, srv_job *j, srv_slot *holder, size
     s->n_cache_hits += reuse > 0;
     herd_status st = herd_sampler_create(&j->sampler, s->vocab, &sl->smp);
     for (size_t i = 0; !st && i < j->prompt.n; i++) /* the penalties' window starts in the prompt */
-        herd_sampler_accept(sl->smp, j->prompt.ids[i]);
+        if (j->prompt.ids[i] >= 0)                  /* (image rows are no tokens) */
+            herd_sampler_accept(sl->smp, j->prompt.ids[i]);
     if (!st && j->json_mode && !s->jm)
         st = srv_jmask_create(s->tok, s->vocab, &s->jm);
     if (st) {
@@ -396,16 +403,37 @@ static void step_run(srv_sched *s)
             pre = sl;
     }
     size_t chunk = 0;
+    bool images = false;
     if (pre) {
         chunk = pre->job->prompt.n - pre->fed;
         if (chunk > (size_t)s->o.prefill_chunk)
             chunk = (size_t)s->o.prefill_chunk;
         if (chunk > (size_t)(HERD_BATCH_MAX - n))
             chunk = (size_t)(HERD_BATCH_MAX - n);
+        srv_job *j = pre->job;
+        if (j->n_img_rows && !s->b_embd) /* the rows of a batch with image rows */
+            s->b_embd = herd_alloc((size_t)HERD_BATCH_MAX * (size_t)j->hidden * sizeof(float),
+                                   "image input rows");
+        int64_t row = pre->rows_fed;
         for (size_t t = 0; t < chunk; t++, n++) {
-            s->b_token[n] = pre->job->prompt.ids[pre->fed + t];
+            int32_t id = j->prompt.ids[pre->fed + t];
+            s->b_token[n] = id < 0 ? -1 : id;
             s->b_seq[n] = pre->seq;
             s->b_want[n] = false;
+            if (id < 0) { /* an image row: its features, in the order the ids < 0 come */
+                images = true;
+                if (s->b_embd && row < j->n_img_rows)
+                    memcpy(s->b_embd + (size_t)n * (size_t)j->hidden,
+                           j->img_rows + (size_t)row * (size_t)j->hidden,
+                           (size_t)j->hidden * sizeof(float));
+                row++;
+            }
+        }
+        if (images && (!s->b_embd || row > j->n_img_rows)) {
+            step_fail(s, pre,
+                      !s->b_embd ? "out of memory for the image rows"
+                                 : "more image positions than image rows");
+            return;
         }
         if (chunk && pre->fed + chunk == pre->job->prompt.n) {
             s->b_want[n - 1] = true;
@@ -415,7 +443,11 @@ static void step_run(srv_sched *s)
     if (!n)
         return;
     double t0 = herd_now();
-    herd_batch b = {.n = n, .token = s->b_token, .seq = s->b_seq, .logits = s->b_want};
+    herd_batch b = {.n = n,
+                    .token = s->b_token,
+                    .seq = s->b_seq,
+                    .logits = s->b_want,
+                    .embd = images ? s->b_embd : NULL};
     herd_status st = herd_forward(s->ctx, &b, s->logits);
     double dt = herd_now() - t0;
     if (st == HERD_ERR_CANCELLED)
@@ -430,12 +462,16 @@ static void step_run(srv_sched *s)
             step_fail(s, pre, msg);
         return;
     }
-    for (int64_t r = 0; r < n; r++) {
+    for (int64_t r = 0; r < n - (int64_t)chunk; r++) { /* decode rows first, then the chunk */
         srv_slot *sl = &s->slots[s->b_seq[r]];
         herd_tokens_push(&sl->cached, s->b_token[r]);
     }
-    if (pre)
+    if (pre) { /* the prompt's ids (an image row's id < 0 names the image) for the cache */
+        herd_tokens_append(&pre->cached, pre->job->prompt.ids + pre->fed, chunk);
+        for (size_t t = 0; t < chunk; t++)
+            pre->rows_fed += pre->job->prompt.ids[pre->fed + t] < 0;
         pre->fed += chunk;
+    }
     for (int i = 0; i < k; i++)
         take_token(s, s->b_owner[i], s->logits + (size_t)i * (size_t)s->vocab);
     pthread_mutex_lock(&s->mu);
@@ -588,6 +624,7 @@ void srv_sched_free(srv_sched *s)
     free(s->b_owner);
     free(s->slots);
     free(s->queue);
+    herd_free(s->b_embd);
     herd_free(s->logits);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);

@@ -5,6 +5,7 @@
 #define HERD_SERVE_INTERNAL_H
 
 #include "herd/herd.h"
+#include "herd/vision.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -34,6 +35,9 @@ typedef struct srv_job {
      * (NAME", "parameters": ), then the JSON-mode object */
     char **choices;
     int n_choices;
+    /* images: prompt ids < 0 stand for these rows, in order ([n_img_rows × hidden]) */
+    float *img_rows;
+    int64_t n_img_rows, hidden;
 
     /* output, under mu; the HTTP side waits on cv */
     pthread_mutex_t mu;
@@ -83,6 +87,27 @@ char *srv_sched_metrics(srv_sched *s);
  * one-line reason for a 400 when the messages are malformed. */
 herd_status srv_render_chat(const herd_tokenizer *tok, const json_t *messages, const json_t *tools,
                             herd_tokens *out, char *err, size_t n_err);
+
+/* The same, with image_url content parts allowed in user messages: each renders as <|image|>
+ * and its url is appended to `images` (a JSON array; NULL: the parts render but are not
+ * collected, as for /apply-template). */
+herd_status srv_render_chat_images(const herd_tokenizer *tok, const json_t *messages,
+                                   const json_t *tools, json_t *images, herd_tokens *out, char *err,
+                                   size_t n_err);
+
+/* ---- images ----------------------------------------------------------------------------------
+ * The vision tower, loaded once at start when the model has one (or from --mmproj); NULL
+ * otherwise. srv_images_attach decodes the data: URLs (remote URLs are refused), encodes them
+ * and expands each <|image|> of j->prompt into the image's block, whose <|patch|> positions get
+ * ids < 0 derived from a hash of the image (so the prompt cache tells images apart) and whose
+ * rows go to j->img_rows. Failures set err (one line, for a 400). */
+enum { SRV_IMAGE_MAX_BYTES = 32 << 20 };
+typedef struct srv_vision srv_vision;
+herd_status srv_vision_open(const char *model, const char *mmproj, const herd_tokenizer *tok,
+                            const herd_model *m, const herd_model_opts *mo, srv_vision **out);
+void srv_vision_free(srv_vision *v);
+herd_status srv_images_attach(srv_vision *v, const json_t *urls, srv_job *j, char *err,
+                              size_t n_err);
 
 /* ---- tool calls ------------------------------------------------------------------------------
  * Parses a reply into content and tool calls: pythonic "[f(a=1), g()]" or JSON

@@ -18,6 +18,7 @@ typedef struct herd_serve_opts {
     const char *api_key;   /* NULL = no authentication */
     herd_model_opts mopt;  /* threads, dtype, activations */
     const char *port_file; /* if set, the bound port is written there once listening (tests) */
+    const char *mmproj;    /* llama.cpp-style projector GGUF with the vision tower, or NULL */
 } herd_serve_opts;
 void herd_serve_opts_default(herd_serve_opts *o);
 

@@ -15,6 +15,9 @@
 
 typedef struct rend {
     const herd_tokenizer *tok;
+    json_t *images;    /* urls of the image parts, in order (NULL: not collected) */
+    size_t img_at[64]; /* where each image of the message being read goes in its text */
+    size_t n_img;
     herd_tokens *out;
     char *buf;
     size_t n, cap;
@@ -107,13 +110,18 @@ static void put_trimmed(rend *r, const char *s, size_t n)
         put(r, s + a, last - a);
 }
 
-/* A message's content: a string, null, or an array of {"type": "text", "text": ...} parts.
- * Writes it to *buf (malloc'd) as one string; false (r->err set) when it is malformed. */
+/* A message's content: a string, null, or an array of {"type": "text", "text": ...} parts
+ * (and, in a user message, {"type": "image_url", "image_url": {"url": ...}} parts, whose places
+ * in the text go to r->img_at). Writes it to *buf (malloc'd) as one string; false (r->err set)
+ * when it is malformed. */
 static bool content_text(rend *r, const json_t *m, size_t i, char **buf, size_t *len)
 {
     const json_t *c = json_object_get(m, "content");
+    const char *role = json_string_value(json_object_get(m, "role"));
+    bool images = role && !strcmp(role, "user");
     *buf = NULL;
     *len = 0;
+    r->n_img = 0;
     if (!c || json_is_null(c))
         return (*buf = strdup("")) != NULL || bad(r, "out of memory");
     if (json_is_string(c)) {
@@ -134,6 +142,19 @@ static bool content_text(rend *r, const json_t *m, size_t i, char **buf, size_t 
         if (!json_is_object(p) || !type)
             return bad(r, "%smessages[%zu].content: each part must be an object with a type", "",
                        i);
+        if (images && !strcmp(type, "image_url")) {
+            const json_t *u = json_object_get(p, "image_url");
+            const json_t *url = json_is_object(u) ? json_object_get(u, "url") : u;
+            if (!json_is_string(url))
+                return bad(r, "messages[%zu].content: an image_url part needs image_url.url", i);
+            if (r->n_img == sizeof r->img_at / sizeof r->img_at[0])
+                return bad(r, "messages[%zu]: more than %zu images", i,
+                           sizeof r->img_at / sizeof r->img_at[0]);
+            r->img_at[r->n_img++] = total;
+            if (r->images && json_array_append(r->images, (json_t *)url))
+                return bad(r, "out of memory");
+            continue;
+        }
         if (strcmp(type, "text") != 0)
             return bad(r, "content part type '%s' (in messages[%zu]) is not supported", type, i);
         if (!json_is_string(json_object_get(p, "text")))
@@ -146,12 +167,27 @@ static bool content_text(rend *r, const json_t *m, size_t i, char **buf, size_t 
     json_array_foreach(c, k, p)
     {
         const json_t *t = json_object_get(p, "text");
+        if (!t)
+            continue; /* an image part */
         memcpy(b + *len, json_string_value(t), json_string_length(t));
         *len += json_string_length(t);
     }
     b[*len] = 0;
     *buf = b;
     return true;
+}
+
+/* A user message's text with <|image|> at the places its image parts had. */
+static void put_with_images(rend *r, const char *text, size_t len)
+{
+    size_t from = 0;
+    for (size_t k = 0; k < r->n_img; k++) {
+        put(r, text + from, r->img_at[k] - from);
+        special(r, "<|image|>");
+        from = r->img_at[k];
+    }
+    put(r, text + from, len - from);
+    r->n_img = 0;
 }
 
 static void header(rend *r, const char *role)
@@ -200,7 +236,14 @@ static bool tool_calls_block(rend *r, const json_t *m, size_t i, const char *con
 herd_status srv_render_chat(const herd_tokenizer *tok, const json_t *messages, const json_t *tools,
                             herd_tokens *out, char *err, size_t n_err)
 {
-    rend r = {.tok = tok, .out = out, .err = err, .n_err = n_err};
+    return srv_render_chat_images(tok, messages, tools, NULL, out, err, n_err);
+}
+
+herd_status srv_render_chat_images(const herd_tokenizer *tok, const json_t *messages,
+                                   const json_t *tools, json_t *images, herd_tokens *out, char *err,
+                                   size_t n_err)
+{
+    rend r = {.tok = tok, .out = out, .err = err, .n_err = n_err, .images = images};
     err[0] = 0;
     size_t n = json_array_size(messages);
     if (!json_is_array(messages) || n == 0) {
@@ -298,7 +341,7 @@ herd_status srv_render_chat(const herd_tokenizer *tok, const json_t *messages, c
             special(&r, "<|eot|>");
         } else {
             header(&r, !strcmp(role, "developer") ? "system" : role);
-            put(&r, text, len);
+            put_with_images(&r, text, len);
             special(&r, "<|eot|>");
         }
         free(text);

@@ -122,3 +122,27 @@ herd_status herd_vision_config_load(const char *config_path, herd_vision_config 
         TRY(herd_vision_prep_load(prep, &c->prep));
     return herd_vision_config_check(c, w);
 }
+
+herd_status herd_vision_config_lookup_ids(herd_vision_config *c,
+                                          int64_t (*lookup)(void *ctx, const char *name), void *ctx)
+{
+    static const char *const names[] = {
+        "<|patch|>", "<|image_start|>",      "<|image_end|>",
+        "<|image|>", "<|tile_x_separator|>", "<|tile_y_separator|>"};
+    int64_t *ids[] = {&c->patch_id, &c->image_start_id, &c->image_end_id,
+                      &c->image_id, &c->tile_x_id,      &c->tile_y_id};
+    int64_t got[6];
+    for (int i = 0; i < 6; i++)
+        if ((got[i] = lookup(ctx, names[i])) < 0)
+            return herd_fail(HERD_ERR_UNSUPPORTED,
+                             "the tokenizer has no %s: it cannot place images (not Llama 4's?)",
+                             names[i]);
+    if (got[0] != c->patch_id)
+        return herd_fail(HERD_ERR_FORMAT,
+                         "the tokenizer's <|patch|> is %lld but the model's image_token_index is "
+                         "%lld: the tokenizer is not the model's",
+                         (long long)got[0], (long long)c->patch_id);
+    for (int i = 0; i < 6; i++)
+        *ids[i] = got[i];
+    return HERD_OK;
+}
