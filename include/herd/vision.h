@@ -17,7 +17,8 @@ extern "C" {
 /* ---- images ------------------------------------------------------------------------------
  * 8-bit RGB, row-major, 3 bytes a pixel. Decoding takes PNG (any bit depth, palette, grey,
  * alpha, interlaced; 16-bit samples keep their high byte, alpha is composited on white as HF's
- * convert_to_rgb does) and JPEG (baseline, progressive, grey, CMYK). Damaged, truncated,
+ * convert_to_rgb does) and JPEG (baseline, progressive, grey, CMYK; the EXIF orientation
+ * applied, as HF's image loading does, so the image comes out upright). Damaged, truncated,
  * unknown or oversized files (a side above HERD_IMAGE_MAX_SIDE or more than
  * HERD_IMAGE_MAX_PIXELS) fail with one line naming `what`. */
 enum { HERD_IMAGE_MAX_SIDE = 16384, HERD_IMAGE_MAX_PIXELS = 64 << 20 };

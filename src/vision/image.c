@@ -176,6 +176,72 @@ static void jpeg_on_progress(j_common_ptr cinfo)
     }
 }
 
+/* The EXIF orientation (1..8; 1 when absent or unreadable) in an APP1 segment's bytes:
+ * "Exif\0\0", a TIFF header (II or MM), IFD0's tag 0x0112, a SHORT. libjpeg-turbo leaves it
+ * to the caller; HF's image loading applies it (PIL's exif_transpose) before preprocessing. */
+static int exif_orientation(const uint8_t *d, size_t n)
+{
+    if (n < 6 + 8 || memcmp(d, "Exif\0\0", 6) != 0)
+        return 1;
+    const uint8_t *t = d + 6;
+    n -= 6;
+    bool le = t[0] == 'I' && t[1] == 'I';
+    if (!le && !(t[0] == 'M' && t[1] == 'M'))
+        return 1;
+#define U16(p)                                                                                     \
+    (le ? (unsigned)(p)[0] | (unsigned)(p)[1] << 8 : (unsigned)(p)[1] | (unsigned)(p)[0] << 8)
+#define U32(p) (le ? U16(p) | (uint32_t)U16((p) + 2) << 16 : (uint32_t)U16(p) << 16 | U16((p) + 2))
+    if (U16(t + 2) != 42)
+        return 1;
+    uint32_t ifd = U32(t + 4);
+    if (ifd > n || n - ifd < 2)
+        return 1;
+    unsigned count = U16(t + ifd);
+    for (unsigned i = 0; i < count; i++) {
+        size_t e = (size_t)ifd + 2 + (size_t)i * 12;
+        if (e + 12 > n)
+            break;
+        if (U16(t + e) == 0x0112 && U16(t + e + 2) == 3 && U32(t + e + 4) == 1) {
+            unsigned v = U16(t + e + 8);
+            return v >= 1 && v <= 8 ? (int)v : 1;
+        }
+    }
+#undef U16
+#undef U32
+    return 1;
+}
+
+/* The upright image for EXIF orientation o (2..8): for each output pixel, the stored one it
+ * shows. 5..8 swap the sides. */
+static herd_status orient(herd_image *im, int o)
+{
+    size_t W = (size_t)im->width, H = (size_t)im->height;
+    bool swap = o >= 5;
+    size_t ow = swap ? H : W, oh = swap ? W : H;
+    uint8_t *r = herd_alloc(W * H * 3, "image");
+    if (!r)
+        return HERD_ERR_NOMEM;
+    for (size_t y = 0; y < oh; y++)
+        for (size_t x = 0; x < ow; x++) {
+            size_t sx, sy;
+            switch (o) {
+            case 2: sx = W - 1 - x, sy = y; break;
+            case 3: sx = W - 1 - x, sy = H - 1 - y; break;
+            case 4: sx = x, sy = H - 1 - y; break;
+            case 5: sx = y, sy = x; break;                 /* transpose */
+            case 6: sx = y, sy = H - 1 - x; break;         /* turn 90° clockwise */
+            case 7: sx = W - 1 - y, sy = H - 1 - x; break; /* transverse */
+            default: sx = W - 1 - y, sy = x; break;        /* 8: turn 90° counter-clockwise */
+            }
+            memcpy(r + (y * ow + x) * 3, im->rgb + (sy * W + sx) * 3, 3);
+        }
+    herd_free(im->rgb);
+    im->rgb = r;
+    im->width = (int64_t)ow;
+    im->height = (int64_t)oh;
+    return HERD_OK;
+}
+
 static herd_status decode_jpeg(const uint8_t *data, size_t size, const char *what, herd_image *out)
 {
     struct jpeg_decompress_struct cinfo;
@@ -201,7 +267,12 @@ static herd_status decode_jpeg(const uint8_t *data, size_t size, const char *wha
     cinfo.progress = &ctx.progress;
     cinfo.mem->max_memory_to_use = (long)1 << 30;
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
+    jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF); /* APP1: EXIF */
     jpeg_read_header(&cinfo, TRUE);
+    int orientation = 1;
+    for (jpeg_saved_marker_ptr m = cinfo.marker_list; m && orientation == 1; m = m->next)
+        if (m->marker == JPEG_APP0 + 1)
+            orientation = exif_orientation(m->data, m->data_length);
     if ((st = check_size(what, cinfo.image_width, cinfo.image_height)))
         longjmp(ctx.jb, 1);
     bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
@@ -245,7 +316,12 @@ static herd_status decode_jpeg(const uint8_t *data, size_t size, const char *wha
     out->width = (int64_t)w;
     out->height = (int64_t)h;
     out->rgb = rgb;
-    return HERD_OK;
+    herd_status so = orientation > 1 ? orient(out, orientation) : HERD_OK;
+    if (so) {
+        herd_free(out->rgb);
+        out->rgb = NULL;
+    }
+    return so;
 }
 
 herd_status herd_image_decode(const void *data, size_t size, const char *what, herd_image *out)

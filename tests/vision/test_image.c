@@ -239,12 +239,82 @@ TEST(resize_identity_and_constant)
     }
 }
 
+/* A copy of the JPEG j with an APP1 EXIF segment (orientation o, byte order II or MM) after
+ * its SOI marker. */
+static unsigned char *with_exif(const unsigned char *j, unsigned long n, int o, bool le,
+                                unsigned long *out_n)
+{
+    unsigned char seg[2 + 2 + 6 + 8 + 2 + 12 + 4] = {0xFF, 0xE1, 0, sizeof seg - 2, 'E', 'x', 'i',
+                                                     'f',  0,    0};
+    unsigned char *t = seg + 10;
+    const unsigned char ii[] = {'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0};
+    const unsigned char mm[] = {'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1};
+    memcpy(t, le ? ii : mm, sizeof ii);
+    t[18 + (le ? 0 : 1)] = (unsigned char)o; /* the SHORT value, then padding and next IFD 0 */
+    unsigned char *r = malloc(n + sizeof seg);
+    memcpy(r, j, 2);
+    memcpy(r + 2, seg, sizeof seg);
+    memcpy(r + 2 + sizeof seg, j + 2, n - 2);
+    *out_n = n + sizeof seg;
+    return r;
+}
+
+/* EXIF orientation: the image comes out upright, as PIL's exif_transpose (HF's loader) gives. */
+TEST(jpeg_exif_orientation)
+{
+    enum { W = 6, H = 4 };
+    uint8_t rgb[W * H * 3];
+    for (int i = 0; i < W * H;
+         i++) /* flat blocks of distinct colours survive JPEG exactly enough */
+        rgb[3 * i] = (uint8_t)(i * 10), rgb[3 * i + 1] = (uint8_t)(255 - i * 10),
+                rgb[3 * i + 2] = 128;
+    unsigned long n = 0;
+    unsigned char *j = encode_jpeg(rgb, W, H, 3, 100, false, &n);
+    herd_image plain;
+    CHECK(herd_image_decode(j, n, "plain.jpg", &plain) == HERD_OK);
+    for (int o = 1; o <= 8; o++)
+        for (int le = 0; le < 2; le++) {
+            unsigned long m;
+            unsigned char *x = with_exif(j, n, o, le, &m);
+            herd_image im;
+            herd_status st = herd_image_decode(x, m, "exif.jpg", &im);
+            CHECK_MSG(st == HERD_OK, "%s", herd_last_error());
+            free(x);
+            if (st)
+                continue;
+            bool swap = o >= 5;
+            CHECK_EQ_INT(im.width, swap ? H : W);
+            CHECK_EQ_INT(im.height, swap ? W : H);
+            int bad = 0;
+            for (int y = 0; y < im.height; y++)
+                for (int xx = 0; xx < im.width; xx++) {
+                    /* where output (xx, y) is in the stored image: mirror, then transpose */
+                    int u = swap ? y : xx, v = swap ? xx : y; /* undo the transpose */
+                    int su = u, sv = v;
+                    if (o == 2 || o == 3 || o == 7 || o == 8)
+                        su = W - 1 - u;
+                    if (o == 3 || o == 4 || o == 6 || o == 7)
+                        sv = H - 1 - v;
+                    bad += memcmp(im.rgb + 3 * (y * im.width + xx), plain.rgb + 3 * (sv * W + su),
+                                  3) != 0;
+                }
+            CHECK_MSG(bad == 0, "orientation %d (%s): %d pixels misplaced", o, le ? "II" : "MM",
+                      bad);
+            if (o == 6) /* turned clockwise: the stored bottom-left corner is now top-left */
+                CHECK(!memcmp(im.rgb, plain.rgb + 3 * ((H - 1) * W), 3));
+            herd_image_free(&im);
+        }
+    herd_image_free(&plain);
+    free(j);
+}
+
 int main(void)
 {
     RUN(pixel_table_matches_golden);
     RUN(plans_of_the_spec_table);
     RUN(pixel_values_bit_identical);
     RUN(jpeg_round_trip);
+    RUN(jpeg_exif_orientation);
     RUN(damaged_files_fail_with_one_line);
     RUN(huge_jpeg_refused_before_decoding);
     RUN(resize_identity_and_constant);
