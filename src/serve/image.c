@@ -42,16 +42,20 @@ herd_status srv_vision_open(const char *model, const char *mmproj, const herd_to
     srv_vision *v = st ? NULL : calloc(1, sizeof *v);
     if (!st && !v)
         st = herd_fail(HERD_ERR_NOMEM, "out of memory");
-    if (st)
-        return st;
     herd_vision_opts vo;
     herd_vision_opts_default(&vo);
     vo.dtype = mo->dtype;
     vo.aprep = mo->aprep;
     vo.threads = mo->threads;
-    if ((st = herd_vision_load(model, mmproj, &vo, &v->vm))) {
+    if (!st)
+        st = herd_vision_load(model, mmproj, &vo, &v->vm);
+    if (st) {
         free(v);
-        return st;
+        if (mmproj) /* asked for: a reason not to start */
+            return st;
+        /* a vision_config without usable weights or image tokens: serve text */
+        fprintf(stderr, "herd serve: images off: %s\n", herd_last_error());
+        return HERD_OK;
     }
     v->cfg = cfg;
     v->hidden = hidden;
