@@ -33,6 +33,14 @@ typedef enum herd_type {
     HERD_TYPE_Q6_K,
     HERD_TYPE_IQ4_NL,
     HERD_TYPE_IQ4_XS,
+    /* ggml's grid i-quants (src/formats/iqblocks.h): computed with, not written */
+    HERD_TYPE_IQ3_S,
+    HERD_TYPE_IQ3_XXS,
+    HERD_TYPE_IQ2_XXS,
+    HERD_TYPE_IQ2_XS,
+    HERD_TYPE_IQ2_S,
+    HERD_TYPE_IQ1_S,
+    HERD_TYPE_IQ1_M,
     HERD_TYPE_COUNT
 } herd_type;
 
@@ -158,6 +166,9 @@ void herd_int8_row_dequantize(const void *src, float *dst, size_t n);
  * bit for bit; the quantizer is ours (sub-block scale search, weighted least squares). */
 void herd_kq_quantize(herd_type t, const float *src, void *dst, size_t n);
 void herd_kq_dequantize(herd_type t, const void *src, float *dst, size_t n);
+/* Grid i-quant rows (HERD_TYPE_IQ3_S .. HERD_TYPE_IQ1_M): ggml's floats bit for bit. herd has
+ * no quantizer for them: herd_row_from_f32 fails with HERD_ERR_UNSUPPORTED. */
+void herd_iq_dequantize(herd_type t, const void *src, float *dst, size_t n);
 
 #ifdef __cplusplus
 }

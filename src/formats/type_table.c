@@ -26,6 +26,13 @@ static const herd_type_info type_table[HERD_TYPE_COUNT] = {
     [HERD_TYPE_Q6_K] = {"q6_k", 256, 210},
     [HERD_TYPE_IQ4_NL] = {"iq4_nl", 32, 18},
     [HERD_TYPE_IQ4_XS] = {"iq4_xs", 256, 136},
+    [HERD_TYPE_IQ3_S] = {"iq3_s", 256, 110},
+    [HERD_TYPE_IQ3_XXS] = {"iq3_xxs", 256, 98},
+    [HERD_TYPE_IQ2_XXS] = {"iq2_xxs", 256, 66},
+    [HERD_TYPE_IQ2_XS] = {"iq2_xs", 256, 74},
+    [HERD_TYPE_IQ2_S] = {"iq2_s", 256, 82},
+    [HERD_TYPE_IQ1_S] = {"iq1_s", 256, 50},
+    [HERD_TYPE_IQ1_M] = {"iq1_m", 256, 56},
 };
 
 const herd_type_info *herd_type_get(herd_type t)
@@ -109,6 +116,13 @@ herd_status herd_row_to_f32(herd_type t, const void *src, float *dst, size_t n)
     case HERD_TYPE_Q6_K:
     case HERD_TYPE_IQ4_NL:
     case HERD_TYPE_IQ4_XS: herd_kq_dequantize(t, src, dst, n); return HERD_OK;
+    case HERD_TYPE_IQ3_S:
+    case HERD_TYPE_IQ3_XXS:
+    case HERD_TYPE_IQ2_XXS:
+    case HERD_TYPE_IQ2_XS:
+    case HERD_TYPE_IQ2_S:
+    case HERD_TYPE_IQ1_S:
+    case HERD_TYPE_IQ1_M: herd_iq_dequantize(t, src, dst, n); return HERD_OK;
     default: return herd_fail(HERD_ERR_ARG, "unknown tensor type %d", (int)t);
     }
 }
@@ -137,6 +151,17 @@ herd_status herd_row_from_f32(herd_type t, const float *src, void *dst, size_t n
     case HERD_TYPE_Q6_K:
     case HERD_TYPE_IQ4_NL:
     case HERD_TYPE_IQ4_XS: herd_kq_quantize(t, src, dst, n); return HERD_OK;
+    case HERD_TYPE_IQ3_S:
+    case HERD_TYPE_IQ3_XXS:
+    case HERD_TYPE_IQ2_XXS:
+    case HERD_TYPE_IQ2_XS:
+    case HERD_TYPE_IQ2_S:
+    case HERD_TYPE_IQ1_S:
+    case HERD_TYPE_IQ1_M:
+        return herd_fail(HERD_ERR_UNSUPPORTED,
+                         "herd computes with %s but cannot quantize to it (it reads the blocks "
+                         "a GGUF file holds)",
+                         herd_type_name(t));
     default: return herd_fail(HERD_ERR_ARG, "unknown tensor type %d", (int)t);
     }
 }

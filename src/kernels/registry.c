@@ -28,6 +28,14 @@ static const kfamily *const table_ref[] = {
     &kfam_q6_k_ref,
     &kfam_iq4_nl_ref,
     &kfam_iq4_xs_ref,
+    /* grid i-quants (iquant.h) */
+    &kfam_iq3_s_ref,
+    &kfam_iq3_xxs_ref,
+    &kfam_iq2_xxs_ref,
+    &kfam_iq2_xs_ref,
+    &kfam_iq2_s_ref,
+    &kfam_iq1_s_ref,
+    &kfam_iq1_m_ref,
     NULL,
 };
 static const kfamily *const table_avx2[] = {
@@ -50,13 +58,28 @@ static const kfamily *const table_avx512[] = {
     &kfam_mxfp8_e4m3_avx512, &kfam_mxfp8_e5m2_avx512, &kfam_mxfp6_e3m2_avx512, NULL,
 };
 static const kfamily *const table_avx512vnni[] = {
-    &kfam_int8_avx512vnni,       &kfam_q8_0_avx512vnni,
-    &kfam_q4_0_avx512vnni,       &kfam_mxfp4_avx512vnni,
-    &kfam_mxfp6_e2m3_avx512vnni, &kfam_mxint8_avx512vnni,
-    &kfam_q2_k_avx512vnni,       &kfam_q3_k_avx512vnni,
-    &kfam_q4_k_avx512vnni,       &kfam_q5_k_avx512vnni,
-    &kfam_q6_k_avx512vnni,       &kfam_iq4_nl_avx512vnni,
-    &kfam_iq4_xs_avx512vnni,     NULL,
+    &kfam_int8_avx512vnni,
+    &kfam_q8_0_avx512vnni,
+    &kfam_q4_0_avx512vnni,
+    &kfam_mxfp4_avx512vnni,
+    &kfam_mxfp6_e2m3_avx512vnni,
+    &kfam_mxint8_avx512vnni,
+    &kfam_q2_k_avx512vnni,
+    &kfam_q3_k_avx512vnni,
+    &kfam_q4_k_avx512vnni,
+    &kfam_q5_k_avx512vnni,
+    &kfam_q6_k_avx512vnni,
+    &kfam_iq4_nl_avx512vnni,
+    &kfam_iq4_xs_avx512vnni,
+    /* grid i-quants (iquant.h) */
+    &kfam_iq3_s_avx512vnni,
+    &kfam_iq3_xxs_avx512vnni,
+    &kfam_iq2_xxs_avx512vnni,
+    &kfam_iq2_xs_avx512vnni,
+    &kfam_iq2_s_avx512vnni,
+    &kfam_iq1_s_avx512vnni,
+    &kfam_iq1_m_avx512vnni,
+    NULL,
 };
 static const kfamily *const table_avx512bf16[] = {
     &kfam_bf16_avx512bf16,

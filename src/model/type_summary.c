@@ -5,19 +5,19 @@
 
 #include <stdio.h>
 
-static void add(uint32_t *mask, const herd_packed *w)
+static void add(uint64_t *mask, const herd_packed *w)
 {
     if (w)
-        *mask |= 1u << herd_packed_type(w);
+        *mask |= 1ull << herd_packed_type(w);
 }
 
-static size_t put_class(char *buf, size_t n, size_t o, const char *name, uint32_t mask)
+static size_t put_class(char *buf, size_t n, size_t o, const char *name, uint64_t mask)
 {
     if (!mask || o >= n)
         return o;
     o += (size_t)snprintf(buf + o, n - o, "%s%s ", o ? ", " : "", name);
     for (int t = 0, first = 1; t < HERD_TYPE_COUNT && o < n; t++)
-        if (mask & 1u << t) {
+        if (mask & 1ull << t) {
             o += (size_t)snprintf(buf + o, n - o, "%s%s", first ? "" : "+",
                                   herd_type_name((herd_type)t));
             first = 0;
@@ -30,8 +30,8 @@ void herd_model_types(const herd_model *m, char *buf, size_t n)
     enum { EMBED, ATTN, ROUTER, EXPERTS, SHARED, MLP, OUTPUT, NCLASS };
     static const char *const names[NCLASS] = {"embedding",     "attention", "router", "experts",
                                               "shared expert", "mlp",       "output"};
-    uint32_t mask[NCLASS] = {0};
-    mask[EMBED] = 1u << m->embed.type;
+    uint64_t mask[NCLASS] = {0};
+    mask[EMBED] = 1ull << m->embed.type;
     add(&mask[OUTPUT], m->output);
     for (int64_t l = 0; l < m->cfg.n_layers; l++) {
         const layer_weights *w = &m->layers[l];
@@ -45,13 +45,13 @@ void herd_model_types(const herd_model *m, char *buf, size_t n)
         add(&mask[SHARED], w->sh_gate_up), add(&mask[SHARED], w->sh_down);
         add(&mask[MLP], w->mlp_gate_up), add(&mask[MLP], w->mlp_down);
     }
-    uint32_t all = 0;
+    uint64_t all = 0;
     for (int c = 0; c < NCLASS; c++)
         all |= mask[c];
     if (n)
         buf[0] = 0;
     if (!(all & (all - 1))) { /* one type everywhere */
-        snprintf(buf, n, "%s", herd_type_name((herd_type)__builtin_ctz(all | 1u << 31)));
+        snprintf(buf, n, "%s", herd_type_name((herd_type)__builtin_ctzll(all | 1ull << 63)));
         return;
     }
     size_t o = 0;

@@ -67,7 +67,10 @@ TEST(test_row_round_trips)
                 x[i] = harness_randf(&seed) * 4.0f;
             size_t bytes = herd_type_row_bytes((herd_type)t, n);
             memset(buf, 0xEE, sizeof buf);
-            CHECK(herd_row_from_f32((herd_type)t, x, buf, n) == HERD_OK);
+            herd_status st = herd_row_from_f32((herd_type)t, x, buf, n);
+            if (st == HERD_ERR_UNSUPPORTED && herd_type_get((herd_type)t)->block_elems == 256)
+                continue; /* computed with, never written: the grid i-quants */
+            CHECK(st == HERD_OK);
             CHECK_MSG(buf[bytes] == 0xEE, "%s n=%zu: wrote past row_bytes", herd_type_name(t), n);
             CHECK(herd_row_to_f32((herd_type)t, buf, y, n) == HERD_OK);
             herd_mx_format f;
