@@ -169,6 +169,8 @@ void herd_kq_dequantize(herd_type t, const void *src, float *dst, size_t n);
 /* Grid i-quant rows (HERD_TYPE_IQ3_S .. HERD_TYPE_IQ1_M): ggml's floats bit for bit. herd has
  * no quantizer for them: herd_row_from_f32 fails with HERD_ERR_UNSUPPORTED. */
 void herd_iq_dequantize(herd_type t, const void *src, float *dst, size_t n);
+/* False for the types herd reads and computes with but does not write (the grid i-quants). */
+bool herd_type_can_quantize(herd_type t);
 
 #ifdef __cplusplus
 }

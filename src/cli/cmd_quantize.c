@@ -103,6 +103,11 @@ static int cmd_main(int argc, char **argv)
                                "q3_k_m q3_k_l q4_k_s q4_k_m q5_k_s q5_k_m q6_k iq4_nl iq4_xs)",
                                type_s, herd_type_names());
     }
+    if (type_s && recipe < 0 && !herd_type_can_quantize(o.type))
+        return cli_usage_error(cmd,
+                               "herd computes with %s files but cannot write %s (no quantizer "
+                               "for ggml's grid i-quants)",
+                               herd_type_name(o.type), herd_type_name(o.type));
     if (!type_s && open_slot)
         return cli_usage_error(cmd, "--type is required with policy '%s'", o.policy.name);
     if (o.name && strncmp(o.name, "Llama", 5) != 0)

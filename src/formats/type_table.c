@@ -127,6 +127,11 @@ herd_status herd_row_to_f32(herd_type t, const void *src, float *dst, size_t n)
     }
 }
 
+bool herd_type_can_quantize(herd_type t)
+{
+    return (unsigned)t < HERD_TYPE_COUNT && (t < HERD_TYPE_IQ3_S || t > HERD_TYPE_IQ1_M);
+}
+
 herd_status herd_row_from_f32(herd_type t, const float *src, void *dst, size_t n)
 {
     herd_mx_format f;

@@ -63,6 +63,10 @@ static herd_status pack_pair(binder *b, herd_wrole gate, herd_wrole up, int64_t 
         return st;
     }
     herd_type type = b->m->opts.dtype == HERD_TYPE_COUNT ? g.type : b->m->dtype;
+    /* gate and up in different types where up cannot be re-quantized into gate's (a grid
+     * i-quant): both kept exactly, as f32 (the memory plan shows it) */
+    if (b->m->opts.dtype == HERD_TYPE_COUNT && g.type != u.type && !herd_type_can_quantize(type))
+        type = HERD_TYPE_F32;
     st = herd_pack_swiglu(type, rows, cols, (herd_wsrc){g.type, g.data, g.row_bytes},
                           (herd_wsrc){u.type, u.data, u.row_bytes}, out);
     b->src->release(b->src->ctx, &g);

@@ -121,6 +121,13 @@ static herd_status parse_file(const char *path, herd_quant_policy *p)
                            val, herd_type_names());
             break;
         }
+        if (!herd_type_can_quantize(t)) {
+            st = herd_fail(HERD_ERR_FORMAT,
+                           "%s:%d: herd cannot write type '%s' (it computes "
+                           "with files that hold it)",
+                           path, lineno, val);
+            break;
+        }
         int c = -1;
         for (int k = 0; k < HERD_QC_COUNT; k++)
             if (strcmp(key, class_names[k]) == 0)

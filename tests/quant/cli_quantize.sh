@@ -47,6 +47,7 @@ one_line() { # expected exit code, expected text, args...
 check "no type" 'one_line 2 "type is required" quantize $D "$T/x.gguf"'
 check "recipe" '"$HERD" quantize $D "$T/r.gguf" --type Q4_K_M >/dev/null 2>&1 && "$HERD" logits -m "$T/r.gguf" --ids 1,2,3 -o "$T/r.npy" 2>"$T/err" && grep -q "iq4_nl" "$T/err"'
 check "bad type" 'one_line 2 "unknown --type" quantize $D "$T/x.gguf" --type q9_k'
+check "grid i-quant refused" 'one_line 2 "cannot write iq2_xxs" quantize $D "$T/x.gguf" --type IQ2_XXS'
 check "bad policy" 'one_line 2 "neither a built-in policy" quantize $D "$T/x.gguf" --policy nope --type q8_0'
 check "bad name" 'one_line 2 "must begin with" quantize $D "$T/x.gguf" --type q8_0 --name Foo'
 check "missing input" 'one_line 1 "config.json" quantize "$T/missing" "$T/x.gguf" --type q8_0'
