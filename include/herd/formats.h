@@ -41,6 +41,9 @@ typedef enum herd_type {
     HERD_TYPE_IQ2_S,
     HERD_TYPE_IQ1_S,
     HERD_TYPE_IQ1_M,
+    /* ggml's ternary types: value d·t, t in {−1, 0, 1} (TQ2_0 codes also allow 2) */
+    HERD_TYPE_TQ1_0,
+    HERD_TYPE_TQ2_0,
     HERD_TYPE_COUNT
 } herd_type;
 
@@ -162,8 +165,9 @@ void herd_q4_0_quantize(const float *src, void *dst, size_t n);
 void herd_q4_0_dequantize(const void *src, float *dst, size_t n);
 void herd_int8_row_quantize(const float *src, void *dst, size_t n); /* n + 4 bytes */
 void herd_int8_row_dequantize(const void *src, float *dst, size_t n);
-/* K/i-quant rows (t = HERD_TYPE_Q2_K .. HERD_TYPE_IQ4_XS): dequantization gives ggml's floats
- * bit for bit; the quantizer is ours (sub-block scale search, weighted least squares). */
+/* K/i-quant rows (t = HERD_TYPE_Q2_K .. HERD_TYPE_IQ4_XS, TQ1_0, TQ2_0): dequantization gives
+ * ggml's floats bit for bit; the quantizer is ours (sub-block scale search, weighted least
+ * squares). */
 void herd_kq_quantize(herd_type t, const float *src, void *dst, size_t n);
 void herd_kq_dequantize(herd_type t, const void *src, float *dst, size_t n);
 /* Grid i-quant rows (HERD_TYPE_IQ3_S .. HERD_TYPE_IQ1_M): ggml's floats bit for bit. herd has

@@ -22,6 +22,8 @@ static const kb_info infos[] = {
     {HERD_TYPE_Q6_K, 256, 16, 210, 6, 32, false, false},
     {HERD_TYPE_IQ4_NL, 32, 32, 18, 4, 0, false, true},
     {HERD_TYPE_IQ4_XS, 256, 32, 136, 4, 0, false, true},
+    {HERD_TYPE_TQ1_0, 256, 32, 54, 2, 1, false, false},
+    {HERD_TYPE_TQ2_0, 256, 32, 66, 2, 1, false, false},
 };
 
 const kb_info *kb_info_get(herd_type t)
@@ -85,6 +87,28 @@ static void scales_q3_put(uint8_t *s, const int8_t *sc)
         s[j < 8 ? j : j - 8] |= (uint8_t)((v & 15) << (j < 8 ? 0 : 4));
         s[8 + j % 4] |= (uint8_t)((v >> 4) << (2 * (j / 4)));
     }
+}
+
+/* TQ1_0: five base-3 digits per byte (four in the last 4 bytes), stored as the byte
+ * ceil(v·256/243) so digit n is the top "trit" of byte·3^n: ((uint8_t)(byte·3^n)·3) >> 8.
+ * Values 0..159 are digits of bytes 0..31 (value 32n + m), 160..239 of bytes 32..47
+ * (160 + 16n + m), 240..255 of bytes 48..51 (240 + 4n + j). */
+static const uint8_t pow3[6] = {1, 3, 9, 27, 81, 243};
+static void tq1_pos(int e, int *byte, int *digit)
+{
+    if (e < 160)
+        *byte = e % 32, *digit = e / 32;
+    else if (e < 240)
+        *byte = 32 + (e - 160) % 16, *digit = (e - 160) / 16;
+    else
+        *byte = 48 + (e - 240) % 4, *digit = (e - 240) / 4;
+}
+static int tq1_digit(const uint8_t *x, int e)
+{
+    int byte, digit;
+    tq1_pos(e, &byte, &digit);
+    uint8_t q = (uint8_t)(x[byte] * pow3[digit]);
+    return ((unsigned)q * 3) >> 8;
 }
 
 void kb_decode(const kb_info *I, const uint8_t *x, kb_block *b)
@@ -162,8 +186,21 @@ void kb_decode(const kb_info *I, const uint8_t *x, kb_block *b)
             b->code[e] = (uint8_t)((x[8 + 16 * (e / 32) + e % 16] >> (4 * ((e % 32) / 16))) & 15);
         break;
     }
+    case HERD_TYPE_TQ1_0:
+        b->d = f16_at(x + 52);
+        for (int e = 0; e < 256; e++)
+            b->code[e] = (uint8_t)tq1_digit(x, e);
+        break;
+    case HERD_TYPE_TQ2_0:
+        b->d = f16_at(x + 64);
+        for (int e = 0; e < 256; e++)
+            b->code[e] = (uint8_t)((x[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3);
+        break;
     default: break;
     }
+    if (I->type == HERD_TYPE_TQ1_0 || I->type == HERD_TYPE_TQ2_0)
+        for (int s = 0; s < 8; s++)
+            b->sc[s] = 1; /* no sub-block scales: value = d·(code − 1) */
     for (int e = 0; e < I->elems; e++)
         b->q[e] = I->table ? kb_iq4_grid[b->code[e]] : (int8_t)(b->code[e] - I->qoff);
 }
@@ -236,6 +273,26 @@ void kb_encode(const kb_info *I, const kb_block *b, uint8_t *x)
             x[8 + 16 * (e / 32) + e % 16] |= (uint8_t)((b->code[e] & 15) << (4 * ((e % 32) / 16)));
         break;
     }
+    case HERD_TYPE_TQ1_0: {
+        put_f16(x + 52, b->d);
+        unsigned v[52] = {0};
+        for (int byte = 0; byte < 52; byte++) /* digit 0 is the most significant */
+            for (int digit = 0; digit < 5; digit++) {
+                int e = byte < 32   ? 32 * digit + byte
+                        : byte < 48 ? 160 + 16 * digit + (byte - 32)
+                                    : 240 + 4 * digit + (byte - 48);
+                int c = byte >= 48 && digit == 4 ? 0 : b->code[e] > 2 ? 2 : b->code[e];
+                v[byte] = v[byte] * 3 + (unsigned)c;
+            }
+        for (int byte = 0; byte < 52; byte++)
+            x[byte] = (uint8_t)((v[byte] * 256 + 242) / 243);
+        break;
+    }
+    case HERD_TYPE_TQ2_0:
+        put_f16(x + 64, b->d);
+        for (int e = 0; e < 256; e++)
+            x[32 * (e / 128) + e % 32] |= (uint8_t)((b->code[e] & 3) << (2 * ((e % 128) / 32)));
+        break;
     default: break;
     }
 }
@@ -373,6 +430,20 @@ void kb_quantize_block(const kb_info *I, const float *in, kb_block *b)
     memset(b, 0, sizeof *b);
     for (int i = 0; i < n; i++)
         x[i] = isfinite(in[i]) ? in[i] : 0.0f;
+    if (I->type == HERD_TYPE_TQ1_0 || I->type == HERD_TYPE_TQ2_0) {
+        /* ternary: d = max|x|, t = round(x/d) (these types are for ternary-trained weights) */
+        float amax = 0;
+        for (int i = 0; i < n; i++)
+            amax = fmaxf(amax, fabsf(x[i]));
+        b->d = f16_round(amax);
+        for (int j = 0; j < ns; j++)
+            b->sc[j] = 1;
+        for (int i = 0; i < n; i++) {
+            b->q[i] = (int8_t)(b->d > 0 ? iround(x[i] / b->d, -1, 1) : 0);
+            b->code[i] = (uint8_t)(b->q[i] + 1);
+        }
+        return;
+    }
     /* weights: the value's magnitude plus its sub-block's RMS, so no value is ignored */
     for (int j = 0; j < ns; j++) {
         float ss = 0;

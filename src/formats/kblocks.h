@@ -17,6 +17,8 @@
  *     Q6_K     256   16   -32..31      -128..127   -       210
  *     IQ4_NL   32    32   table (16)   1           -       18
  *     IQ4_XS   256   32   table (16)   -32..31     -       136
+ *     TQ1_0    256   32   -1..1        1           -       54  (base-3 digits, 5 per byte)
+ *     TQ2_0    256   32   -1..2        1           -       66
  * where "table" is ggml's non-linear grid kvalues_iq4nl (values −127..113). */
 #ifndef HERD_FORMATS_KBLOCKS_H
 #define HERD_FORMATS_KBLOCKS_H

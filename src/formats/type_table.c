@@ -33,6 +33,8 @@ static const herd_type_info type_table[HERD_TYPE_COUNT] = {
     [HERD_TYPE_IQ2_S] = {"iq2_s", 256, 82},
     [HERD_TYPE_IQ1_S] = {"iq1_s", 256, 50},
     [HERD_TYPE_IQ1_M] = {"iq1_m", 256, 56},
+    [HERD_TYPE_TQ1_0] = {"tq1_0", 256, 54},
+    [HERD_TYPE_TQ2_0] = {"tq2_0", 256, 66},
 };
 
 const herd_type_info *herd_type_get(herd_type t)
@@ -115,6 +117,8 @@ herd_status herd_row_to_f32(herd_type t, const void *src, float *dst, size_t n)
     case HERD_TYPE_Q5_K:
     case HERD_TYPE_Q6_K:
     case HERD_TYPE_IQ4_NL:
+    case HERD_TYPE_TQ1_0:
+    case HERD_TYPE_TQ2_0:
     case HERD_TYPE_IQ4_XS: herd_kq_dequantize(t, src, dst, n); return HERD_OK;
     case HERD_TYPE_IQ3_S:
     case HERD_TYPE_IQ3_XXS:
@@ -155,6 +159,8 @@ herd_status herd_row_from_f32(herd_type t, const float *src, void *dst, size_t n
     case HERD_TYPE_Q5_K:
     case HERD_TYPE_Q6_K:
     case HERD_TYPE_IQ4_NL:
+    case HERD_TYPE_TQ1_0:
+    case HERD_TYPE_TQ2_0:
     case HERD_TYPE_IQ4_XS: herd_kq_quantize(t, src, dst, n); return HERD_OK;
     case HERD_TYPE_IQ3_S:
     case HERD_TYPE_IQ3_XXS:

@@ -27,7 +27,9 @@
  *   2-bit plane (128 bytes):  bits 2(G mod 4) of byte 64(G/4) + o
  *   1-bit plane (64 bytes):   bit G of byte o
  * Q2_K: 2-bit; Q3_K: 2-bit + 1-bit (bit 2); Q4_K, IQ4: nibble; Q5_K: nibble + 1-bit (bit 4);
- * Q6_K: nibble + 2-bit (bits 4-5). The packed size is the source's plus the unpacked 6-bit /
+ * Q6_K: nibble + 2-bit (bits 4-5); TQ1_0, TQ2_0: 2-bit (TQ1_0's base-3 bytes unpacked to 2-bit
+ * codes, 2.06 bits per weight packed against 1.69 in the file: cheaper than base-3 decoding in
+ * the tile). The packed size is the source's plus the unpacked 6-bit /
  * 4-bit sub-block scales (Q4_K 148 bytes per 256 against 144; Q6_K 210 = 210; Q2_K 100 vs 84). */
 #ifndef HERD_KERNELS_KQUANT_H
 #define HERD_KERNELS_KQUANT_H
@@ -45,17 +47,22 @@ enum { KK_NR = 16 };
     ((TY) == HERD_TYPE_Q2_K || (TY) == HERD_TYPE_Q3_K || (TY) == HERD_TYPE_Q6_K ? 16 : 32)
 #define KK_NSUB(TY)    (KK_ELEMS(TY) / KK_SUB(TY))
 #define KK_HAS_MIN(TY) ((TY) == HERD_TYPE_Q2_K || (TY) == HERD_TYPE_Q4_K || (TY) == HERD_TYPE_Q5_K)
-#define KK_HAS_SC(TY)  ((TY) != HERD_TYPE_IQ4_NL)
+#define KK_TERNARY(TY) ((TY) == HERD_TYPE_TQ1_0 || (TY) == HERD_TYPE_TQ2_0)
+#define KK_HAS_SC(TY)  ((TY) != HERD_TYPE_IQ4_NL && !KK_TERNARY(TY))
 #define KK_TABLE(TY)   ((TY) == HERD_TYPE_IQ4_NL || (TY) == HERD_TYPE_IQ4_XS)
 #define KK_BITS(TY)                                                                                \
-    ((TY) == HERD_TYPE_Q2_K   ? 2                                                                  \
-     : (TY) == HERD_TYPE_Q3_K ? 3                                                                  \
-     : (TY) == HERD_TYPE_Q5_K ? 5                                                                  \
-     : (TY) == HERD_TYPE_Q6_K ? 6                                                                  \
-                              : 4)
+    ((TY) == HERD_TYPE_Q2_K || KK_TERNARY(TY) ? 2                                                  \
+     : (TY) == HERD_TYPE_Q3_K                 ? 3                                                  \
+     : (TY) == HERD_TYPE_Q5_K                 ? 5                                                  \
+     : (TY) == HERD_TYPE_Q6_K                 ? 6                                                  \
+                                              : 4)
 /* q + KK_QOFF = the unsigned code VPDPBUSD sees (table types: grid value + 128) */
 #define KK_QOFF(TY)                                                                                \
-    ((TY) == HERD_TYPE_Q3_K ? 4 : (TY) == HERD_TYPE_Q6_K ? 32 : KK_TABLE(TY) ? 128 : 0)
+    ((TY) == HERD_TYPE_Q3_K   ? 4                                                                  \
+     : (TY) == HERD_TYPE_Q6_K ? 32                                                                 \
+     : KK_TABLE(TY)           ? 128                                                                \
+     : KK_TERNARY(TY)         ? 1                                                                  \
+                              : 0)
 
 static inline size_t kk_hdr_bytes(herd_type ty)
 {
@@ -135,7 +142,9 @@ void kk_tile_f32_avx512(herd_type ty, const ktile *t);
     X(q5_k, HERD_TYPE_Q5_K)                                                                        \
     X(q6_k, HERD_TYPE_Q6_K)                                                                        \
     X(iq4_nl, HERD_TYPE_IQ4_NL)                                                                    \
-    X(iq4_xs, HERD_TYPE_IQ4_XS)
+    X(iq4_xs, HERD_TYPE_IQ4_XS)                                                                    \
+    X(tq1_0, HERD_TYPE_TQ1_0)                                                                      \
+    X(tq2_0, HERD_TYPE_TQ2_0)
 
 #define KK_DECLARE_TYPE_FNS(id, TY)                                                                \
     size_t kk_panel_bytes_##id(int64_t k);                                                         \

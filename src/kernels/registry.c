@@ -36,6 +36,9 @@ static const kfamily *const table_ref[] = {
     &kfam_iq2_s_ref,
     &kfam_iq1_s_ref,
     &kfam_iq1_m_ref,
+    /* ternary (kquant.h) */
+    &kfam_tq1_0_ref,
+    &kfam_tq2_0_ref,
     NULL,
 };
 static const kfamily *const table_avx2[] = {
@@ -79,6 +82,9 @@ static const kfamily *const table_avx512vnni[] = {
     &kfam_iq2_s_avx512vnni,
     &kfam_iq1_s_avx512vnni,
     &kfam_iq1_m_avx512vnni,
+    /* ternary (kquant.h) */
+    &kfam_tq1_0_avx512vnni,
+    &kfam_tq2_0_avx512vnni,
     NULL,
 };
 static const kfamily *const table_avx512bf16[] = {
