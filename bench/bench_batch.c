@@ -4,7 +4,12 @@
  * The memory-traffic model: a decode step streams the non-expert weights once (attention,
  * router, shared expert, head, whatever S is) and each routed expert that at least one of the
  * S rows chose, once. Its bytes are counted by the profiler on one untimed pass with the same
- * tokens (the routing is the same), so the bound is S · bandwidth / bytes_per_step. */
+ * tokens (the routing is the same), so the bound is S · bandwidth / bytes_per_step.
+ *
+ * --ops keeps the profiler on through the timed repetitions and prints, per op class, the time
+ * per step next to what the op's own traffic (weights + KV read once) and FLOPs (at the
+ * kernel's instruction peak) allow, plus the pool's barrier waits and the argmax of the bench's
+ * own sampling, so the gap between S rows and one row can be pinned on ops. */
 #include "cli/cli_model.h"
 #include "herd/herd.h"
 #include "herd/prof.h"
@@ -37,6 +42,10 @@ static void usage(FILE *f)
             "  -n N              decode steps measured (default 32)\n"
             "  -r N              repetitions, the median is reported (default 3)\n"
             "  --act A           activations in GEMMs: auto (default) or f32\n"
+            "  --ops             time per op class per step against its traffic and compute\n"
+            "                    floors (profiler on during the timed runs)\n"
+            "  --cputime         time on this thread's CPU clock (with -t 1: ratios that hold on\n"
+            "                    a loaded machine)\n"
             "  --json            one JSON object per measurement\n");
 }
 
@@ -66,7 +75,8 @@ typedef struct bench {
     long prompt, gen;
     int32_t *tok, *seq; /* [S] the step's batch */
     bool *want;
-    float *logits; /* [S × V] */
+    float *logits;   /* [S × V] */
+    double sample_s; /* seconds in the argmax of the timed steps (for --ops) */
 } bench;
 
 /* Every sequence gets its own prompt (untimed), then `gen` steps of one row per sequence,
@@ -87,10 +97,11 @@ static herd_status run(bench *b, long S, double *seconds)
         st = herd_forward(b->c, &pb, b->logits);
         b->tok[s] = (int32_t)(x % (uint64_t)b->V);
     }
-    double t0 = herd_now();
+    double t0 = herd_prof_now();
     for (long g = 0; g < b->gen && !st; g++) {
         herd_batch step = {.n = S, .token = b->tok, .seq = b->seq, .logits = b->want};
         st = herd_forward(b->c, &step, b->logits);
+        double ts = herd_prof_now();
         for (long s = 0; s < S; s++) {
             const float *l = b->logits + (size_t)s * (size_t)b->V;
             int32_t best = 0;
@@ -98,9 +109,101 @@ static herd_status run(bench *b, long S, double *seconds)
                 best = l[v] > l[best] ? (int32_t)v : best;
             b->tok[s] = best;
         }
+        b->sample_s += herd_prof_now() - ts;
     }
-    *seconds = herd_now() - t0;
+    *seconds = herd_prof_now() - t0;
     return st;
+}
+
+/* The traffic floor of an op: its weights and KV rows read once at the bandwidth, in ms. */
+static double traffic_ms(const herd_prof_entry *e, double bw)
+{
+    return bw > 0 ? 1e3 * (e->cost.weight_bytes + e->cost.kv_bytes) / (bw * 1e9) : 0;
+}
+
+/* The compute floor: its FLOPs at the peak of the instruction its kernel ends in, in ms. */
+static double compute_ms(const herd_prof_entry *e, const herd_limits *lim, herd_prof_op op,
+                         herd_aprep aprep)
+{
+    bool exact = op == HERD_OP_ROUTER || aprep == HERD_APREP_EXACT;
+    herd_peak pk = herd_peak_for(lim, e->has_wtype ? e->wtype : -1, e->kernel, exact);
+    double g = herd_limits_peak(lim, pk);
+    return g > 0 ? 1e3 * e->cost.flops / (g * 1e9) : 0;
+}
+
+/* The profiler's decode counters after one sequence count's timed runs. */
+typedef struct op_snap {
+    long S;
+    herd_prof_entry e[HERD_OP_COUNT];
+    double steps, wall, pool_runs, pool_wait, sample;
+} op_snap;
+
+static void snap_ops(long S, const bench *b, op_snap *o)
+{
+    herd_prof_phase ph = HERD_PHASE_DECODE;
+    o->S = S;
+    for (int op = 0; op < HERD_OP_COUNT; op++)
+        o->e[op] = *herd_prof_get(ph, (herd_prof_op)op);
+    o->steps = (double)herd_prof_phase_runs(ph);
+    o->wall = herd_prof_phase_wall(ph);
+    o->pool_runs = (double)herd_prof_pool_runs(ph);
+    o->pool_wait = herd_prof_pool_wait(ph);
+    o->sample = b->sample_s;
+}
+
+/* Per op class, per decode step of the profiled runs (text table or one JSON object). */
+static void print_ops(const op_snap *o, const herd_limits *lim, herd_aprep aprep, bool json)
+{
+    long S = o->S;
+    double steps = o->steps, bw = lim->bw_gbs;
+    if (steps <= 0)
+        return;
+    double wall = 1e3 * o->wall / steps, sample = 1e3 * o->sample / steps;
+    double sum = 0, sum_floor = 0;
+    if (json)
+        printf("{\"seqs\": %ld, \"ops\": {", S);
+    else
+        printf("\n%ld seqs: %.3f ms per step in the forward + %.3f ms argmax; per step:\n"
+               "| op | calls | ms | %% of step | MB read | traffic ms | GFLOP | compute ms | "
+               "ms / floor |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+               S, wall, sample);
+    bool first = true;
+    for (int op = 0; op < HERD_OP_COUNT; op++) {
+        const herd_prof_entry *e = &o->e[op];
+        if (!e->calls)
+            continue;
+        double ms = 1e3 * e->seconds / steps, tr = traffic_ms(e, bw) / steps;
+        double cp = compute_ms(e, lim, (herd_prof_op)op, aprep) / steps;
+        double fl = tr > cp ? tr : cp;
+        sum += ms;
+        sum_floor += fl;
+        const char *name = herd_prof_op_name((herd_prof_op)op);
+        if (json)
+            printf("%s\"%s\": {\"calls\": %.1f, \"ms\": %.4f, \"bytes\": %.0f, "
+                   "\"traffic_ms\": %.4f, \"flops\": %.0f, \"compute_ms\": %.4f}",
+                   first ? "" : ", ", name, (double)e->calls / steps, ms,
+                   (e->cost.weight_bytes + e->cost.kv_bytes) / steps, tr, e->cost.flops / steps,
+                   cp);
+        else
+            printf("| %s | %.1f | %.3f | %.1f%% | %.2f | %.3f | %.3f | %.3f | %.2f |\n", name,
+                   (double)e->calls / steps, ms, wall > 0 ? 100 * ms / wall : 0,
+                   (e->cost.weight_bytes + e->cost.kv_bytes) / steps / 1e6, tr,
+                   e->cost.flops / steps / 1e9, cp, fl > 0 ? ms / fl : 0);
+        first = false;
+    }
+    double runs = o->pool_runs / steps, wait = 1e3 * o->pool_wait / steps;
+    if (json)
+        printf("%s\"untracked\": {\"ms\": %.4f}, \"argmax\": {\"ms\": %.4f}, "
+               "\"pool\": {\"runs\": %.1f, \"wait_ms\": %.4f}, \"step_ms\": %.4f, "
+               "\"floor_ms\": %.4f}}\n",
+               first ? "" : ", ", wall - sum, sample, runs, wait, wall, sum_floor);
+    else
+        printf("| (untracked) | | %.3f | %.1f%% | | | | | |\n"
+               "| **forward** | | **%.3f** | 100%% | | | | %.3f floor | %.2f |\n"
+               "pool: %.1f dispatches per step, %.3f ms per step waiting at their ends (inside "
+               "the ops above)\n",
+               wall - sum, wall > 0 ? 100 * (wall - sum) / wall : 0, wall, sum_floor,
+               sum_floor > 0 ? wall / sum_floor : 0, runs, wait);
 }
 
 int bench_batch_main(int argc, char **argv)
@@ -110,9 +213,11 @@ int bench_batch_main(int argc, char **argv)
     long seqs[MAX_LIST] = {1, 2, 4, 8, 16}, prompt = 32, gen = 32, reps = 3, threads = 0;
     int n_seqs = 5;
     herd_type dtype = HERD_TYPE_BF16;
-    bool json = false;
+    bool json = false, ops = false, cputime = false;
     const cli_opt opts[] = {
         {"--json", NULL, CLI_OPT_FLAG, &json, 0, 0},
+        {"--ops", NULL, CLI_OPT_FLAG, &ops, 0, 0},
+        {"--cputime", NULL, CLI_OPT_FLAG, &cputime, 0, 0},
         {"--synthetic", NULL, CLI_OPT_STR, &name, 0, 0},
         {"-m", NULL, CLI_OPT_STR, &path, 0, 0},
         {"--seqs", NULL, CLI_OPT_STR, &seq_list, 0, 0},
@@ -135,10 +240,13 @@ int bench_batch_main(int argc, char **argv)
     herd_aprep aprep;
     if (!cli_parse_act(cmd, act, &aprep))
         return 2;
+    herd_prof_use_cputime(cputime);
     if (!name == !path)
         return cli_usage_error(cmd, "give -m MODEL or --synthetic NAME (scout, l4-3.7b or tiny)");
     if (!threads)
         threads = herd_cpu_count();
+    if (herd_prof_cputime && threads != 1)
+        return cli_usage_error(cmd, "--cputime needs -t 1 (one thread's CPU clock)");
     long max_s = 0;
     for (int i = 0; i < n_seqs; i++)
         max_s = seqs[i] > max_s ? seqs[i] : max_s;
@@ -180,6 +288,7 @@ int bench_batch_main(int argc, char **argv)
                "of bound |\n|---:|---:|---:|---:|---:|---:|---:|\n");
     }
     double times[100];
+    op_snap snaps[MAX_LIST];
     for (int k = 0; k < n_seqs && !st; k++) {
         long S = seqs[k];
         /* one profiled pass: the bytes a step streams (also the warm-up) */
@@ -193,8 +302,12 @@ int bench_batch_main(int argc, char **argv)
             bytes += herd_prof_get(HERD_PHASE_DECODE, (herd_prof_op)op)->cost.weight_bytes;
         int64_t steps = herd_prof_phase_runs(HERD_PHASE_DECODE);
         bytes = steps ? bytes / (double)steps : 0;
+        herd_prof_reset();
+        herd_prof_enable(ops);
+        b.sample_s = 0;
         for (long r = 0; r < reps && !st; r++)
             st = run(&b, S, &times[r]);
+        herd_prof_enable(false);
         if (st)
             break;
         qsort(times, (size_t)reps, sizeof *times, cmp_double);
@@ -213,8 +326,14 @@ int bench_batch_main(int argc, char **argv)
             printf("| %4ld | %11.2f | %13.2f | %7.2fx | %7.1f | %11.2f | %7.1f%% |\n", S, rate,
                    rate / (double)S, one_rate > 0 ? rate / one_rate : 0, bytes / 1e6, bound,
                    bound > 0 ? 100 * rate / bound : 0);
+        if (ops)
+            snap_ops(S, &b, &snaps[k]);
+        if (ops && have_lim && json)
+            print_ops(&snaps[k], &lim, aprep, json);
         fflush(stdout);
     }
+    for (int k = 0; ops && have_lim && !json && !st && k < n_seqs; k++)
+        print_ops(&snaps[k], &lim, aprep, json);
     herd_free(b.logits);
     free(b.tok);
     free(b.seq);

@@ -68,6 +68,12 @@ typedef struct herd_gemm_args {
 /* Runs on the pool's threads (NULL: the caller's only). Results do not depend on the thread
  * count. */
 herd_status herd_gemm(const herd_packed *w, const herd_gemm_args *args, herd_pool *pool);
+/* n independent GEMMs (w[i], args[i]; M = 0 allowed) in one pool run, their panels claimed
+ * from one counter: what n herd_gemm calls give, bit for bit, for one wake-up of the pool
+ * instead of n (the routed experts of a MoE layer, each with a few rows). The outputs must not
+ * overlap each other or any A or residual of the list. */
+herd_status herd_gemm_many(int n, const herd_packed *const *w, const herd_gemm_args *args,
+                           herd_pool *pool);
 
 /* ---- float32 GEMM in every transpose form (training) --------------------------------------
  * C[M×N] = (accumulate ? C : 0) + op(A)·op(B), row-major with leading dimensions; op(A) is

@@ -135,6 +135,13 @@ const herd_prof_entry *herd_prof_get(herd_prof_phase phase, herd_prof_op op);
 double herd_prof_phase_wall(herd_prof_phase phase);
 int64_t herd_prof_phase_tokens(herd_prof_phase phase);
 int64_t herd_prof_phase_runs(herd_prof_phase phase);
+/* Pool dispatches and the seconds the driving thread spent waiting for workers at the end of
+ * them (done with its own share, the others still running): the cost of the barriers, inside
+ * the op times above. Recorded by herd_pool_run / herd_pool_run_claims while the profiler is
+ * on, into the current phase. */
+int64_t herd_prof_pool_runs(herd_prof_phase phase);
+double herd_prof_pool_wait(herd_prof_phase phase);
+void herd_prof_pool_record(double wait_seconds);
 const char *herd_prof_op_name(herd_prof_op op);    /* "q", "expert", ... */
 const char *herd_prof_phase_name(herd_prof_phase); /* "prefill", "decode" */
 

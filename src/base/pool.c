@@ -2,6 +2,7 @@
  * spin briefly on it (decode issues thousands of short runs per second, and a futex wake costs
  * microseconds), then sleep on a condition variable so an idle pool uses no CPU. */
 #include "herd/base.h"
+#include "herd/prof.h"
 
 #include <errno.h>
 #include <immintrin.h>
@@ -170,6 +171,7 @@ void herd_pool_run(herd_pool *pool, herd_pool_fn fn, void *ctx)
     atomic_store(&pool->pending, pool->nthreads - 1);
     publish(pool, fn, ctx, false);
     fn(ctx, 0, pool->nthreads);
+    double t0 = HERD_PROF_START();
     int spins = 0;
     while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0 && spins < SPIN_ITERS) {
         _mm_pause();
@@ -181,6 +183,8 @@ void herd_pool_run(herd_pool *pool, herd_pool_fn fn, void *ctx)
             pthread_cond_wait(&pool->done_cv, &pool->mu);
         pthread_mutex_unlock(&pool->mu);
     }
+    if (__builtin_expect(herd_prof_on, 0))
+        herd_prof_pool_record(herd_prof_now() - t0);
 }
 
 void herd_pool_run_claims(herd_pool *pool, herd_pool_fn fn, void *ctx)
@@ -191,6 +195,7 @@ void herd_pool_run_claims(herd_pool *pool, herd_pool_fn fn, void *ctx)
     }
     publish(pool, fn, ctx, true);
     fn(ctx, 0, pool->nthreads);
+    double t0 = HERD_PROF_START();
     /* Close the run: workers not in yet stay out; wait for those in (they are running). */
     atomic_fetch_or_explicit(&pool->gate, GATE_CLOSED, memory_order_acq_rel);
     int spins = 0;
@@ -199,6 +204,8 @@ void herd_pool_run_claims(herd_pool *pool, herd_pool_fn fn, void *ctx)
             _mm_pause();
         else
             sched_yield();
+    if (__builtin_expect(herd_prof_on, 0))
+        herd_prof_pool_record(herd_prof_now() - t0);
 }
 
 void herd_split_range(size_t n, size_t align, int tid, int nthreads, size_t *begin, size_t *end)

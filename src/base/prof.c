@@ -15,6 +15,8 @@ static _Thread_local struct {
     herd_prof_entry e[HERD_PHASE_COUNT][HERD_OP_COUNT];
     double wall[HERD_PHASE_COUNT];
     int64_t tokens[HERD_PHASE_COUNT], runs[HERD_PHASE_COUNT];
+    int64_t pool_runs[HERD_PHASE_COUNT];
+    double pool_wait[HERD_PHASE_COUNT];
 } prof;
 
 static const char *const op_names[HERD_OP_COUNT] = {
@@ -133,6 +135,22 @@ int64_t herd_prof_phase_tokens(herd_prof_phase phase)
 int64_t herd_prof_phase_runs(herd_prof_phase phase)
 {
     return (unsigned)phase < HERD_PHASE_COUNT ? prof.runs[phase] : 0;
+}
+
+void herd_prof_pool_record(double wait_seconds)
+{
+    prof.pool_runs[prof.phase]++;
+    prof.pool_wait[prof.phase] += wait_seconds;
+}
+
+int64_t herd_prof_pool_runs(herd_prof_phase phase)
+{
+    return (unsigned)phase < HERD_PHASE_COUNT ? prof.pool_runs[phase] : 0;
+}
+
+double herd_prof_pool_wait(herd_prof_phase phase)
+{
+    return (unsigned)phase < HERD_PHASE_COUNT ? prof.pool_wait[phase] : 0;
 }
 
 const char *herd_prof_op_name(herd_prof_op op)

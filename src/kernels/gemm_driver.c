@@ -11,6 +11,7 @@
 #include "kernels/family.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 
 enum { CHUNK_BYTES = 1 << 20 };
@@ -26,57 +27,64 @@ typedef struct gemm_job {
     atomic_size_t next; /* first panel not yet claimed */
 } gemm_job;
 
-static void gemm_thread(void *ctx, int tid, int nthreads)
+/* Panels [p0, p1) of the job: for each chunk of panels that fits in half of L2, every block
+ * of mr rows of A. */
+static void gemm_panels(const gemm_job *job, size_t p0, size_t p1)
 {
-    gemm_job *job = ctx;
     const herd_packed *w = job->w;
     const kfamily *fam = w->fam;
     const int mr = fam->mr, nr = fam->nr, nmat = w->nmat;
     float gbuf[KMAX_MR * KMAX_NR] __attribute__((aligned(64)));
     float ubuf[KMAX_MR * KMAX_NR] __attribute__((aligned(64)));
-    (void)tid;
-    (void)nthreads;
     size_t per = w->panel_stride * (size_t)nmat;
     size_t chunk = per >= CHUNK_BYTES ? 1 : CHUNK_BYTES / per;
+    if (job->M <= mr)
+        chunk = p1 - p0; /* GEMV: one streaming pass */
+    for (size_t pc = p0; pc < p1; pc += chunk) {
+        size_t pe = pc + chunk < p1 ? pc + chunk : p1;
+        for (int64_t m0 = 0; m0 < job->M; m0 += mr) {
+            int m = (int)(job->M - m0 < mr ? job->M - m0 : mr);
+            for (size_t p = pc; p < pe; p++) {
+                const uint8_t *b = w->data + p * per;
+                size_t pn = p + 1 < pe ? p + 1 : pc;
+                ktile t = {
+                    .m = m,
+                    .k = w->k,
+                    .a = job->a + (size_t)m0 * job->a_stride,
+                    .a_stride = job->a_stride,
+                    .b = b,
+                    .b_next = w->data + pn * per,
+                    .c = gbuf,
+                };
+                job->tile(&t);
+                if (nmat == 2) {
+                    t.b = b + w->panel_stride;
+                    t.c = ubuf;
+                    job->tile(&t);
+                }
+                int64_t col = (int64_t)p * nr;
+                int n = (int)(w->n - col < nr ? w->n - col : nr);
+                for (int i = 0; i < m; i++)
+                    fam->epilogue(&job->epi, m0 + i, col, n, gbuf + i * nr,
+                                  nmat == 2 ? ubuf + i * nr : NULL);
+            }
+        }
+    }
+}
+
+static void gemm_thread(void *ctx, int tid, int nthreads)
+{
+    gemm_job *job = ctx;
+    (void)tid;
+    (void)nthreads;
     /* Threads claim runs of panels from a shared counter rather than a fixed share, so a thread
      * the OS runs late (2 vCPUs shared with other work) costs its claims, not half the op. */
     for (;;) {
+        size_t np = (size_t)job->w->npanels;
         size_t p0 = atomic_fetch_add_explicit(&job->next, job->unit, memory_order_relaxed);
-        if (p0 >= (size_t)w->npanels)
+        if (p0 >= np)
             break;
-        size_t p1 = p0 + job->unit < (size_t)w->npanels ? p0 + job->unit : (size_t)w->npanels;
-        if (job->M <= mr)
-            chunk = p1 - p0; /* GEMV: one streaming pass */
-        for (size_t pc = p0; pc < p1; pc += chunk) {
-            size_t pe = pc + chunk < p1 ? pc + chunk : p1;
-            for (int64_t m0 = 0; m0 < job->M; m0 += mr) {
-                int m = (int)(job->M - m0 < mr ? job->M - m0 : mr);
-                for (size_t p = pc; p < pe; p++) {
-                    const uint8_t *b = w->data + p * per;
-                    size_t pn = p + 1 < pe ? p + 1 : pc;
-                    ktile t = {
-                        .m = m,
-                        .k = w->k,
-                        .a = job->a + (size_t)m0 * job->a_stride,
-                        .a_stride = job->a_stride,
-                        .b = b,
-                        .b_next = w->data + pn * per,
-                        .c = gbuf,
-                    };
-                    job->tile(&t);
-                    if (nmat == 2) {
-                        t.b = b + w->panel_stride;
-                        t.c = ubuf;
-                        job->tile(&t);
-                    }
-                    int64_t col = (int64_t)p * nr;
-                    int n = (int)(w->n - col < nr ? w->n - col : nr);
-                    for (int i = 0; i < m; i++)
-                        fam->epilogue(&job->epi, m0 + i, col, n, gbuf + i * nr,
-                                      nmat == 2 ? ubuf + i * nr : NULL);
-                }
-            }
-        }
+        gemm_panels(job, p0, p0 + job->unit < np ? p0 + job->unit : np);
     }
 }
 
@@ -106,15 +114,19 @@ static void prep_thread(void *ctx, int tid, int nthreads)
     }
 }
 
-herd_status herd_gemm(const herd_packed *w, const herd_gemm_args *args, herd_pool *pool)
+/* Checks a call; *skip when there is nothing to do (M = 0). */
+static herd_status gemm_check(const herd_packed *w, const herd_gemm_args *args, bool *skip)
 {
+    *skip = false;
     if (!w || !args)
         return herd_fail(HERD_ERR_ARG, "herd_gemm: null argument");
     const int64_t M = args->M, N = w->n, K = w->k;
     if (M < 0)
         return herd_fail(HERD_ERR_ARG, "herd_gemm: M = %lld < 0", (long long)M);
-    if (M == 0)
+    if (M == 0) {
+        *skip = true;
         return HERD_OK;
+    }
     if (!args->A || !args->C)
         return herd_fail(HERD_ERR_ARG, "herd_gemm: A or C is NULL");
     if (args->lda < (size_t)K || args->ldc < (size_t)N || (args->residual && args->ldr < (size_t)N))
@@ -131,9 +143,36 @@ herd_status herd_gemm(const herd_packed *w, const herd_gemm_args *args, herd_poo
         return herd_fail(HERD_ERR_ARG, "herd_gemm: bad act or aprep value");
     if (args->out_bf16 && args->residual && (const void *)args->residual == args->C)
         return herd_fail(HERD_ERR_ARG, "herd_gemm: residual cannot alias a bf16 C");
+    return HERD_OK;
+}
 
+static bool gemm_exact(const herd_packed *w, const herd_gemm_args *args)
+{
+    return args->aprep == HERD_APREP_EXACT || !w->fam->a_prep;
+}
+
+/* Bytes between rows of the A workspace, 0 when A is read in place. Rows of A at a stride that
+ * is a multiple of 1 KiB map to few L1 sets: the mr rows a tile reads together then evict each
+ * other. Prepared rows get a padded stride; f32 rows at such a stride are copied to one
+ * (O(M·K) against the GEMM's O(M·N·K)). */
+static size_t ws_stride(const herd_packed *w, const herd_gemm_args *args)
+{
+    if (gemm_exact(w, args))
+        return args->M > 1 && (args->lda * sizeof(float)) % 1024 == 0
+                   ? args->lda * sizeof(float) + 64
+                   : 0;
+    size_t stride = (w->fam->a_row_bytes(w->k) + 63) & ~(size_t)63;
+    return stride % 1024 == 0 ? stride + 64 : stride;
+}
+
+/* The job of a checked call, A prepared into ws (ws_stride(w, args) · M bytes; unused when the
+ * stride is 0); the prepare runs on the pool when given and worth it. */
+static void gemm_setup(const herd_packed *w, const herd_gemm_args *args, uint8_t *ws,
+                       herd_pool *pool, gemm_job *job)
+{
     const kfamily *fam = w->fam;
-    gemm_job job = {
+    const int64_t M = args->M, K = w->k;
+    *job = (gemm_job){
         .w = w,
         .M = M,
         .a = (const uint8_t *)args->A,
@@ -142,36 +181,20 @@ herd_status herd_gemm(const herd_packed *w, const herd_gemm_args *args, herd_poo
         .epi = {args->bias, args->act, args->residual, args->ldr, args->C, args->ldc,
                 args->out_bf16},
     };
-    bool exact = args->aprep == HERD_APREP_EXACT || !fam->a_prep;
+    bool exact = gemm_exact(w, args);
     if (exact && fam->tile_exact)
-        job.tile = fam->tile_exact;
-    /* Rows of A at a stride that is a multiple of 1 KiB map to few L1 sets: the mr rows a tile
-     * reads together then evict each other. Prepared rows get a padded stride; f32 rows at such
-     * a stride are copied to one (O(M·K) against the GEMM's O(M·N·K)). */
-    if (exact && M > 1 && (args->lda * sizeof(float)) % 1024 == 0) {
-        size_t stride = args->lda * sizeof(float) + 64, bytes;
-        if (!herd_mul_size(stride, (size_t)M, &bytes))
-            return herd_fail(HERD_ERR_RANGE, "herd_gemm: A workspace too large");
-        uint8_t *ws = herd_scratch(HERD_SCRATCH_GEMM_A, bytes);
-        if (!ws)
-            return HERD_ERR_NOMEM;
+        job->tile = fam->tile_exact;
+    size_t stride = ws_stride(w, args);
+    if (exact && stride) {
         for (int64_t i = 0; i < M; i++)
             memcpy(ws + (size_t)i * stride, args->A + (size_t)i * args->lda,
                    (size_t)K * sizeof(float));
-        job.a = ws;
-        job.a_stride = stride;
+        job->a = ws;
+        job->a_stride = stride;
     }
     if (!exact) {
-        size_t stride = (fam->a_row_bytes(K) + 63) & ~(size_t)63, bytes;
-        if (stride % 1024 == 0)
-            stride += 64;
-        if (!herd_mul_size(stride, (size_t)M, &bytes))
-            return herd_fail(HERD_ERR_RANGE, "herd_gemm: A workspace too large");
-        uint8_t *ws = herd_scratch(HERD_SCRATCH_GEMM_A, bytes);
-        if (!ws)
-            return HERD_ERR_NOMEM;
-        job.a = ws;
-        job.a_stride = stride;
+        job->a = ws;
+        job->a_stride = stride;
         prep_job pj = {fam, args->A, args->lda, K, M, ws, stride, 0};
         if (M >= 16 && pool)
             herd_pool_run_claims(pool, prep_thread, &pj);
@@ -184,8 +207,93 @@ herd_status herd_gemm(const herd_packed *w, const herd_gemm_args *args, herd_poo
     size_t per = w->panel_stride * (size_t)w->nmat,
            chunk = per >= CHUNK_BYTES ? 1 : CHUNK_BYTES / per;
     size_t unit = (np + 4 * nt - 1) / (4 * nt);
-    job.unit = nt == 1 ? np : unit < chunk || M <= fam->mr ? unit : chunk;
-    atomic_init(&job.next, 0);
+    job->unit = nt == 1 ? np : unit < chunk || M <= fam->mr ? unit : chunk;
+    atomic_init(&job->next, 0);
+}
+
+herd_status herd_gemm(const herd_packed *w, const herd_gemm_args *args, herd_pool *pool)
+{
+    bool skip;
+    herd_status st = gemm_check(w, args, &skip);
+    if (st || skip)
+        return st;
+    size_t bytes = 0;
+    if (!herd_mul_size(ws_stride(w, args), (size_t)args->M, &bytes))
+        return herd_fail(HERD_ERR_RANGE, "herd_gemm: A workspace too large");
+    uint8_t *ws = bytes ? herd_scratch(HERD_SCRATCH_GEMM_A, bytes) : NULL;
+    if (bytes && !ws)
+        return HERD_ERR_NOMEM;
+    gemm_job job;
+    gemm_setup(w, args, ws, pool, &job);
     herd_pool_run_claims(pool, gemm_thread, &job);
+    return HERD_OK;
+}
+
+/* Several GEMMs' claims behind one counter: claim c belongs to the job j with
+ * first[j] <= c < first[j + 1]. */
+typedef struct many_job {
+    gemm_job *jobs;
+    size_t *first; /* [n + 1] */
+    int n;
+    atomic_size_t next;
+} many_job;
+
+static void many_thread(void *ctx, int tid, int nthreads)
+{
+    many_job *mj = ctx;
+    (void)tid;
+    (void)nthreads;
+    int j = 0;
+    for (size_t c;
+         (c = atomic_fetch_add_explicit(&mj->next, 1, memory_order_relaxed)) < mj->first[mj->n];) {
+        while (c >= mj->first[j + 1]) /* claims only grow: the job index never goes back */
+            j++;
+        const gemm_job *job = &mj->jobs[j];
+        size_t np = (size_t)job->w->npanels, p0 = (c - mj->first[j]) * job->unit;
+        gemm_panels(job, p0, p0 + job->unit < np ? p0 + job->unit : np);
+    }
+}
+
+herd_status herd_gemm_many(int n, const herd_packed *const *w, const herd_gemm_args *args,
+                           herd_pool *pool)
+{
+    enum { MAX_MANY = 1024 };
+    if (n < 0 || n > MAX_MANY || (n > 0 && (!w || !args)))
+        return herd_fail(HERD_ERR_ARG, "herd_gemm_many: %d GEMMs (0..%d, non-null lists)", n,
+                         MAX_MANY);
+    size_t total = 0, off[MAX_MANY];
+    int live = 0;
+    for (int i = 0; i < n; i++) {
+        bool skip;
+        herd_status st = gemm_check(w[i], &args[i], &skip);
+        if (st)
+            return st;
+        size_t bytes = 0;
+        if (!skip && !herd_mul_size(ws_stride(w[i], &args[i]), (size_t)args[i].M, &bytes))
+            return herd_fail(HERD_ERR_RANGE, "herd_gemm: A workspace too large");
+        off[i] = skip ? SIZE_MAX : total;
+        total += (bytes + 63) & ~(size_t)63;
+        live += !skip;
+    }
+    if (!live)
+        return HERD_OK;
+    /* the jobs and claim table live in the same scratch, after the A rows */
+    size_t tables = (size_t)live * sizeof(gemm_job) + (size_t)(live + 1) * sizeof(size_t);
+    uint8_t *ws = herd_scratch(HERD_SCRATCH_GEMM_A, total + tables + 64);
+    if (!ws)
+        return HERD_ERR_NOMEM;
+    many_job mj = {.jobs = (gemm_job *)(ws + total), .n = live};
+    mj.first = (size_t *)(mj.jobs + live);
+    mj.first[0] = 0;
+    for (int i = 0, j = 0; i < n; i++) {
+        if (off[i] == SIZE_MAX)
+            continue;
+        gemm_setup(w[i], &args[i], ws + off[i], pool, &mj.jobs[j]);
+        size_t np = (size_t)w[i]->npanels, unit = mj.jobs[j].unit;
+        mj.first[j + 1] = mj.first[j] + (np + unit - 1) / unit;
+        j++;
+    }
+    atomic_init(&mj.next, 0);
+    herd_pool_run_claims(pool, many_thread, &mj);
     return HERD_OK;
 }

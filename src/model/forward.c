@@ -6,6 +6,7 @@
 #include "herd/prof.h"
 #include "model_internal.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 typedef struct scratch {
@@ -46,6 +47,48 @@ static void norm_rows(const float *x, const float *w, float *y, int64_t rows, in
     double t0 = HERD_PROF_START();
     herd_rmsnorm_rows(x, (size_t)n, w, y, (size_t)n, rows, n, (float)eps);
     HERD_PROF_END(HERD_OP_NORM, t0, herd_prof_norm_cost(rows, n, w != NULL));
+}
+
+/* Run r's rows against its sequence's cache. */
+static herd_status seq_attention(const pass *f, int64_t l, const herd_attn_shape *shape, int r,
+                                 herd_pool *pool)
+{
+    const herd_context *ctx = f->c;
+    const scratch *s = &f->s;
+    size_t qd = (size_t)(shape->n_heads * shape->head_dim);
+    size_t kvd = (size_t)(shape->n_kv_heads * shape->head_dim);
+    const seq_run *run = &ctx->runs[r];
+    kv_layer *L = &ctx->seqs[run->seq].layers[l];
+    herd_kv_view view = {L->k,
+                         L->v,
+                         L->ring,
+                         run->start,
+                         s->k + (size_t)run->row0 * kvd,
+                         s->v + (size_t)run->row0 * kvd};
+    return herd_attention(shape, s->q + (size_t)run->row0 * qd, qd, run->n, &view,
+                          s->att + (size_t)run->row0 * qd, qd, pool);
+}
+
+/* Sequences claimed one at a time by the pool's threads (decode of many sequences). */
+typedef struct seqs_attn {
+    const pass *f;
+    int64_t l;
+    const herd_attn_shape *shape;
+    atomic_int next;
+    _Atomic herd_status st; /* the first failure */
+} seqs_attn;
+
+static void seqs_attn_part(void *ctx, int tid, int nthreads)
+{
+    seqs_attn *j = ctx;
+    (void)tid;
+    (void)nthreads;
+    for (int r; (r = atomic_fetch_add(&j->next, 1)) < j->f->n_runs;) {
+        herd_status st = seq_attention(j->f, j->l, j->shape, r, NULL);
+        herd_status ok = HERD_OK;
+        if (st)
+            atomic_compare_exchange_strong(&j->st, &ok, st);
+    }
 }
 
 static herd_status attention_block(pass *f, int64_t l)
@@ -100,24 +143,28 @@ static herd_status attention_block(pass *f, int64_t l)
     herd_attn_shape shape = {nq, nkv, D, rope ? c->chunk : 0};
     herd_prof_cost cost = {0};
     t0 = HERD_PROF_START();
-    for (int r = 0; r < f->n_runs && !st; r++) { /* each sequence against its own cache */
+    seqs_attn job = {f, l, &shape, 0, HERD_OK};
+    if (f->n_runs > 1 && f->n_runs == n && herd_pool_size(ctx->pool) > 1) {
+        /* decode of several sequences: each one's attention is small enough that
+         * herd_attention keeps it on the calling thread, so the sequences themselves are the
+         * pool's claims (the same results: each sequence is computed the same way by whoever
+         * claims it) */
+        atomic_init(&job.next, 0);
+        herd_pool_run_claims(ctx->pool, seqs_attn_part, &job);
+        st = job.st;
+        if (st)
+            st = herd_fail(st, "attention of layer %lld failed on a pool thread", (long long)l);
+    } else {
+        for (int r = 0; r < f->n_runs && !st; r++) /* each sequence against its own cache */
+            st = seq_attention(f, l, &shape, r, ctx->pool);
+    }
+    for (int r = 0; r < f->n_runs && herd_prof_on; r++) {
         const seq_run *run = &ctx->runs[r];
-        kv_layer *L = &ctx->seqs[run->seq].layers[l];
-        herd_kv_view view = {L->k,
-                             L->v,
-                             L->ring,
-                             run->start,
-                             s->k + (size_t)run->row0 * kvd,
-                             s->v + (size_t)run->row0 * kvd};
-        st = herd_attention(&shape, s->q + (size_t)run->row0 * qd, qd, run->n, &view,
-                            s->att + (size_t)run->row0 * qd, qd, ctx->pool);
-        if (herd_prof_on) {
-            herd_prof_cost rc =
-                herd_prof_attn_cost(run->start, run->n, shape.chunk, (int)nq, (int)nkv, (int)D, 4);
-            cost.flops += rc.flops;
-            cost.act_bytes += rc.act_bytes;
-            cost.kv_bytes += rc.kv_bytes;
-        }
+        herd_prof_cost rc =
+            herd_prof_attn_cost(run->start, run->n, shape.chunk, (int)nq, (int)nkv, (int)D, 4);
+        cost.flops += rc.flops;
+        cost.act_bytes += rc.act_bytes;
+        cost.kv_bytes += rc.kv_bytes;
     }
     HERD_PROF_END(HERD_OP_ATTN, t0, cost);
     if (st)

@@ -142,6 +142,33 @@ TEST(test_mixed_batch)
     herd_context_free(c);
 }
 
+TEST(test_decode_step)
+{
+    /* one row for each of four sequences (decode of many: their attention runs as the pool's
+     * claims, their routed experts as one GEMM run), at lengths 3, 9, 4 and 14: seq 1 crosses
+     * the chunk boundary at 10, seq 2 sits at 5 */
+    herd_context *c = make_ctx(4, 2);
+    const int64_t len[4] = {3, 9, 4, 14};
+    for (int s = 0; s < 4; s++)
+        CHECK(feed(c, s, ids, len[s], NULL) == HERD_OK);
+    int32_t seq[4] = {2, 0, 3, 1}, tok[4];
+    bool want[4] = {1, 1, 1, 1};
+    for (int i = 0; i < 4; i++)
+        tok[i] = ids[len[seq[i]]];
+    float got[4 * V];
+    herd_batch b = {.n = 4, .token = tok, .seq = seq, .logits = want};
+    herd_status st = herd_forward(c, &b, got);
+    CHECK_MSG(st == HERD_OK, "%s", herd_last_error());
+    for (int i = 0; i < 4; i++) {
+        float ref[V];
+        solo(len[seq[i]], 1, ref);
+        double d = max_diff(got + i * V, ref, V);
+        CHECK_MSG(d <= 1e-5, "row %d (seq %d) differs from alone by %g", i, seq[i], d);
+        CHECK_EQ_INT(herd_seq_len(c, seq[i]), len[seq[i]] + 1);
+    }
+    herd_context_free(c);
+}
+
 TEST(test_truncate_copy)
 {
     herd_context *c = make_ctx(2, 2);
@@ -301,6 +328,7 @@ int main(void)
         ids[i] = (int32_t)((x >> 33) % V);
     }
     RUN(test_mixed_batch);
+    RUN(test_decode_step);
     RUN(test_truncate_copy);
     RUN(test_failures_leave_caches);
     RUN(test_two_threads);

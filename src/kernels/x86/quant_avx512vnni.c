@@ -56,6 +56,15 @@ INLINE __m512i weight_quad(herd_type ty, const uint8_t *pl, int g)
     return _mm512_mask_sub_epi8(_mm512_add_epi8(v, c128), neg, c128, v);
 }
 
+/* acc += w · (the s8 quad at a, broadcast), with the broadcast folded into VPDPBUSD's memory
+ * operand: GCC 12 emits a separate VPBROADCASTD per row and quad otherwise (72 extra vector
+ * instructions per block at 8 rows; M = 8 GEMMs ran ~4% faster folded, same bits). */
+INLINE __m512i dp_bcast(__m512i acc, __m512i w, const uint8_t *a)
+{
+    __asm__("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*(const int32_t *)a));
+    return acc;
+}
+
 /* Rows are independent dependency chains; with fewer than 4 rows the 8 quads of a block are
  * split over CH chains so VPDPBUSD's latency overlaps. */
 INLINE void tile_body(herd_type ty, const ktile *t, const int m)
@@ -98,8 +107,7 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
             __m512i w = weight_quad(ty, pl, g);
 #pragma GCC unroll 16
             for (int i = 0; i < m; i++)
-                isum[i][g % ch] = _mm512_dpbusd_epi32(
-                    isum[i][g % ch], w, _mm512_set1_epi32(kq_load_i32(a[i] + ab + 4 * g)));
+                isum[i][g % ch] = dp_bcast(isum[i][g % ch], w, a[i] + ab + 4 * g);
         }
         __m512 dw = block_scales(ty, panel, b);
 #pragma GCC unroll 16
