@@ -46,6 +46,7 @@ static void usage(FILE *f)
             "                    floors (profiler on during the timed runs)\n"
             "  --cputime         time on this thread's CPU clock (with -t 1: ratios that hold on\n"
             "                    a loaded machine)\n"
+            "  -ctk T, -ctv T    KV cache types (--cache-type-k/v): f32 (default), bf16, q8_0\n"
             "  --json            one JSON object per measurement\n");
 }
 
@@ -214,6 +215,7 @@ int bench_batch_main(int argc, char **argv)
     int n_seqs = 5;
     herd_type dtype = HERD_TYPE_BF16;
     bool json = false, ops = false, cputime = false;
+    const char *ctk = "f32", *ctv = "f32";
     const cli_opt opts[] = {
         {"--json", NULL, CLI_OPT_FLAG, &json, 0, 0},
         {"--ops", NULL, CLI_OPT_FLAG, &ops, 0, 0},
@@ -227,6 +229,8 @@ int bench_batch_main(int argc, char **argv)
         {"-r", NULL, CLI_OPT_LONG, &reps, 1, 100},
         {"--type", "--dtype", CLI_OPT_STR, &type, 0, 0},
         {"--act", NULL, CLI_OPT_STR, &act, 0, 0},
+        {"--cache-type-k", "-ctk", CLI_OPT_STR, &ctk, 0, 0},
+        {"--cache-type-v", "-ctv", CLI_OPT_STR, &ctv, 0, 0},
         {NULL, NULL, 0, NULL, 0, 0},
     };
     int rc = cli_parse_opts(cmd, argc, argv, opts, usage);
@@ -241,6 +245,10 @@ int bench_batch_main(int argc, char **argv)
     if (!cli_parse_act(cmd, act, &aprep))
         return 2;
     herd_prof_use_cputime(cputime);
+    herd_type type_k, type_v;
+    if (!cli_parse_cache_type(cmd, "--cache-type-k", ctk, &type_k) ||
+        !cli_parse_cache_type(cmd, "--cache-type-v", ctv, &type_v))
+        return 2;
     if (!name == !path)
         return cli_usage_error(cmd, "give -m MODEL or --synthetic NAME (scout, l4-3.7b or tiny)");
     if (!threads)
@@ -263,6 +271,8 @@ int bench_batch_main(int argc, char **argv)
     co.ctx = prompt + gen + 1;
     co.n_seqs = (int)max_s;
     co.threads = (int)threads;
+    co.type_k = type_k;
+    co.type_v = type_v;
     bench b = {.V = cfg->vocab, .prompt = prompt, .gen = gen};
     st = herd_context_create(m, &co, &b.c);
     b.tok = malloc((size_t)max_s * sizeof *b.tok);

@@ -72,6 +72,7 @@ static void usage(FILE *f)
             "  -t LIST         thread counts, e.g. 1,2 (default: every CPU)\n"
             "  --layers N      build N layers of the real shape (the full depth is extrapolated)\n"
             "  --act A         activations: auto (default, the fast path) or f32 (exact)\n"
+            "  -ctk T, -ctv T  KV cache types (--cache-type-k/v): f32 (default), bf16, q8_0\n"
             "  --json          one JSON object per line per measurement\n"
             "  --ops           per-op profile of the last thread count\n"
             "  --write-gguf F  write the synthetic model to the GGUF F with standard ggml types\n"
@@ -202,6 +203,7 @@ typedef struct run_cfg {
     long prompt, gen, reps;
     double scale; /* full depth / built depth */
     bool json, ops, exact;
+    herd_type type_k, type_v; /* KV cache */
 } run_cfg;
 
 /* llama-bench's two tests at one thread count: prefill of rc->prompt tokens and decode of
@@ -213,6 +215,8 @@ static herd_status run_threads(herd_model *m, int64_t n_ctx, const int32_t *ids,
     herd_context_opts_default(&co);
     co.ctx = n_ctx;
     co.threads = threads;
+    co.type_k = rc->type_k;
+    co.type_v = rc->type_v;
     herd_kv_cache *kv = NULL;
     herd_status st = herd_context_create(m, &co, &kv);
     if (st)
@@ -336,6 +340,7 @@ int bench_model_main(int argc, char **argv)
     long layers = 0, prompt = 512, gen = 128, reps = 3;
     int threads[16], nthreads = 0;
     herd_type dtype = HERD_TYPE_BF16;
+    const char *ctk = "f32", *ctv = "f32";
     bool ops = false, json = false;
     const cli_opt opts[] = {
         {"--ops", NULL, CLI_OPT_FLAG, &ops, 0, 0},
@@ -352,6 +357,8 @@ int bench_model_main(int argc, char **argv)
         {"-t", NULL, CLI_OPT_STR, &thread_list, 0, 0},
         {"--dtype", "--type", CLI_OPT_STR, &type, 0, 0},
         {"--act", NULL, CLI_OPT_STR, &act, 0, 0},
+        {"--cache-type-k", "-ctk", CLI_OPT_STR, &ctk, 0, 0},
+        {"--cache-type-v", "-ctv", CLI_OPT_STR, &ctv, 0, 0},
         {NULL, NULL, 0, NULL, 0, 0},
     };
     int parsed = cli_parse_opts(cmd, argc, argv, opts, usage);
@@ -364,6 +371,10 @@ int bench_model_main(int argc, char **argv)
     bool type_given = type != NULL;
     herd_aprep aprep;
     if (!cli_parse_act(cmd, act, &aprep))
+        return 2;
+    herd_type type_k, type_v;
+    if (!cli_parse_cache_type(cmd, "--cache-type-k", ctk, &type_k) ||
+        !cli_parse_cache_type(cmd, "--cache-type-v", ctv, &type_v))
         return 2;
     const preset *p = NULL;
     for (size_t i = 0; name && i < sizeof presets / sizeof presets[0]; i++)
@@ -453,14 +464,16 @@ int bench_model_main(int argc, char **argv)
                   .scale = p ? (double)p->full_layers / (double)layers : 1,
                   .json = json,
                   .ops = ops,
-                  .exact = aprep == HERD_APREP_EXACT};
+                  .exact = aprep == HERD_APREP_EXACT,
+                  .type_k = type_k,
+                  .type_v = type_v};
     if (!json) {
         printf("model %s: %lld of %d layers (loaded in %.1f s), weights %s, %.2f GB packed, "
-               "activations %s, isa %s, load average %.1f\n",
+               "activations %s, KV cache k %s v %s, isa %s, load average %.1f\n",
                rc.model, (long long)m->cfg.n_layers, p ? p->full_layers : (int)m->cfg.n_layers,
                t_build, herd_type_name(m->dtype), weight_bytes(m, m->cfg.n_experts) / 1e9,
-               aprep == HERD_APREP_AUTO ? "auto" : "f32", herd_isa_name(herd_isa()),
-               load_average());
+               aprep == HERD_APREP_AUTO ? "auto" : "f32", herd_type_name(type_k),
+               herd_type_name(type_v), herd_isa_name(herd_isa()), load_average());
         if (rc.scale != 1)
             printf("(figures extrapolated to %d layers: head + (measured - head) x %.0f)\n",
                    p->full_layers, rc.scale);

@@ -32,6 +32,8 @@ extern "C" {
 typedef struct herd_engine_opts {
     herd_model_opts model;
     int64_t ctx; /* context in tokens; 0 = herd_engine_default_ctx */
+    /* KV cache storage (herd_context_opts.type_k/type_v): HERD_TYPE_F32 (default), BF16, Q8_0 */
+    herd_type type_k, type_v;
 } herd_engine_opts;
 void herd_engine_opts_default(herd_engine_opts *o);
 /* The context when none is asked for: the config's max_position_embeddings (the training

@@ -162,6 +162,11 @@ typedef struct herd_context_opts {
      * every sequence as before the call. NULL = never. */
     bool (*cancel)(void *user);
     void *cancel_user;
+    /* Storage of the cached keys and values (herd_kv_type_parse): HERD_TYPE_F32 (0, the
+     * default, exact), HERD_TYPE_BF16 or HERD_TYPE_Q8_0; K and V may differ. Attention reads
+     * the stored type directly; a row's own keys and values are rounded to it before its
+     * attention too, so a token is seen the same whether it came in this batch or before. */
+    herd_type type_k, type_v;
 } herd_context_opts;
 void herd_context_opts_default(herd_context_opts *o);
 
@@ -169,6 +174,7 @@ herd_status herd_context_create(const herd_model *m, const herd_context_opts *o,
                                 herd_context **out);
 void herd_context_free(herd_context *c);
 const herd_model *herd_context_model(const herd_context *c);
+void herd_context_kv_types(const herd_context *c, herd_type *k, herd_type *v);
 int64_t herd_context_ctx(const herd_context *c); /* positions per sequence */
 int herd_context_seqs(const herd_context *c);
 herd_pool *herd_context_pool(herd_context *c);
@@ -207,6 +213,16 @@ herd_status herd_seq_copy(herd_context *c, int src, int dst, int64_t p);
  * n_kv_heads·head_dim floats, for min(chunk + HERD_BATCH_MAX, ctx) positions on chunked (RoPE)
  * layers and ctx positions on global (NoPE) layers. */
 size_t herd_kv_bytes_for(const herd_llama4_config *c, int64_t ctx);
+/* The same with K and V rows stored as type_k and type_v (each head's row padded to whole
+ * blocks). */
+size_t herd_kv_bytes_for_types(const herd_llama4_config *c, int64_t ctx, herd_type type_k,
+                               herd_type type_v);
+
+/* KV cache types by name, case-insensitive: "f32", "bf16", "q8_0" (the names llama.cpp's
+ * --cache-type-k takes). False for any other name or type. */
+bool herd_kv_type_parse(const char *name, herd_type *out);
+bool herd_kv_type_ok(herd_type t);
+const char *herd_kv_type_names(void); /* "f32 bf16 q8_0", for error messages */
 
 /* ---- one sequence, the short way --------------------------------------------------------
  * A herd_kv_cache is a context of one sequence on the model's default thread count

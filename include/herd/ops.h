@@ -44,13 +44,18 @@ float herd_attn_temperature(int64_t pos, double floor_scale, double attn_scale);
  * Keys and values of one layer as seen by a piece of T new tokens at positions
  * start .. start+T-1: positions before `start` come from the cache, where position j lives in
  * row j % ring (a ring buffer for chunked layers; ring ≥ every position for global ones);
- * positions from `start` on come from the piece's own rows. Rows hold nkv·head_dim floats. */
+ * positions from `start` on come from the piece's own rows, nkv·head_dim floats each. A cache
+ * row is nkv head rows of head_dim elements stored as type_k (type_v), each head row
+ * herd_type_row_bytes(type, head_dim) bytes: F32 (0), BF16 or Q8_0 (herd_attn_type_ok).
+ * Attention converts the rows of one key tile at a time, never the whole cache. */
 typedef struct herd_kv_view {
-    const float *cache_k, *cache_v;
+    const void *cache_k, *cache_v;
     int64_t ring;
     int64_t start;
     const float *new_k, *new_v; /* T rows */
+    herd_type type_k, type_v;   /* of the cache rows */
 } herd_kv_view;
+bool herd_attn_type_ok(herd_type t); /* the cache types herd_attention reads */
 
 typedef struct herd_attn_shape {
     int64_t n_heads, n_kv_heads, head_dim;

@@ -64,8 +64,33 @@ bool cli_parse_act(const char *cmd, const char *v, herd_aprep *out)
     return true;
 }
 
+bool cli_parse_cache_type(const char *cmd, const char *opt, const char *name, herd_type *out)
+{
+    if (herd_kv_type_parse(name, out))
+        return true;
+    cli_usage_error(cmd, "%s: unknown KV cache type '%s' (valid: %s)", opt, name,
+                    herd_kv_type_names());
+    return false;
+}
+
+int cli_cache_type_option(const char *cmd, int argc, char **argv, int *i, herd_type *k,
+                          herd_type *v)
+{
+    const char *o = argv[*i], *val;
+    bool is_k = strcmp(o, "--cache-type-k") == 0 || strcmp(o, "-ctk") == 0;
+    bool is_v = strcmp(o, "--cache-type-v") == 0 || strcmp(o, "-ctv") == 0;
+    if (!is_k && !is_v)
+        return 0;
+    if (!(val = cli_value(cmd, argc, argv, i)))
+        return -1;
+    return cli_parse_cache_type(cmd, o, val, is_k ? k : v) ? 1 : -1;
+}
+
 int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_args *a)
 {
+    int ct = cli_cache_type_option(cmd, argc, argv, i, &a->engine.type_k, &a->engine.type_v);
+    if (ct)
+        return ct;
     const char *o = argv[*i], *v;
     long n;
     if (strcmp(o, "-m") == 0 || strcmp(o, "--model") == 0) {

@@ -63,6 +63,17 @@ void cli_print_text(FILE *f, const char *text, size_t len);
  * docs/TRAINING.md): beside the executable (../share/herd/, ../models/kjv/) or in the source
  * tree it was built from; NULL when none is there. */
 const char *cli_default_model(void);
+/* --cache-type-k/-ctk T and --cache-type-v/-ctv T (llama.cpp's spellings), T one of
+ * herd_kv_type_names() in any case: returns 1 if argv[*i] was one (value stored), 0 if not,
+ * -1 on an unknown type (one-line usage error printed). */
+int cli_cache_type_option(const char *cmd, int argc, char **argv, int *i, herd_type *k,
+                          herd_type *v);
+/* The same for a value a cli_opt table took: false (message printed) on an unknown type. */
+bool cli_parse_cache_type(const char *cmd, const char *opt, const char *name, herd_type *out);
+#define CLI_CACHE_TYPE_HELP                                                                        \
+    "  -ctk, --cache-type-k T  KV cache type of keys: f32 (default, exact), bf16, q8_0\n"          \
+    "  -ctv, --cache-type-v T  KV cache type of values (the same types)\n"
+
 /* Parses "1,2,3" into ids; false (message printed) on a bad list. */
 bool cli_parse_ids(const char *cmd, const char *s, int32_t **ids, int64_t *n);
 /* Loads the engine and prints the memory plan on stderr; returns an exit code (0 = loaded). */
@@ -75,7 +86,8 @@ int cli_load_engine(const char *cmd, cli_model_args *a, herd_engine **out);
     "                    a llama4 GGUF file\n"                                                     \
     "  -t THREADS        worker threads (default: every CPU)\n"                                    \
     "  --dtype T         packed weight type (f32, bf16, f16, int8, q8_0, mxfp8_e4m3, ...; see\n"   \
-    "                    herd quantize --help; default: the checkpoint's own)\n"
+    "                    herd quantize --help; default: the checkpoint's "                         \
+    "own)\n" CLI_CACHE_TYPE_HELP
 #define CLI_ACT_HELP_EXACT                                                                         \
     "  --act A           activations in GEMMs: f32 (default, exact) or auto (the weight type's\n"  \
     "                    fast choice, e.g. bf16 or int8; faster, less exact)\n"

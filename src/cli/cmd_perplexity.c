@@ -23,7 +23,9 @@ static void usage(FILE *f)
             "  -c, --ctx-size N  tokens per chunk (also --ctx; default 512)\n"
             "  -f, --file TEXT   the text file\n"
             "  --kl-base BASE    also KL divergence (mean, 99th percentile) and top-1 agreement\n"
-            "                    of MODEL against BASE (a directory or GGUF) on the same tokens\n"
+            "                    of MODEL against BASE (a directory or GGUF) on the same tokens;\n"
+            "                    BASE runs with an f32 KV cache (-m X --kl-base X -ctk q8_0:\n"
+            "                    what the cache type costs)\n"
             "  --tokenizer FILE  tokenizer.json / .tiktoken / .gguf (default: MODEL's own)\n"
             "  --chunks N        score at most N chunks\n");
 }
@@ -62,6 +64,7 @@ static int cmd_main(int argc, char **argv)
     if (!rc && base_path) {
         cli_model_args b = a;
         b.model = base_path;
+        b.engine.type_k = b.engine.type_v = HERD_TYPE_F32; /* the reference: an exact cache */
         rc = cli_load_engine(cmd, &b, &base);
     }
     if (!rc)

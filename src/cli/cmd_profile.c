@@ -18,7 +18,7 @@ static const char *const CMD = "profile";
 typedef struct opts {
     const char *model, *synthetic, *prompt, *svg, *json;
     long prompt_len, n_decode, threads, layers, experts;
-    herd_type type;
+    herd_type type, type_k, type_v; /* weights; KV cache keys and values */
     bool have_type, remeasure, limits_only, act_auto, cputime;
 } opts;
 
@@ -27,7 +27,8 @@ static void usage(FILE *out)
     fprintf(
         out,
         "usage: herd profile (-m MODEL | --synthetic scout|small|tiny) [-p TEXT | --prompt-len N]\n"
-        "                    [-n N] [--dtype T] [--act f32|auto] [-t THREADS] [--svg FILE]\n"
+        "                    [-n N] [--dtype T] [--act f32|auto] [-t THREADS] [-ctk T] [-ctv T]\n"
+        "                    [--svg FILE]\n"
         "                    [--json FILE] [--cputime]\n"
         "       herd profile --limits [-t THREADS] [--remeasure]\n\n"
         "Runs one prefill of the prompt and N decode steps with the per-op profiler on and\n"
@@ -51,7 +52,7 @@ static void usage(FILE *out)
         "                     bf16 for --synthetic); --type is the same\n"
         "  --act f32|auto     activations kept f32 (default, exact; FP32 FMA roofs) or the\n"
         "                     weight type's fast form (bf16 / int8, on BF16 / VNNI roofs)\n"
-        "  -t N               threads (default: every CPU)\n"
+        "  -t N               threads (default: every CPU)\n" CLI_CACHE_TYPE_HELP
         "  --svg FILE         write the roofline plot\n"
         "  --json FILE        write every figure as JSON\n"
         "  --cputime          time ops on the thread's CPU clock, not the wall clock: leaves\n"
@@ -76,6 +77,11 @@ static int parse(int argc, char **argv, opts *o)
 #define VALUE()                                                                                    \
     if (!(v = cli_value(CMD, argc, argv, &i)))                                                     \
     return 2
+        int ct = cli_cache_type_option(CMD, argc, argv, &i, &o->type_k, &o->type_v);
+        if (ct < 0)
+            return 2;
+        if (ct > 0)
+            continue;
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
             VALUE();
             o->model = v;
@@ -402,7 +408,13 @@ static int cmd_main(int argc, char **argv)
         goto done;
     int64_t T = (int64_t)ids.n;
     const int32_t *prompt = ids.ids;
-    if ((st = herd_kv_create(m, T + n + 1, &kv)))
+    herd_context_opts co;
+    herd_context_opts_default(&co);
+    co.ctx = T + n + 1;
+    co.threads = (int)o.threads;
+    co.type_k = o.type_k;
+    co.type_v = o.type_v;
+    if ((st = herd_context_create(m, &co, &kv)))
         goto done;
     /* warm-up: one token through every layer (first touches, lazy allocations), not counted */
     if ((st = herd_model_forward(m, kv, prompt, 1, logits, false)))

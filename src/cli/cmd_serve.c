@@ -28,7 +28,8 @@ static void usage(FILE *f)
                "  --alias NAME      the model id clients use (default: the file name)\n"
                "  --mmproj FILE     llama.cpp-style projector GGUF with the vision tower (images\n"
                "                    in chat messages; a model with its own tower needs none)\n"
-               "  --cache-type-k T, -ctk T, --cache-type-v T, -ctv T  KV cache type (f32)\n"
+               "  --cache-type-k T, -ctk T, --cache-type-v T, -ctv T  KV cache types: f32\n"
+               "                    (default, exact), bf16, q8_0 (see herd run --help)\n"
                "  --dtype T         packed weight type, as in herd run\n"
                "  --act A           activations in GEMMs: auto (default, the weight type's fast\n"
                "                    choice; ~80x faster than f32 on MXFP4) or f32 (exact)\n");
@@ -43,7 +44,6 @@ static int cmd_main(int argc, char **argv)
     a.engine.model.aprep = HERD_APREP_AUTO; /* speed by default; --act f32 for exact */
     long port = o.port, parallel = o.parallel, queue = o.max_queue, chunk = o.prefill_chunk;
     long body = (long)o.max_body;
-    const char *ctk = "f32", *ctv = "f32";
     cli_opt opts[] = {
         {"--host", NULL, CLI_OPT_STR, &o.host, 0, 0},
         {"--port", NULL, CLI_OPT_LONG, &port, 0, 65535},
@@ -53,8 +53,6 @@ static int cmd_main(int argc, char **argv)
         {"--prefill-chunk", NULL, CLI_OPT_LONG, &chunk, 1, 1 << 20},
         {"--max-body", NULL, CLI_OPT_LONG, &body, 1024, INT32_MAX},
         {"--alias", NULL, CLI_OPT_STR, &o.alias, 0, 0},
-        {"--cache-type-k", "-ctk", CLI_OPT_STR, &ctk, 0, 0},
-        {"--cache-type-v", "-ctv", CLI_OPT_STR, &ctv, 0, 0},
         {"--port-file", NULL, CLI_OPT_STR, &o.port_file, 0, 0},
         {"--mmproj", NULL, CLI_OPT_STR, &o.mmproj, 0, 0},
         {NULL, NULL, 0, NULL, 0, 0},
@@ -68,8 +66,6 @@ static int cmd_main(int argc, char **argv)
         rc = cli_usage_error(CMD, "-m MODEL is required");
     if (!rc && a.ids)
         rc = cli_usage_error(CMD, "--ids does not apply to serve");
-    if (!rc && (strcmp(ctk, "f32") || strcmp(ctv, "f32")))
-        rc = cli_usage_error(CMD, "--cache-type-k/-v: only f32 is available so far");
     if (!rc && o.api_key && !*o.api_key)
         rc = cli_usage_error(CMD, "--api-key is empty");
     if (!rc && o.port_file && herd_atomic_check(o.port_file)) /* before the model loads */
@@ -84,6 +80,8 @@ static int cmd_main(int argc, char **argv)
         o.mopt.threads = a.engine.model.threads;
         o.mopt.dtype = a.engine.model.dtype;
         o.mopt.aprep = a.engine.model.aprep;
+        o.type_k = a.engine.type_k; /* -ctk/-ctv: parsed by cli_model_option */
+        o.type_v = a.engine.type_v;
         if (a.engine.ctx > 0)
             o.ctx = a.engine.ctx;
         herd_status st = herd_serve(&o);

@@ -355,11 +355,19 @@ void herd_llama4_config_free(herd_llama4_config *c)
     c->layer_rope = c->layer_moe = NULL;
 }
 
-size_t herd_kv_bytes_for(const herd_llama4_config *c, int64_t ctx)
+size_t herd_kv_bytes_for_types(const herd_llama4_config *c, int64_t ctx, herd_type type_k,
+                               herd_type type_v)
 {
     size_t positions = 0;
     int64_t ring = c->chunk + HERD_BATCH_MAX; /* see model.h: a chunk plus one batch */
     for (int64_t l = 0; l < c->n_layers; l++)
         positions += (size_t)(c->layer_rope[l] && c->chunk > 0 && ring < ctx ? ring : ctx);
-    return positions * 2 * sizeof(float) * (size_t)(c->n_kv_heads * c->head_dim);
+    size_t per = herd_type_row_bytes(type_k, (size_t)c->head_dim) +
+                 herd_type_row_bytes(type_v, (size_t)c->head_dim);
+    return positions * per * (size_t)c->n_kv_heads;
+}
+
+size_t herd_kv_bytes_for(const herd_llama4_config *c, int64_t ctx)
+{
+    return herd_kv_bytes_for_types(c, ctx, HERD_TYPE_F32, HERD_TYPE_F32);
 }

@@ -59,12 +59,14 @@ static herd_status seq_attention(const pass *f, int64_t l, const herd_attn_shape
     size_t kvd = (size_t)(shape->n_kv_heads * shape->head_dim);
     const seq_run *run = &ctx->runs[r];
     kv_layer *L = &ctx->seqs[run->seq].layers[l];
-    herd_kv_view view = {L->k,
-                         L->v,
-                         L->ring,
-                         run->start,
-                         s->k + (size_t)run->row0 * kvd,
-                         s->v + (size_t)run->row0 * kvd};
+    herd_kv_view view = {.cache_k = L->k,
+                         .cache_v = L->v,
+                         .ring = L->ring,
+                         .start = run->start,
+                         .new_k = s->k + (size_t)run->row0 * kvd,
+                         .new_v = s->v + (size_t)run->row0 * kvd,
+                         .type_k = ctx->type_k,
+                         .type_v = ctx->type_v};
     return herd_attention(shape, s->q + (size_t)run->row0 * qd, qd, run->n, &view,
                           s->att + (size_t)run->row0 * qd, qd, pool);
 }
@@ -89,6 +91,45 @@ static void seqs_attn_part(void *ctx, int tid, int nthreads)
         if (st)
             atomic_compare_exchange_strong(&j->st, &ok, st);
     }
+}
+
+/* One row of n_kv_heads head rows of D floats into the cache's type, each head row padded to
+ * whole blocks; then, if the type rounds, the floats become what the cache holds, so the
+ * batch's own rows are seen as they will be seen from the cache later. */
+static void store_row(herd_type t, float *x, uint8_t *dst, int64_t nkv, int64_t D)
+{
+    if (t == HERD_TYPE_F32) {
+        memcpy(dst, x, (size_t)(nkv * D) * sizeof(float));
+        return;
+    }
+    size_t hb = herd_type_row_bytes(t, (size_t)D);
+    for (int64_t h = 0; h < nkv; h++) {
+        herd_row_from_f32(t, x + h * D, dst + (size_t)h * hb, (size_t)D);
+        herd_row_to_f32(t, dst + (size_t)h * hb, x + h * D, (size_t)D);
+    }
+}
+
+/* The rows' keys and values join their caches before attention. They land on positions the
+ * sequences do not hold yet, and on a ring only on rows no query of this batch reads (a
+ * ring's extra HERD_BATCH_MAX rows), so a failure later leaves every sequence as it was. */
+static void store_rows(pass *f, int64_t l)
+{
+    herd_context *ctx = f->c;
+    const herd_llama4_config *c = &f->m->cfg;
+    int64_t nkv = c->n_kv_heads, D = c->head_dim;
+    size_t kvd = (size_t)(nkv * D);
+    double t0 = HERD_PROF_START();
+    for (int r = 0; r < f->n_runs; r++) {
+        const seq_run *run = &ctx->runs[r];
+        kv_layer *L = &ctx->seqs[run->seq].layers[l];
+        for (int64_t t = 0; t < run->n; t++) {
+            size_t dst = (size_t)((run->start + t) % L->ring), src = (size_t)(run->row0 + t) * kvd;
+            store_row(ctx->type_k, f->s.k + src, L->k + dst * ctx->row_k, nkv, D);
+            store_row(ctx->type_v, f->s.v + src, L->v + dst * ctx->row_v, nkv, D);
+        }
+    }
+    double bytes = (double)f->n * (8.0 * (double)kvd + (double)(ctx->row_k + ctx->row_v));
+    HERD_PROF_END(HERD_OP_KV_STORE, t0, ((herd_prof_cost){0, 0, bytes, 0}));
 }
 
 static herd_status attention_block(pass *f, int64_t l)
@@ -140,8 +181,11 @@ static herd_status attention_block(pass *f, int64_t l)
         herd_rmsnorm_rows(s->k, (size_t)D, NULL, s->k, (size_t)D, n * nkv, D, (float)c->eps);
         HERD_PROF_END(HERD_OP_QK_NORM, t0, herd_prof_norm_cost(n * (nq + nkv), D, false));
     }
+    store_rows(f, l);
     herd_attn_shape shape = {nq, nkv, D, rope ? c->chunk : 0};
     herd_prof_cost cost = {0};
+    /* the cost model counts f32 rows; the cache holds row_k + row_v bytes a position */
+    double kv_scale = (double)(ctx->row_k + ctx->row_v) / (8.0 * (double)kvd);
     t0 = HERD_PROF_START();
     seqs_attn job = {f, l, &shape, 0, HERD_OK};
     if (f->n_runs > 1 && f->n_runs == n && herd_pool_size(ctx->pool) > 1) {
@@ -164,26 +208,11 @@ static herd_status attention_block(pass *f, int64_t l)
             herd_prof_attn_cost(run->start, run->n, shape.chunk, (int)nq, (int)nkv, (int)D, 4);
         cost.flops += rc.flops;
         cost.act_bytes += rc.act_bytes;
-        cost.kv_bytes += rc.kv_bytes;
+        cost.kv_bytes += rc.kv_bytes * kv_scale;
     }
     HERD_PROF_END(HERD_OP_ATTN, t0, cost);
     if (st)
         return st;
-    /* now the rows' keys join their caches, at positions the sequences do not hold yet (a
-     * ring's extra rows keep this from touching anything a sequence still reads) */
-    t0 = HERD_PROF_START();
-    for (int r = 0; r < f->n_runs; r++) {
-        const seq_run *run = &ctx->runs[r];
-        kv_layer *L = &ctx->seqs[run->seq].layers[l];
-        for (int64_t t = 0; t < run->n; t++) {
-            size_t dst = (size_t)((run->start + t) % L->ring) * kvd;
-            size_t src = (size_t)(run->row0 + t) * kvd;
-            memcpy(L->k + dst, s->k + src, kvd * sizeof(float));
-            memcpy(L->v + dst, s->v + src, kvd * sizeof(float));
-        }
-    }
-    HERD_PROF_END(HERD_OP_KV_STORE, t0,
-                  ((herd_prof_cost){0, 0, 16.0 * (double)n * (double)kvd, 0}));
     return gemm(f, HERD_OP_O, w->o, s->att, qd, n, s->x, (size_t)H, w->bo, true);
 }
 

@@ -5,7 +5,8 @@
  * (a batch writes positions len .. len+n-1, n ≤ HERD_BATCH_MAX: each lands on the row of
  * position p - ring < floor(len/C)·C, which no later query reads). Global (NoPE) layers keep
  * every position. Buffers grow by doubling up to their maximum, so a large ctx costs memory
- * only as it fills. */
+ * only as it fills. Keys and values are stored as the context's types (f32, bf16, q8_0), one
+ * padded head row after another, so attention can read any head of any position in place. */
 #include "model_internal.h"
 
 #include <string.h>
@@ -13,6 +14,33 @@
 void herd_context_opts_default(herd_context_opts *o)
 {
     memset(o, 0, sizeof *o);
+    o->type_k = o->type_v = HERD_TYPE_F32;
+}
+
+/* The cache types: f32 exact; bf16 half the bytes; q8_0 (8.5 bits, one fp16 scale per 32)
+ * chosen among the 8-bit candidates by measurement (docs/MODEL.md, "KV cache types"). */
+static const herd_type kv_types[] = {HERD_TYPE_F32, HERD_TYPE_BF16, HERD_TYPE_Q8_0};
+
+bool herd_kv_type_ok(herd_type t)
+{
+    for (size_t i = 0; i < sizeof kv_types / sizeof *kv_types; i++)
+        if (kv_types[i] == t)
+            return herd_attn_type_ok(t);
+    return false;
+}
+
+bool herd_kv_type_parse(const char *name, herd_type *out)
+{
+    herd_type t;
+    if (!name || !herd_type_parse(name, &t) || !herd_kv_type_ok(t))
+        return false;
+    *out = t;
+    return true;
+}
+
+const char *herd_kv_type_names(void)
+{
+    return "f32 bf16 q8_0";
 }
 
 static void free_seq(herd_context *c, seq_cache *s)
@@ -62,13 +90,22 @@ herd_status herd_context_create(const herd_model *m, const herd_context_opts *o,
                          (long long)o->ctx);
     if (o->n_seqs < 0 || o->n_seqs > 1 << 20)
         return herd_fail(HERD_ERR_ARG, "sequence count %d out of range 1..%d", o->n_seqs, 1 << 20);
+    if (!herd_kv_type_ok(o->type_k) || !herd_kv_type_ok(o->type_v)) {
+        herd_type bad = herd_kv_type_ok(o->type_k) ? o->type_v : o->type_k;
+        return herd_fail(HERD_ERR_ARG, "KV cache type %s is not one of: %s",
+                         (unsigned)bad < HERD_TYPE_COUNT ? herd_type_name(bad) : "(unknown)",
+                         herd_kv_type_names());
+    }
     herd_context *c = herd_calloc(sizeof *c, "context");
     if (!c)
         return HERD_ERR_NOMEM;
     c->m = m;
     c->ctx = ctx;
     c->n_seqs = n_seqs;
-    c->row = (size_t)(cfg->n_kv_heads * cfg->head_dim);
+    c->type_k = o->type_k;
+    c->type_v = o->type_v;
+    c->row_k = (size_t)cfg->n_kv_heads * herd_type_row_bytes(o->type_k, (size_t)cfg->head_dim);
+    c->row_v = (size_t)cfg->n_kv_heads * herd_type_row_bytes(o->type_v, (size_t)cfg->head_dim);
     c->cancel = o->cancel;
     c->cancel_user = o->cancel_user;
     int n_runs = n_seqs < HERD_BATCH_MAX ? n_seqs : HERD_BATCH_MAX;
@@ -113,6 +150,11 @@ const herd_model *herd_context_model(const herd_context *c)
 {
     return c->m;
 }
+void herd_context_kv_types(const herd_context *c, herd_type *k, herd_type *v)
+{
+    *k = c->type_k;
+    *v = c->type_v;
+}
 int64_t herd_context_ctx(const herd_context *c)
 {
     return c->ctx;
@@ -142,7 +184,7 @@ size_t herd_seq_bytes(const herd_context *c, int seq)
         return 0;
     size_t n = 0;
     for (int64_t l = 0; l < c->m->cfg.n_layers; l++)
-        n += (size_t)c->seqs[seq].layers[l].cap * c->row * 2 * sizeof(float);
+        n += (size_t)c->seqs[seq].layers[l].cap * (c->row_k + c->row_v);
     return n;
 }
 
@@ -214,9 +256,9 @@ herd_status herd_seq_copy(herd_context *c, int src, int dst, int64_t p)
             lo = first;
         /* same ring size in both: position j sits in row j % ring of each */
         for (int64_t j = first; j < p; j++) {
-            size_t r = (size_t)(j % from->ring) * c->row;
-            memcpy(to->k + r, from->k + r, c->row * sizeof(float));
-            memcpy(to->v + r, from->v + r, c->row * sizeof(float));
+            size_t r = (size_t)(j % from->ring);
+            memcpy(to->k + r * c->row_k, from->k + r * c->row_k, c->row_k);
+            memcpy(to->v + r * c->row_v, from->v + r * c->row_v, c->row_v);
         }
     }
     b->len = p;
@@ -224,17 +266,17 @@ herd_status herd_seq_copy(herd_context *c, int src, int dst, int64_t p)
     return HERD_OK;
 }
 
-static herd_status grow(kv_layer *L, size_t row, int64_t need)
+static herd_status grow(kv_layer *L, size_t row_k, size_t row_v, int64_t need)
 {
     int64_t cap = L->cap ? L->cap : 16;
     while (cap < need)
         cap = cap > INT64_MAX / 2 ? need : cap * 2;
     if (cap > L->max)
         cap = L->max;
-    size_t bytes;
-    if (!herd_mul_size((size_t)cap, row * sizeof(float), &bytes))
+    size_t bk, bv;
+    if (!herd_mul_size((size_t)cap, row_k, &bk) || !herd_mul_size((size_t)cap, row_v, &bv))
         return herd_fail(HERD_ERR_RANGE, "KV cache too large");
-    float *k = herd_alloc(bytes, "KV cache"), *v = herd_alloc(bytes, "KV cache");
+    uint8_t *k = herd_alloc(bk, "KV cache"), *v = herd_alloc(bv, "KV cache");
     if (!k || !v) {
         herd_free(k);
         herd_free(v);
@@ -242,8 +284,8 @@ static herd_status grow(kv_layer *L, size_t row, int64_t need)
     }
     /* positions below the old cap sit at their own index (cap < ring until the ring is full) */
     if (L->cap) {
-        memcpy(k, L->k, (size_t)L->cap * row * sizeof(float));
-        memcpy(v, L->v, (size_t)L->cap * row * sizeof(float));
+        memcpy(k, L->k, (size_t)L->cap * row_k);
+        memcpy(v, L->v, (size_t)L->cap * row_v);
     }
     herd_free(L->k);
     herd_free(L->v);
@@ -260,7 +302,7 @@ herd_status herd_seq_reserve(herd_context *c, int seq, int64_t end)
         kv_layer *L = &s->layers[l];
         int64_t need = end < L->max ? end : L->max;
         if (need > L->cap) {
-            herd_status st = grow(L, c->row, need);
+            herd_status st = grow(L, c->row_k, c->row_v, need);
             if (st)
                 return st;
         }

@@ -33,10 +33,10 @@ struct herd_model {
 
 /* One layer of one sequence's cache: position j lives in row j % ring. */
 typedef struct kv_layer {
-    float *k, *v;
-    int64_t cap;  /* positions allocated */
-    int64_t ring; /* INT64_MAX on global layers */
-    int64_t max;  /* cap never exceeds this */
+    uint8_t *k, *v; /* rows of c->row_k / c->row_v bytes */
+    int64_t cap;    /* positions allocated */
+    int64_t ring;   /* INT64_MAX on global layers */
+    int64_t max;    /* cap never exceeds this */
 } kv_layer;
 
 typedef struct seq_cache {
@@ -60,8 +60,9 @@ struct herd_context {
     bool own_pool;
     int64_t ctx;
     int n_seqs;
-    size_t row;   /* floats per position: n_kv_heads · head_dim */
-    int64_t ring; /* rows of the chunked layers' rings (INT64_MAX: they never wrap) */
+    herd_type type_k, type_v; /* storage of the cached keys and values */
+    size_t row_k, row_v;      /* bytes per position: n_kv_heads head rows of head_dim */
+    int64_t ring;             /* rows of the chunked layers' rings (INT64_MAX: they never wrap) */
     seq_cache *seqs;
     bool (*cancel)(void *user);
     void *cancel_user;

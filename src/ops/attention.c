@@ -64,6 +64,26 @@ static const attn_kernels kernels_ref = {gather_ref, attend_ref};
 
 static_assert(sizeof(float *) <= 2 * sizeof(float), "a pointer fits in 2 floats");
 
+/* ---- cache types ------------------------------------------------------------------------ */
+
+bool herd_attn_type_ok(herd_type t)
+{
+    return t == HERD_TYPE_F32 || t == HERD_TYPE_BF16 || t == HERD_TYPE_Q8_0;
+}
+
+/* One head row of a cache in type t -> D floats. Runs once per key tile and work item: the
+ * tile's rows are then read from cache-hot floats by every query row of the item. */
+static void head_to_f32(herd_type t, const uint8_t *src, float *dst, int64_t D)
+{
+    switch (t) {
+    case HERD_TYPE_BF16:
+        herd_bf16_to_f32_row((const uint16_t *)(const void *)src, dst, (size_t)D);
+        break;
+    case HERD_TYPE_Q8_0: herd_q8_0_dequantize(src, dst, (size_t)D); break;
+    default: /* F32 rows are read in place, never converted */ break;
+    }
+}
+
 /* ---- the driver ------------------------------------------------------------------------- */
 
 enum { MAX_HEAD_DIM = 1024, ROWS_PER_ITEM = 64 };
@@ -98,9 +118,15 @@ static void attn_item(attn_job *j, int64_t t0, int64_t t1, int64_t g, float *ws)
     const herd_kv_view *kv = j->kv;
     int64_t D = s->head_dim, KT = j->tile, group = s->n_heads / s->n_kv_heads;
     int64_t rows = (t1 - t0) * group;
-    size_t row = (size_t)(s->n_kv_heads * D);
+    /* bytes of one head row and of one cache row, in each type */
+    size_t hk = herd_type_row_bytes(kv->type_k, (size_t)D),
+           hv = herd_type_row_bytes(kv->type_v, (size_t)D);
+    size_t row_k = (size_t)s->n_kv_heads * hk, row_v = (size_t)s->n_kv_heads * hv,
+           row = (size_t)(s->n_kv_heads * D);
+    bool fk = kv->type_k == HERD_TYPE_F32, fv = kv->type_v == HERD_TYPE_F32;
     float *kt = ws, *p = kt + KT * D, *dummy = p + ATTN_ROWS * KT, *states = dummy + j->st_len;
     const float **kp = (const float **)(void *)(states + rows * j->st_len), **vp = kp + KT;
+    float *kbuf = (float *)(void *)(vp + KT), *vbuf = kbuf + KT * D; /* converted cache rows */
     for (int64_t i = 0; i < rows; i++) {
         float *st = states + i * j->st_len;
         st[0] = -INFINITY;
@@ -113,12 +139,22 @@ static void attn_item(attn_job *j, int64_t t0, int64_t t1, int64_t g, float *ws)
     for (int64_t base = lo / KT * KT; base <= p_last; base += KT) {
         int64_t g0 = lo > base ? lo : base, g1 = p_last + 1 < base + KT ? p_last + 1 : base + KT;
         for (int64_t pos = g0; pos < g1; pos++) {
-            size_t r =
-                pos < kv->start ? (size_t)(pos % kv->ring) * row : (size_t)(pos - kv->start) * row;
-            const float *kr = pos < kv->start ? kv->cache_k : kv->new_k;
-            const float *vr = pos < kv->start ? kv->cache_v : kv->new_v;
-            kp[pos - base] = kr + r + (size_t)(g * D);
-            vp[pos - base] = vr + r + (size_t)(g * D);
+            int64_t i = pos - base;
+            if (pos >= kv->start) { /* the piece's own rows, floats */
+                size_t r = (size_t)(pos - kv->start) * row + (size_t)(g * D);
+                kp[i] = kv->new_k + r;
+                vp[i] = kv->new_v + r;
+                continue;
+            }
+            size_t r = (size_t)(pos % kv->ring);
+            const uint8_t *kr = (const uint8_t *)kv->cache_k + r * row_k + (size_t)g * hk;
+            const uint8_t *vr = (const uint8_t *)kv->cache_v + r * row_v + (size_t)g * hv;
+            if (!fk)
+                head_to_f32(kv->type_k, kr, kbuf + i * D, D);
+            if (!fv)
+                head_to_f32(kv->type_v, vr, vbuf + i * D, D);
+            kp[i] = fk ? (const float *)(const void *)kr : kbuf + i * D;
+            vp[i] = fv ? (const float *)(const void *)vr : vbuf + i * D;
         }
         j->f->gather(kt, KT, kp, g0 - base, g1 - base, D);
         for (int64_t r0 = 0; r0 < rows; r0 += ATTN_ROWS) {
@@ -177,6 +213,9 @@ herd_status herd_attention(const herd_attn_shape *s, const float *q, size_t ldq,
         s->head_dim > MAX_HEAD_DIM)
         return herd_fail(HERD_ERR_ARG, "attention: bad shape (%lld heads, %lld kv heads, dim %lld)",
                          (long long)s->n_heads, (long long)s->n_kv_heads, (long long)s->head_dim);
+    if (!herd_attn_type_ok(kv->type_k) || !herd_attn_type_ok(kv->type_v))
+        return herd_fail(HERD_ERR_ARG, "attention: cache type %s/%s is not supported",
+                         herd_type_name(kv->type_k), herd_type_name(kv->type_v));
     if (T <= 0)
         return HERD_OK;
     int64_t D = s->head_dim, group = s->n_heads / s->n_kv_heads;
@@ -185,9 +224,10 @@ herd_status herd_attention(const herd_attn_shape *s, const float *q, size_t ldq,
     tile = tile < 32 ? 32 : tile > 256 ? 256 : tile;
     tokens = tokens < 1 ? 1 : tokens;
     int64_t st_len = ATTN_STATE_HEAD + (D + 15) / 16 * 16;
-    /* kt, p, dummy state, row states, then key and value row pointers */
+    /* kt, p, dummy state, row states, key and value row pointers, then converted key and value
+     * rows (cache types other than f32) */
     size_t ws_floats = (size_t)(tile * D + ATTN_ROWS * tile + (1 + tokens * group) * st_len) +
-                       2 * (size_t)tile * 2;
+                       2 * (size_t)tile * 2 + 2 * (size_t)(tile * D);
     herd_isa_level isa = herd_isa();
     attn_job j = {isa >= HERD_ISA_AVX512 ? &herd_attn_avx512
                   : isa >= HERD_ISA_AVX2 ? &herd_attn_avx2

@@ -20,6 +20,7 @@ void herd_engine_opts_default(herd_engine_opts *o)
 {
     herd_model_opts_default(&o->model);
     o->ctx = 0;
+    o->type_k = o->type_v = HERD_TYPE_F32;
 }
 
 herd_status herd_engine_load(const char *path, const herd_engine_opts *o, herd_engine **out)
@@ -59,7 +60,13 @@ herd_status herd_engine_load(const char *path, const herd_engine_opts *o, herd_e
         int64_t ctx = o->ctx > 0 ? o->ctx
                                  : herd_engine_default_ctx(herd_model_config(e->model),
                                                            herd_model_weight_bytes(e->model));
-        st = herd_kv_create(e->model, ctx, &e->kv);
+        herd_context_opts co;
+        herd_context_opts_default(&co);
+        co.ctx = ctx;
+        co.threads = o->model.threads;
+        co.type_k = o->type_k;
+        co.type_v = o->type_v;
+        st = herd_context_create(e->model, &co, &e->kv);
     }
     if (st) {
         herd_engine_free(e);
@@ -131,12 +138,16 @@ void herd_engine_memory_plan(const herd_engine *e, char *buf, size_t n)
 {
     const herd_llama4_config *c = herd_model_config(e->model);
     int64_t ctx = herd_kv_ctx(e->kv);
-    size_t w = herd_model_weight_bytes(e->model), k = herd_kv_bytes_for(c, ctx);
-    char a[32], b[32], t[32], types[256];
+    herd_type tk, tv;
+    herd_context_kv_types(e->kv, &tk, &tv);
+    size_t w = herd_model_weight_bytes(e->model), k = herd_kv_bytes_for_types(c, ctx, tk, tv);
+    char a[32], b[32], t[32], types[256], kvt[48] = "";
+    if (tk != HERD_TYPE_F32 || tv != HERD_TYPE_F32)
+        snprintf(kvt, sizeof kvt, " (k %s, v %s)", herd_type_name(tk), herd_type_name(tv));
     herd_model_types(e->model, types, sizeof types);
     human((double)w, a, sizeof a);
     human((double)k, b, sizeof b);
     human((double)w + (double)k, t, sizeof t);
-    snprintf(buf, n, "memory plan: weights %s (%s), KV cache %s at ctx %lld, total %s", a, types, b,
-             (long long)ctx, t);
+    snprintf(buf, n, "memory plan: weights %s (%s), KV cache %s%s at ctx %lld, total %s", a, types,
+             b, kvt, (long long)ctx, t);
 }

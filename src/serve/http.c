@@ -383,7 +383,9 @@ herd_status herd_serve(const herd_serve_opts *o)
                              .max_queue = o->max_queue,
                              .prefill_chunk = o->prefill_chunk,
                              .threads = o->mopt.threads,
-                             .ctx = s.o.ctx};
+                             .ctx = s.o.ctx,
+                             .type_k = o->type_k,
+                             .type_v = o->type_v};
         st = srv_sched_create(s.model, s.tok, &so, &s.sched);
     }
     struct MHD_Daemon *d = NULL;

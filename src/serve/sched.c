@@ -560,6 +560,8 @@ herd_status srv_sched_create(const herd_model *m, const herd_tokenizer *tok,
     co.ctx = o->ctx;
     co.n_seqs = o->parallel;
     co.threads = o->threads;
+    co.type_k = o->type_k;
+    co.type_v = o->type_v;
     co.cancel = any_cancelled;
     co.cancel_user = s;
     if (!st)

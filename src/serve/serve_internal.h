@@ -65,6 +65,7 @@ typedef struct srv_sched srv_sched;
 typedef struct srv_sched_opts {
     int parallel, max_queue, prefill_chunk, threads;
     int64_t ctx;
+    herd_type type_k, type_v; /* KV cache types */
 } srv_sched_opts;
 
 /* Makes the context (one sequence per slot) and starts the scheduler thread. */

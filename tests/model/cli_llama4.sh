@@ -66,5 +66,25 @@ check "bad ids" '! "$HERD" logits -m $D --ids 1,x -o "$T/x.npy" 2>/dev/null'
 check "id out of vocab" 'one_line_error_ids() { "$HERD" logits -m $D --ids 1,9999 -o "$T/x.npy" 2>"$T/err"; [ $? -eq 1 ] && grep -q vocabulary "$T/err"; }; one_line_error_ids'
 check "-p without tokenizer" '! "$HERD" run -m $D -p hello -n 1 2>/dev/null'
 
+# KV cache types: -ctk/-ctv and --cache-type-k/-v, any case, K and V apart, in every command
+# that makes a context; an unknown type is one line (exit 2) before anything loads
+P=$(ids $D prompt_ids)
+check "run -ctk bf16 -ctv Q8_0" '[ "$("$HERD" run -m $D --ids $P -n 8 --temp 0 --print-ids -ctk bf16 -ctv Q8_0 2>/dev/null | wc -w)" -eq 8 ]'
+check "logits --cache-type-k q8_0" '"$HERD" logits -m $D --ids $P -o "$T/q.npy" --cache-type-k q8_0 --cache-type-v BF16 2>"$T/plan" && [ -s "$T/q.npy" ] && grep -q "k q8_0, v bf16" "$T/plan"'
+check "logits -ctk f32 is the default" '"$HERD" logits -m $D --ids $P -o "$T/d.npy" 2>/dev/null && "$HERD" logits -m $D --ids $P -o "$T/e.npy" -ctk F32 -ctv f32 2>/dev/null && cmp -s "$T/d.npy" "$T/e.npy"'
+bad_cache_type() { # command words..., then the bad option is appended
+  "$@" 2>"$T/err" >/dev/null
+  rc=$?
+  [ $rc -eq 2 ] && [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q "unknown KV cache type 'q4_0'" "$T/err"
+}
+check "run bad -ctk" 'bad_cache_type "$HERD" run -m $D --ids 1 -ctk q4_0'
+check "chat bad -ctv" 'bad_cache_type "$HERD" chat -m $D -ctv q4_0'
+check "logits bad type" 'bad_cache_type "$HERD" logits -m $D --ids 1 --cache-type-v q4_0'
+check "perplexity bad type" 'bad_cache_type "$HERD" perplexity -m $D -f x -ctk q4_0'
+check "serve bad type" 'bad_cache_type "$HERD" serve -m $D -ctk q4_0'
+check "bench model bad type" 'bad_cache_type "$HERD" bench model --synthetic tiny -ctk q4_0'
+check "bench batch bad type" 'bad_cache_type "$HERD" bench batch --synthetic tiny -ctv q4_0'
+check "profile bad type" 'bad_cache_type "$HERD" profile --synthetic tiny -ctk q4_0'
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

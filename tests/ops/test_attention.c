@@ -63,8 +63,14 @@ static void check_case(const shape_case *c, herd_pool *pool, uint64_t *seed, boo
         memcpy(ck + (size_t)(pos % ring) * kr, k + (size_t)pos * kr, kr * 4);
         memcpy(cv + (size_t)(pos % ring) * kr, v + (size_t)pos * kr, kr * 4);
     }
-    herd_kv_view kv = {
-        ck, cv, ring, c->start, k + (size_t)c->start * kr, v + (size_t)c->start * kr};
+    herd_kv_view kv = {ck,
+                       cv,
+                       ring,
+                       c->start,
+                       k + (size_t)c->start * kr,
+                       v + (size_t)c->start * kr,
+                       HERD_TYPE_F32,
+                       HERD_TYPE_F32};
     char what[160];
     snprintf(what, sizeof what, "%d/%d heads, dim %d, chunk %lld, start %lld, T %lld, ring %lld",
              c->nh, c->nkv, c->D, (long long)c->chunk, (long long)c->start, (long long)c->T,
@@ -152,8 +158,94 @@ TEST(test_attention_random)
     herd_pool_destroy(pool);
 }
 
+/* A cache stored as bf16 or q8_0 (K and V alike or not) gives bit for bit what an f32 cache
+ * holding the same values converted back gives: attention reads the stored type and changes
+ * nothing else. Every ISA, 1 and 2 threads. */
+static void check_types(const shape_case *c, herd_type tk, herd_type tv, herd_pool *pool,
+                        uint64_t *seed)
+{
+    herd_attn_shape s = {c->nh, c->nkv, c->D, c->chunk};
+    int64_t L = c->start + c->T, ring = c->ring > 0 ? c->ring : L, D = c->D;
+    size_t qr = (size_t)(c->nh * D), kr = (size_t)(c->nkv * D), qn = (size_t)c->T * qr;
+    size_t hk = herd_type_row_bytes(tk, (size_t)D), hv = herd_type_row_bytes(tv, (size_t)D);
+    size_t cn = (size_t)ring * kr;
+    float *q = malloc(qn * 4), *k = malloc((size_t)L * kr * 4), *v = malloc((size_t)L * kr * 4),
+          *ck = calloc(cn, 4), *cv = calloc(cn, 4), *want = malloc(qn * 4), *got = malloc(qn * 4);
+    uint8_t *tck = calloc((size_t)ring * (size_t)c->nkv, hk),
+            *tcv = calloc((size_t)ring * (size_t)c->nkv, hv);
+    for (size_t i = 0; i < qn; i++)
+        q[i] = 2 * harness_randf(seed);
+    for (size_t i = 0; i < (size_t)L * kr; i++) {
+        k[i] = 2 * harness_randf(seed);
+        v[i] = harness_randf(seed);
+    }
+    for (int64_t pos = 0; pos < c->start; pos++)
+        for (int64_t g = 0; g < c->nkv; g++) {
+            size_t r = (size_t)(pos % ring) * (size_t)c->nkv + (size_t)g;
+            const float *kx = k + (size_t)pos * kr + (size_t)(g * D);
+            const float *vx = v + (size_t)pos * kr + (size_t)(g * D);
+            CHECK(herd_row_from_f32(tk, kx, tck + r * hk, (size_t)D) == HERD_OK);
+            CHECK(herd_row_from_f32(tv, vx, tcv + r * hv, (size_t)D) == HERD_OK);
+            CHECK(herd_row_to_f32(tk, tck + r * hk, ck + r * (size_t)D, (size_t)D) == HERD_OK);
+            CHECK(herd_row_to_f32(tv, tcv + r * hv, cv + r * (size_t)D, (size_t)D) == HERD_OK);
+        }
+    const float *nk = k + (size_t)c->start * kr, *nv = v + (size_t)c->start * kr;
+    herd_kv_view f32 = {ck, cv, ring, c->start, nk, nv, HERD_TYPE_F32, HERD_TYPE_F32};
+    herd_kv_view typed = {tck, tcv, ring, c->start, nk, nv, tk, tv};
+    herd_isa_level top = herd_isa();
+    for (int isa = HERD_ISA_REF; isa <= (int)top; isa++) {
+        herd_set_isa((herd_isa_level)isa);
+        CHECK(herd_attention(&s, q, qr, c->T, &f32, want, qr, NULL) == HERD_OK);
+        for (int th = 0; th < 2; th++) {
+            memset(got, 0xff, qn * 4);
+            CHECK(herd_attention(&s, q, qr, c->T, &typed, got, qr, th ? pool : NULL) == HERD_OK);
+            CHECK_MSG(!memcmp(got, want, qn * 4), "%s, k %s v %s, %d/%d/%d start %lld T %lld",
+                      herd_isa_name((herd_isa_level)isa), herd_type_name(tk), herd_type_name(tv),
+                      c->nh, c->nkv, c->D, (long long)c->start, (long long)c->T);
+        }
+    }
+    herd_set_isa(top);
+    free(q);
+    free(k);
+    free(v);
+    free(ck);
+    free(cv);
+    free(tck);
+    free(tcv);
+    free(want);
+    free(got);
+}
+
+TEST(test_attention_cache_types)
+{
+    herd_pool *pool;
+    CHECK(herd_pool_create(2, &pool) == HERD_OK);
+    uint64_t seed = 99;
+    const shape_case cases[] = {
+        {8, 2, 64, 0, 150, 1, 0},    /* decode over 2 tiles */
+        {8, 8, 24, 37, 40, 90, 37},  /* a head row that is not whole q8_0 blocks, ring */
+        {5, 1, 128, 0, 70, 20, 0},   /* Scout's group and head */
+        {16, 2, 72, 50, 170, 30, 53} /* wrapping ring */
+    };
+    const herd_type types[][2] = {{HERD_TYPE_BF16, HERD_TYPE_BF16},
+                                  {HERD_TYPE_Q8_0, HERD_TYPE_Q8_0},
+                                  {HERD_TYPE_Q8_0, HERD_TYPE_BF16},
+                                  {HERD_TYPE_F32, HERD_TYPE_Q8_0}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        for (size_t t = 0; t < sizeof types / sizeof *types; t++)
+            check_types(&cases[i], types[t][0], types[t][1], pool, &seed);
+    /* a type attention cannot read fails with one line, before any work */
+    herd_attn_shape s = {2, 1, 32, 0};
+    float q[64] = {0}, kv1[32] = {0}, out[64];
+    herd_kv_view bad = {kv1, kv1, 1, 1, kv1, kv1, HERD_TYPE_Q4_0, HERD_TYPE_F32};
+    CHECK(herd_attention(&s, q, 64, 1, &bad, out, 64, NULL) == HERD_ERR_ARG);
+    CHECK(strstr(herd_last_error(), "q4_0") != NULL);
+    herd_pool_destroy(pool);
+}
+
 int main(void)
 {
+    RUN(test_attention_cache_types);
     RUN(test_attention_edges);
     RUN(test_attention_random);
     return harness_finish();

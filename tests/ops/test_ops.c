@@ -122,7 +122,7 @@ static void check_attention(int NH, int NKV, int D, herd_pool *pool)
     for (size_t ci = 0; ci < sizeof chunks / sizeof *chunks; ci++) {
         herd_attn_shape s = {NH, NKV, D, chunks[ci]};
         naive_attention(&s, q, k, v, T, want);
-        herd_kv_view all = {NULL, NULL, INT64_MAX, 0, k, v};
+        herd_kv_view all = {NULL, NULL, INT64_MAX, 0, k, v, HERD_TYPE_F32, HERD_TYPE_F32};
         CHECK(herd_attention(&s, q, (size_t)(NH * D), T, &all, got, (size_t)(NH * D), pool) ==
               HERD_OK);
         double d = 0;
@@ -136,7 +136,14 @@ static void check_attention(int NH, int NKV, int D, herd_pool *pool)
             int64_t n = 1 + (int64_t)(harness_rand(&seed) % 9);
             if (n > T - start)
                 n = T - start;
-            herd_kv_view kv = {ck, cv, ring, start, k + start * NKV * D, v + start * NKV * D};
+            herd_kv_view kv = {ck,
+                               cv,
+                               ring,
+                               start,
+                               k + start * NKV * D,
+                               v + start * NKV * D,
+                               HERD_TYPE_F32,
+                               HERD_TYPE_F32};
             CHECK(herd_attention(&s, q + start * NH * D, (size_t)(NH * D), n, &kv,
                                  got + start * NH * D, (size_t)(NH * D), NULL) == HERD_OK);
             for (int64_t t = start; t < start + n; t++) {
