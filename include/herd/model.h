@@ -209,9 +209,9 @@ herd_status herd_seq_truncate(herd_context *c, int seq, int64_t p); /* keep posi
 /* dst becomes positions 0 .. p-1 of src (prefix sharing); dst's old contents are dropped. */
 herd_status herd_seq_copy(herd_context *c, int src, int dst, int64_t p);
 
-/* KV-cache bytes of one full sequence of ctx tokens: each layer keeps K and V rows of
- * n_kv_heads·head_dim floats, for min(chunk + HERD_BATCH_MAX, ctx) positions on chunked (RoPE)
- * layers and ctx positions on global (NoPE) layers. */
+/* KV-cache bytes of one full sequence of ctx tokens with an f32 cache: each layer keeps K and V
+ * rows of n_kv_heads·head_dim floats, for min(chunk + HERD_BATCH_MAX, ctx) positions on chunked
+ * (RoPE) layers and ctx positions on global (NoPE) layers. */
 size_t herd_kv_bytes_for(const herd_llama4_config *c, int64_t ctx);
 /* The same with K and V rows stored as type_k and type_v (each head's row padded to whole
  * blocks). */

@@ -1,4 +1,5 @@
-/* herd bench: dispatch to the benchmarks in bench/ (mx, gemm, model, batch, tokenize). */
+/* herd bench: dispatch to the benchmarks in bench/ (mx, gemm, model, batch, attention, tokenize).
+ */
 #include "cli/cli.h"
 
 #include <stdio.h>
@@ -8,6 +9,7 @@ int bench_mx_main(int argc, char **argv);
 int bench_gemm_main(int argc, char **argv);
 int bench_model_main(int argc, char **argv);
 int bench_batch_main(int argc, char **argv);
+int bench_attention_main(int argc, char **argv);
 int bench_tokenize_main(int argc, char **argv);
 int bench_image_main(int argc, char **argv);
 
@@ -20,6 +22,7 @@ static const struct {
     {"model", "whole-model prefill and decode tokens/s", bench_model_main},
     {"batch", "decode tokens/s of many sequences at once vs the memory-traffic bound",
      bench_batch_main},
+    {"attention", "decode attention at long context per KV cache type", bench_attention_main},
     {"tokenize", "tokenizer encoding MB/s, beside npm tiktoken", bench_tokenize_main},
     {"image", "vision encoder seconds per tile at Scout's shape vs the peak", bench_image_main},
 };
@@ -28,7 +31,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: herd bench WHAT [OPTIONS]   (herd bench WHAT --help)\n\n");
     for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++)
-        fprintf(out, "  %-6s %s\n", benches[i].name, benches[i].summary);
+        fprintf(out, "  %-9s %s\n", benches[i].name, benches[i].summary);
 }
 
 static int cmd_main(int argc, char **argv)
@@ -47,5 +50,5 @@ static int cmd_main(int argc, char **argv)
     return cli_usage_error("bench", "unknown benchmark '%s'", argv[1]);
 }
 
-const cli_command cli_cmd_bench = {"bench", "benchmarks: mx, gemm, model, batch, tokenize, image",
-                                   cmd_main};
+const cli_command cli_cmd_bench = {
+    "bench", "benchmarks: mx, gemm, model, batch, attention, tokenize, image", cmd_main};

@@ -60,8 +60,6 @@ static void attend_ref(const attn_tile *t, const attn_rows *r)
     }
 }
 
-static const attn_kernels kernels_ref = {gather_ref, attend_ref};
-
 static_assert(sizeof(float *) <= 2 * sizeof(float), "a pointer fits in 2 floats");
 
 /* ---- cache types ------------------------------------------------------------------------ */
@@ -73,7 +71,7 @@ bool herd_attn_type_ok(herd_type t)
 
 /* One head row of a cache in type t -> D floats. Runs once per key tile and work item: the
  * tile's rows are then read from cache-hot floats by every query row of the item. */
-static void head_to_f32(herd_type t, const uint8_t *src, float *dst, int64_t D)
+static void to_f32_ref(herd_type t, const uint8_t *src, float *dst, int64_t D)
 {
     switch (t) {
     case HERD_TYPE_BF16:
@@ -83,6 +81,8 @@ static void head_to_f32(herd_type t, const uint8_t *src, float *dst, int64_t D)
     default: /* F32 rows are read in place, never converted */ break;
     }
 }
+
+static const attn_kernels kernels_ref = {gather_ref, attend_ref, to_f32_ref};
 
 /* ---- the driver ------------------------------------------------------------------------- */
 
@@ -150,9 +150,9 @@ static void attn_item(attn_job *j, int64_t t0, int64_t t1, int64_t g, float *ws)
             const uint8_t *kr = (const uint8_t *)kv->cache_k + r * row_k + (size_t)g * hk;
             const uint8_t *vr = (const uint8_t *)kv->cache_v + r * row_v + (size_t)g * hv;
             if (!fk)
-                head_to_f32(kv->type_k, kr, kbuf + i * D, D);
+                j->f->to_f32(kv->type_k, kr, kbuf + i * D, D);
             if (!fv)
-                head_to_f32(kv->type_v, vr, vbuf + i * D, D);
+                j->f->to_f32(kv->type_v, vr, vbuf + i * D, D);
             kp[i] = fk ? (const float *)(const void *)kr : kbuf + i * D;
             vp[i] = fv ? (const float *)(const void *)vr : vbuf + i * D;
         }

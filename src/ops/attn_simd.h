@@ -12,6 +12,8 @@
 #ifndef HERD_OPS_ATTN_SIMD_H
 #define HERD_OPS_ATTN_SIMD_H
 
+#include "herd/formats.h"
+
 #include <stdint.h>
 
 enum {
@@ -46,6 +48,9 @@ typedef struct attn_kernels {
                    int64_t dim);
     /* folds the tile into the rows' online-softmax states */
     void (*attend)(const attn_tile *t, const attn_rows *r);
+    /* one cached head row of type t (BF16 or Q8_0: herd_type_row_bytes(t, dim) bytes) -> dim
+     * floats, exactly as herd_row_to_f32 converts it */
+    void (*to_f32)(herd_type t, const uint8_t *src, float *dst, int64_t dim);
 } attn_kernels;
 
 extern const attn_kernels herd_attn_avx2, herd_attn_avx512;

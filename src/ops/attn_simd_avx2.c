@@ -7,6 +7,7 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 #include <stdbool.h>
 
 static __m256i lanes(int64_t lo, int64_t hi) /* all ones in lanes i with lo ≤ i < hi */
@@ -206,4 +207,37 @@ static void attend(const attn_tile *t, const attn_rows *rs)
     }
 }
 
-const attn_kernels herd_attn_avx2 = {gather, attend};
+/* bf16: widen and shift; q8_0: per block of 32, int8 -> float times the fp16 scale (one
+ * rounding, as the plain version). Tails of fewer than 8 go one by one. */
+static void to_f32(herd_type t, const uint8_t *src, float *dst, int64_t dim)
+{
+    if (t == HERD_TYPE_BF16) {
+        const uint16_t *h = (const uint16_t *)(const void *)src;
+        int64_t d = 0;
+        for (; d + 8 <= dim; d += 8) {
+            __m256i w =
+                _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(h + d)));
+            _mm256_storeu_ps(dst + d, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
+        }
+        for (; d < dim; d++)
+            dst[d] = herd_bf16_to_f32(h[d]);
+        return;
+    }
+    for (int64_t b = 0; b < dim; b += 32, src += 34) { /* Q8_0 */
+        uint16_t h;
+        memcpy(&h, src, 2);
+        float sc = _cvtsh_ss(h);
+        __m256 s = _mm256_set1_ps(sc);
+        int64_t d = b, end = b + 32 < dim ? b + 32 : dim;
+        for (; d + 8 <= end; d += 8) {
+            int64_t q8;
+            memcpy(&q8, src + 2 + (d - b), 8);
+            __m256 x = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(q8)));
+            _mm256_storeu_ps(dst + d, _mm256_mul_ps(x, s));
+        }
+        for (; d < end; d++)
+            dst[d] = (float)(int8_t)src[2 + (d - b)] * sc;
+    }
+}
+
+const attn_kernels herd_attn_avx2 = {gather, attend, to_f32};

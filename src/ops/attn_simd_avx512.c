@@ -7,6 +7,7 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 static __mmask16 lanes(int64_t lo, int64_t hi) /* lanes i with lo ≤ i < hi, clamped to 0..16 */
 {
@@ -219,4 +220,30 @@ static void attend(const attn_tile *t, const attn_rows *rs)
     }
 }
 
-const attn_kernels herd_attn_avx512 = {gather, attend};
+/* bf16: widen and shift; q8_0: per block of 32, int8 -> float times the fp16 scale (one
+ * rounding, as the plain version). Tails are masked. */
+static void to_f32(herd_type t, const uint8_t *src, float *dst, int64_t dim)
+{
+    if (t == HERD_TYPE_BF16) {
+        const uint16_t *h = (const uint16_t *)(const void *)src;
+        for (int64_t d = 0; d < dim; d += 16) {
+            __mmask16 m = lanes(0, dim - d);
+            __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, h + d));
+            _mm512_mask_storeu_ps(dst + d, m, _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)));
+        }
+        return;
+    }
+    for (int64_t b = 0; b < dim; b += 32, src += 34) { /* Q8_0 */
+        uint16_t h;
+        memcpy(&h, src, 2);
+        __m512 s = _mm512_set1_ps(_cvtsh_ss(h));
+        for (int64_t d = b; d < b + 32 && d < dim; d += 16) {
+            __mmask16 m = lanes(0, dim - d);
+            __m128i q = _mm_maskz_loadu_epi8(m, src + 2 + (d - b));
+            __m512 x = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q));
+            _mm512_mask_storeu_ps(dst + d, m, _mm512_mul_ps(x, s));
+        }
+    }
+}
+
+const attn_kernels herd_attn_avx512 = {gather, attend, to_f32};
