@@ -30,6 +30,7 @@ enum { FLUSH_BYTES = 96 << 20, MAX_REPS = 64 };
 
 typedef struct bench {
     bool json, quick, cputime;
+    bool act_f32, act_both; /* --act f32 | both: activations kept f32 (HERD_APREP_EXACT) */
     int threads;
     herd_pool *pool;
     herd_limits lim1, limt;
@@ -253,15 +254,26 @@ static herd_status bench_shape(bench *b, const herd_type *types, int ntypes, nk 
             continue;
         }
         double peak = herd_limits_peak(&b->limt, peak_of(types[ti], kernel));
-        for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++) {
-            int m = ms[mi];
-            if (m > mmax)
-                continue;
-            herd_run r = {
-                w, {.M = m, .A = A, .lda = (size_t)s.k, .C = C, .ldc = (size_t)s.n}, b->pool};
-            double t = time_best(b, m <= 8, run_herd, &r);
-            report(b, herd_type_name(types[ti]), kernel, m, s.n, s.k, t,
-                   (double)herd_packed_bytes(w), peak);
+        for (int exact = b->act_f32 && !b->act_both; exact < 1 + (b->act_f32 || b->act_both);
+             exact++) {
+            char kname[96];
+            snprintf(kname, sizeof kname, "%s%s", kernel, exact ? "+f32" : "");
+            for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++) {
+                int m = ms[mi];
+                if (m > mmax)
+                    continue;
+                herd_run r = {w,
+                              {.M = m,
+                               .A = A,
+                               .lda = (size_t)s.k,
+                               .C = C,
+                               .ldc = (size_t)s.n,
+                               .aprep = exact ? HERD_APREP_EXACT : HERD_APREP_AUTO},
+                              b->pool};
+                double t = time_best(b, m <= 8, run_herd, &r);
+                report(b, herd_type_name(types[ti]), kname, m, s.n, s.k, t,
+                       (double)herd_packed_bytes(w), peak);
+            }
         }
         herd_packed_free(w);
     }
@@ -305,12 +317,15 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: herd bench gemm [--json] [-t THREADS] [--quick] [--cputime] [--type T,...]\n"
+            "                       [--act auto|f32|both]\n"
             "  Measures the machine's limits, then GEMM/GEMV for M in 1, 8, 64, 512 on the\n"
             "  Llama 4 shapes for each weight type with a kernel family, next to OpenBLAS\n"
             "  and oneDNN when installed. HERD_ISA caps the instruction set.\n"
             "  --quick: two shapes, M <= 64, shorter timing.\n"
             "  --cputime: one thread, timed (limits too) on the thread's CPU clock, so the\n"
-            "  ratios hold on a machine shared with other work.\n");
+            "  ratios hold on a machine shared with other work.\n"
+            "  --act: how A is prepared: each type's fast way (auto, the default), kept f32, or\n"
+            "  both one after the other (f32 rows show the kernel as NAME+f32).\n");
 }
 
 int bench_gemm_main(int argc, char **argv)
@@ -328,6 +343,14 @@ int bench_gemm_main(int argc, char **argv)
             b.quick = true;
         } else if (strcmp(argv[i], "--cputime") == 0) {
             b.cputime = true;
+        } else if (strcmp(argv[i], "--act") == 0) {
+            const char *v = cli_value("bench gemm", argc, argv, &i);
+            if (!v)
+                return 2;
+            b.act_f32 = strcmp(v, "f32") == 0;
+            b.act_both = strcmp(v, "both") == 0;
+            if (!b.act_f32 && !b.act_both && strcmp(v, "auto") != 0)
+                return cli_usage_error("bench gemm", "--act: '%s' is not auto, f32 or both", v);
         } else if (strcmp(argv[i], "-t") == 0 || strcmp(argv[i], "--threads") == 0) {
             const char *v = cli_value("bench gemm", argc, argv, &i);
             long t;

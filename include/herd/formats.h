@@ -18,6 +18,8 @@ typedef enum herd_type {
     HERD_TYPE_Q4_0,       /* ggml block_q4_0: fp16 scale + 32 nibbles, offset 8 (18 bytes) */
     HERD_TYPE_INT8,       /* int8 rows, one f32 scale per row (symmetric, fbgemm per-channel):
                            * a row is the f32 scale, then n int8 (n + 4 bytes) */
+    HERD_TYPE_FP8_E4M3,   /* FP8 E4M3 rows, one f32 scale per row (fbgemm_fp8, Meta's FP8
+                           * checkpoints): a row is the f32 scale, then n E4M3 codes (n + 4) */
     HERD_TYPE_MXFP8_E4M3, /* MX blocks: E8M0 scale + 32 elements (spec/mx.md section 8) */
     HERD_TYPE_MXFP8_E5M2,
     HERD_TYPE_MXFP6_E3M2,
@@ -59,7 +61,7 @@ bool herd_type_parse(const char *name, herd_type *out);
 /* Every type name, space-separated, for "valid: ..." in error messages. */
 const char *herd_type_names(void);
 /* Bytes of one row of n elements. A partial last block takes a whole (zero-padded) block;
- * HERD_TYPE_INT8 rows carry their f32 scale first (n + 4 bytes). */
+ * HERD_TYPE_INT8 and HERD_TYPE_FP8_E4M3 rows carry their f32 scale first (n + 4 bytes). */
 size_t herd_type_row_bytes(herd_type t, size_t n);
 
 /* ---- fp16 / bf16 (round to nearest even, NaN kept quiet) --------------------------------- */
@@ -165,6 +167,11 @@ void herd_q4_0_quantize(const float *src, void *dst, size_t n);
 void herd_q4_0_dequantize(const void *src, float *dst, size_t n);
 void herd_int8_row_quantize(const float *src, void *dst, size_t n); /* n + 4 bytes */
 void herd_int8_row_dequantize(const void *src, float *dst, size_t n);
+/* FP8 E4M3 rows as fbgemm's quantize_fp8_per_row writes them: scale = amax/448 (f32), codes =
+ * round-even(x/scale) saturated to +-448 (OCP E4M3, the MX element codec); a row with Inf/NaN
+ * gets a NaN scale, an all-zero row scale 0 and zero codes. Dequantization is code × scale. */
+void herd_fp8_row_quantize(const float *src, void *dst, size_t n); /* n + 4 bytes */
+void herd_fp8_row_dequantize(const void *src, float *dst, size_t n);
 /* K/i-quant rows (t = HERD_TYPE_Q2_K .. HERD_TYPE_IQ4_XS, TQ1_0, TQ2_0): dequantization gives
  * ggml's floats bit for bit; the quantizer is ours (sub-block scale search, weighted least
  * squares). */

@@ -51,6 +51,7 @@ enum {
     HERD_GGUF_ID_MXFP6_E3M2 = 1003,
     HERD_GGUF_ID_MXFP6_E2M3 = 1004,
     HERD_GGUF_ID_MXINT8 = 1005,
+    HERD_GGUF_ID_FP8_E4M3 = 1006, /* rows of an f32 scale + E4M3 codes (fbgemm_fp8) */
 };
 /* The GGUF id of a herd type. */
 uint32_t herd_gguf_type_id(herd_type t);

@@ -34,6 +34,9 @@ herd_status herd_pack(herd_type type, int64_t N, int64_t K, herd_wsrc src, herd_
 herd_status herd_pack_swiglu(herd_type type, int64_t N, int64_t K, herd_wsrc gate, herd_wsrc up,
                              herd_packed **out);
 void herd_packed_free(herd_packed *w);
+/* FP8 E4M3 rowwise weights (HERD_TYPE_FP8_E4M3): the upper bound of the dynamic per-token
+ * activation scale in AUTO mode (a checkpoint's activation_scale_ub; <= 0: none). */
+void herd_packed_set_act_scale_ub(herd_packed *w, float ub);
 herd_type herd_packed_type(const herd_packed *w);
 int64_t herd_packed_n(const herd_packed *w); /* output columns (N, not 2N for SwiGLU) */
 int64_t herd_packed_k(const herd_packed *w);

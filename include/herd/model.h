@@ -87,6 +87,7 @@ typedef struct herd_wmat {
      * pages from memory once the matrix is packed (NULL: nothing to drop). */
     const void *span;
     size_t span_bytes;
+    float act_scale_ub; /* FP8 rows (fbgemm_fp8): bound of the dynamic activation scale, 0 none */
 } herd_wmat;
 
 typedef struct herd_weight_source {

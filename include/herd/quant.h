@@ -64,6 +64,7 @@ typedef enum herd_qsrc_layout {
     HERD_QSRC_ROWS, /* output row r = source row r (rows of src_row_bytes) */
     HERD_QSRC_COLS, /* output row r of matrix m (r < rows_per_mat) = column col_off + r of the
                        m-th [ne0 × src_ld] input-major source matrix */
+    HERD_QSRC_MATS, /* output row r of matrix m = row r of mats[m] (one tensor per expert) */
 } herd_qsrc_layout;
 
 typedef struct herd_qentry {
@@ -80,6 +81,13 @@ typedef struct herd_qentry {
     int64_t src_ld;       /* COLS: elements per source row (the matrix's width) */
     int64_t col_off;      /* COLS: first source column */
     const float *values;  /* if set, the f32 rows come from here instead (computed tensors) */
+    /* FP8 sources (src_type HERD_TYPE_FP8_E4M3, fbgemm_fp8 checkpoints): the source holds bare
+     * E4M3 codes (ROWS: ne0 bytes a row) and `scale` one value of scale_type per output row
+     * (COLS: value m·src_ld + col_off + r, as the fused experts' [E, 1, W] / [E, W, 1]). */
+    const uint8_t *scale;
+    herd_type scale_type;
+    /* MATS: the matrices' rows, and for FP8 their scales; owned by the plan */
+    const uint8_t **mats, **mat_scales;
 } herd_qentry;
 
 typedef struct herd_qplan {
@@ -105,10 +113,12 @@ herd_status herd_quantize_write(const herd_qplan *p, herd_gguf_writer *w, const 
  * the first I columns. Q and K are not permuted (Llama 4 RoPE pairs are interleaved, as ggml's
  * normal RoPE; llama.cpp's converter does not permute them either). */
 typedef struct herd_src_tensor {
-    herd_type type; /* f32, f16 or bf16 */
+    herd_type type; /* f32, f16 or bf16; HERD_TYPE_FP8_E4M3: data holds bare E4M3 codes */
     int ndim;
     int64_t shape[4]; /* PyTorch order, outermost first */
     const uint8_t *data;
+    const uint8_t *scale; /* FP8: one value of scale_type per output row (herd_qentry.scale) */
+    herd_type scale_type;
 } herd_src_tensor;
 typedef bool (*herd_src_find_fn)(void *ctx, const char *name, herd_src_tensor *out);
 

@@ -13,6 +13,7 @@ static const herd_type_info type_table[HERD_TYPE_COUNT] = {
     [HERD_TYPE_Q8_0] = {"q8_0", 32, 34},
     [HERD_TYPE_Q4_0] = {"q4_0", 32, 18},
     [HERD_TYPE_INT8] = {"int8", 1, 1},
+    [HERD_TYPE_FP8_E4M3] = {"fp8_e4m3", 1, 1},
     [HERD_TYPE_MXFP8_E4M3] = {"mxfp8_e4m3", 32, 33},
     [HERD_TYPE_MXFP8_E5M2] = {"mxfp8_e5m2", 32, 33},
     [HERD_TYPE_MXFP6_E3M2] = {"mxfp6_e3m2", 32, 25},
@@ -94,7 +95,8 @@ size_t herd_type_row_bytes(herd_type t, size_t n)
     if (!ti)
         return 0;
     size_t be = (size_t)ti->block_elems;
-    return (n + be - 1) / be * (size_t)ti->block_bytes + (t == HERD_TYPE_INT8 ? 4 : 0);
+    return (n + be - 1) / be * (size_t)ti->block_bytes +
+           (t == HERD_TYPE_INT8 || t == HERD_TYPE_FP8_E4M3 ? 4 : 0);
 }
 
 herd_status herd_row_to_f32(herd_type t, const void *src, float *dst, size_t n)
@@ -111,6 +113,7 @@ herd_status herd_row_to_f32(herd_type t, const void *src, float *dst, size_t n)
     case HERD_TYPE_Q8_0: herd_q8_0_dequantize(src, dst, n); return HERD_OK;
     case HERD_TYPE_Q4_0: herd_q4_0_dequantize(src, dst, n); return HERD_OK;
     case HERD_TYPE_INT8: herd_int8_row_dequantize(src, dst, n); return HERD_OK;
+    case HERD_TYPE_FP8_E4M3: herd_fp8_row_dequantize(src, dst, n); return HERD_OK;
     case HERD_TYPE_Q2_K:
     case HERD_TYPE_Q3_K:
     case HERD_TYPE_Q4_K:
@@ -153,6 +156,7 @@ herd_status herd_row_from_f32(herd_type t, const float *src, void *dst, size_t n
     case HERD_TYPE_Q8_0: herd_q8_0_quantize(src, dst, n); return HERD_OK;
     case HERD_TYPE_Q4_0: herd_q4_0_quantize(src, dst, n); return HERD_OK;
     case HERD_TYPE_INT8: herd_int8_row_quantize(src, dst, n); return HERD_OK;
+    case HERD_TYPE_FP8_E4M3: herd_fp8_row_quantize(src, dst, n); return HERD_OK;
     case HERD_TYPE_Q2_K:
     case HERD_TYPE_Q3_K:
     case HERD_TYPE_Q4_K:

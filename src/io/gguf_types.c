@@ -67,6 +67,7 @@ static const ggml_type_row id_table[] = {
     {HERD_GGUF_ID_MXFP6_E3M2, NULL, 0, 0, HERD_TYPE_MXFP6_E3M2},
     {HERD_GGUF_ID_MXFP6_E2M3, NULL, 0, 0, HERD_TYPE_MXFP6_E2M3},
     {HERD_GGUF_ID_MXINT8, NULL, 0, 0, HERD_TYPE_MXINT8},
+    {HERD_GGUF_ID_FP8_E4M3, NULL, 0, 0, HERD_TYPE_FP8_E4M3},
 };
 enum { N_IDS = sizeof id_table / sizeof id_table[0] };
 

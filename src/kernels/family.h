@@ -101,6 +101,9 @@ typedef struct kfamily {
     void (*unpack)(const void *panel, int64_t k, int rows, float *dst, size_t ldd);
     size_t (*a_row_bytes)(int64_t k); /* NULL: A is read as f32 */
     void (*a_prep)(const float *a, int64_t k, void *dst);
+    /* Optional: a_prep bounded by the weight's activation scale bound (herd_packed.act_ub, 0 =
+     * none); the driver calls it instead of a_prep when set (FP8 rowwise). */
+    void (*a_prep_ub)(const float *a, int64_t k, float ub, void *dst);
     const char *a_desc; /* how AUTO prepares A, e.g. "f32", "bf16", "u8 per-row" */
     ktile_fn tile;
     ktile_fn tile_exact; /* A as f32 (EXACT mode); NULL when tile already reads f32 */
@@ -148,6 +151,9 @@ extern const kfamily kfam_q8_0_avx512vnni, kfam_q4_0_avx512vnni, kfam_mxfp4_avx5
     kfam_mxfp6_e2m3_avx512vnni, kfam_mxint8_avx512vnni;
 extern const kfamily kfam_mxfp8_e4m3_avx512bf16, kfam_mxfp8_e5m2_avx512bf16,
     kfam_mxfp6_e3m2_avx512bf16;
+/* FP8 E4M3 rowwise (fp8_row.c), on the MXFP8 E4M3 family of each ISA. */
+extern const kfamily kfam_fp8_e4m3_ref, kfam_fp8_e4m3_avx2, kfam_fp8_e4m3_avx512,
+    kfam_fp8_e4m3_avx512bf16;
 /* K/i-quant families (kquant.h): Q2_K..Q6_K, IQ4_NL, IQ4_XS. */
 extern const kfamily kfam_q2_k_ref, kfam_q3_k_ref, kfam_q4_k_ref, kfam_q5_k_ref, kfam_q6_k_ref,
     kfam_iq4_nl_ref, kfam_iq4_xs_ref;
@@ -171,6 +177,7 @@ struct herd_packed {
     size_t panel_stride; /* panel_bytes rounded up to 64 */
     uint8_t *data;       /* npanels × nmat panels */
     bool emulated;       /* no family for `type`: f32 kernels on weights rounded to `type` */
+    float act_ub;        /* upper bound of a dynamic activation scale (FP8), 0 = none */
 };
 
 #endif

@@ -94,6 +94,7 @@ typedef struct prep_job {
     const float *A;
     size_t lda;
     int64_t K, M;
+    float ub;
     uint8_t *ws;
     size_t stride;
     atomic_size_t next;
@@ -110,7 +111,10 @@ static void prep_thread(void *ctx, int tid, int nthreads)
             break;
         size_t r1 = r0 + 8 < (size_t)j->M ? r0 + 8 : (size_t)j->M;
         for (size_t i = r0; i < r1; i++)
-            j->fam->a_prep(j->A + i * j->lda, j->K, j->ws + i * j->stride);
+            if (j->fam->a_prep_ub)
+                j->fam->a_prep_ub(j->A + i * j->lda, j->K, j->ub, j->ws + i * j->stride);
+            else
+                j->fam->a_prep(j->A + i * j->lda, j->K, j->ws + i * j->stride);
     }
 }
 
@@ -195,7 +199,7 @@ static void gemm_setup(const herd_packed *w, const herd_gemm_args *args, uint8_t
     if (!exact) {
         job->a = ws;
         job->a_stride = stride;
-        prep_job pj = {fam, args->A, args->lda, K, M, ws, stride, 0};
+        prep_job pj = {fam, args->A, args->lda, K, M, w->act_ub, ws, stride, 0};
         if (M >= 16 && pool)
             herd_pool_run_claims(pool, prep_thread, &pj);
         else

@@ -1,6 +1,7 @@
 /* Packing weights (B) once, per type, in the layout of the family chosen for herd_isa(). */
 #include "kernels/family.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -88,6 +89,8 @@ static herd_status pack_any(herd_type type, int64_t N, int64_t K, herd_wsrc *src
             return st;
     }
     const kfamily *fam = kfam_select(type, herd_isa());
+    if (type == HERD_TYPE_FP8_E4M3 && K % 32)
+        fam = NULL; /* its families run on 32-blocks; other K are emulated (exact values) */
     bool emulated = false;
     if (!fam) {
         /* No family for this type yet: run the f32 kernels on weights rounded through the
@@ -187,6 +190,12 @@ int64_t herd_packed_n(const herd_packed *w)
 int64_t herd_packed_k(const herd_packed *w)
 {
     return w->k;
+}
+
+void herd_packed_set_act_scale_ub(herd_packed *w, float ub)
+{
+    if (w)
+        w->act_ub = ub > 0 && isfinite(ub) ? ub : 0;
 }
 
 size_t herd_packed_bytes(const herd_packed *w)

@@ -11,6 +11,7 @@ static const kfamily *const table_ref[] = {
     &kfam_f16_ref,
     &kfam_bf16_ref,
     &kfam_int8_ref,
+    &kfam_fp8_e4m3_ref,
     /* block-quantized (quant.h) */
     &kfam_q8_0_ref,
     &kfam_q4_0_ref,
@@ -42,23 +43,18 @@ static const kfamily *const table_ref[] = {
     NULL,
 };
 static const kfamily *const table_avx2[] = {
-    &kfam_f32_avx2,
-    &kfam_f16_avx2,
-    &kfam_bf16_avx2,
-    &kfam_int8_avx2,
-    &kfam_q8_0_avx2,
-    &kfam_q4_0_avx2,
-    &kfam_mxfp4_avx2,
-    &kfam_mxfp6_e2m3_avx2,
-    &kfam_mxint8_avx2,
-    &kfam_mxfp8_e4m3_avx2,
-    &kfam_mxfp8_e5m2_avx2,
-    &kfam_mxfp6_e3m2_avx2,
-    NULL,
+    &kfam_f32_avx2,        &kfam_f16_avx2,
+    &kfam_bf16_avx2,       &kfam_int8_avx2,
+    &kfam_fp8_e4m3_avx2,   &kfam_q8_0_avx2,
+    &kfam_q4_0_avx2,       &kfam_mxfp4_avx2,
+    &kfam_mxfp6_e2m3_avx2, &kfam_mxint8_avx2,
+    &kfam_mxfp8_e4m3_avx2, &kfam_mxfp8_e5m2_avx2,
+    &kfam_mxfp6_e3m2_avx2, NULL,
 };
 static const kfamily *const table_avx512[] = {
-    &kfam_f32_avx512,        &kfam_f16_avx512,        &kfam_bf16_avx512,       &kfam_int8_avx512,
-    &kfam_mxfp8_e4m3_avx512, &kfam_mxfp8_e5m2_avx512, &kfam_mxfp6_e3m2_avx512, NULL,
+    &kfam_f32_avx512,        &kfam_f16_avx512,        &kfam_bf16_avx512,
+    &kfam_int8_avx512,       &kfam_fp8_e4m3_avx512,   &kfam_mxfp8_e4m3_avx512,
+    &kfam_mxfp8_e5m2_avx512, &kfam_mxfp6_e3m2_avx512, NULL,
 };
 static const kfamily *const table_avx512vnni[] = {
     &kfam_int8_avx512vnni,
@@ -88,11 +84,8 @@ static const kfamily *const table_avx512vnni[] = {
     NULL,
 };
 static const kfamily *const table_avx512bf16[] = {
-    &kfam_bf16_avx512bf16,
-    &kfam_mxfp8_e4m3_avx512bf16,
-    &kfam_mxfp8_e5m2_avx512bf16,
-    &kfam_mxfp6_e3m2_avx512bf16,
-    NULL,
+    &kfam_bf16_avx512bf16,       &kfam_fp8_e4m3_avx512bf16,   &kfam_mxfp8_e4m3_avx512bf16,
+    &kfam_mxfp8_e5m2_avx512bf16, &kfam_mxfp6_e3m2_avx512bf16, NULL,
 };
 
 static const kfamily *const *const tables[HERD_ISA_COUNT] = {

@@ -4,6 +4,7 @@
 #include "herd/model_gguf.h"
 #include "herd/quant.h"
 #include "herd/vision.h"
+#include "model/hf_fp8.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -17,9 +18,19 @@
 static bool st_find(void *ctx, const char *name, herd_src_tensor *out)
 {
     const herd_st_tensor *t = herd_st_dir_find(ctx, name);
-    if (!t || !t->has_type || t->ndim > 4)
+    if (!t || !(t->has_type || hf_is_fp8(t)) || t->ndim > 4)
         return false;
-    *out = (herd_src_tensor){t->type, t->ndim, {0}, t->data};
+    *out = (herd_src_tensor){t->type, t->ndim, {0}, t->data, NULL, HERD_TYPE_F32};
+    if (hf_is_fp8(t)) { /* checked by hf_fp8_check_all before planning */
+        char sname[600];
+        snprintf(sname, sizeof sname, "%s_scale", name);
+        const herd_st_tensor *s = herd_st_dir_find(ctx, sname);
+        if (!s)
+            return false;
+        out->type = HERD_TYPE_FP8_E4M3;
+        out->scale = s->data;
+        out->scale_type = s->type;
+    }
     for (int i = 0; i < t->ndim; i++)
         out->shape[i] = t->shape[i];
     return true;
@@ -156,6 +167,11 @@ static herd_status plan_hf(const char *dir, const herd_quant_policy *p, herd_typ
     herd_status st = herd_llama4_config_load(path, cfg);
     if (!st)
         st = herd_st_dir_open(dir, d);
+    hf_fp8 fp8;
+    if (!st && !(st = hf_fp8_open(dir, &fp8))) {
+        st = hf_fp8_check_all(*d, &fp8); /* every FP8 tensor has a good row scale */
+        hf_fp8_close(&fp8);
+    }
     int64_t nl = 0;
     if (!st)
         st = herd_llama4_plan_hf(st_find, *d, dir, p, t, plan, &nl);

@@ -3,6 +3,7 @@
 #include "herd/quant.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Per-layer tensors stored as they are ([out, in] rows or vectors). */
@@ -48,7 +49,12 @@ typedef struct planner {
 static herd_status add_plain(planner *pl, const char *hf, const herd_src_tensor *s,
                              const char *gguf, herd_qclass cls)
 {
-    herd_qentry e = {.cls = cls, .layout = HERD_QSRC_ROWS, .src_type = s->type, .src = s->data};
+    herd_qentry e = {.cls = cls,
+                     .layout = HERD_QSRC_ROWS,
+                     .src_type = s->type,
+                     .src = s->data,
+                     .scale = s->scale,
+                     .scale_type = s->scale_type};
     snprintf(e.name, sizeof e.name, "%s", gguf);
     if (s->ndim < 1 || s->ndim > 2)
         return herd_fail(HERD_ERR_FORMAT, "%s: tensor '%s' has %d dimensions, expected 1 or 2",
@@ -78,7 +84,9 @@ static herd_status add_experts(planner *pl, int64_t layer, const char *hf, const
                          .src_type = s->type,
                          .src = s->data,
                          .src_ld = W,
-                         .col_off = part * rows};
+                         .col_off = part * rows,
+                         .scale = s->scale,
+                         .scale_type = s->scale_type};
         snprintf(e.name, sizeof e.name, "blk.%lld.%s", (long long)layer,
                  !gate_up ? "ffn_down_exps.weight"
                           : (part ? "ffn_up_exps.weight" : "ffn_gate_exps.weight"));
@@ -86,6 +94,64 @@ static herd_status add_experts(planner *pl, int64_t layer, const char *hf, const
         herd_status st = herd_qplan_add(pl->out, &e);
         if (st != HERD_OK)
             return st;
+    }
+    return HERD_OK;
+}
+
+/* Experts stored one Linear each (feed_forward.experts.N.{gate,up,down}_proj.weight [out, in],
+ * as in Meta's FP8 release): one GGUF tensor per projection over the E matrices. */
+static herd_status add_expert_linears(planner *pl, const char *body, int64_t l)
+{
+    static const char *const proj[3] = {"gate", "up", "down"};
+    static const char *const gguf[3] = {"ffn_gate_exps.weight", "ffn_up_exps.weight",
+                                        "ffn_down_exps.weight"};
+    char hf[256];
+    herd_src_tensor s0, s;
+    for (int p = 0; p < 3; p++) {
+        int64_t E = 0;
+        for (;; E++) {
+            snprintf(hf, sizeof hf, "%slayers.%lld.feed_forward.experts.%lld.%s_proj.weight", body,
+                     (long long)l, (long long)E, proj[p]);
+            if (!pl->find(pl->ctx, hf, E ? &s : &s0))
+                break;
+            if (E && (s.ndim != 2 || s.type != s0.type || s.shape[0] != s0.shape[0] ||
+                      s.shape[1] != s0.shape[1]))
+                return herd_fail(HERD_ERR_FORMAT,
+                                 "%s: tensor '%s' differs in shape or dtype from expert 0",
+                                 pl->where, hf);
+        }
+        if (E == 0)
+            return herd_fail(HERD_ERR_FORMAT, "%s: layer %lld has expert Linears but no '%s'",
+                             pl->where, (long long)l, hf);
+        if (s0.ndim != 2)
+            return herd_fail(HERD_ERR_FORMAT, "%s: expert tensors of layer %lld are not 2-D",
+                             pl->where, (long long)l);
+        herd_qentry e = {.cls = HERD_QC_EXPERTS,
+                         .n_dims = 3,
+                         .ne = {s0.shape[1], s0.shape[0], E, 1},
+                         .layout = HERD_QSRC_MATS,
+                         .src_type = s0.type,
+                         .scale_type = s0.scale_type,
+                         .mats = calloc((size_t)E, sizeof(uint8_t *)),
+                         .mat_scales = calloc((size_t)E, sizeof(uint8_t *))};
+        if (!e.mats || !e.mat_scales) {
+            free(e.mats), free(e.mat_scales);
+            return herd_fail(HERD_ERR_NOMEM, "out of memory for the quantization plan");
+        }
+        for (int64_t i = 0; i < E; i++) {
+            snprintf(hf, sizeof hf, "%slayers.%lld.feed_forward.experts.%lld.%s_proj.weight", body,
+                     (long long)l, (long long)i, proj[p]);
+            pl->find(pl->ctx, hf, &s);
+            e.mats[i] = s.data;
+            e.mat_scales[i] = s.scale;
+        }
+        snprintf(e.name, sizeof e.name, "blk.%lld.%s", (long long)l, gguf[p]);
+        e.type = herd_quant_policy_type(pl->p, HERD_QC_EXPERTS, pl->t, e.ne[0]);
+        herd_status st = herd_qplan_add(pl->out, &e);
+        if (st) {
+            free(e.mats), free(e.mat_scales);
+            return st;
+        }
     }
     return HERD_OK;
 }
@@ -108,6 +174,10 @@ static herd_status plan_layer(planner *pl, const char *body, int64_t l)
         if (pl->find(pl->ctx, hf, &s))
             st = add_experts(pl, l, hf, &s, gate_up);
     }
+    snprintf(hf, sizeof hf, "%slayers.%lld.feed_forward.experts.0.gate_proj.weight", body,
+             (long long)l);
+    if (st == HERD_OK && pl->find(pl->ctx, hf, &s))
+        st = add_expert_linears(pl, body, l);
     return st;
 }
 

@@ -1,8 +1,12 @@
 /* Weight source for Hugging Face checkpoint directories: maps weight roles to Llama 4 tensor
  * names, checks shapes and dtypes, and transposes the input-major fused expert tensors
- * (gate_up_proj [E, H, 2I], down_proj [E, I, H]) into [out, in] rows. */
+ * (gate_up_proj [E, H, 2I], down_proj [E, I, H]) into [out, in] rows. Experts stored as one
+ * Linear per expert (feed_forward.experts.N.{gate,up,down}_proj.weight) are read too. FP8
+ * tensors of Meta's fbgemm_fp8 checkpoints (hf_fp8.h) are handed out as HERD_TYPE_FP8_E4M3
+ * rows: the row's f32 scale, then its E4M3 codes. */
 #include "herd/io_safetensors.h"
 #include "herd/model.h"
+#include "model/hf_fp8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +18,7 @@ typedef struct hf_source {
     char body[48];    /* "language_model.model." / "model." / "model.language_model." */
     char head[48];    /* prefix of lm_head */
     bool tie;
+    hf_fp8 fp8;
 } hf_source;
 
 static const char *role_suffix(herd_wrole r)
@@ -79,10 +84,37 @@ static herd_status check(const hf_source *s, const char *name, const herd_st_ten
         return herd_fail(HERD_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s", t->file,
                          name, a, b);
     }
-    if (!t->has_type)
+    if (!t->has_type && !(hf_is_fp8(t) && nd >= 2))
         return herd_fail(HERD_ERR_UNSUPPORTED,
-                         "%s: tensor '%s' has dtype %s, expected BF16, F16 or F32", t->file, name,
-                         t->dtype);
+                         "%s: tensor '%s' has dtype %s, expected BF16, F16 or F32%s", t->file, name,
+                         t->dtype, nd >= 2 ? " (or F8_E4M3 with a row scale)" : "");
+    return HERD_OK;
+}
+
+/* FP8 codes (rows × cols, row stride ld bytes) and their row scales (scale value sc0 + r) as
+ * FP8_E4M3 rows into out. */
+static herd_status fp8_rows(const hf_source *s, const herd_st_tensor *sc, int64_t sc0,
+                            const uint8_t *codes, size_t ld, int64_t rows, int64_t cols,
+                            herd_wmat *out)
+{
+    size_t rb = (size_t)cols + 4;
+    uint8_t *buf = herd_alloc(rb * (size_t)rows, "fp8 rows");
+    if (!buf)
+        return HERD_ERR_NOMEM;
+    for (int64_t r = 0; r < rows; r++) {
+        float v = hf_fp8_scale_at(sc, sc0 + r);
+        memcpy(buf + (size_t)r * rb, &v, 4);
+        memcpy(buf + (size_t)r * rb + 4, codes + (size_t)r * ld, (size_t)cols);
+    }
+    herd_free(out->owned);
+    *out = (herd_wmat){.type = HERD_TYPE_FP8_E4M3,
+                       .rows = rows,
+                       .cols = cols,
+                       .data = buf,
+                       .owned = buf,
+                       .span = out->span,
+                       .span_bytes = out->span_bytes,
+                       .act_scale_ub = s->fp8.ub};
     return HERD_OK;
 }
 
@@ -108,7 +140,28 @@ static herd_status hf_get(void *ctx, herd_wrole role, int64_t layer, int64_t exp
     tensor_name(s, role, layer, name, sizeof name);
     const herd_st_tensor *t = herd_st_dir_find(s->dir, name);
     bool gate_up = role == HERD_W_EXP_GATE || role == HERD_W_EXP_UP;
-    if (gate_up || role == HERD_W_EXP_DOWN) {
+    bool experts = gate_up || role == HERD_W_EXP_DOWN;
+    if (experts && !t) { /* one Linear per expert (Meta's FP8 release) */
+        char one[256];
+        snprintf(one, sizeof one, "%slayers.%lld.feed_forward.experts.%lld.%s_proj.weight", s->body,
+                 (long long)layer, (long long)expert,
+                 role == HERD_W_EXP_GATE ? "gate"
+                 : role == HERD_W_EXP_UP ? "up"
+                                         : "down");
+        const herd_st_tensor *e = herd_st_dir_find(s->dir, one);
+        if (e) {
+            t = e;
+            snprintf(name, sizeof name, "%s", one);
+            experts = false;
+        }
+    }
+    const herd_st_tensor *sc = NULL;
+    if (t && hf_is_fp8(t)) {
+        herd_status st = hf_fp8_scale(s->dir, &s->fp8, t, &sc);
+        if (st)
+            return st;
+    }
+    if (experts) {
         if (!t)
             return check(s, name, t, NULL, 0);
         /* gate_up_proj is [E, H, 2I] (gate = first I columns); down_proj is [E, I, H]; used as
@@ -121,7 +174,7 @@ static herd_status hf_get(void *ctx, herd_wrole role, int64_t layer, int64_t exp
         if (expert < 0 || expert >= E)
             return herd_fail(HERD_ERR_FORMAT, "%s: tensor '%s' has %lld experts, need %lld",
                              t->file, name, (long long)E, (long long)expert + 1);
-        size_t es = herd_type_row_bytes(t->type, 1);
+        size_t es = sc ? 1 : herd_type_row_bytes(t->type, 1);
         uint8_t *buf = herd_alloc((size_t)(rows * cols) * es, "expert transpose");
         if (!buf)
             return HERD_ERR_NOMEM;
@@ -134,6 +187,9 @@ static herd_status hf_get(void *ctx, herd_wrole role, int64_t layer, int64_t exp
                            .owned = buf,
                            .span = base,
                            .span_bytes = (size_t)(want[1] * want[2]) * es};
+        if (sc) /* scales [E, 1, W] or [E, W, 1]: value expert·W + column */
+            return fp8_rows(s, sc, expert * want[2] + (role == HERD_W_EXP_UP ? rows : 0), buf,
+                            (size_t)cols, rows, cols, out);
         return HERD_OK;
     }
     int64_t want[2] = {rows, cols};
@@ -146,6 +202,8 @@ static herd_status hf_get(void *ctx, herd_wrole role, int64_t layer, int64_t exp
                        .data = t->data,
                        .span = t->data,
                        .span_bytes = t->nbytes};
+    if (sc)
+        return fp8_rows(s, sc, 0, t->data, (size_t)cols, rows, cols, out);
     size_t es = herd_type_row_bytes(t->type, 1);
     if ((uintptr_t)t->data % es) { /* writers that do not pad leave tensors unaligned */
         out->owned = herd_alloc(t->nbytes, "aligned tensor copy");
@@ -169,6 +227,7 @@ static void hf_close(void *ctx)
 {
     hf_source *s = ctx;
     herd_st_dir_close(s->dir);
+    hf_fp8_close(&s->fp8);
     free(s);
 }
 
@@ -186,8 +245,14 @@ herd_status herd_hf_source_open(const char *dir, const herd_llama4_config *c,
         return herd_fail(HERD_ERR_NOMEM, "out of memory");
     snprintf(s->where, sizeof s->where, "%s", dir);
     s->tie = c->tie_embeddings;
-    herd_status st = herd_st_dir_open(dir, &s->dir);
+    herd_status st = hf_fp8_open(dir, &s->fp8);
     if (st) {
+        free(s);
+        return st;
+    }
+    st = herd_st_dir_open(dir, &s->dir);
+    if (st) {
+        hf_fp8_close(&s->fp8);
         free(s);
         return st;
     }

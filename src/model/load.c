@@ -43,6 +43,8 @@ static herd_status pack_one(binder *b, herd_type type, herd_wrole role, int64_t 
     if (b->m->opts.dtype == HERD_TYPE_COUNT && type == b->m->dtype)
         type = w.type; /* no --dtype: each matrix keeps its source's type (GGUFs mix them) */
     st = herd_pack(type, rows, cols, (herd_wsrc){w.type, w.data, w.row_bytes}, out);
+    if (!st)
+        herd_packed_set_act_scale_ub(*out, w.act_scale_ub);
     b->src->release(b->src->ctx, &w);
     if (!st)
         b->m->weight_bytes += herd_packed_bytes(*out);
@@ -69,6 +71,8 @@ static herd_status pack_pair(binder *b, herd_wrole gate, herd_wrole up, int64_t 
         type = HERD_TYPE_F32;
     st = herd_pack_swiglu(type, rows, cols, (herd_wsrc){g.type, g.data, g.row_bytes},
                           (herd_wsrc){u.type, u.data, u.row_bytes}, out);
+    if (!st)
+        herd_packed_set_act_scale_ub(*out, g.act_scale_ub);
     b->src->release(b->src->ctx, &g);
     b->src->release(b->src->ctx, &u);
     if (!st)
@@ -108,6 +112,8 @@ static herd_status pack_qkv(binder *b, herd_type type, int64_t l, int64_t qd, in
                        rb);
         if (!st)
             st = herd_pack(pt, qd + 2 * kvd, H, (herd_wsrc){m[0].type, buf, 0}, &w->qkv);
+        if (!st)
+            herd_packed_set_act_scale_ub(w->qkv, m[0].act_scale_ub);
         herd_free(buf);
         if (!st)
             b->m->weight_bytes += herd_packed_bytes(w->qkv);
@@ -117,6 +123,8 @@ static herd_status pack_qkv(binder *b, herd_type type, int64_t l, int64_t qd, in
                 b->m->opts.dtype == HERD_TYPE_COUNT && type == b->m->dtype ? m[i].type : type;
             st = herd_pack(pt, rows[i], H, (herd_wsrc){m[i].type, m[i].data, m[i].row_bytes},
                            sep[i]);
+            if (!st)
+                herd_packed_set_act_scale_ub(*sep[i], m[i].act_scale_ub);
             if (!st)
                 b->m->weight_bytes += herd_packed_bytes(*sep[i]);
         }

@@ -27,6 +27,10 @@ herd_status herd_qplan_add(herd_qplan *p, const herd_qentry *e)
 
 void herd_qplan_free(herd_qplan *p)
 {
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->e[i].mats);
+        free(p->e[i].mat_scales);
+    }
     free(p->e);
     memset(p, 0, sizeof *p);
 }
@@ -55,6 +59,60 @@ typedef struct job {
     char (*msg)[256];
 } job;
 
+static float scale_at(herd_type t, const uint8_t *p, int64_t i)
+{
+    float v = 0;
+    herd_row_to_f32(t, p + (size_t)i * herd_type_row_bytes(t, 1), &v, 1);
+    return v;
+}
+
+static herd_status nan_code(const herd_qentry *e, int64_t row)
+{
+    return herd_fail(HERD_ERR_FORMAT, "tensor '%s' row %lld: NaN element (E4M3 0x7F/0xFF)", e->name,
+                     (long long)row);
+}
+
+/* fill_rows for FP8 sources (code value × row scale: what fbgemm multiplies) and for matrices
+ * given one by one. */
+static herd_status fill_fp8_or_mats(const herd_qentry *e, int64_t r, int64_t n, float *dst)
+{
+    const int64_t K = e->ne[0];
+    const bool fp8 = e->src_type == HERD_TYPE_FP8_E4M3;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t row = r + i, m = row / e->ne[1], j = row % e->ne[1];
+        float *d = dst + (size_t)(i * K);
+        if (e->layout == HERD_QSRC_COLS) { /* fp8 only (herd_llama4_plan_hf) */
+            const uint8_t *mat = e->src + (size_t)m * (size_t)K * (size_t)e->src_ld;
+            float s = scale_at(e->scale_type, e->scale, m * e->src_ld + e->col_off + j);
+            for (int64_t k = 0; k < K; k++) {
+                uint8_t c = mat[(size_t)k * (size_t)e->src_ld + (size_t)(e->col_off + j)];
+                if ((c & 0x7F) == 0x7F)
+                    return nan_code(e, row);
+                d[k] = herd_mx_decode(HERD_MX_FP8_E4M3, c) * s;
+            }
+            continue;
+        }
+        const uint8_t *base = e->layout == HERD_QSRC_MATS ? e->mats[m] : e->src;
+        int64_t at = e->layout == HERD_QSRC_MATS ? j : row;
+        if (!fp8) {
+            herd_status st = herd_row_to_f32(
+                e->src_type, base + (size_t)at * herd_type_row_bytes(e->src_type, K), d, (size_t)K);
+            if (st)
+                return st;
+            continue;
+        }
+        const uint8_t *sc = e->layout == HERD_QSRC_MATS ? e->mat_scales[m] : e->scale;
+        float s = scale_at(e->scale_type, sc, at);
+        const uint8_t *codes = base + (size_t)at * (size_t)K;
+        for (int64_t k = 0; k < K; k++) {
+            if ((codes[k] & 0x7F) == 0x7F)
+                return nan_code(e, row);
+            d[k] = herd_mx_decode(HERD_MX_FP8_E4M3, codes[k]) * s;
+        }
+    }
+    return HERD_OK;
+}
+
 /* Float rows [r, r+n) of e (n <= TILE, all in one source matrix for COLS) into dst. */
 static herd_status fill_rows(const herd_qentry *e, int64_t r, int64_t n, float *dst, float *tmp)
 {
@@ -63,6 +121,8 @@ static herd_status fill_rows(const herd_qentry *e, int64_t r, int64_t n, float *
         memcpy(dst, e->values + (size_t)r * (size_t)K, (size_t)(n * K) * sizeof *dst);
         return HERD_OK;
     }
+    if (e->src_type == HERD_TYPE_FP8_E4M3 || e->layout == HERD_QSRC_MATS)
+        return fill_fp8_or_mats(e, r, n, dst);
     if (e->layout == HERD_QSRC_ROWS) {
         size_t rb = e->src_row_bytes ? e->src_row_bytes : herd_type_row_bytes(e->src_type, K);
         for (int64_t i = 0; i < n; i++) {
