@@ -1,8 +1,9 @@
 /* herd mx table: the MX paper's direct-cast experiment on the user's model. Each type casts
  * every matrix (policy uniform: router and norms stay f32) into a temporary GGUF, which is then
  * scored against the unquantized model on the same chunks of a text: bits per weight, file
- * size, KL divergence (mean, 99th percentile), top-1 agreement, perplexity and decode speed,
- * as one Markdown table. */
+ * size, KL divergence (mean, 99th percentile), top-1 agreement, perplexity, prefill and decode
+ * speed, as one Markdown table. The MX rows sit beside ggml's K- and i-quants (herd's own
+ * quantizers), and a llama.cpp recipe name (q4_k_m, ...) gives that mixture's row. */
 #include "cli/cli_eval.h"
 #include "herd/quant.h"
 
@@ -15,7 +16,8 @@
 static const char *cmd = "mx table";
 
 static const char default_types[] =
-    "bf16,q8_0,int8,mxint8,mxfp8_e4m3,mxfp8_e5m2,mxfp6_e2m3,mxfp6_e3m2,q4_0,mxfp4";
+    "bf16,q8_0,int8,mxint8,mxfp8_e4m3,mxfp8_e5m2,mxfp6_e2m3,mxfp6_e3m2,q4_0,mxfp4,"
+    "q6_k,q5_k,q4_k,q3_k,q2_k,iq4_xs,iq4_nl";
 
 static void usage(FILE *f)
 {
@@ -27,25 +29,33 @@ static void usage(FILE *f)
             "  -c, --ctx-size N  tokens per chunk (also --ctx; default 256)\n"
             "  -f, --file TEXT   the text file\n"
             "  --chunks N        chunks scored per type (default 4)\n"
-            "  --types LIST      comma-separated (default %s)\n"
+            "  --types LIST      comma-separated types or llama.cpp recipes such as q4_k_m\n"
+            "                    (default %s)\n"
             "  --decode N        tokens timed one at a time for the decode speed (default 32)\n"
             "  --tokenizer FILE  tokenizer.json / .tiktoken / .gguf (default: MODEL's own)\n"
             "  --keep DIR        keep the quantized GGUFs in DIR (default: temporary files)\n",
             default_types);
 }
 
-/* Decode speed: n tokens one at a time after a one-token prefill. */
-static herd_status decode_speed(herd_engine *e, const int32_t *ids, int64_t n, double *tok_s)
+/* Prefill speed: n_pre tokens in one forward pass (logits of the last only). Decode speed: n
+ * tokens one at a time after a one-token prefill. */
+static herd_status speeds(herd_engine *e, const int32_t *ids, int64_t n_pre, int64_t n,
+                          double *pre_s, double *tok_s)
 {
     herd_model *m = herd_engine_model(e);
     herd_kv_cache *kv = herd_engine_context(e);
     herd_kv_reset(kv);
-    herd_status st = herd_model_forward(m, kv, ids, 1, NULL, false);
+    double t0 = herd_now();
+    herd_status st = herd_model_forward(m, kv, ids, n_pre, NULL, false);
+    *pre_s = (double)n_pre / (herd_now() - t0);
+    herd_kv_reset(kv);
+    if (!st)
+        st = herd_model_forward(m, kv, ids, 1, NULL, false);
     int64_t V = herd_model_config(m)->vocab;
     float *lg = herd_alloc((size_t)V * sizeof *lg, "logits");
     if (!lg)
         return HERD_ERR_NOMEM;
-    double t0 = herd_now();
+    t0 = herd_now();
     for (int64_t i = 1; i <= n && !st; i++)
         st = herd_model_forward(m, kv, &ids[i], 1, lg, false);
     *tok_s = (double)n / (herd_now() - t0);
@@ -88,12 +98,20 @@ int cli_mx_table(int argc, char **argv)
     /* the type list, checked before any work */
     char list[512];
     herd_type tl[32];
+    const char *recipe[32]; /* a llama.cpp recipe's name, or NULL for a plain type */
     int nt = 0;
     snprintf(list, sizeof list, "%s", types);
     for (char *p = strtok(list, ","); !rc && p; p = strtok(NULL, ",")) {
-        if (nt == 32 || !herd_type_parse(p, &tl[nt]))
-            rc = cli_usage_error(cmd, "--types: unknown type '%s' (valid: %s)", p,
-                                 herd_type_names());
+        int r = -1;
+        if (nt == 32 || (!herd_type_parse(p, &tl[nt]) && (r = herd_quant_recipe_parse(p)) < 0))
+            rc = cli_usage_error(cmd,
+                                 "--types: unknown type '%s' (valid: %s; llama.cpp's recipes "
+                                 "q2_k q3_k_s q3_k_m q3_k_l q4_k_s q4_k_m q5_k_s q5_k_m)",
+                                 p, herd_type_names());
+        else if (r >= 0)
+            tl[nt] = herd_quant_recipe_base(r);
+        if (nt < 32)
+            recipe[nt] = r >= 0 ? herd_quant_recipe_name(r) : NULL;
         nt++;
     }
     if (!rc && a.engine.ctx == 0)
@@ -127,48 +145,51 @@ int cli_mx_table(int argc, char **argv)
                     a.engine.model.threads > 0 ? a.engine.model.threads : herd_cpu_count(), &pool)))
         rc = cli_status_error(cmd, st);
     if (!rc) {
-        double base_speed = 0;
-        if ((st = decode_speed(base, toks.ids, n_decode, &base_speed)))
+        double base_speed = 0, base_pre = 0;
+        if ((st = speeds(base, toks.ids, n_ctx, n_decode, &base_pre, &base_speed)))
             rc = cli_status_error(cmd, st);
         else {
             printf("Direct cast of %s (every matrix; router and norms f32), %lld chunks of %lld "
-                   "tokens of %s; unquantized decode %.1f tok/s\n\n",
-                   a.model, (long long)n_chunks, (long long)n_ctx, text_path, base_speed);
-            printf("| type | bits/weight | file | KL mean | KL p99 | top-1 | PPL | decode tok/s |\n"
-                   "|---|---|---|---|---|---|---|---|\n");
+                   "tokens of %s; unquantized prefill %.1f tok/s (%lld tokens), decode %.1f "
+                   "tok/s\n\n",
+                   a.model, (long long)n_chunks, (long long)n_ctx, text_path, base_pre,
+                   (long long)n_ctx, base_speed);
+            printf("| type | bits/weight | file | KL mean | KL p99 | top-1 | PPL | prefill tok/s | "
+                   "decode tok/s |\n"
+                   "|---|---|---|---|---|---|---|---|---|\n");
             fflush(stdout);
         }
     }
     for (int i = 0; !rc && i < nt; i++) {
         char path[4400], size[32];
+        const char *name = recipe[i] ? recipe[i] : herd_type_name(tl[i]);
         if (keep)
-            snprintf(path, sizeof path, "%s/%s.gguf", keep, herd_type_name(tl[i]));
+            snprintf(path, sizeof path, "%s/%s.gguf", keep, name);
         else
             snprintf(path, sizeof path, "%s/herd_mx_table_%ld_%s.gguf",
-                     getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid(),
-                     herd_type_name(tl[i]));
-        herd_quantize_opts qo = {.type = tl[i], .pool = pool, .text_only = true};
+                     getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid(), name);
+        herd_quantize_opts qo = {
+            .type = tl[i], .pool = pool, .text_only = true, .recipe = recipe[i]};
         herd_quant_policy_load("uniform", &qo.policy);
         herd_quantize_report qr;
         herd_engine *e = NULL;
         cli_scores s = {0};
         cli_summary r;
-        double speed = 0;
+        double speed = 0, pre = 0;
         st = herd_quantize_model(a.model, path, &qo, &qr);
         if (!st)
             st = herd_engine_load(path, &a.engine, &e);
         if (!st)
             st = cli_score_chunks(e, base, toks.ids, n_chunks, n_ctx, bos, false, &s);
         if (!st)
-            st = decode_speed(e, toks.ids, n_decode, &speed);
+            st = speeds(e, toks.ids, n_ctx, n_decode, &pre, &speed);
         if (!st) {
             cli_scores_summary(&s, &r);
             struct stat sb;
             human(stat(qr.path, &sb) == 0 ? (double)sb.st_size : (double)qr.bytes, size,
                   sizeof size);
-            printf("| %s | %.2f | %s | %.6f | %.6f | %.2f%% | %.3f | %.1f |\n",
-                   herd_type_name(tl[i]), qr.bits_per_weight, size, r.kl_mean, r.kl_p99,
-                   100 * r.top1, r.ppl, speed);
+            printf("| %s | %.2f | %s | %.6f | %.6f | %.2f%% | %.3f | %.1f | %.1f |\n", name,
+                   qr.bits_per_weight, size, r.kl_mean, r.kl_p99, 100 * r.top1, r.ppl, pre, speed);
             fflush(stdout);
         } else {
             rc = cli_status_error(cmd, st);

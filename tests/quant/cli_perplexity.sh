@@ -20,6 +20,13 @@ check "q8_0 against bf16" '"$HERD" quantize $D "$T/q.gguf" --type q8_0 >/dev/nul
 
 # herd mx table: one row per type, bf16 identical to the checkpoint
 check "mx table" 'TMPDIR="$T" "$HERD" mx table -m $D -f "$T/text.txt" --tokenizer $TOK --ctx 32 --chunks 1 --decode 4 --types bf16,mxfp4 -t 2 > "$T/tab" 2>/dev/null && grep -q "^| bf16 | 16.07 | .* | 0.000000 | 0.000000 | 100.00% |" "$T/tab" && grep -q "^| mxfp4 | 4.37 |" "$T/tab" && [ -z "$(ls "$T" | grep "herd_mx_table_")" ]'
+# K- and i-quant rows (herd's quantizers) and a llama.cpp recipe beside the MX rows, every
+# column filled (bits, size, KL, top-1, PPL, prefill and decode speed)
+KQ=q6_k,q5_k,q4_k,q3_k,q2_k,iq4_xs,iq4_nl,q4_k_m
+num='[0-9][0-9.]*'
+rows_ok() { for t in mxfp4 $(echo $KQ | tr , " "); do
+  grep -q "^| $t | $num | $num [KM]iB | $num | $num | $num% | $num | $num | $num |\$" "$T/kq" || { echo "no row $t"; cat "$T/kq"; return 1; }; done; }
+check "mx table K/i-quant rows" 'TMPDIR="$T" "$HERD" mx table -m $D -f "$T/text.txt" --tokenizer $TOK --ctx 32 --chunks 1 --decode 4 --types mxfp4,$KQ -t 2 > "$T/kq" 2>/dev/null && grep -q "| prefill tok/s | decode tok/s |" "$T/kq" && rows_ok'
 check "mx table bad type" '"$HERD" mx table -m $D -f "$T/text.txt" --types bf16,q9_k 2>&1 >/dev/null | grep -q "unknown type .q9_k."'
 
 one_line() { want=$1; text=$2; shift 2
