@@ -6,10 +6,12 @@
  *  int  (Q8_0, Q4_0, MXFP4, MXFP6 E2M3, MXINT8): every element is an integer in [-128, 127]
  *       times a per-block weight scale dw (Q4_0: nibble-8; MXFP4: 2·E2M1; E2M3: 8·E2M3;
  *       MXINT8: the int8 code; the constant 2^-c is folded into dw). AUTO quantizes A per
- *       32-block to int8 (da = max|a|/127, round half even), and each block's dot product is
- *       exact in int32 (VPDPBUSD on u8 = w+128 times s8 = qa, minus 128·Σqa); then
- *       acc = fma((float)isum, da·dw, acc), block by block in K order. Integer paths are exact:
- *       every ISA gives the ref's bits.
+ *       32-block to int8 with the scale s·2^-j (s = max|a|/127 of the row, j >= 0 per block,
+ *       round half even; see kq_aprep_i8), and each block's dot product is exact in int32
+ *       (VPDPBUSD on u8 = w+128 times s8 = qa, minus 128·Σqa); then
+ *       acc = fma((float)isum, dw·2^-j, acc), block by block in K order, and the output is
+ *       acc·s. dw·2^-j is an exact product whenever it is a normal float (the fast tiles add
+ *       jbits to dw's bits then, and multiply otherwise). Every ISA gives the ref's bits.
  *  fp   (MXFP8 E4M3/E5M2, MXFP6 E3M2): element values have up to 4 significant bits but a wide
  *       exponent range (E4M3 2^-9..448), so they do not fit int8. AUTO on AVX512-BF16 rounds A
  *       to bf16 and decodes the element values (exact) to bf16 for VDPBF16PS; each block sum
@@ -39,6 +41,7 @@
 
 #include "kernels/family.h"
 
+#include <math.h>
 #include <string.h>
 
 enum { KQ_NR = 16, KQ_BLOCK = 32, KQ_CODES = KQ_NR * KQ_BLOCK };
@@ -117,26 +120,56 @@ float kq_scale(const kq_type *T, const uint8_t *scales, int64_t b, int j);
 /* Block b of a panel as f32 [32][16] (k-major, scaled, exact). */
 void kq_decode_f32(const kq_type *T, const uint8_t *panel, int64_t k, int64_t b, float *w);
 
-/* A for the int family: per 32-block one 40-byte record {int8 qa[32]; f32 da; int32 corr}
- * with qa = round_even(a · 127/max|a|), da = max|a|/127 and corr = -128·Σqa, so a tile needs
- * one pointer per row. */
-enum { KQ_AREC = 40 };
+/* A for the int family. Per row one f32 scale s = max|a|/127 (over the whole row); per
+ * 32-block a power of two 2^-j, j in 0..KQ_JMAX the largest with max|a_block|·2^j <= max|a_row|
+ * (KQ_JMAX when the block is zero), so the block's scale is s·2^-j and its codes still span
+ * [64, 127] of the int8 range. One 40-byte record per block {int8 qa[32]; int32 jbits =
+ * -(j << 23); int32 corr = -128·Σqa}, then the row's f32 s after the last record.
+ * Why the power of two: the tile needs the product of the block's weight scales and its A
+ * scale per row and block; dw·2^-j is an integer add of jbits to dw's bits (exact while
+ * normal), which costs no multiply next to the VPDPBUSD, and s leaves the K loop. */
+enum { KQ_AREC = 40, KQ_JMAX = 30 };
 size_t kq_aprep_i8_bytes(int64_t k);
 void kq_aprep_i8(const float *a, int64_t k, void *dst);
+/* j of a block whose max|a| is bmax in a row whose max|a| is amax (both finite, >= 0). */
+static inline int kq_a_shift(float bmax, float amax)
+{
+    if (!(bmax > 0) || !(amax > 0) || !isfinite(amax))
+        return bmax > 0 ? 0 : KQ_JMAX;
+    int j = ilogbf(amax) - ilogbf(bmax);
+    if (j > 0 && ldexpf(bmax, j) > amax)
+        j--;
+    return j < 0 ? 0 : j > KQ_JMAX ? KQ_JMAX : j;
+}
 static inline const int8_t *kq_a_q(const void *row, int64_t b)
 {
     return (const int8_t *)row + b * KQ_AREC;
 }
-static inline float kq_a_da(const void *row, int64_t b)
+static inline int32_t kq_a_jbits(const void *row, int64_t b)
 {
-    float v;
+    int32_t v;
     memcpy(&v, (const uint8_t *)row + b * KQ_AREC + 32, sizeof v);
     return v;
+}
+/* 2^-j of block b as a float. */
+static inline float kq_a_p2(const void *row, int64_t b)
+{
+    int32_t v = kq_a_jbits(row, b) + 0x3F800000;
+    float f;
+    memcpy(&f, &v, sizeof f);
+    return f;
 }
 static inline int32_t kq_a_corr(const void *row, int64_t b)
 {
     int32_t v;
     memcpy(&v, (const uint8_t *)row + b * KQ_AREC + 36, sizeof v);
+    return v;
+}
+/* The row's scale s (k / 32 records precede it). */
+static inline float kq_a_rowscale(const void *row, int64_t k)
+{
+    float v;
+    memcpy(&v, (const uint8_t *)row + (k / KQ_BLOCK) * KQ_AREC, sizeof v);
     return v;
 }
 

@@ -200,29 +200,36 @@ herd_status kq_pack(const kq_type *T, const kpack_src *s, void *panel)
 
 size_t kq_aprep_i8_bytes(int64_t k)
 {
-    return (size_t)(k / KQ_BLOCK) * KQ_AREC;
+    return (size_t)(k / KQ_BLOCK) * KQ_AREC + sizeof(float);
 }
 
 void kq_aprep_i8(const float *a, int64_t k, void *dst)
 {
-    for (int64_t b = 0; b < k / KQ_BLOCK; b++) {
+    const int64_t nb = k / KQ_BLOCK;
+    float amax = 0;
+    for (int64_t i = 0; i < nb * KQ_BLOCK; i++)
+        amax = fmaxf(amax, fabsf(a[i]));
+    const float inv = amax > 0 ? 127.0f / amax : 0.0f, s = amax / 127.0f;
+    for (int64_t b = 0; b < nb; b++) {
         const float *x = a + b * KQ_BLOCK;
         uint8_t *rec = (uint8_t *)dst + b * KQ_AREC;
-        float amax = 0;
+        float bmax = 0;
         for (int i = 0; i < KQ_BLOCK; i++)
-            amax = fmaxf(amax, fabsf(x[i]));
-        float inv = amax > 0 ? 127.0f / amax : 0.0f, da = amax / 127.0f;
+            bmax = fmaxf(bmax, fabsf(x[i]));
+        int j = kq_a_shift(bmax, amax);
+        float f = inv * ldexpf(1.0f, j);
         int32_t sum = 0;
         for (int i = 0; i < KQ_BLOCK; i++) {
-            float v = nearbyintf(x[i] * inv);
+            float v = nearbyintf(x[i] * f);
             v = v > 127.0f ? 127.0f : v >= -127.0f ? v : -127.0f; /* NaN -> -127 */
             rec[i] = (uint8_t)(int8_t)v;
             sum += (int32_t)v;
         }
-        int32_t corr = -128 * sum;
-        memcpy(rec + 32, &da, 4);
+        int32_t jbits = -(j << 23), corr = -128 * sum;
+        memcpy(rec + 32, &jbits, 4);
         memcpy(rec + 36, &corr, 4);
     }
+    memcpy((uint8_t *)dst + nb * KQ_AREC, &s, sizeof s);
 }
 
 /* ---- the per-type entry points of the kfamily tables -------------------------------------- */

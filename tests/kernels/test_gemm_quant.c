@@ -9,14 +9,14 @@
  *
  * What "equal" means (math in src/kernels/quant.h):
  *  - EXACT (A f32, weights decoded exactly, one fmaf chain in k order): bit for bit.
- *  - int family AUTO (A int8 per 32-block, exact int32 block sums, same fmaf per block): bit
- *    for bit.
+ *  - int family AUTO (A int8 with a row scale times a power of two per 32-block, exact int32
+ *    block sums, same fmaf per block): bit for bit.
  *  - fp family AUTO on AVX512-BF16 (VDPBF16PS): products of bf16 pairs are exact, the hardware
  *    adds in its own order and flushes denormals; within 2·(K+2)·2^-24·Σ|a·w| + (2K+4)·2^-126
  *    of the ref's emulation, plus epilogue and bf16-output slack (the dense test's bound).
  * Elsewhere fp AUTO is f32: bit for bit.
  *  - The ref twins against double: EXACT within (K+2)·2^-24·Σ|a·w|; int AUTO adds the A
- *    quantization error Σ_blocks ½·da·Σ|w|. */
+ *    quantization error Σ_blocks ½·da·Σ|w|, da = s·2^-j < 2·max|a_block|/127. */
 #include "harness.h"
 #include "herd/kernels.h"
 #include "kernels/family.h"
@@ -402,8 +402,8 @@ TEST(ref_vs_double)
     herd_set_isa(HERD_ISA_REF);
     const int M = 5, N = 19, K = 160;
     float *A = malloc(M * K * 4), *W = malloc(N * K * 4), *C = malloc(M * N * 4);
-    for (int i = 0; i < M * K; i++)
-        A[i] = harness_randf(&rng) * 3.0f;
+    for (int i = 0; i < M * K; i++) /* rows 1.. span 2^0..2^-36 by block (j up to KQ_JMAX) */
+        A[i] = harness_randf(&rng) * 3.0f * (i < K ? 1.0f : ldexpf(1.0f, -(i % K / 32) * 9 % 37));
     for (int ti = 0; ti < NTYPES; ti++) {
         herd_type t = qtypes[ti];
         uint8_t *src = random_rows(t, N, K);
@@ -421,6 +421,9 @@ TEST(ref_vs_double)
             for (int i = 0; i < M; i++)
                 for (int j = 0; j < N; j++) {
                     double s = 0, sa = 0, qerr = 0;
+                    float rmax = 0;
+                    for (int k = 0; k < K; k++)
+                        rmax = fmaxf(rmax, fabsf(A[i * K + k]));
                     for (int b = 0; b < K / 32; b++) {
                         double amax = 0, sw = 0;
                         for (int kk = 0; kk < 32; kk++) {
@@ -433,8 +436,9 @@ TEST(ref_vs_double)
                             amax = fmax(amax, fabs(A[i * K + k]));
                             sw += fabs(y);
                         }
-                        if (!mode && !is_fp(t))
-                            qerr += 0.5 * amax / 127 * sw * 1.0001;
+                        if (!mode && !is_fp(t)) /* ½·da·Σ|w|, da = s·2^-j (quant.h) */
+                            qerr += 0.5 * rmax / 127 * ldexp(1, -kq_a_shift((float)amax, rmax)) *
+                                    sw * 1.0001;
                     }
                     CHECK_NEAR(C[i * N + j], s, (K + 2) * 0x1p-24 * sa + qerr + 1e-30);
                 }

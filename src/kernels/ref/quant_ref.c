@@ -6,7 +6,8 @@
 
 #include <math.h>
 
-/* int family: per block, isum = -128·Σqa + Σ(w+128)·qa (exact), acc = fma(isum, da·dw, acc). */
+/* int family: per block, isum = -128·Σqa + Σ(w+128)·qa (exact), acc = fma(isum, dw·2^-j, acc);
+ * the output is acc·s (s the row's A scale). */
 void kq_tile_int_ref(const kq_type *T, const ktile *t)
 {
     const int64_t k = t->k, nb = k / KQ_BLOCK;
@@ -25,19 +26,21 @@ void kq_tile_int_ref(const kq_type *T, const ktile *t)
         for (int i = 0; i < t->m; i++) {
             const uint8_t *row = (const uint8_t *)t->a + (size_t)i * t->a_stride;
             const int8_t *q = kq_a_q(row, b);
-            float da = kq_a_da(row, b);
+            float p2 = kq_a_p2(row, b);
             int32_t corr = kq_a_corr(row, b);
             for (int j = 0; j < KQ_NR; j++) {
                 int32_t isum = corr;
                 for (int kk = 0; kk < KQ_BLOCK; kk++)
                     isum += w[j][kk] * q[kk];
-                acc[i][j] = fmaf((float)isum, dw[j] * da, acc[i][j]);
+                acc[i][j] = fmaf((float)isum, dw[j] * p2, acc[i][j]);
             }
         }
     }
-    for (int i = 0; i < t->m; i++)
+    for (int i = 0; i < t->m; i++) {
+        float s = kq_a_rowscale((const uint8_t *)t->a + (size_t)i * t->a_stride, k);
         for (int j = 0; j < KQ_NR; j++)
-            t->c[i * KQ_NR + j] = acc[i][j];
+            t->c[i * KQ_NR + j] = acc[i][j] * s;
+    }
 }
 
 /* EXACT: weights decoded to f32 exactly, acc = fma(a[k], w[k], acc) in K order. */

@@ -103,16 +103,15 @@ INLINE void tile_int_body(herd_type ty, const ktile *t, const int m)
             }
             __m256 dw = block_scales(ty, panel, b, h);
 #pragma GCC unroll 4
-            for (int i = 0; i < m; i++) {
-                float da;
-                memcpy(&da, a[i] + ab + 32, sizeof da);
-                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[i]),
-                                         _mm256_mul_ps(dw, _mm256_set1_ps(da)), acc[i]);
-            }
+            for (int i = 0; i < m; i++)
+                acc[i] =
+                    _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[i]),
+                                    _mm256_mul_ps(dw, _mm256_set1_ps(kq_a_p2(a[i], b))), acc[i]);
         }
 #pragma GCC unroll 4
         for (int i = 0; i < m; i++)
-            _mm256_storeu_ps(t->c + i * KQ_NR + 8 * h, acc[i]);
+            _mm256_storeu_ps(t->c + i * KQ_NR + 8 * h,
+                             _mm256_mul_ps(acc[i], _mm256_set1_ps(kq_a_rowscale(a[i], k))));
     }
 }
 
