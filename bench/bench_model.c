@@ -411,6 +411,13 @@ int bench_model_main(int argc, char **argv)
             st = herd_pool_create(threads[0], &pool);
         if (!st)
             st = bench_model_write_gguf(&cfg, &src, &pol, dtype, tokenizer, gguf_out, pool);
+        char gap[512];
+        if (!st && herd_llama4_llamacpp_gaps(&cfg, gap, sizeof gap) > 0)
+            fprintf(stderr,
+                    "herd bench model: warning: llama.cpp cannot express this model; the file "
+                    "holds the model llama.cpp computes instead, and herd -m FILE follows it: "
+                    "%s\n",
+                    gap);
         herd_pool_destroy(pool);
         if (src.close)
             src.close(src.ctx);

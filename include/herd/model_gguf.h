@@ -11,11 +11,19 @@
 extern "C" {
 #endif
 
-/* Writes general.architecture and the llama4.* / herd.* keys of c. With llama_cpp_only, only
- * the keys llama.cpp reads: herd then reads the file by llama.cpp's rules too (hard-coded
- * chunk 8192, NoPE every 4th layer, temperature-tuning floor 8192), so both compute the same. */
+/* Writes general.architecture and the llama4.* / herd.* keys of c. The standard keys always
+ * carry what llama.cpp reads (sizes, experts, interleave, sliding_window and its pattern), so a
+ * checkpoint llama.cpp can express is computed alike by both (herd_llama4_llamacpp_gaps names
+ * what it cannot). herd.* keys only add what llama.cpp hard-codes. With
+ * llama_cpp_only, no herd.* keys: herd then reads the file by llama.cpp's rules too (chunk 8192,
+ * NoPE every 4th layer, temperature-tuning floor 8192), so both compute llama.cpp's model. */
 herd_status herd_llama4_gguf_set_meta(herd_gguf_writer *w, const herd_llama4_config *c,
                                       bool llama_cpp_only);
+/* What llama.cpp (v0.4.0, which hard-codes part of Llama 4) would compute differently from c's
+ * model given c's file: a "; "-separated description into buf (n bytes, truncated) and the
+ * number of differences; 0 when both engines compute the same model. herd quantize and bench
+ * model --write-gguf warn with it. */
+int herd_llama4_llamacpp_gaps(const herd_llama4_config *c, char *buf, size_t n);
 /* The rope_freqs.weight values llama.cpp uses for Llama-3 RoPE scaling: head_dim/2 divisors of
  * the unscaled inverse frequencies. False (nothing written) when c has no such scaling. */
 bool herd_llama4_rope_freqs(const herd_llama4_config *c, float *out);

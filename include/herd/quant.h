@@ -150,6 +150,8 @@ typedef struct herd_quantize_report {
     char license[512]; /* what license information was carried over ("" if none) */
     size_t tensors, bytes;
     double bits_per_weight, seconds;
+    int llamacpp_gaps;      /* how llama.cpp would compute a different model than the input's */
+    char llamacpp_gap[512]; /* ... described (herd_llama4_llamacpp_gaps) */
 } herd_quantize_report;
 
 /* Quantizes a Llama 4 HF checkpoint directory or llama4 GGUF `in` into the GGUF `out`. */

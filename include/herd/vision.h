@@ -141,6 +141,9 @@ herd_status herd_vision_gguf_set_meta(herd_gguf_writer *w, const herd_vision_con
 /* Writes the vision part of an HF checkpoint as a llama.cpp-style mmproj GGUF: matrices in
  * their own type, vectors in f32 (atomically: nothing is left at `out` on failure). */
 herd_status herd_vision_write_mmproj(const char *hf_dir, const char *out);
+/* mmproj-NAME beside the model file NAME into out (n bytes); true if that file exists. Loading
+ * the vision tower of a GGUF that holds none falls back to it. */
+bool herd_vision_sibling_mmproj(const char *model, char *out, size_t n);
 
 /* Random weights at any shape (benchmarks, tests): uniform in ±1/sqrt(cols) for matrices,
  * 1 ± 0.1 for LayerNorm weights, ±0.02 for biases and embeddings, stored as `type` (f32, f16 or

@@ -3,7 +3,9 @@
  * is renamed at the end (and removed on any fatal signal); the license travels in the metadata. */
 #include "cli/cli.h"
 #include "herd/model_gguf.h"
+#include "herd/io_safetensors.h"
 #include "herd/quant.h"
+#include "herd/vision.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -17,7 +19,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: herd quantize IN OUT.gguf --type T [--policy NAME|FILE] [-t THREADS]\n"
-            "                     [--name NAME] [--tokenizer FILE] [--llama-cpp]\n"
+            "                     [--name NAME] [--tokenizer FILE] [--llama-cpp] [--single-file]\n"
             "  IN is a Hugging Face Llama 4 checkpoint directory or a llama4 GGUF; OUT may be a\n"
             "  directory (the file is then named after the model). Norms stay f32.\n\n"
             "  --type T        f32 bf16 f16 q8_0 q4_0 int8 mxfp8_e4m3 mxfp8_e5m2 mxfp6_e3m2\n"
@@ -29,20 +31,45 @@ static void usage(FILE *f)
     for (const char *const *n = herd_quant_policy_names(); *n; n++)
         fprintf(f, "                    %-9s %s\n", *n, herd_quant_policy_describe(*n));
     fprintf(
-        f, "                  or a file of 'class = type' lines (see docs/GGUF.md)\n"
-           "  -t THREADS      threads (default: every CPU)\n"
-           "  --name NAME     general.name (default Llama-…-TYPE; it must begin with "
-           "\"Llama\")\n"
-           "  --tokenizer F   tokenizer.json to embed (default IN/tokenizer.json if present); its\n"
-           "                  ids must fit the model's vocabulary\n"
-           "  --llama-cpp     write only the metadata llama.cpp reads (no herd-only keys), so the\n"
-           "                  file loads in llama.cpp; herd then follows llama.cpp's rules too\n");
+        f,
+        "                  or a file of 'class = type' lines (see docs/GGUF.md)\n"
+        "  -t THREADS      threads (default: every CPU)\n"
+        "  --name NAME     general.name (default Llama-…-TYPE; it must begin with "
+        "\"Llama\")\n"
+        "  --tokenizer F   tokenizer.json to embed (default IN/tokenizer.json if present); its\n"
+        "                  ids must fit the model's vocabulary\n"
+        "  --llama-cpp     leave out herd's own keys: the file then holds the model llama.cpp\n"
+        "                  computes (it hard-codes chunk 8192, NoPE every 4th layer...), and\n"
+        "                  herd computes that model too. Without it the standard keys still\n"
+        "                  carry all llama.cpp reads, and herd warns when llama.cpp cannot\n"
+        "                  express the checkpoint\n"
+        "  --single-file   keep the vision tower inside OUT (herd reads it; llama.cpp refuses\n"
+        "                  such a file). Default: OUT holds the text model and the vision tower\n"
+        "                  goes to mmproj-NAME beside it, as llama.cpp keeps it (herd finds it)\n");
+}
+
+/* True if the HF checkpoint dir holds a vision tower (config and weights). */
+static bool has_vision(const char *dir)
+{
+    char path[4200];
+    herd_vision_config vc;
+    herd_st_dir *d;
+    if (herd_is_gguf_file(dir) ||
+        snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path ||
+        herd_vision_config_load(path, &vc) != HERD_OK || herd_st_dir_open(dir, &d) != HERD_OK)
+        return false;
+    bool found = false;
+    for (size_t i = 0; !found && i < herd_st_dir_count(d); i++)
+        found = strncmp(herd_st_dir_at(d, i)->name, "vision_model.", 13) == 0;
+    herd_st_dir_close(d);
+    return found;
 }
 
 static int cmd_main(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL, *type_s = NULL, *policy_s = "uniform";
     long threads = 0;
+    bool single_file = false;
     herd_quantize_opts o = {.type = HERD_TYPE_COUNT, .progress = true};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -57,6 +84,8 @@ static int cmd_main(int argc, char **argv)
                 return 2;
         } else if (strcmp(a, "--llama-cpp") == 0) {
             o.llama_cpp_only = true;
+        } else if (strcmp(a, "--single-file") == 0) {
+            single_file = true;
         } else if (strcmp(a, "--tokenizer") == 0) {
             if (!(o.tokenizer = cli_value(cmd, argc, argv, &i)))
                 return 2;
@@ -116,6 +145,11 @@ static int cmd_main(int argc, char **argv)
     if ((st = herd_pool_create(threads > 0 ? (int)threads : herd_cpu_count(), &o.pool)))
         return cli_status_error(cmd, st);
     /* a signal removes the temporary file: herd_atomic_install_signal_cleanup, from main */
+    /* an HF checkpoint's vision tower goes to its own llama.cpp-style mmproj file: llama.cpp
+     * refuses a model file holding tensors it does not use */
+    char vpath[4200];
+    bool vision = !single_file && has_vision(in);
+    o.text_only = vision;
     herd_quantize_report r;
     st = herd_quantize_model(in, out, &o, &r);
     herd_pool_destroy(o.pool);
@@ -127,6 +161,24 @@ static int cmd_main(int argc, char **argv)
            "with \"Llama\"); %s%s\n",
            r.name, *r.license ? r.license : "no license information found in ",
            *r.license ? " copied into general.license*" : in);
+    if (r.llamacpp_gaps > 0)
+        fprintf(stderr,
+                o.llama_cpp_only
+                    ? "herd quantize: warning: llama.cpp cannot express this checkpoint; the file "
+                      "holds the model llama.cpp computes instead, and herd follows it: %s\n"
+                    : "herd quantize: warning: llama.cpp (v0.4.0) will compute a different model "
+                      "from this file than the checkpoint's (herd reads the exact one from its "
+                      "herd.* keys): %s\n",
+                r.llamacpp_gap);
+    if (vision) {
+        herd_vision_sibling_mmproj(r.path, vpath, sizeof vpath);
+        if ((st = herd_vision_write_mmproj(in, vpath))) {
+            remove(r.path); /* all or nothing */
+            return cli_status_error(cmd, st);
+        }
+        printf("herd quantize: wrote %s: the vision tower (herd finds it beside %s)\n", vpath,
+               r.path);
+    }
     return 0;
 }
 

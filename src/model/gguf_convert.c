@@ -333,6 +333,9 @@ herd_status herd_quantize_model(const char *in, const char *out, const herd_quan
         if (!st && tok)
             st = herd_gguf_set_tokenizer(w, tok, cfg.vocab);
     }
+    if (!st)
+        rep->llamacpp_gaps =
+            herd_llama4_llamacpp_gaps(&cfg, rep->llamacpp_gap, sizeof rep->llamacpp_gap);
     const int recipe = o->recipe ? herd_quant_recipe_parse(o->recipe) : -1;
     if (!st && o->recipe && recipe < 0)
         st = herd_fail(HERD_ERR_ARG, "'%s' is not one of llama.cpp's recipes", o->recipe);
@@ -361,8 +364,10 @@ herd_status herd_quantize_model(const char *in, const char *out, const herd_quan
         st = herd_gguf_set_u32(w, "general.file_type", (uint32_t)ft);
     if (!st)
         st = herd_gguf_set_u32(w, "general.quantization_version", 2);
+    /* the GGUF default, not 64: llama-quantize copies this key but lays tensors out at 32,
+     * so any other value makes the files it writes from ours unreadable (to llama.cpp too) */
     if (!st)
-        st = herd_gguf_set_u32(w, "general.alignment", 64);
+        st = herd_gguf_set_u32(w, "general.alignment", 32);
     if (!st)
         st = herd_gguf_set_str(w, "general.quantized_by", "herd " HERD_VERSION);
 

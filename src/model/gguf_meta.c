@@ -6,6 +6,7 @@
 #include "herd/model_gguf.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,10 +61,82 @@ bool herd_llama4_rope_freqs(const herd_llama4_config *c, float *out)
     return true;
 }
 
+/* llama.cpp's sliding_window_pattern P marks layer i chunked when i % P < P - 1: the smallest P
+ * that gives c's chunked (RoPE) layers, or 0 if none does. */
+static int64_t chunk_pattern(const herd_llama4_config *c)
+{
+    for (int64_t p = 1; p <= c->n_layers + 1; p++) {
+        bool ok = true;
+        for (int64_t i = 0; ok && i < c->n_layers; i++)
+            ok = c->layer_rope[i] == (i % p < p - 1);
+        if (ok)
+            return p;
+    }
+    return 0;
+}
+
+/* Appends "; "-separated text to buf (truncating, always terminated). */
+static void add_gap(char *buf, size_t n, int *count, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void add_gap(char *buf, size_t n, int *count, const char *fmt, ...)
+{
+    size_t used = n ? strlen(buf) : 0;
+    if (used + 3 < n) {
+        if (*count)
+            used += (size_t)snprintf(buf + used, n - used, "; ");
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf + used, n - used, fmt, ap);
+        va_end(ap);
+    }
+    (*count)++;
+}
+
+int herd_llama4_llamacpp_gaps(const herd_llama4_config *c, char *buf, size_t n)
+{
+    /* What llama.cpp v0.4.0 does with a llama4 file (src/models/llama4.cpp): unless
+     * sliding_window is 0, chunk 8192 on the layers sliding_window_pattern names, NoPE on every
+     * 4th layer, temperature tuning with floor 8192 and scale 0.1 on those; QK norm unless 128
+     * experts; MoE on every interleave_moe_layer_step-th layer; at least one expert. */
+    int count = 0;
+    if (n)
+        buf[0] = 0;
+    if (c->n_experts < 1)
+        add_gap(buf, n, &count, "no experts (llama.cpp refuses llama4 without experts)");
+    bool nope4 = true;
+    for (int64_t i = 0; i < c->n_layers; i++)
+        nope4 &= c->layer_rope[i] == ((i + 1) % 4 != 0);
+    if (c->chunk == 0) {
+        add_gap(buf, n, &count,
+                "no chunked attention (llama.cpp reads sliding_window 0 as MobileLLM's layout)");
+    } else {
+        if (c->chunk != 8192)
+            add_gap(buf, n, &count, "attention chunk %lld (llama.cpp: always 8192)",
+                    (long long)c->chunk);
+        if (!nope4)
+            add_gap(buf, n, &count, "NoPE layers not every 4th (llama.cpp: always every 4th)");
+        if (!c->temp_tuning)
+            add_gap(buf, n, &count, "no temperature tuning (llama.cpp: always on NoPE layers)");
+        else if (c->floor_scale != 8192 || (float)c->attn_scale != 0.1f)
+            add_gap(buf, n, &count,
+                    "temperature tuning floor %g scale %g (llama.cpp: always 8192 and 0.1)",
+                    c->floor_scale, c->attn_scale);
+    }
+    if (c->use_qk_norm != (c->n_experts != 128))
+        add_gap(buf, n, &count, "QK norm %s (llama.cpp: %s with %lld experts)",
+                c->use_qk_norm ? "on" : "off", c->n_experts != 128 ? "on" : "off",
+                (long long)c->n_experts);
+    if (c->n_experts > 0 && moe_step(c) == 0)
+        add_gap(buf, n, &count, "MoE layers follow no interleave step");
+    if (c->attn_bias)
+        add_gap(buf, n, &count, "attention bias (llama.cpp's llama4 has none)");
+    return count;
+}
+
 herd_status herd_llama4_gguf_set_meta(herd_gguf_writer *w, const herd_llama4_config *c,
                                       bool llama_cpp_only)
 {
-    int64_t L = c->n_layers, step = moe_step(c);
+    int64_t L = c->n_layers, step = moe_step(c), pattern = chunk_pattern(c);
     TRY(herd_gguf_set_str(w, "general.architecture", "llama4"));
     TRY(set_u32(w, "llama4.context_length", c->max_pos));
     TRY(set_u32(w, "llama4.embedding_length", c->hidden));
@@ -81,6 +154,11 @@ herd_status herd_llama4_gguf_set_meta(herd_gguf_writer *w, const herd_llama4_con
     TRY(herd_gguf_set_f32(w, "llama4.rope.freq_base", (float)c->rope_theta));
     TRY(herd_gguf_set_f32(w, "llama4.attention.layer_norm_rms_epsilon", (float)c->eps));
     TRY(set_u32(w, "llama4.vocab_size", c->vocab));
+    /* the standard chunked-attention keys: llama.cpp reads the pattern (which layers are
+     * chunked) and 0 (none); it fixes the size at 8192, other readers take the value */
+    TRY(set_u32(w, "llama4.attention.sliding_window", c->chunk));
+    if (c->chunk > 0 && pattern > 0)
+        TRY(set_u32(w, "llama4.attention.sliding_window_pattern", pattern));
     if (c->bos >= 0)
         TRY(set_u32(w, "tokenizer.ggml.bos_token_id", c->bos));
     if (c->n_eos > 0) /* llama.cpp's one eos: the last of HF's list (<|eot|> when instruct) */
@@ -270,6 +348,20 @@ static herd_status read_config(const herd_gguf *g, herd_llama4_config *c)
     TRY(layer_list(g, "herd.llama4.layer_rope", c->layer_rope, c->n_layers, &found));
     for (int64_t i = 0; !found && i < c->n_layers; i++)
         c->layer_rope[i] = sw == 0 || (i + 1) % 4 != 0;
+    if (!found && c->chunk > 0 && herd_gguf_find_kv(g, "llama4.attention.sliding_window_pattern")) {
+        /* llama.cpp chunks the layers the pattern names, independently of NoPE; herd chunks the
+         * RoPE layers. The two agree up to position `chunk`, so say where they part. */
+        int64_t p;
+        TRY(get_int(g, "llama4.attention.sliding_window_pattern", 4, 4096, &p));
+        bool same = true;
+        for (int64_t i = 0; i < c->n_layers; i++)
+            same &= c->layer_rope[i] == (p == 0 || i % p < p - 1);
+        if (!same)
+            herd_log(HERD_LOG_WARN,
+                     "warning: %s: sliding_window_pattern %lld chunks other layers than the RoPE "
+                     "ones, which herd chunks; results differ from llama.cpp's past position %lld",
+                     g->file.path, (long long)p, (long long)c->chunk);
+    }
     TRY(layer_list(g, "herd.llama4.layer_moe", c->layer_moe, c->n_layers, &found));
     for (int64_t i = 0; !found && i < c->n_layers; i++)
         c->layer_moe[i] = step > 0 && (i + 1) % step == 0 && c->n_experts > 0;

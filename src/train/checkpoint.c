@@ -105,8 +105,10 @@ herd_status herd_trainer_export_gguf(const herd_trainer *t, const herd_llama4_co
         st = herd_gguf_set_str(w, "general.license", license);
     if (!st)
         st = herd_gguf_set_u32(w, "general.file_type", matrix_type == HERD_TYPE_BF16 ? 32 : 0);
+    /* the GGUF default, not 64: llama-quantize copies this key but lays tensors out at 32,
+     * so any other value makes the files it writes from ours unreadable (to llama.cpp too) */
     if (!st)
-        st = herd_gguf_set_u32(w, "general.alignment", 64);
+        st = herd_gguf_set_u32(w, "general.alignment", 32);
     if (!st)
         st = herd_gguf_set_str(w, "general.quantized_by", "herd train " HERD_VERSION);
     for (size_t i = 0; i < t->lo.n_tensors && !st; i++) {

@@ -82,10 +82,33 @@ static bool is_dir(const char *path)
     return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
+bool herd_vision_sibling_mmproj(const char *model, char *out, size_t n)
+{
+    const char *slash = strrchr(model, '/');
+    size_t dir = slash ? (size_t)(slash - model) + 1 : 0;
+    if (snprintf(out, n, "%.*smmproj-%s", (int)dir, model, model + dir) >= (int)n)
+        return false;
+    struct stat sb;
+    return stat(out, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* A GGUF without the vision tower takes it from mmproj-NAME beside it (herd quantize's default
+ * layout, as llama.cpp keeps it). */
+static const char *vision_file(const char *model, const char *mmproj, char *buf, size_t n)
+{
+    if (mmproj)
+        return mmproj;
+    herd_vision_config c;
+    if (herd_vision_gguf_config(model, &c) != HERD_OK && herd_vision_sibling_mmproj(model, buf, n))
+        return buf;
+    return model;
+}
+
 herd_status herd_vision_config_for(const char *model, const char *mmproj, herd_vision_config *out)
 {
+    char sib[4200];
     if (mmproj || !is_dir(model))
-        return herd_vision_gguf_config(mmproj ? mmproj : model, out);
+        return herd_vision_gguf_config(vision_file(model, mmproj, sib, sizeof sib), out);
     char path[4096];
     if (snprintf(path, sizeof path, "%s/config.json", model) >= (int)sizeof path)
         return herd_fail(HERD_ERR_ARG, "%s: path too long", model);
@@ -95,7 +118,8 @@ herd_status herd_vision_config_for(const char *model, const char *mmproj, herd_v
 herd_status herd_vision_load(const char *model, const char *mmproj, const herd_vision_opts *o,
                              herd_vision_model **out)
 {
+    char sib[4200];
     if (mmproj || !is_dir(model))
-        return herd_vision_load_gguf(mmproj ? mmproj : model, o, out);
+        return herd_vision_load_gguf(vision_file(model, mmproj, sib, sizeof sib), o, out);
     return herd_vision_load_hf(model, o, out);
 }

@@ -38,6 +38,17 @@ check "run -p with the GGUF's tokenizer" '[ "$("$HERD" run -m "$T/t.gguf" -p "He
 check "--llama-cpp has no herd keys" '"$HERD" quantize $D "$T/l.gguf" --type f32 --llama-cpp >/dev/null 2>&1 && ! grep -q "herd.llama4" "$T/l.gguf" && grep -q "rope_freqs.weight" "$T/l.gguf"'
 check "--llama-cpp file runs" '"$HERD" logits -m "$T/l.gguf" --ids $IDS -o "$T/l.npy" 2>/dev/null'
 
+# interop by default: the standard keys carry what llama.cpp reads, a warning names what it
+# cannot express (tiny-scout's chunk 8 and floor 4), the vision tower goes to mmproj-NAME
+check "default warns what llama.cpp cannot express" '"$HERD" quantize $D "$T/i.gguf" --type f32 >/dev/null 2>"$T/err" && grep -q "warning: llama.cpp (v0.4.0) will compute a different model.*attention chunk 8 (llama.cpp: always 8192).*floor 4" "$T/err"'
+check "default has the standard keys" 'grep -q "llama4.attention.sliding_window_pattern" "$T/i.gguf" && grep -q "llama4.attention.sliding_window" "$T/i.gguf" && grep -q "herd.llama4.layer_rope" "$T/i.gguf"'
+check "vision tower in mmproj-NAME, not in the model file" '[ -f "$T/mmproj-i.gguf" ] && ! grep -q "v.patch_embd" "$T/i.gguf" && grep -q "v.patch_embd" "$T/mmproj-i.gguf"'
+check "--single-file keeps it inside" '"$HERD" quantize $D "$T/s.gguf" --type f32 --single-file >/dev/null 2>&1 && [ ! -e "$T/mmproj-s.gguf" ] && grep -q "v.patch_embd" "$T/s.gguf"'
+mkdir -p "$T/ck8k"
+sed -e "s/\"attention_chunk_size\": 8,/\"attention_chunk_size\": 8192,/" -e "s/\"floor_scale\": 4,/\"floor_scale\": 8192,/" $D/config.json > "$T/ck8k/config.json"
+ln -s "$PWD/$D/model.safetensors" "$T/ck8k/model.safetensors"
+check "a checkpoint llama.cpp can express: no warning" '"$HERD" quantize "$T/ck8k" "$T/k.gguf" --type f32 >/dev/null 2>"$T/err" && ! grep -q warning "$T/err"'
+
 # bad inputs: exit 1 (2 for usage) with one line, no output and no temporary file left
 one_line() { # expected exit code, expected text, args...
   want=$1; text=$2; shift 2
@@ -51,7 +62,7 @@ check "grid i-quant refused" 'one_line 2 "cannot write iq2_xxs" quantize $D "$T/
 check "bad policy" 'one_line 2 "neither a built-in policy" quantize $D "$T/x.gguf" --policy nope --type q8_0'
 check "bad name" 'one_line 2 "must begin with" quantize $D "$T/x.gguf" --type q8_0 --name Foo'
 check "missing input" 'one_line 1 "config.json" quantize "$T/missing" "$T/x.gguf" --type q8_0'
-head -c 3000 "$T/b.gguf" > "$T/trunc.gguf"
+head -c 100000 "$T/b.gguf" > "$T/trunc.gguf"
 check "truncated gguf in" 'one_line 1 "truncated GGUF" quantize "$T/trunc.gguf" "$T/x.gguf" --type q8_0'
 check "truncated gguf model" 'one_line 1 "truncated GGUF" logits -m "$T/trunc.gguf" --ids 1,2 -o "$T/x.npy"'
 check "nothing left behind" '[ ! -e "$T/x.gguf" ] && [ ! -e "$T/x.npy" ] && [ -z "$(ls "$T" | grep tmp)" ]'

@@ -2,13 +2,14 @@
 # Interrupted writers leave nothing behind: `herd quantize` is killed with SIGTERM and with
 # SIGINT while its temporary output exists; it must die of that signal and leave neither the
 # output nor the temporary file. (If a run finishes before the temporary file is seen, it is
-# retried; a machine too fast for all tries makes the case inconclusive, not failed.)
+# retried; a machine too fast for all tries makes the case inconclusive, not failed.) One file:
+# --single-file keeps tiny-maverick's vision tower inside (its own mmproj writer is atomic too).
 HERD="$1"
 T="${TMPDIR:-/tmp}/herd_interrupt.$$"
 mkdir -p "$T" "$T.ref"
 trap 'rm -rf "$T" "$T.ref"' EXIT
 # what an uninterrupted run writes: an output the signal arrived too late to stop must equal it
-"$HERD" quantize llama4/tiny-maverick "$T.ref/out.gguf" --type mxfp4 -t 1 >/dev/null 2>&1 ||
+"$HERD" quantize llama4/tiny-maverick "$T.ref/out.gguf" --type mxfp4 -t 1 --single-file >/dev/null 2>&1 ||
   { echo "FAIL: reference quantize failed"; exit 1; }
 pass=0; fail=0
 
@@ -20,7 +21,7 @@ for sig in TERM INT; do
   while [ $try -lt 20 ] && [ $done_case -eq 0 ]; do
     try=$((try + 1))
     rm -rf "$T"/*
-    "$HERD" quantize llama4/tiny-maverick "$T/out.gguf" --type mxfp4 -t 1 >/dev/null 2>&1 &
+    "$HERD" quantize llama4/tiny-maverick "$T/out.gguf" --type mxfp4 -t 1 --single-file >/dev/null 2>&1 &
     pid=$!
     seen=""
     while kill -0 $pid 2>/dev/null; do

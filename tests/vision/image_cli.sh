@@ -1,6 +1,7 @@
 # herd image on tiny-vision: pixel values from the PNG bit-identical to the golden file, the
 # same features from the image, from the golden pixel values, from a llama.cpp-style mmproj
-# written by --export-mmproj and from herd's single-file GGUF; bad input ends in one line.
+# written by --export-mmproj, from herd's single-file GGUF and from quantize's mmproj-NAME;
+# bad input ends in one line.
 set -e
 HERD="$1"
 D=llama4/tiny-vision
@@ -21,10 +22,15 @@ cmp -s "$T/f.npy" "$T/f2.npy" || fail "features from the image and from pixel va
 "$HERD" image -m $D --mmproj "$T/mmproj.gguf" --from-pixel-values $D/image1.pixel_values.npy \
   --features "$T/f3.npy" 2>/dev/null
 cmp -s "$T/f.npy" "$T/f3.npy" || fail "features through the mmproj differ"
-"$HERD" quantize $D "$T/one.gguf" --type bf16 >/dev/null 2>&1
+"$HERD" quantize $D "$T/one.gguf" --type bf16 --single-file >/dev/null 2>&1
 "$HERD" image -m "$T/one.gguf" --from-pixel-values $D/image1.pixel_values.npy \
   --features "$T/f4.npy" 2>/dev/null
 cmp -s "$T/f.npy" "$T/f4.npy" || fail "features through the single-file GGUF differ"
+"$HERD" quantize $D "$T/two.gguf" --type bf16 >/dev/null 2>&1
+[ -f "$T/mmproj-two.gguf" ] || fail "default quantize wrote no mmproj-two.gguf"
+"$HERD" image -m "$T/two.gguf" --from-pixel-values $D/image1.pixel_values.npy \
+  --features "$T/f5.npy" 2>/dev/null
+cmp -s "$T/f.npy" "$T/f5.npy" || fail "features through mmproj-NAME beside the GGUF differ"
 
 # bad input: exit 1 (2 for usage), one line on stderr, no output file
 head -c 300 $D/image0.png >"$T/cut.png"
