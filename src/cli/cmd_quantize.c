@@ -161,7 +161,8 @@ static int cmd_main(int argc, char **argv)
            "with \"Llama\"); %s%s\n",
            r.name, *r.license ? r.license : "no license information found in ",
            *r.license ? " copied into general.license*" : in);
-    if (r.llamacpp_gaps > 0)
+    /* after the summary reached stdout: a failed stdout is then the one error line */
+    if (r.llamacpp_gaps > 0 && fflush(stdout) == 0 && !ferror(stdout))
         fprintf(stderr,
                 o.llama_cpp_only
                     ? "herd quantize: warning: llama.cpp cannot express this checkpoint; the file "
