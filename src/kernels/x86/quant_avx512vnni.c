@@ -89,7 +89,8 @@ INLINE __m512i weight_quad(herd_type ty, bool vbmi, const uint8_t *pl, int g)
 
 /* acc += w · (the s8 quad at a, broadcast), with the broadcast folded into VPDPBUSD's memory
  * operand: GCC 12 emits a separate VPBROADCASTD per row and quad otherwise (72 extra vector
- * instructions per block at 8 rows; M = 8 GEMMs ran ~4% faster folded, same bits). */
+ * instructions per block at 8 rows; same bits either way; the measured gain is in
+ * docs/PERFORMANCE.md, "VNNI int tiles fold A's broadcast"). */
 INLINE __m512i dp_bcast(__m512i acc, __m512i w, const uint8_t *a)
 {
     __asm__("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*(const int32_t *)a));
