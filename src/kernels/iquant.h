@@ -3,8 +3,8 @@
  * formats/iqblocks.h: value = (d'·sc)·q, q = ±grid value (IQ1: 8g ± 1), |q| ≤ 62.
  *
  * The panel keeps the file's grid indices (the tiles look the grid up per group of 8 or 4
- * values) so the packed weights stay about as small as the file's (1.04-1.22×), which is what
- * a user of a 1-3 bit file chose them for.
+ * values) so the packed weights stay about as small as the file's (docs/GGUF.md gives each
+ * type's packed size), which is what a user of a 1-3 bit file chose them for.
  *
  * Math (AUTO). A is quantized per super-block of 256 to int8 (da = max|a|/127, qa = round-even
  * of a/da, as the K-quant families do). Weights enter VPDPBUSD as u = q + 64 (2..126), so per
@@ -29,10 +29,12 @@
 
 #include "formats/iqblocks.h"
 #include "kernels/family.h"
+#include "kernels/kquant.h" /* kk_tile_decoded_*: the EXACT tiles both share */
 
 #include <string.h>
 
 enum { KI_NR = 16, KI_QOFF = 64 };
+_Static_assert((int)KI_NR == (int)KK_NR, "the shared EXACT tiles are 16 wide");
 
 /* Compile-time facts per type, for tiles specialized per type. */
 #define KI_SUB(TY)                                                                                 \
@@ -84,7 +86,6 @@ size_t ki_aprep_bytes(herd_type ty, int64_t k);
 void ki_aprep(herd_type ty, const float *a, int64_t k, void *dst);
 
 void ki_tile_int_ref(herd_type ty, const ktile *t);
-void ki_tile_f32_ref(herd_type ty, const ktile *t);
 
 #define KI_EACH_TYPE(X)                                                                            \
     X(iq3_s, HERD_TYPE_IQ3_S)                                                                      \

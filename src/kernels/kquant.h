@@ -132,8 +132,13 @@ void kk_decode_f32(herd_type ty, const uint8_t *panel, int64_t k, int64_t b, flo
 void kk_unpack(herd_type ty, const void *panel, int64_t k, int rows, float *dst, size_t ldd);
 
 void kk_tile_int_ref(herd_type ty, const ktile *t);
-void kk_tile_f32_ref(herd_type ty, const ktile *t);
-void kk_tile_f32_avx512(herd_type ty, const ktile *t);
+
+/* The EXACT tile of any 16-wide super-block family (K-quants here, grid i-quants in iquant.h):
+ * each super-block of `elems` decoded to f32 by `decode` (exactly ggml's values), then one FMA
+ * chain per output in K order. The AVX-512 tile gives the plain C one's bits. */
+typedef void (*kk_decoder)(herd_type ty, const uint8_t *panel, int64_t k, int64_t b, float *w);
+void kk_tile_decoded_ref(kk_decoder decode, herd_type ty, int elems, const ktile *t);
+void kk_tile_decoded_avx512(kk_decoder decode, herd_type ty, int elems, const ktile *t);
 
 #define KK_EACH_TYPE(X)                                                                            \
     X(q2_k, HERD_TYPE_Q2_K)                                                                        \

@@ -45,25 +45,6 @@ void ki_tile_int_ref(herd_type ty, const ktile *t)
             t->c[i * KI_NR + j] = acc[i][j];
 }
 
-/* EXACT: weights decoded to f32 exactly (ggml's values), acc = fma(a[k], w[k], acc) in K order. */
-void ki_tile_f32_ref(herd_type ty, const ktile *t)
-{
-    float acc[KMAX_MR][KI_NR] = {{0}};
-    float w[256 * KI_NR];
-    for (int64_t b = 0; b < t->k / 256; b++) {
-        ki_decode_f32(ty, t->b, t->k, b, w);
-        for (int i = 0; i < t->m; i++) {
-            const float *a = (const float *)((const uint8_t *)t->a + (size_t)i * t->a_stride);
-            for (int e = 0; e < 256; e++)
-                for (int j = 0; j < KI_NR; j++)
-                    acc[i][j] = fmaf(a[b * 256 + e], w[e * KI_NR + j], acc[i][j]);
-        }
-    }
-    for (int i = 0; i < t->m; i++)
-        for (int j = 0; j < KI_NR; j++)
-            t->c[i * KI_NR + j] = acc[i][j];
-}
-
 #define KI_REF_FAMILY(id, TY)                                                                      \
     static void tile_##id(const ktile *t)                                                          \
     {                                                                                              \
@@ -71,7 +52,7 @@ void ki_tile_f32_ref(herd_type ty, const ktile *t)
     }                                                                                              \
     static void tile_exact_##id(const ktile *t)                                                    \
     {                                                                                              \
-        ki_tile_f32_ref(TY, t);                                                                    \
+        kk_tile_decoded_ref(ki_decode_f32, TY, 256, t);                                            \
     }                                                                                              \
     const kfamily kfam_##id##_ref = {                                                              \
         .name = #id ".ref",                                                                        \

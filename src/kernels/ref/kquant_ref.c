@@ -59,13 +59,12 @@ void kk_tile_int_ref(herd_type ty, const ktile *t)
 }
 
 /* EXACT: weights decoded to f32 exactly (ggml's values), acc = fma(a[k], w[k], acc) in K order. */
-void kk_tile_f32_ref(herd_type ty, const ktile *t)
+void kk_tile_decoded_ref(kk_decoder decode, herd_type ty, int elems, const ktile *t)
 {
-    const int elems = KK_ELEMS(ty);
     float acc[KMAX_MR][KK_NR] = {{0}};
     float w[256 * KK_NR];
     for (int64_t b = 0; b < t->k / elems; b++) {
-        kk_decode_f32(ty, t->b, t->k, b, w);
+        decode(ty, t->b, t->k, b, w);
         for (int i = 0; i < t->m; i++) {
             const float *a = (const float *)((const uint8_t *)t->a + (size_t)i * t->a_stride);
             for (int e = 0; e < elems; e++)
@@ -85,7 +84,7 @@ void kk_tile_f32_ref(herd_type ty, const ktile *t)
     }                                                                                              \
     static void tile_exact_##id(const ktile *t)                                                    \
     {                                                                                              \
-        kk_tile_f32_ref(TY, t);                                                                    \
+        kk_tile_decoded_ref(kk_decode_f32, TY, KK_ELEMS(TY), t);                                   \
     }                                                                                              \
     const kfamily kfam_##id##_ref = {                                                              \
         .name = #id ".ref",                                                                        \

@@ -168,29 +168,6 @@ INLINE void tile_int(herd_type ty, const ktile *t)
     }
 }
 
-/* EXACT: the super-block decoded to f32 (the shared C decoder, ggml's values), then one FMA
- * chain per output in K order: ki_tile_f32_ref's bits. */
-static void tile_f32(herd_type ty, const ktile *t)
-{
-    float w[256 * KI_NR] __attribute__((aligned(64)));
-    __m512 acc[KMAX_MR];
-    for (int i = 0; i < t->m; i++)
-        acc[i] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < t->k / 256; b++) {
-        ki_decode_f32(ty, t->b, t->k, b, w);
-        for (int i = 0; i < t->m; i++) {
-            const float *x =
-                (const float *)((const uint8_t *)t->a + (size_t)i * t->a_stride) + b * 256;
-            __m512 s = acc[i];
-            for (int e = 0; e < 256; e++)
-                s = _mm512_fmadd_ps(_mm512_set1_ps(x[e]), _mm512_load_ps(w + e * KI_NR), s);
-            acc[i] = s;
-        }
-    }
-    for (int i = 0; i < t->m; i++)
-        _mm512_storeu_ps(t->c + i * KI_NR, acc[i]);
-}
-
 #define KI_VNNI_FAMILY(id, TY)                                                                     \
     static void tile_##id(const ktile *t)                                                          \
     {                                                                                              \
@@ -198,7 +175,7 @@ static void tile_f32(herd_type ty, const ktile *t)
     }                                                                                              \
     static void tile_exact_##id(const ktile *t)                                                    \
     {                                                                                              \
-        tile_f32(TY, t);                                                                           \
+        kk_tile_decoded_avx512(ki_decode_f32, TY, 256, t);                                         \
     }                                                                                              \
     const kfamily kfam_##id##_avx512vnni = {                                                       \
         .name = #id ".avx512vnni",                                                                 \

@@ -178,16 +178,15 @@ INLINE void tile_int(herd_type ty, const ktile *t)
 }
 
 /* EXACT: the super-block decoded to f32 (the shared C decoder, ggml's values), then one FMA
- * chain per output in K order: kk_tile_f32_ref's bits. */
-void kk_tile_f32_avx512(herd_type ty, const ktile *t)
+ * chain per output in K order: kk_tile_decoded_ref's bits. */
+void kk_tile_decoded_avx512(kk_decoder decode, herd_type ty, int elems, const ktile *t)
 {
-    const int elems = KK_ELEMS(ty);
     float w[256 * KK_NR] __attribute__((aligned(64)));
     __m512 acc[KMAX_MR];
     for (int i = 0; i < t->m; i++)
         acc[i] = _mm512_setzero_ps();
     for (int64_t b = 0; b < t->k / elems; b++) {
-        kk_decode_f32(ty, t->b, t->k, b, w);
+        decode(ty, t->b, t->k, b, w);
         for (int i = 0; i < t->m; i++) {
             const float *x =
                 (const float *)((const uint8_t *)t->a + (size_t)i * t->a_stride) + b * elems;
@@ -208,7 +207,7 @@ void kk_tile_f32_avx512(herd_type ty, const ktile *t)
     }                                                                                              \
     static void tile_exact_##id(const ktile *t)                                                    \
     {                                                                                              \
-        kk_tile_f32_avx512(TY, t);                                                                 \
+        kk_tile_decoded_avx512(kk_decode_f32, TY, KK_ELEMS(TY), t);                                \
     }                                                                                              \
     const kfamily kfam_##id##_avx512vnni = {                                                       \
         .name = #id ".avx512vnni",                                                                 \
