@@ -155,6 +155,13 @@ static int cmd_main(int argc, char **argv)
     herd_pool_destroy(o.pool);
     if (st)
         return cli_status_error(cmd, st);
+    if (vision) { /* before any "wrote" line: the pair is all or nothing */
+        herd_vision_sibling_mmproj(r.path, vpath, sizeof vpath);
+        if ((st = herd_vision_write_mmproj(in, vpath))) {
+            remove(r.path);
+            return cli_status_error(cmd, st);
+        }
+    }
     printf("herd quantize: wrote %s: %zu tensors, %.3f GB, %.2f bits/weight, %.1f s\n", r.path,
            r.tensors, (double)r.bytes / 1e9, r.bits_per_weight, r.seconds);
     printf("herd quantize: named \"%s\" (the Llama 4 license asks derivatives' names to begin "
@@ -171,15 +178,9 @@ static int cmd_main(int argc, char **argv)
                       "from this file than the checkpoint's (herd reads the exact one from its "
                       "herd.* keys): %s\n",
                 r.llamacpp_gap);
-    if (vision) {
-        herd_vision_sibling_mmproj(r.path, vpath, sizeof vpath);
-        if ((st = herd_vision_write_mmproj(in, vpath))) {
-            remove(r.path); /* all or nothing */
-            return cli_status_error(cmd, st);
-        }
+    if (vision)
         printf("herd quantize: wrote %s: the vision tower (herd finds it beside %s)\n", vpath,
                r.path);
-    }
     return 0;
 }
 
