@@ -140,7 +140,10 @@ typedef enum herd_isa_level {
     HERD_ISA_COUNT
 } herd_isa_level;
 herd_isa_level herd_cpu_isa(void); /* what the CPU supports */
-herd_isa_level herd_isa(void);     /* what kernels should use now */
+/* AVX512-VBMI (VPERMB, VPERMI2B): on every AVX512-BF16 CPU but Cooper Lake, so the tiles that
+ * use it check at run time rather than by ISA level. */
+bool herd_cpu_has_vbmi(void);
+herd_isa_level herd_isa(void); /* what kernels should use now */
 /* Forces a level (clamped to herd_cpu_isa()); returns the level actually set. */
 herd_isa_level herd_set_isa(herd_isa_level level);
 const char *herd_isa_name(herd_isa_level level);

@@ -57,6 +57,19 @@ herd_isa_level herd_cpu_isa(void)
     return (herd_isa_level)l;
 }
 
+bool herd_cpu_has_vbmi(void)
+{
+    static _Atomic int vbmi = -1;
+    int v = atomic_load(&vbmi);
+    if (v < 0) {
+        unsigned a, b, c = 0, d;
+        v = herd_cpu_isa() >= HERD_ISA_AVX512 && __get_cpuid_count(7, 0, &a, &b, &c, &d) &&
+            (c & (1u << 1));
+        atomic_store(&vbmi, v);
+    }
+    return v;
+}
+
 herd_isa_level herd_isa(void)
 {
     int f = atomic_load(&forced_level);

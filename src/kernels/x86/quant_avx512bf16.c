@@ -18,7 +18,7 @@
 #include <string.h>
 
 /* The lookups need VBMI, which this file's -m flags (AVX512-BF16) do not imply; it is enabled
- * here for the whole file and used only behind have_vbmi(). The other path is written with
+ * here for the whole file and used only behind herd_cpu_has_vbmi(). The other path is written with
  * intrinsics that map to one instruction each (unpacks, VCVTPH2PS), so the compiler has no
  * reason to pick a VBMI instruction for it (objdump of the no-VBMI tiles shows none). */
 #if defined(__clang__) /* clang ignores GCC's target pragma */
@@ -268,21 +268,9 @@ INLINE void tile_m(herd_type ty, bool vbmi, const ktile *t)
     }
 }
 
-/* VBMI (VPERMB, VPERMI2B) is on every AVX512-BF16 CPU but Cooper Lake. */
-static bool have_vbmi(void)
-{
-    static int v = -1; /* racing first calls store the same value */
-    int r = __atomic_load_n(&v, __ATOMIC_RELAXED);
-    if (r < 0) {
-        r = __builtin_cpu_supports("avx512vbmi") ? 1 : 0;
-        __atomic_store_n(&v, r, __ATOMIC_RELAXED);
-    }
-    return r;
-}
-
 INLINE void tile_bf16(herd_type ty, const ktile *t)
 {
-    if (have_vbmi())
+    if (herd_cpu_has_vbmi())
         tile_m(ty, true, t);
     else
         tile_m(ty, false, t);

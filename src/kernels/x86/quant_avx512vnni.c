@@ -14,9 +14,10 @@
 #include <string.h>
 
 /* MXFP6 E2M3 decodes its 6-bit codes with one VPERMB (VBMI) where the CPU has it; VBMI is
- * enabled for the whole file and used only behind have_vbmi() (Cascade Lake has VNNI without
- * VBMI). The other tiles use intrinsics of one instruction each, so the compiler has no reason
- * to pick a VBMI instruction for them (objdump of the file: VPERMB only in tile_e2m3_vbmi). */
+ * enabled for the whole file and used only behind herd_cpu_has_vbmi() (Cascade Lake has VNNI
+ * without VBMI). The other tiles use intrinsics of one instruction each, so the compiler has no
+ * reason to pick a VBMI instruction for them (objdump of the file: VPERMB only in tile_e2m3_vbmi).
+ */
 #if defined(__clang__) /* clang ignores GCC's target pragma */
 #pragma clang attribute push(__attribute__((target("avx512vbmi"))), apply_to = function)
 #else
@@ -223,17 +224,6 @@ INLINE void tile_m(herd_type ty, bool vbmi, const ktile *t)
     }
 }
 
-static bool have_vbmi(void)
-{
-    static int v = -1; /* racing first calls store the same value */
-    int r = __atomic_load_n(&v, __ATOMIC_RELAXED);
-    if (r < 0) {
-        r = __builtin_cpu_supports("avx512vbmi") ? 1 : 0;
-        __atomic_store_n(&v, r, __ATOMIC_RELAXED);
-    }
-    return r;
-}
-
 static __attribute__((noinline)) void tile_e2m3_vbmi(const ktile *t)
 {
     tile_m(HERD_TYPE_MXFP6_E2M3, true, t);
@@ -245,7 +235,7 @@ INLINE void tile_int(herd_type ty, const ktile *t)
         kq_tile_int_ref(kq_type_get(ty), t);
         return;
     }
-    if (ty == HERD_TYPE_MXFP6_E2M3 && have_vbmi())
+    if (ty == HERD_TYPE_MXFP6_E2M3 && herd_cpu_has_vbmi())
         tile_e2m3_vbmi(t);
     else
         tile_m(ty, false, t);
