@@ -127,27 +127,9 @@ size_t ki_aprep_bytes(herd_type ty, int64_t k)
 
 void ki_aprep(herd_type ty, const float *a, int64_t k, void *dst)
 {
-    const int sub = KI_SUB(ty), ns = 256 / sub;
-    for (int64_t b = 0; b < k / 256; b++) {
-        const float *x = a + b * 256;
-        uint8_t *rec = (uint8_t *)dst + (size_t)b * ki_arec_bytes(ty);
-        float amax = 0;
-        for (int i = 0; i < 256; i++)
-            amax = fmaxf(amax, fabsf(x[i]));
-        float inv = amax > 0 ? 127.0f / amax : 0.0f, da = amax / 127.0f;
-        memcpy(rec + 256, &da, 4);
-        for (int s = 0; s < ns; s++) {
-            int32_t sum = 0;
-            for (int i = s * sub; i < (s + 1) * sub; i++) {
-                float v = nearbyintf(x[i] * inv);
-                v = v > 127.0f ? 127.0f : v >= -127.0f ? v : -127.0f; /* NaN -> -127 */
-                rec[i] = (uint8_t)(int8_t)v;
-                sum += (int32_t)v;
-            }
-            int32_t corr = -KI_QOFF * sum;
-            memcpy(rec + 260 + 4 * s, &corr, 4);
-        }
-    }
+    for (int64_t b = 0; b < k / 256; b++) /* the K-quant record without its raw sums */
+        kk_arec_fill(a + b * 256, 256, KI_SUB(ty), KI_QOFF, false,
+                     (uint8_t *)dst + (size_t)b * ki_arec_bytes(ty));
 }
 
 /* ---- the per-type entry points of the kfamily tables -------------------------------------- */

@@ -124,6 +124,9 @@ static inline size_t kk_arec_bytes(herd_type ty)
 }
 size_t kk_aprep_bytes(herd_type ty, int64_t k);
 void kk_aprep(herd_type ty, const float *a, int64_t k, void *dst);
+/* One super-block x[elems] as an A record: int8 q = round-even(x·127/max|x|), da, then per
+ * sub-block corr = -qoff·Σq and, with sums, Σq itself (the grid i-quants keep no sums). */
+void kk_arec_fill(const float *x, int elems, int sub, int qoff, bool sums, uint8_t *rec);
 
 size_t kk_panel_bytes(herd_type ty, int64_t k);
 herd_status kk_pack(herd_type ty, const kpack_src *s, void *panel);

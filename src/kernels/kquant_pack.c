@@ -122,30 +122,35 @@ size_t kk_aprep_bytes(herd_type ty, int64_t k)
     return (size_t)(k / KK_ELEMS(ty)) * kk_arec_bytes(ty);
 }
 
+void kk_arec_fill(const float *x, int elems, int sub, int qoff, bool sums, uint8_t *rec)
+{
+    const int ns = elems / sub;
+    float amax = 0;
+    for (int i = 0; i < elems; i++)
+        amax = fmaxf(amax, fabsf(x[i]));
+    float inv = amax > 0 ? 127.0f / amax : 0.0f, da = amax / 127.0f;
+    memcpy(rec + elems, &da, 4);
+    for (int s = 0; s < ns; s++) {
+        int32_t sum = 0;
+        for (int i = s * sub; i < (s + 1) * sub; i++) {
+            float v = nearbyintf(x[i] * inv);
+            v = v > 127.0f ? 127.0f : v >= -127.0f ? v : -127.0f; /* NaN -> -127 */
+            rec[i] = (uint8_t)(int8_t)v;
+            sum += (int32_t)v;
+        }
+        int32_t corr = -qoff * sum;
+        memcpy(rec + elems + 4 + 4 * s, &corr, 4);
+        if (sums)
+            memcpy(rec + elems + 4 + 4 * (ns + s), &sum, 4);
+    }
+}
+
 void kk_aprep(herd_type ty, const float *a, int64_t k, void *dst)
 {
-    const int elems = KK_ELEMS(ty), sub = KK_SUB(ty), ns = elems / sub, qoff = KK_QOFF(ty);
-    for (int64_t b = 0; b < k / elems; b++) {
-        const float *x = a + b * elems;
-        uint8_t *rec = (uint8_t *)dst + (size_t)b * kk_arec_bytes(ty);
-        float amax = 0;
-        for (int i = 0; i < elems; i++)
-            amax = fmaxf(amax, fabsf(x[i]));
-        float inv = amax > 0 ? 127.0f / amax : 0.0f, da = amax / 127.0f;
-        memcpy(rec + elems, &da, 4);
-        for (int s = 0; s < ns; s++) {
-            int32_t sum = 0;
-            for (int i = s * sub; i < (s + 1) * sub; i++) {
-                float v = nearbyintf(x[i] * inv);
-                v = v > 127.0f ? 127.0f : v >= -127.0f ? v : -127.0f; /* NaN -> -127 */
-                rec[i] = (uint8_t)(int8_t)v;
-                sum += (int32_t)v;
-            }
-            int32_t corr = -qoff * sum;
-            memcpy(rec + elems + 4 + 4 * s, &corr, 4);
-            memcpy(rec + elems + 4 + 4 * (ns + s), &sum, 4);
-        }
-    }
+    const int elems = KK_ELEMS(ty);
+    for (int64_t b = 0; b < k / elems; b++)
+        kk_arec_fill(a + b * elems, elems, KK_SUB(ty), KK_QOFF(ty), true,
+                     (uint8_t *)dst + (size_t)b * kk_arec_bytes(ty));
 }
 
 /* ---- the per-type entry points of the kfamily tables -------------------------------------- */
