@@ -7,13 +7,18 @@ requests and time; stdlib only.
 
 usage: bench_serve.py --url http://127.0.0.1:8080 [--streams 1,2,4,8] [--requests 4]
                       [--max-tokens 64] [--label NAME] [--json] [--model ID] [--api-key KEY]
-                      [--no-ignore-eos] [--max-seconds S]
+                      [--endpoint completions|chat] [--no-ignore-eos] [--max-seconds S]
 
-Works with any server that streams OpenAI chat chunks: `ignore_eos` (llama.cpp's and herd's
-field; --no-ignore-eos leaves it out for servers that refuse it) makes every reply run to
---max-tokens; `model` is the first of /v1/models unless given. Generated tokens are counted from
-the final usage chunk (stream_options.include_usage) when the server sends one, else one per
-content chunk. ITL is the gap between content chunks; TPOT, a request's (last chunk - first
+Works with any server that streams OpenAI chunks. The default endpoint is /v1/completions: the
+same prompt text becomes the same prompt tokens on every server (a chat request would go
+through each server's own chat template), and no server parses the reply (llama-server's chat
+parser rejects the random text of a random-weight model with a 500 inside the stream).
+`ignore_eos` (llama.cpp's and herd's field; --no-ignore-eos leaves it out for servers that
+refuse it) makes every reply run to --max-tokens; `model` is the first of /v1/models unless
+given. Generated and prompt tokens are counted from the usage the server sends with
+stream_options.include_usage (one per text chunk if it sends none); the mean of each per level
+shows that the servers compared did the same work. An error event inside a stream counts as an
+error. ITL is the gap between token chunks (token_chunk); TPOT, a request's (last chunk - first
 chunk) / (tokens - 1), is printed too, as a server may put several tokens in one chunk.
 """
 import argparse
@@ -33,7 +38,7 @@ def prompt(i):
     return f"Request {i}. Write a long, detailed story that mentions: {topic}."
 
 
-OPTS = {"model": None, "api_key": None, "ignore_eos": True}
+OPTS = {"model": None, "api_key": None, "ignore_eos": True, "endpoint": "completions"}
 
 
 def headers():
@@ -56,17 +61,33 @@ def first_model(url, timeout):
     return data[0].get("id") if data else None
 
 
+def token_chunk(choice, chat):
+    """Whether a streamed choice carries a generated token. A text completion's chunk counts even
+    with empty text (llama-server sends "" for a token that does not end a UTF-8 character or
+    that it does not print), unless it is only the finish_reason; a chat chunk counts when its
+    delta has content (the first, role-only chunk has none)."""
+    if chat:
+        return bool((choice.get("delta") or {}).get("content"))
+    return "text" in choice and (choice["text"] or choice.get("finish_reason") is None)
+
+
 def one_request(url, i, max_tokens, timeout):
     u = urllib.parse.urlparse(url)
     c = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
-    body = {"messages": [{"role": "user", "content": prompt(i)}], "max_tokens": max_tokens,
-            "temperature": 0, "stream": True, "stream_options": {"include_usage": True}}
+    chat = OPTS["endpoint"] == "chat"
+    body = {"max_tokens": max_tokens, "temperature": 0, "stream": True,
+            "stream_options": {"include_usage": True}}
+    if chat:
+        body["messages"] = [{"role": "user", "content": prompt(i)}]
+    else:
+        body["prompt"] = prompt(i)
     if OPTS["ignore_eos"]:
         body["ignore_eos"] = True
     if OPTS["model"]:
         body["model"] = OPTS["model"]
     t0 = time.perf_counter()
-    c.request("POST", "/v1/chat/completions", body=json.dumps(body), headers=headers())
+    path = "/v1/chat/completions" if chat else "/v1/completions"
+    c.request("POST", path, body=json.dumps(body), headers=headers())
     r = c.getresponse()
     if r.status != 200:
         raise RuntimeError(f"HTTP {r.status}: {r.read()[:200]!r}")
@@ -82,14 +103,19 @@ def one_request(url, i, max_tokens, timeout):
         if data == b"[DONE]":
             break
         ev = json.loads(data)
+        if ev.get("error"):
+            c.close()
+            raise RuntimeError(f"error in the stream: {json.dumps(ev['error'])[:200]}")
         if ev.get("usage"):
             usage = ev["usage"]
         ch = ev.get("choices") or []
-        if ch and (ch[0].get("delta") or {}).get("content"):
+        if ch and token_chunk(ch[0], chat):
             times.append(time.perf_counter())
     c.close()
     n = usage["completion_tokens"] if usage else len(times)
-    return {"t0": t0, "times": times, "tokens": n, "end": time.perf_counter()}
+    n_prompt = usage.get("prompt_tokens") if usage else None
+    return {"t0": t0, "times": times, "tokens": n, "prompt_tokens": n_prompt,
+            "end": time.perf_counter()}
 
 
 def pct(xs, p):
@@ -126,8 +152,11 @@ def run_level(url, streams, requests, max_tokens, timeout, base, deadline):
     itl = [b - a for r in results for a, b in zip(r["times"], r["times"][1:])]
     tpot = [(r["times"][-1] - r["times"][0]) / (r["tokens"] - 1)
             for r in results if len(r["times"]) > 1 and r["tokens"] > 1]
+    prompts = [r["prompt_tokens"] for r in results if r["prompt_tokens"] is not None]
     return {"streams": streams, "requests": len(results), "errors": len(errors),
-            "tokens": tokens, "seconds": wall, "tokens_per_s": tokens / wall if wall else 0,
+            "tokens": tokens, "mean_tokens": tokens / len(results) if results else 0,
+            "mean_prompt_tokens": statistics.mean(prompts) if prompts else None,
+            "seconds": wall, "tokens_per_s": tokens / wall if wall else 0,
             "ttft_p50_ms": pct(ttft, 50) * 1e3, "ttft_p95_ms": pct(ttft, 95) * 1e3,
             "itl_p50_ms": pct(itl, 50) * 1e3, "itl_p95_ms": pct(itl, 95) * 1e3,
             "tpot_p50_ms": pct(tpot, 50) * 1e3, "tpot_p95_ms": pct(tpot, 95) * 1e3,
@@ -146,10 +175,11 @@ def main():
     ap.add_argument("--model", help="the model id to send (default: the first of /v1/models)")
     ap.add_argument("--api-key")
     ap.add_argument("--no-ignore-eos", action="store_true")
+    ap.add_argument("--endpoint", choices=("completions", "chat"), default="completions")
     ap.add_argument("--max-seconds", type=float, default=1800,
                     help="no new request after this many seconds (the run stays bounded)")
     a = ap.parse_args()
-    OPTS.update(api_key=a.api_key, ignore_eos=not a.no_ignore_eos)
+    OPTS.update(api_key=a.api_key, ignore_eos=not a.no_ignore_eos, endpoint=a.endpoint)
     OPTS["model"] = a.model or first_model(a.url, a.timeout)
     deadline = time.perf_counter() + a.max_seconds
     one_request(a.url, 10**6, 4, a.timeout)  # warm up
@@ -166,7 +196,11 @@ def main():
                   f"TTFT p50 {m['ttft_p50_ms']:7.1f} ms p95 {m['ttft_p95_ms']:7.1f} ms, "
                   f"ITL p50 {m['itl_p50_ms']:6.1f} ms p95 {m['itl_p95_ms']:6.1f} ms, "
                   f"TPOT p50 {m['tpot_p50_ms']:6.1f} ms "
-                  f"({m['requests']} requests, {m['errors']} errors)", flush=True)
+                  f"({m['requests']} requests, {m['errors']} errors; per request "
+                  f"{m['mean_prompt_tokens']} prompt, {m['mean_tokens']:.1f} generated tokens)",
+                  flush=True)
+            if m["first_error"]:
+                print(f"{a.label:>12} first error: {m['first_error']}", flush=True)
 
 
 if __name__ == "__main__":
