@@ -96,7 +96,11 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
 #pragma GCC unroll 8
     for (int i = 0; i < m; i++)
         acc[i] = _mm512_setzero_ps();
-    const uint8_t *pf = codes + PF;
+    /* One linear prefetch cursor over the whole panel (headers and codes), PF ahead: each
+     * super-block counts as consuming its header's bytes, then each octet's, so the cursor
+     * ends PF past the panel where the next panel's starts and every line is requested once
+     * (the headers ahead of time, in small steps between the code loads). */
+    const uint8_t *pf = panel + PF;
     for (int64_t b = 0; b < nsb; b++) {
         const uint8_t *h = panel + (size_t)b * hb, *c = codes + (size_t)b * cb;
         const uint8_t *arec[MR];
@@ -106,13 +110,14 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
             arec[i] = (const uint8_t *)t->a + (size_t)i * t->a_stride + (size_t)b * ab;
             tot[i] = _mm512_setzero_si512();
         }
-        /* one linear prefetch cursor over the code stream, at the rate it is consumed */
-        for (const uint8_t *pf_end = codes + PF + (size_t)(b + 1) * cb; pf < pf_end; pf += 64)
-            _mm_prefetch((const char *)pf, _MM_HINT_T0);
         /* octets as a loop; the one or two sub-blocks of an octet are separate calls so every
          * shift count is an immediate while the code stays small */
         for (int oc = 0; oc < elems / 32; oc++) {
             const uint8_t *oct = c + (size_t)oc * 64 * (size_t)bits;
+            for (const uint8_t *pf_end =
+                     panel + PF + (size_t)b * (hb + cb) + hb + (size_t)(oc + 1) * 64 * (size_t)bits;
+                 pf < pf_end; pf += 64)
+                _mm_prefetch((const char *)pf, _MM_HINT_T0);
             sub_block(ty, m, arec, oct, h, oc, 0, grid, tot);
             if (sub == 16)
                 sub_block(ty, m, arec, oct, h, oc, 1, grid, tot);
