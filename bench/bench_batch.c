@@ -6,9 +6,14 @@
  * S rows chose, once. Its bytes are counted by the profiler on one untimed pass with the same
  * tokens (the routing is the same), so the bound is S · bandwidth / bytes_per_step.
  *
+ * The roofline bound counts compute too: per op class, max(its bytes (weights + KV rows read
+ * once) / read bandwidth, its operations / the peak of the instruction its kernel ends in),
+ * summed over the op classes of a step. At a few rows a 4-bit weight feeds 2·S int8 operations,
+ * which outruns the VNNI peak long before the memory, so the traffic model alone is not a bound
+ * the machine can reach. Both use limits measured in the same run (--limits cached: the cache).
+ *
  * --ops keeps the profiler on through the timed repetitions and prints, per op class, the time
- * per step next to what the op's own traffic (weights + KV read once) and FLOPs (at the
- * kernel's instruction peak) allow, plus the pool's barrier waits and the argmax of the bench's
+ * per step next to those floors, plus the pool's barrier waits and the argmax of the bench's
  * own sampling, so the gap between S rows and one row can be pinned on ops. */
 #include "cli/cli_model.h"
 #include "herd/herd.h"
@@ -44,6 +49,8 @@ static void usage(FILE *f)
             "  --act A           activations in GEMMs: auto (default) or f32\n"
             "  --ops             time per op class per step against its traffic and compute\n"
             "                    floors (profiler on during the timed runs)\n"
+            "  --limits L        now (default): measure bandwidth and peaks in this run for the\n"
+            "                    bounds; cached: the figures of `herd profile --limits`\n"
             "  --cputime         time on this thread's CPU clock (with -t 1: ratios that hold on\n"
             "                    a loaded machine)\n"
             "  -ctk T, -ctv T    KV cache types (--cache-type-k/v): f32 (default), bf16, q8_0\n"
@@ -132,6 +139,30 @@ static double compute_ms(const herd_prof_entry *e, const herd_limits *lim, herd_
     return g > 0 ? 1e3 * e->cost.flops / (g * 1e9) : 0;
 }
 
+/* The two bounds of one step from the profiler's decode counters, in ms per step: the traffic
+ * model (weight bytes only, the issue's definition) and the roofline (per op class the larger
+ * of traffic, weights + KV, and compute, summed). */
+typedef struct step_bounds {
+    double bytes, traffic_ms, roofline_ms, compute_bound_ms; /* the last: ops where compute wins */
+} step_bounds;
+
+static step_bounds bounds_of(const herd_prof_entry *e, double steps, const herd_limits *lim,
+                             herd_aprep aprep)
+{
+    step_bounds b = {0};
+    if (steps <= 0)
+        return b;
+    for (int op = 0; op < HERD_OP_COUNT; op++) {
+        double tr = traffic_ms(&e[op], lim->bw_gbs) / steps;
+        double cp = compute_ms(&e[op], lim, (herd_prof_op)op, aprep) / steps;
+        b.bytes += e[op].cost.weight_bytes / steps;
+        b.roofline_ms += tr > cp ? tr : cp;
+        b.compute_bound_ms += cp > tr ? cp : 0;
+    }
+    b.traffic_ms = lim->bw_gbs > 0 ? 1e3 * b.bytes / (lim->bw_gbs * 1e9) : 0;
+    return b;
+}
+
 /* The profiler's decode counters after one sequence count's timed runs. */
 typedef struct op_snap {
     long S;
@@ -161,13 +192,16 @@ static void print_ops(const op_snap *o, const herd_limits *lim, herd_aprep aprep
         return;
     double wall = 1e3 * o->wall / steps, sample = 1e3 * o->sample / steps;
     double sum = 0, sum_floor = 0;
+    step_bounds sb = bounds_of(o->e, steps, lim, aprep);
     if (json)
         printf("{\"seqs\": %ld, \"ops\": {", S);
     else
-        printf("\n%ld seqs: %.3f ms per step in the forward + %.3f ms argmax; per step:\n"
-               "| op | calls | ms | %% of step | MB read | traffic ms | GFLOP | compute ms | "
-               "ms / floor |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-               S, wall, sample);
+        printf(
+            "\n%ld seqs: %.3f ms per step in the forward + %.3f ms argmax; per step "
+            "(roofline = max(traffic, compute)):\n"
+            "| op | calls | ms | %% of step | MB read | traffic ms | GOP | compute ms | "
+            "roofline ms | %% of roofline |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            S, wall, sample);
     bool first = true;
     for (int op = 0; op < HERD_OP_COUNT; op++) {
         const herd_prof_entry *e = &o->e[op];
@@ -181,30 +215,36 @@ static void print_ops(const op_snap *o, const herd_limits *lim, herd_aprep aprep
         const char *name = herd_prof_op_name((herd_prof_op)op);
         if (json)
             printf("%s\"%s\": {\"calls\": %.1f, \"ms\": %.4f, \"bytes\": %.0f, "
-                   "\"traffic_ms\": %.4f, \"flops\": %.0f, \"compute_ms\": %.4f}",
+                   "\"traffic_ms\": %.4f, \"flops\": %.0f, \"compute_ms\": %.4f, "
+                   "\"roofline_ms\": %.4f, \"pct_roofline\": %.2f}",
                    first ? "" : ", ", name, (double)e->calls / steps, ms,
-                   (e->cost.weight_bytes + e->cost.kv_bytes) / steps, tr, e->cost.flops / steps,
-                   cp);
+                   (e->cost.weight_bytes + e->cost.kv_bytes) / steps, tr, e->cost.flops / steps, cp,
+                   fl, ms > 0 ? 100 * fl / ms : 0);
         else
-            printf("| %s | %.1f | %.3f | %.1f%% | %.2f | %.3f | %.3f | %.3f | %.2f |\n", name,
-                   (double)e->calls / steps, ms, wall > 0 ? 100 * ms / wall : 0,
+            printf("| %s | %.1f | %.3f | %.1f%% | %.2f | %.3f | %.3f | %.3f | %.3f | %.0f%% |\n",
+                   name, (double)e->calls / steps, ms, wall > 0 ? 100 * ms / wall : 0,
                    (e->cost.weight_bytes + e->cost.kv_bytes) / steps / 1e6, tr,
-                   e->cost.flops / steps / 1e9, cp, fl > 0 ? ms / fl : 0);
+                   e->cost.flops / steps / 1e9, cp, fl, ms > 0 ? 100 * fl / ms : 0);
         first = false;
     }
     double runs = o->pool_runs / steps, wait = 1e3 * o->pool_wait / steps;
     if (json)
         printf("%s\"untracked\": {\"ms\": %.4f}, \"argmax\": {\"ms\": %.4f}, "
                "\"pool\": {\"runs\": %.1f, \"wait_ms\": %.4f}, \"step_ms\": %.4f, "
-               "\"floor_ms\": %.4f}}\n",
-               first ? "" : ", ", wall - sum, sample, runs, wait, wall, sum_floor);
+               "\"floor_ms\": %.4f, \"roofline_ms\": %.4f, \"traffic_model_ms\": %.4f, "
+               "\"pct_roofline\": %.2f, \"pct_traffic_model\": %.2f}}\n",
+               first ? "" : ", ", wall - sum, sample, runs, wait, wall, sum_floor, sum_floor,
+               sb.traffic_ms, wall > 0 ? 100 * sum_floor / wall : 0,
+               wall > 0 ? 100 * sb.traffic_ms / wall : 0);
     else
-        printf("| (untracked) | | %.3f | %.1f%% | | | | | |\n"
-               "| **forward** | | **%.3f** | 100%% | | | | %.3f floor | %.2f |\n"
+        printf("| (untracked) | | %.3f | %.1f%% | | | | | | |\n"
+               "| **forward** | | **%.3f** | 100%% | | | | | **%.3f** | **%.0f%%** |\n"
+               "traffic model (weights only, at %.1f GB/s): %.3f ms per step, %.0f%% of it\n"
                "pool: %.1f dispatches per step, %.3f ms per step waiting at their ends (inside "
                "the ops above)\n",
                wall - sum, wall > 0 ? 100 * (wall - sum) / wall : 0, wall, sum_floor,
-               sum_floor > 0 ? wall / sum_floor : 0, runs, wait);
+               wall > 0 ? 100 * sum_floor / wall : 0, bw, sb.traffic_ms,
+               wall > 0 ? 100 * sb.traffic_ms / wall : 0, runs, wait);
 }
 
 int bench_batch_main(int argc, char **argv)
@@ -215,8 +255,9 @@ int bench_batch_main(int argc, char **argv)
     int n_seqs = 5;
     herd_type dtype = HERD_TYPE_BF16;
     bool json = false, ops = false, cputime = false;
-    const char *ctk = "f32", *ctv = "f32";
+    const char *ctk = "f32", *ctv = "f32", *limits = "now";
     const cli_opt opts[] = {
+        {"--limits", NULL, CLI_OPT_STR, &limits, 0, 0},
         {"--json", NULL, CLI_OPT_FLAG, &json, 0, 0},
         {"--ops", NULL, CLI_OPT_FLAG, &ops, 0, 0},
         {"--cputime", NULL, CLI_OPT_FLAG, &cputime, 0, 0},
@@ -249,6 +290,9 @@ int bench_batch_main(int argc, char **argv)
     if (!cli_parse_cache_type(cmd, "--cache-type-k", ctk, &type_k) ||
         !cli_parse_cache_type(cmd, "--cache-type-v", ctv, &type_v))
         return 2;
+    bool limits_now = !strcmp(limits, "now");
+    if (!limits_now && strcmp(limits, "cached"))
+        return cli_usage_error(cmd, "--limits: '%s' is not now or cached", limits);
     if (!name == !path)
         return cli_usage_error(cmd, "give -m MODEL or --synthetic NAME (scout, l4-3.7b or tiny)");
     if (!threads)
@@ -287,15 +331,23 @@ int bench_batch_main(int argc, char **argv)
         b.want[s] = true;
     }
     herd_limits lim;
-    bool have_lim = !st && herd_limits_get((int)threads, false, &lim) == HERD_OK;
-    double bw = have_lim ? lim.bw_gbs : 0, one_rate = 0;
+    if (!st && !json)
+        fprintf(stderr, "herd bench batch: %s the machine's limits...\n",
+                limits_now ? "measuring" : "reading");
+    bool have_lim = !st && (limits_now ? herd_limits_measure((int)threads, &lim)
+                                       : herd_limits_get((int)threads, false, &lim)) == HERD_OK;
+    if (!have_lim)
+        memset(&lim, 0, sizeof lim);
+    double bw = lim.bw_gbs, one_rate = 0;
     if (!st && !json) {
-        printf("model %s, weights %s (%.2f GB packed), %ld threads, prompt %ld, %ld steps, "
-               "bandwidth %.1f GB/s\n",
+        printf("model %s, weights %s (%.2f GB packed), %ld threads, prompt %ld, %ld steps; "
+               "limits (%s): read %.1f GB/s, int8 VNNI %.0f GOP/s, FP32 FMA %.0f GFLOP/s\n",
                name ? name : path, herd_type_name(herd_model_dtype(m)),
-               (double)herd_model_weight_bytes(m) / 1e9, threads, prompt, gen, bw);
-        printf("| seqs | tok/s (all) | tok/s per seq | vs 1 seq | MB/step | bound tok/s | "
-               "of bound |\n|---:|---:|---:|---:|---:|---:|---:|\n");
+               (double)herd_model_weight_bytes(m) / 1e9, threads, prompt, gen,
+               limits_now ? "measured now" : "cached", bw, lim.int8_gops, lim.fp32_gflops);
+        printf(
+            "| seqs | tok/s (all) | tok/s per seq | vs 1 seq | MB/step | traffic bound tok/s | "
+            "of it | roofline tok/s | of it |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     }
     double times[100];
     op_snap snaps[MAX_LIST];
@@ -307,11 +359,12 @@ int bench_batch_main(int argc, char **argv)
         double t;
         st = run(&b, S, &t);
         herd_prof_enable(false);
-        double bytes = 0;
+        herd_prof_entry counted[HERD_OP_COUNT];
         for (int op = 0; op < HERD_OP_COUNT; op++)
-            bytes += herd_prof_get(HERD_PHASE_DECODE, (herd_prof_op)op)->cost.weight_bytes;
-        int64_t steps = herd_prof_phase_runs(HERD_PHASE_DECODE);
-        bytes = steps ? bytes / (double)steps : 0;
+            counted[op] = *herd_prof_get(HERD_PHASE_DECODE, (herd_prof_op)op);
+        step_bounds sb =
+            bounds_of(counted, (double)herd_prof_phase_runs(HERD_PHASE_DECODE), &lim, aprep);
+        double bytes = sb.bytes;
         herd_prof_reset();
         herd_prof_enable(ops);
         b.sample_s = 0;
@@ -323,19 +376,29 @@ int bench_batch_main(int argc, char **argv)
         qsort(times, (size_t)reps, sizeof *times, cmp_double);
         double med = reps % 2 ? times[reps / 2] : (times[reps / 2 - 1] + times[reps / 2]) / 2;
         double rate = (double)(S * gen) / med, bound = bytes > 0 ? (double)S * bw * 1e9 / bytes : 0;
+        double roof = sb.roofline_ms > 0 ? (double)S * 1e3 / sb.roofline_ms : 0;
         if (S == 1)
             one_rate = rate;
         if (json)
             printf("{\"seqs\": %ld, \"threads\": %ld, \"type\": \"%s\", \"tokens_per_s\": %.3f, "
                    "\"per_seq_tokens_per_s\": %.3f, \"bytes_per_step\": %.0f, "
-                   "\"bound_tokens_per_s\": %.3f, \"bw_gbs\": %.2f, \"prompt\": %ld, "
+                   "\"bound_tokens_per_s\": %.3f, \"pct_bound\": %.2f, "
+                   "\"roofline_ms\": %.4f, \"roofline_tokens_per_s\": %.3f, "
+                   "\"pct_roofline\": %.2f, \"compute_bound_ms\": %.4f, \"bw_gbs\": %.2f, "
+                   "\"int8_gops\": %.1f, \"fp32_gflops\": %.1f, \"limits\": \"%s\", "
+                   "\"prompt\": %ld, "
                    "\"steps\": %ld, \"model\": \"%s\"}\n",
                    S, threads, herd_type_name(herd_model_dtype(m)), rate, rate / (double)S, bytes,
-                   bound, bw, prompt, gen, name ? name : path);
+                   bound, bound > 0 ? 100 * rate / bound : 0, sb.roofline_ms, roof,
+                   roof > 0 ? 100 * rate / roof : 0, sb.compute_bound_ms, bw, lim.int8_gops,
+                   lim.fp32_gflops, limits_now ? "measured" : "cached", prompt, gen,
+                   name ? name : path);
         else
-            printf("| %4ld | %11.2f | %13.2f | %7.2fx | %7.1f | %11.2f | %7.1f%% |\n", S, rate,
-                   rate / (double)S, one_rate > 0 ? rate / one_rate : 0, bytes / 1e6, bound,
-                   bound > 0 ? 100 * rate / bound : 0);
+            printf("| %4ld | %11.2f | %13.2f | %7.2fx | %7.1f | %19.2f | %5.1f%% | %14.2f | "
+                   "%5.1f%% |\n",
+                   S, rate, rate / (double)S, one_rate > 0 ? rate / one_rate : 0, bytes / 1e6,
+                   bound, bound > 0 ? 100 * rate / bound : 0, roof,
+                   roof > 0 ? 100 * rate / roof : 0);
         if (ops)
             snap_ops(S, &b, &snaps[k]);
         if (ops && have_lim && json)
