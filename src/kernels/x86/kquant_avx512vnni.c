@@ -182,6 +182,37 @@ INLINE void tile_int(herd_type ty, const ktile *t)
     }
 }
 
+/* kk_arec_fill's bytes, 16 values per op: the same max, the same product x·(127/amax) rounded
+ * to nearest even, the same clamp (NaN to −127: the compare is false for it), so the A records
+ * and with them the results equal the C twin's. elems and sub are multiples of 16. */
+static void arec_fill(const float *x, int elems, int sub, int qoff, bool sums, uint8_t *rec)
+{
+    const int ns = elems / sub;
+    __m512 vmax = _mm512_setzero_ps();
+    for (int i = 0; i < elems; i += 16) /* max(|x|, vmax) keeps vmax when x is NaN, as fmaxf */
+        vmax = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + i)), vmax);
+    const float amax = _mm512_reduce_max_ps(vmax);
+    const float inv = amax > 0 ? 127.0f / amax : 0.0f, da = amax / 127.0f;
+    memcpy(rec + elems, &da, 4);
+    const __m512 vinv = _mm512_set1_ps(inv), hi = _mm512_set1_ps(127.0f),
+                 lo = _mm512_set1_ps(-127.0f);
+    for (int s = 0; s < ns; s++) {
+        __m512i vsum = _mm512_setzero_si512();
+        for (int i = s * sub; i < (s + 1) * sub; i += 16) {
+            __m512 v = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), vinv),
+                                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            __mmask16 in = _mm512_cmp_ps_mask(v, lo, _CMP_GE_OQ);
+            __m512i q = _mm512_cvtps_epi32(_mm512_mask_min_ps(lo, in, v, hi));
+            _mm_storeu_si128((__m128i *)(rec + i), _mm512_cvtepi32_epi8(q));
+            vsum = _mm512_add_epi32(vsum, q);
+        }
+        int32_t sum = _mm512_reduce_add_epi32(vsum), corr = -qoff * sum;
+        memcpy(rec + elems + 4 + 4 * s, &corr, 4);
+        if (sums)
+            memcpy(rec + elems + 4 + 4 * (ns + s), &sum, 4);
+    }
+}
+
 /* EXACT: the super-block decoded to f32 (the shared C decoder, ggml's values), then one FMA
  * chain per output in K order: kk_tile_decoded_ref's bits. */
 void kk_tile_decoded_avx512(kk_decoder decode, herd_type ty, int elems, const ktile *t)
@@ -210,6 +241,12 @@ void kk_tile_decoded_avx512(kk_decoder decode, herd_type ty, int elems, const kt
     {                                                                                              \
         tile_int(TY, t);                                                                           \
     }                                                                                              \
+    static void a_prep_##id(const float *a, int64_t k, void *dst)                                  \
+    {                                                                                              \
+        for (int64_t b = 0; b < k / KK_ELEMS(TY); b++)                                             \
+            arec_fill(a + b * KK_ELEMS(TY), KK_ELEMS(TY), KK_SUB(TY), KK_QOFF(TY), true,           \
+                      (uint8_t *)dst + (size_t)b * kk_arec_bytes(TY));                             \
+    }                                                                                              \
     static void tile_exact_##id(const ktile *t)                                                    \
     {                                                                                              \
         kk_tile_decoded_avx512(kk_decode_f32, TY, KK_ELEMS(TY), t);                                \
@@ -224,7 +261,7 @@ void kk_tile_decoded_avx512(kk_decoder decode, herd_type ty, int elems, const kt
         .pack = kk_pack_##id,                                                                      \
         .unpack = kk_unpack_##id,                                                                  \
         .a_row_bytes = kk_a_bytes_##id,                                                            \
-        .a_prep = kk_a_prep_##id,                                                                  \
+        .a_prep = a_prep_##id,                                                                     \
         .a_desc = "int8 per super-block",                                                          \
         .tile = tile_##id,                                                                         \
         .tile_exact = tile_exact_##id,                                                             \
