@@ -4,20 +4,20 @@
  * fed to VPDPBUSD against the row's s8 quad of A broadcast from memory; the int32 block sums
  * start at -128·Σqa so they come out exact. Per block and row: acc = fma(isum, dw·2^-j, acc),
  * the product made by an integer add to dw's exponent; per row at the end: × s.
- * Decoding: 8-bit codes are stored ready to use; 4-bit ones go through one VPSHUFB table (Q4_0
- * feeds the nibble n = w + 8 and starts the sum at -8·Σqa instead); E2M3 through a table for
- * magnitudes 16..31 and a sign flip. A tile of up to 12 rows keeps 12 f32 and 12 int32 accumulators
- * in registers. */
+ * Decoding: 8-bit codes are stored ready to use; 4-bit ones go through one VPSHUFB table, or
+ * VPERMB with VBMI (Q4_0 feeds the nibble n = w + 8 and starts the sum at -8·Σqa instead); E2M3
+ * through a table for magnitudes 16..31 and a sign flip. A tile of up to 12 rows keeps 12 f32 and
+ * 12 int32 accumulators in registers. */
 #include "kernels/quant.h"
 
 #include <immintrin.h>
 #include <string.h>
 
-/* MXFP6 E2M3 decodes its 6-bit codes with one VPERMB (VBMI) where the CPU has it; VBMI is
+/* MXFP6 E2M3 and MXFP4 decode their codes with one VPERMB (VBMI) where the CPU has it; VBMI is
  * enabled for the whole file and used only behind herd_cpu_has_vbmi() (Cascade Lake has VNNI
  * without VBMI). The other tiles use intrinsics of one instruction each, so the compiler has no
- * reason to pick a VBMI instruction for them (objdump of the file: VPERMB only in tile_e2m3_vbmi).
- */
+ * reason to pick a VBMI instruction for them (objdump of the file: VPERMB only in tile_e2m3_vbmi
+ * and tile_fp4_vbmi). */
 #if defined(__clang__) /* clang ignores GCC's target pragma */
 #pragma clang attribute push(__attribute__((target("avx512vbmi"))), apply_to = function)
 #else
@@ -46,9 +46,24 @@ static const uint8_t e2m3_u8[64] __attribute__((aligned(64))) = {
     128, 127, 126, 125, 124, 123, 122, 121, 120, 119, 118, 117, 116, 115, 114, 113,
     112, 110, 108, 106, 104, 102, 100, 98,  96,  92,  88,  84,  80,  76,  72,  68};
 
+/* u8 = 128 + 2·E2M1 value of every nibble, repeated four times: VPERMB reads the low 6 bits
+ * of each index byte, so the nibble needs no mask (bits 4-5 select an identical copy). */
+static const uint8_t fp4_u8[64] __attribute__((aligned(64))) = {
+    128, 129, 130, 131, 132, 134, 136, 140, 128, 127, 126, 125, 124, 122, 120, 116,
+    128, 129, 130, 131, 132, 134, 136, 140, 128, 127, 126, 125, 124, 122, 120, 116,
+    128, 129, 130, 131, 132, 134, 136, 140, 128, 127, 126, 125, 124, 122, 120, 116,
+    128, 129, 130, 131, 132, 134, 136, 140, 128, 127, 126, 125, 124, 122, 120, 116};
+
 /* The 64 weights of quad g (position order) as u8 = w + 128. */
 INLINE __m512i weight_quad(herd_type ty, bool vbmi, const uint8_t *pl, int g)
 {
+    if (ty == HERD_TYPE_MXFP4 && vbmi) {
+        /* one VPERMB per quad instead of a mask and a VPSHUFB (which needs bit 7 clear) */
+        __m512i lo = _mm512_loadu_si512(pl + 64 * (g & 3));
+        if (g >= 4)
+            lo = _mm512_srli_epi16(lo, 4);
+        return _mm512_permutexvar_epi8(lo, _mm512_load_si512(fp4_u8));
+    }
     if (ty == HERD_TYPE_MXFP6_E2M3 && vbmi) {
         /* The code's low 4 bits from the nibble plane, bits 4-5 from the 2-bit plane shifted
          * into place (16-bit shifts: what crosses a byte lands in bits the select or VPERMB
@@ -229,6 +244,11 @@ static __attribute__((noinline)) void tile_e2m3_vbmi(const ktile *t)
     tile_m(HERD_TYPE_MXFP6_E2M3, true, t);
 }
 
+static __attribute__((noinline)) void tile_fp4_vbmi(const ktile *t)
+{
+    tile_m(HERD_TYPE_MXFP4, true, t);
+}
+
 INLINE void tile_int(herd_type ty, const ktile *t)
 {
     if (!scales_safe(ty, t->b, t->k / KQ_BLOCK)) {
@@ -237,6 +257,8 @@ INLINE void tile_int(herd_type ty, const ktile *t)
     }
     if (ty == HERD_TYPE_MXFP6_E2M3 && herd_cpu_has_vbmi())
         tile_e2m3_vbmi(t);
+    else if (ty == HERD_TYPE_MXFP4 && herd_cpu_has_vbmi())
+        tile_fp4_vbmi(t);
     else
         tile_m(ty, false, t);
 }
