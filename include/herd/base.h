@@ -143,6 +143,9 @@ herd_isa_level herd_cpu_isa(void); /* what the CPU supports */
 /* AVX512-VBMI (VPERMB, VPERMI2B): on every AVX512-BF16 CPU but Cooper Lake, so the tiles that
  * use it check at run time rather than by ISA level. */
 bool herd_cpu_has_vbmi(void);
+/* GFNI (GF2P8AFFINEQB: any bit matrix per byte, e.g. a byte shift in one op): Ice Lake, Zen 4
+ * and later; Cascade Lake has VNNI without it. */
+bool herd_cpu_has_gfni(void);
 herd_isa_level herd_isa(void); /* what kernels should use now */
 /* Forces a level (clamped to herd_cpu_isa()); returns the level actually set. */
 herd_isa_level herd_set_isa(herd_isa_level level);

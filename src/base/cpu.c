@@ -70,6 +70,19 @@ bool herd_cpu_has_vbmi(void)
     return v;
 }
 
+bool herd_cpu_has_gfni(void)
+{
+    static _Atomic int gfni = -1;
+    int v = atomic_load(&gfni);
+    if (v < 0) {
+        unsigned a, b, c = 0, d;
+        v = herd_cpu_isa() >= HERD_ISA_AVX512 && __get_cpuid_count(7, 0, &a, &b, &c, &d) &&
+            (c & (1u << 8));
+        atomic_store(&gfni, v);
+    }
+    return v;
+}
+
 herd_isa_level herd_isa(void)
 {
     int f = atomic_load(&forced_level);

@@ -19,9 +19,9 @@
  * reason to pick a VBMI instruction for them (objdump of the file: VPERMB only in tile_e2m3_vbmi
  * and tile_fp4_vbmi). */
 #if defined(__clang__) /* clang ignores GCC's target pragma */
-#pragma clang attribute push(__attribute__((target("avx512vbmi"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx512vbmi,gfni"))), apply_to = function)
 #else
-#pragma GCC target("avx512vbmi")
+#pragma GCC target("avx512vbmi,gfni")
 #endif
 
 enum { MR = 12, PF = 8192 };
@@ -80,6 +80,13 @@ INLINE __m512i weight_quad(herd_type ty, bool vbmi, const uint8_t *pl, int g)
     const int bits = kq_int_bits(ty);
     if (bits == 8)
         return _mm512_loadu_si512(pl + 64 * g);
+    if (ty == HERD_TYPE_Q4_0 && vbmi) {
+        /* (vbmi stands for GFNI here) the high nibbles by one GF2P8AFFINEQB, a bit matrix that
+         * shifts each byte right by 4, instead of a 16-bit shift and a mask */
+        __m512i lo = _mm512_loadu_si512(pl + 64 * (g & 3));
+        return g < 4 ? _mm512_and_si512(lo, _mm512_set1_epi8(15))
+                     : _mm512_gf2p8affine_epi64_epi8(lo, _mm512_set1_epi64(0x1020408000000000), 0);
+    }
     const __m512i m4 = _mm512_set1_epi8(15);
     __m512i lo = _mm512_loadu_si512(pl + 64 * (g & 3));
     lo = _mm512_and_si512(g < 4 ? lo : _mm512_srli_epi16(lo, 4), m4);
@@ -244,6 +251,11 @@ static __attribute__((noinline)) void tile_e2m3_vbmi(const ktile *t)
     tile_m(HERD_TYPE_MXFP6_E2M3, true, t);
 }
 
+static __attribute__((noinline)) void tile_q4_gfni(const ktile *t)
+{
+    tile_m(HERD_TYPE_Q4_0, true, t);
+}
+
 static __attribute__((noinline)) void tile_fp4_vbmi(const ktile *t)
 {
     tile_m(HERD_TYPE_MXFP4, true, t);
@@ -257,6 +269,8 @@ INLINE void tile_int(herd_type ty, const ktile *t)
     }
     if (ty == HERD_TYPE_MXFP6_E2M3 && herd_cpu_has_vbmi())
         tile_e2m3_vbmi(t);
+    else if (ty == HERD_TYPE_Q4_0 && herd_cpu_has_gfni())
+        tile_q4_gfni(t);
     else if (ty == HERD_TYPE_MXFP4 && herd_cpu_has_vbmi())
         tile_fp4_vbmi(t);
     else
