@@ -110,22 +110,79 @@ INLINE __m512i weight_quad(herd_type ty, bool vbmi, const uint8_t *pl, int g)
     return _mm512_mask_sub_epi8(_mm512_add_epi8(v, c128), neg, c128, v);
 }
 
-/* acc += w · (the s8 quad at a, broadcast), with the broadcast folded into VPDPBUSD's memory
- * operand: GCC 12 emits a separate VPBROADCASTD per row and quad otherwise (72 extra vector
- * instructions per block at 8 rows; same bits either way; the measured gain is in
- * docs/PERFORMANCE.md, "VNNI int tiles fold A's broadcast"). */
-INLINE __m512i dp_bcast(__m512i acc, __m512i w, const uint8_t *a)
-{
-    __asm__("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*(const int32_t *)a));
-    return acc;
-}
-
 /* The int32 sum of a block's CH chains. */
 INLINE __m512i block_sum(const __m512i *c, const int ch)
 {
     if (ch == 4)
         return _mm512_add_epi32(_mm512_add_epi32(c[0], c[1]), _mm512_add_epi32(c[2], c[3]));
     return ch == 2 ? _mm512_add_epi32(c[0], c[1]) : c[0];
+}
+
+/* A's rows are at one stride s, so row i's address is base + index·scale with base ∈ {b,
+ * b3 = b + 3s} and index ∈ {s, s3 = 3s, s5 = 5s}: five registers for the 12 rows, where 12
+ * row pointers (with the loop's other pointers) spilled and each VPDPBUSD's broadcast first
+ * reloaded its pointer from the stack. ROW_ASM(i, OP) runs OP with row i's address as the
+ * memory operand (%c[d] a constant displacement). The asm reads A without naming it as an
+ * operand: nothing in a tile writes A, and A is complete before any tile runs. */
+#define ROW_OPS [b] "r"(b), [b3] "r"(b3), [s] "r"(s), [s3] "r"(s3), [s5] "r"(s5), [d] "i"(d)
+#define ROW_ASM(i, OP)                                                                             \
+    switch (i) {                                                                                   \
+    case 0: OP("%c[d](%[b])"); break;                                                              \
+    case 1: OP("%c[d](%[b],%[s],1)"); break;                                                       \
+    case 2: OP("%c[d](%[b],%[s],2)"); break;                                                       \
+    case 3: OP("%c[d](%[b3])"); break;                                                             \
+    case 4: OP("%c[d](%[b],%[s],4)"); break;                                                       \
+    case 5: OP("%c[d](%[b3],%[s],2)"); break;                                                      \
+    case 6: OP("%c[d](%[b],%[s3],2)"); break;                                                      \
+    case 7: OP("%c[d](%[b3],%[s],4)"); break;                                                      \
+    case 8: OP("%c[d](%[b],%[s],8)"); break;                                                       \
+    case 9: OP("%c[d](%[b3],%[s3],2)"); break;                                                     \
+    case 10: OP("%c[d](%[b],%[s5],2)"); break;                                                     \
+    default: OP("%c[d](%[b3],%[s],8)"); break;                                                     \
+    }
+
+typedef struct rows {
+    const uint8_t *b, *b3;
+    size_t s, s3, s5;
+} rows;
+
+/* acc += w · (row i's s8 quad at offset d, broadcast) */
+INLINE __m512i dp_row(__m512i acc, __m512i w, rows r, const int i, const int d)
+{
+    const uint8_t *b = r.b, *b3 = r.b3;
+    size_t s = r.s, s3 = r.s3, s5 = r.s5;
+#define DP(addr)                                                                                   \
+    __asm__("vpdpbusd " addr "%{1to16%}, %[w], %[acc]" : [acc] "+v"(acc) : [w] "v"(w), ROW_OPS)
+    ROW_ASM(i, DP)
+#undef DP
+    return acc;
+}
+
+/* row i's int32 at offset d, broadcast */
+INLINE __m512i bcast_row(rows r, const int i, const int d)
+{
+    const uint8_t *b = r.b, *b3 = r.b3;
+    size_t s = r.s, s3 = r.s3, s5 = r.s5;
+    __m512i v;
+#define BC(addr) __asm__("vpbroadcastd " addr ", %[v]" : [v] "=v"(v) : ROW_OPS)
+    ROW_ASM(i, BC)
+#undef BC
+    return v;
+}
+
+/* (x + row i's int32 at offset d, broadcast), lanes outside nz zero */
+INLINE __m512i add_row_z(__m512i x, __mmask16 nz, rows r, const int i, const int d)
+{
+    const uint8_t *b = r.b, *b3 = r.b3;
+    size_t s = r.s, s3 = r.s3, s5 = r.s5;
+    __m512i v;
+#define AD(addr)                                                                                   \
+    __asm__("vpaddd " addr "%{1to16%}, %[x], %[v]%{%[k]%}%{z%}"                                    \
+            : [v] "=v"(v)                                                                          \
+            : [x] "v"(x), [k] "Yk"(nz), ROW_OPS)
+    ROW_ASM(i, AD)
+#undef AD
+    return v;
 }
 
 /* Rows are independent dependency chains; with fewer than 4 rows the 8 quads of a block are
@@ -140,16 +197,16 @@ INLINE void tile_body(herd_type ty, bool vbmi, const ktile *t, const int m)
     const uint8_t *payload = panel + ((size_t)nb * KQ_NR * sbytes + 63) / 64 * 64;
     const size_t pb = kq_payload_bytes(kq_int_bits(ty)), bpb = pb + KQ_NR * sbytes;
     const uint8_t *pf = panel + PF;
-    const uint8_t *a[MR];
+    const uint8_t *a0 = (const uint8_t *)t->a;
+    const size_t st = t->a_stride;
     __m512 acc[MR];
 #pragma GCC unroll 16
-    for (int i = 0; i < m; i++) {
-        a[i] = (const uint8_t *)t->a + (size_t)i * t->a_stride;
+    for (int i = 0; i < m; i++)
         acc[i] = _mm512_setzero_ps();
-    }
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *pl = payload + (size_t)b * pb;
-        const size_t ab = (size_t)b * KQ_AREC;
+        const rows r = {a0 + (size_t)b * KQ_AREC, a0 + (size_t)b * KQ_AREC + 3 * st, st, 3 * st,
+                        5 * st};
         /* One linear prefetch cursor over the panel's bytes (scales and payload alike), at the
          * rate the block consumes them, so every line PF ahead is requested exactly once and the
          * stream runs on into the next panel. */
@@ -158,9 +215,11 @@ INLINE void tile_body(herd_type ty, bool vbmi, const ktile *t, const int m)
         __m512i isum[MR][CHMAX];
 #pragma GCC unroll 16
         for (int i = 0; i < m; i++) {
-            /* -128·Σqa, or -8·Σqa for Q4_0 (u8 = w + 8 there); exact, corr is a multiple of 128 */
-            int32_t corr = kq_load_i32(a[i] + ab + 36);
-            isum[i][0] = _mm512_set1_epi32(ty == HERD_TYPE_Q4_0 ? corr / 16 : corr);
+            /* -128·Σqa, or -8·Σqa for Q4_0 (u8 = w + 8 there; the shift is exact, the record
+             * holds a multiple of 128) */
+            isum[i][0] = bcast_row(r, i, 36);
+            if (ty == HERD_TYPE_Q4_0)
+                isum[i][0] = _mm512_srai_epi32(isum[i][0], 4);
 #pragma GCC unroll 4
             for (int c = 1; c < ch; c++)
                 isum[i][c] = _mm512_setzero_si512();
@@ -170,7 +229,7 @@ INLINE void tile_body(herd_type ty, bool vbmi, const ktile *t, const int m)
             __m512i w = weight_quad(ty, vbmi, pl, g);
 #pragma GCC unroll 16
             for (int i = 0; i < m; i++)
-                isum[i][g % ch] = dp_bcast(isum[i][g % ch], w, a[i] + ab + 4 * g);
+                isum[i][g % ch] = dp_row(isum[i][g % ch], w, r, i, 4 * g);
         }
         /* The scale of row i is dw·2^-j_i: jbits_i = -(j_i << 23) added to dw's bits is that
          * product exactly (the panel passed scales_safe); dw = 0 lanes (Q8_0/Q4_0 d = 0, rows
@@ -181,18 +240,15 @@ INLINE void tile_body(herd_type ty, bool vbmi, const ktile *t, const int m)
         for (int i = 0; i < m; i++) {
             /* VPADDD with its A operand broadcast from memory ({1to16}), one instruction; the
              * intrinsic became a separate VPBROADCASTD and the tile ran 7% slower. */
-            __m512i scb;
-            __asm__("vpaddd %2%{1to16%}, %1, %0%{%3%}%{z%}"
-                    : "=v"(scb)
-                    : "v"(dwb), "m"(*(const int32_t *)(a[i] + ab + 32)), "Yk"(nz));
-            __m512 sc = _mm512_castsi512_ps(scb);
+            __m512 sc = _mm512_castsi512_ps(add_row_z(dwb, nz, r, i, 32));
             acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(block_sum(isum[i], ch)), sc, acc[i]);
         }
     }
 #pragma GCC unroll 16
     for (int i = 0; i < m; i++)
-        _mm512_storeu_ps(t->c + i * KQ_NR,
-                         _mm512_mul_ps(acc[i], _mm512_set1_ps(kq_a_rowscale(a[i], k))));
+        _mm512_storeu_ps(
+            t->c + i * KQ_NR,
+            _mm512_mul_ps(acc[i], _mm512_set1_ps(kq_a_rowscale(a0 + (size_t)i * st, k))));
 }
 
 /* Whether dw·2^-j is a normal float (so an add to dw's exponent field) for every nonzero dw
