@@ -233,25 +233,43 @@ herd_status herd_gemm(const herd_packed *w, const herd_gemm_args *args, herd_poo
     return HERD_OK;
 }
 
-/* Several GEMMs' claims behind one counter: claim c belongs to the job j with
- * first[j] <= c < first[j + 1]. */
+/* Several GEMMs' claims in one list: claim c belongs to the job j with first[j] <= c <
+ * first[j + 1]. The list is taken from both ends: the last thread claims from the back, the
+ * others from the front, until they meet. A caller that puts a compute-bound GEMM (many rows)
+ * last and memory-bound ones (a row or two) first gets them run at the same time, one thread
+ * computing while the others stream, where one end would run them one after the other. */
 typedef struct many_job {
     gemm_job *jobs;
     size_t *first; /* [n + 1] */
     int n;
-    atomic_size_t next;
+    _Atomic uint64_t ends; /* front claim index in the low half, one past the back's in the high */
 } many_job;
+
+/* The next claim from the front or the back; false when the ends have met. */
+static bool many_claim(many_job *mj, bool back, size_t *c)
+{
+    uint64_t e = atomic_load_explicit(&mj->ends, memory_order_relaxed), next;
+    do {
+        uint64_t f = e & 0xffffffffu, b = e >> 32;
+        if (f >= b)
+            return false;
+        *c = back ? (size_t)(b - 1) : (size_t)f;
+        next = back ? e - ((uint64_t)1 << 32) : e + 1;
+    } while (!atomic_compare_exchange_weak_explicit(&mj->ends, &e, next, memory_order_relaxed,
+                                                    memory_order_relaxed));
+    return true;
+}
 
 static void many_thread(void *ctx, int tid, int nthreads)
 {
     many_job *mj = ctx;
-    (void)tid;
-    (void)nthreads;
-    int j = 0;
-    for (size_t c;
-         (c = atomic_fetch_add_explicit(&mj->next, 1, memory_order_relaxed)) < mj->first[mj->n];) {
-        while (c >= mj->first[j + 1]) /* claims only grow: the job index never goes back */
+    bool back = nthreads > 1 && tid == nthreads - 1;
+    int j = back ? mj->n - 1 : 0;
+    for (size_t c; many_claim(mj, back, &c);) {
+        while (c >= mj->first[j + 1]) /* front claims only grow, back claims only shrink */
             j++;
+        while (c < mj->first[j])
+            j--;
         const gemm_job *job = &mj->jobs[j];
         size_t np = (size_t)job->w->npanels, p0 = (c - mj->first[j]) * job->unit;
         gemm_panels(job, p0, p0 + job->unit < np ? p0 + job->unit : np);
@@ -297,7 +315,9 @@ herd_status herd_gemm_many(int n, const herd_packed *const *w, const herd_gemm_a
         mj.first[j + 1] = mj.first[j] + (np + unit - 1) / unit;
         j++;
     }
-    atomic_init(&mj.next, 0);
+    if (mj.first[live] > 0xffffffffu)
+        return herd_fail(HERD_ERR_RANGE, "herd_gemm_many: too many panels");
+    atomic_init(&mj.ends, (uint64_t)mj.first[live] << 32);
     herd_pool_run_claims(pool, many_thread, &mj);
     return HERD_OK;
 }

@@ -65,7 +65,7 @@ herd_status herd_moe(const herd_moe_weights *w, const float *h, float *x, int64_
     size_t bytes = (size_t)(T * E) * sizeof(float) + nsel * (sizeof(int32_t) + sizeof(float)) +
                    (size_t)(2 * E + 1) * sizeof(int64_t) + nsel * sizeof(int32_t) +
                    nsel * (size_t)(H + I + H) * sizeof(float) +
-                   (size_t)E * 2 * (sizeof(herd_gemm_args) + sizeof(void *)) + 512;
+                   (size_t)(E + 1) * 2 * (sizeof(herd_gemm_args) + sizeof(void *)) + 512;
     uint8_t *mem = herd_scratch(HERD_SCRATCH_MOE, bytes);
     if (!mem)
         return HERD_ERR_NOMEM;
@@ -79,8 +79,8 @@ herd_status herd_moe(const herd_moe_weights *w, const float *h, float *x, int64_
     float *act = u + nsel * (size_t)H, *y = act + nsel * (size_t)I;
     herd_gemm_args *ga =
         (herd_gemm_args *)(((uintptr_t)(y + nsel * (size_t)H) + 63) & ~(uintptr_t)63);
-    herd_gemm_args *da = ga + E;
-    const herd_packed **gw = (const herd_packed **)(da + E), **dw = gw + E;
+    herd_gemm_args *da = ga + E + 1;
+    const herd_packed **gw = (const herd_packed **)(da + E + 1), **dw = gw + E + 1;
 
     herd_gemm_args ra = {.M = T,
                          .A = h,
@@ -106,12 +106,19 @@ herd_status herd_moe(const herd_moe_weights *w, const float *h, float *x, int64_
     for (size_t i = 0; i < nsel && !st; i++)
         order[fill[choice[i]]++] = (int32_t)i;
 
-    /* Shared expert first (residual into x), then the routed experts. */
+    /* Shared expert first (residual into x), then the routed experts. With several threads
+     * the shared expert joins the routed experts' two pool runs as their last GEMM: the
+     * routed ones (a row or two each) stream their weights while the last thread, claiming
+     * from the back, computes the shared one (every row), instead of all threads doing one
+     * and then the other. Each output is computed as by herd_mlp, and x gets the shared
+     * expert's sum before the routed ones' either way. */
     HERD_PROF_END(HERD_OP_ROUTE, t0, ((herd_prof_cost){0, 0, 4.0 * (double)(T * E), 0}));
+    bool together = herd_pool_size(pool) > 1;
     t0 = HERD_PROF_START();
-    if (!st)
+    if (!st && !together) {
         st = herd_mlp(w->shared_gate_up, w->shared_down, h, x, T, aprep, pool);
-    HERD_PROF_FFN(HERD_OP_SHARED, t0, w->shared_gate_up, w->shared_down, T, true);
+        HERD_PROF_FFN(HERD_OP_SHARED, t0, w->shared_gate_up, w->shared_down, T, true);
+    }
     /* The routed experts: every chosen expert's gate|up in one pool run, then every down in
      * another (one wake-up each instead of one per expert: decode of a few sequences gives
      * each expert one or two rows). Row r of expert e sits at first[e] + r of u, act and y. */
@@ -145,21 +152,56 @@ herd_status herd_moe(const herd_moe_weights *w, const float *h, float *x, int64_
                                   .aprep = aprep};
         ne++;
     }
+    int nr = ne; /* routed GEMMs; the shared expert's, if together, is entry nr */
+    if (!st && together) {
+        int64_t Is = herd_packed_n(w->shared_gate_up), Hs = herd_packed_n(w->shared_down);
+        float *sact = herd_scratch(HERD_SCRATCH_MLP, (size_t)(T * Is) * sizeof(float));
+        if (!sact)
+            st = HERD_ERR_NOMEM;
+        gw[ne] = w->shared_gate_up;
+        dw[ne] = w->shared_down;
+        ga[ne] = (herd_gemm_args){.M = T,
+                                  .A = h,
+                                  .lda = (size_t)herd_packed_k(w->shared_gate_up),
+                                  .C = sact,
+                                  .ldc = (size_t)Is,
+                                  .act = HERD_ACT_SWIGLU,
+                                  .aprep = aprep};
+        da[ne] = (herd_gemm_args){.M = T,
+                                  .A = sact,
+                                  .lda = (size_t)Is,
+                                  .C = x,
+                                  .ldc = (size_t)Hs,
+                                  .residual = x,
+                                  .ldr = (size_t)Hs,
+                                  .aprep = aprep};
+        ne++;
+    }
     if (!st)
         st = herd_gemm_many(ne, gw, ga, pool);
     if (!st)
         st = herd_gemm_many(ne, dw, da, pool);
     if (__builtin_expect(herd_prof_on, 0) && ne > 0) {
-        /* one entry per expert run (calls = distinct experts, the traffic model's count),
-         * the two pool runs' time shared evenly */
-        double each = (herd_prof_now() - t0) / ne;
-        for (int i = 0; i < ne; i++)
-            herd_prof_record_kernel(HERD_OP_EXPERT, each,
-                                    herd_prof_ffn_cost(ga[i].M, herd_packed_n(gw[i]),
-                                                       herd_packed_k(gw[i]),
-                                                       (double)herd_packed_bytes(gw[i]),
-                                                       (double)herd_packed_bytes(dw[i]), false),
-                                    (int)herd_packed_type(gw[i]), herd_packed_kernel(gw[i]));
+        /* one entry per expert run (calls = distinct experts, the traffic model's count); the
+         * two pool runs' time is shared in proportion to each GEMM's larger of bytes and
+         * operations / 16 (int8 dot products and memory balance near 16 ops a byte on the
+         * hosts we measure: only how the profile splits one time) */
+        double wsum = 0, total = herd_prof_now() - t0;
+        for (int pass = 0; pass < 2; pass++)
+            for (int i = 0; i < ne; i++) {
+                herd_prof_cost cost = herd_prof_ffn_cost(
+                    ga[i].M, herd_packed_n(gw[i]), herd_packed_k(gw[i]),
+                    (double)herd_packed_bytes(gw[i]), (double)herd_packed_bytes(dw[i]), i == nr);
+                double wt =
+                    cost.weight_bytes > cost.flops / 16 ? cost.weight_bytes : cost.flops / 16;
+                if (pass == 0)
+                    wsum += wt;
+                else
+                    herd_prof_record_kernel(i == nr ? HERD_OP_SHARED : HERD_OP_EXPERT,
+                                            wsum > 0 ? total * wt / wsum : total / ne, cost,
+                                            (int)herd_packed_type(gw[i]),
+                                            herd_packed_kernel(gw[i]));
+            }
     }
     /* outputs added in expert order, so a token's sum never depends on threads */
     t0 = HERD_PROF_START();
