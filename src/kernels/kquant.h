@@ -127,6 +127,8 @@ void kk_aprep(herd_type ty, const float *a, int64_t k, void *dst);
 /* One super-block x[elems] as an A record: int8 q = round-even(x·127/max|x|), da, then per
  * sub-block corr = -qoff·Σq and, with sums, Σq itself (the grid i-quants keep no sums). */
 void kk_arec_fill(const float *x, int elems, int sub, int qoff, bool sums, uint8_t *rec);
+/* The same bytes with AVX-512 (x86/kquant_avx512vnni.c; elems and sub multiples of 16). */
+void kk_arec_fill_avx512(const float *x, int elems, int sub, int qoff, bool sums, uint8_t *rec);
 
 size_t kk_panel_bytes(herd_type ty, int64_t k);
 herd_status kk_pack(herd_type ty, const kpack_src *s, void *panel);

@@ -173,6 +173,12 @@ INLINE void tile_int(herd_type ty, const ktile *t)
     {                                                                                              \
         tile_int(TY, t);                                                                           \
     }                                                                                              \
+    static void a_prep_##id(const float *a, int64_t k, void *dst)                                  \
+    {                                                                                              \
+        for (int64_t b = 0; b < k / 256; b++)                                                      \
+            kk_arec_fill_avx512(a + b * 256, 256, KI_SUB(TY), KI_QOFF, false,                      \
+                                (uint8_t *)dst + (size_t)b * ki_arec_bytes(TY));                   \
+    }                                                                                              \
     static void tile_exact_##id(const ktile *t)                                                    \
     {                                                                                              \
         kk_tile_decoded_avx512(ki_decode_f32, TY, 256, t);                                         \
@@ -187,7 +193,7 @@ INLINE void tile_int(herd_type ty, const ktile *t)
         .pack = ki_pack_##id,                                                                      \
         .unpack = ki_unpack_##id,                                                                  \
         .a_row_bytes = ki_a_bytes_##id,                                                            \
-        .a_prep = ki_a_prep_##id,                                                                  \
+        .a_prep = a_prep_##id,                                                                     \
         .a_desc = "int8 per super-block",                                                          \
         .tile = tile_##id,                                                                         \
         .tile_exact = tile_exact_##id,                                                             \

@@ -185,7 +185,7 @@ INLINE void tile_int(herd_type ty, const ktile *t)
 /* kk_arec_fill's bytes, 16 values per op: the same max, the same product x·(127/amax) rounded
  * to nearest even, the same clamp (NaN to −127: the compare is false for it), so the A records
  * and with them the results equal the C twin's. elems and sub are multiples of 16. */
-static void arec_fill(const float *x, int elems, int sub, int qoff, bool sums, uint8_t *rec)
+void kk_arec_fill_avx512(const float *x, int elems, int sub, int qoff, bool sums, uint8_t *rec)
 {
     const int ns = elems / sub;
     __m512 vmax = _mm512_setzero_ps();
@@ -244,8 +244,8 @@ void kk_tile_decoded_avx512(kk_decoder decode, herd_type ty, int elems, const kt
     static void a_prep_##id(const float *a, int64_t k, void *dst)                                  \
     {                                                                                              \
         for (int64_t b = 0; b < k / KK_ELEMS(TY); b++)                                             \
-            arec_fill(a + b * KK_ELEMS(TY), KK_ELEMS(TY), KK_SUB(TY), KK_QOFF(TY), true,           \
-                      (uint8_t *)dst + (size_t)b * kk_arec_bytes(TY));                             \
+            kk_arec_fill_avx512(a + b * KK_ELEMS(TY), KK_ELEMS(TY), KK_SUB(TY), KK_QOFF(TY), true, \
+                                (uint8_t *)dst + (size_t)b * kk_arec_bytes(TY));                   \
     }                                                                                              \
     static void tile_exact_##id(const ktile *t)                                                    \
     {                                                                                              \
