@@ -343,35 +343,49 @@ static void emit_end(stream *st, srv_job *j)
     emit_raw(st, "data: [DONE]\n\n", 14);
 }
 
+/* Makes what the job's text so far allows (under j->mu, without waiting): the end once it is
+ * over. False when there is nothing new to send yet. */
+static bool advance(stream *st, srv_job *j)
+{
+    if (j->finish) {
+        emit_end(st, j);
+        st->phase = 2;
+        return true;
+    }
+    if (st->g.tools) {
+        size_t n = st->n;
+        stream_tools(st, j);
+        return st->n > n;
+    }
+    if (j->visible > st->sent) {
+        size_t upto = j->visible;
+        emit_text(st, j->text + st->sent, upto - st->sent);
+        st->sent = upto;
+        return true;
+    }
+    return false;
+}
+
+/* The first chunk, before any text: the assistant role (chat only). */
+static bool begin(stream *st)
+{
+    st->phase = 1;
+    if (!st->g.chat)
+        return false;
+    emit_chunk(st, json_pack("{s:s,s:s}", "role", "assistant", "content", ""), NULL);
+    return true;
+}
+
 /* Makes the next bytes to send; false when the client is gone. */
 static bool produce(stream *st)
 {
     srv_job *j = st->job;
-    if (st->phase == 0) {
-        st->phase = 1;
-        if (st->g.chat) {
-            emit_chunk(st, json_pack("{s:s,s:s}", "role", "assistant", "content", ""), NULL);
-            return true;
-        }
-    }
+    if (st->phase == 0 && begin(st))
+        return true;
     pthread_mutex_lock(&j->mu);
     for (;;) {
-        if (j->finish) {
-            emit_end(st, j);
-            st->phase = 2;
+        if (advance(st, j))
             break;
-        }
-        if (st->g.tools) {
-            size_t n = st->n;
-            stream_tools(st, j);
-            if (st->n > n)
-                break;
-        } else if (j->visible > st->sent) {
-            size_t upto = j->visible;
-            emit_text(st, j->text + st->sent, upto - st->sent);
-            st->sent = upto;
-            break;
-        }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 50 * 1000 * 1000;
@@ -419,6 +433,30 @@ static void stream_free(void *cls)
     srv_pcalls_free(st->pc, SRV_STREAM_CALLS);
     free(st->out);
     free(st);
+}
+
+char *srv_stream_replay(srv_server *s, const srv_gen *g, srv_job *j, const size_t *lens, int n)
+{
+    stream st = {.srv = s, .job = j, .fd = -1, .g = *g};
+    st.committed = g->call_prefix[0] != 0;
+    snprintf(st.id, sizeof st.id, "replay");
+    size_t len = j->len;
+    int64_t python_start = j->python_start;
+    srv_finish fin = j->finish;
+    j->finish = SRV_FINISH_NONE;
+    begin(&st);
+    for (int k = 0; k < n; k++) {
+        j->len = j->visible = lens[k] < len ? lens[k] : len;
+        j->python_start = python_start < (int64_t)j->len ? python_start : -1;
+        advance(&st, j);
+    }
+    j->len = j->visible = len;
+    j->python_start = python_start;
+    j->finish = fin ? fin : SRV_FINISH_STOP;
+    advance(&st, j);
+    srv_pcalls_free(st.pc, SRV_STREAM_CALLS);
+    emit_raw(&st, "", 1);
+    return st.out;
 }
 
 /* ---- the endpoints --------------------------------------------------------------------------- */

@@ -31,4 +31,9 @@ bool srv_parse_tools(const json_t *b, const json_t **tools, srv_gen *g, srv_job 
 /* Fills the job from the request; false with *e set on a bad request. */
 bool srv_parse_request(srv_server *s, const json_t *b, srv_gen *g, srv_job *j, srv_perr *e);
 
+/* For tests: the server-sent events a streamed reply sends when j's text (whole, with its
+ * python_start and finish) arrives in steps, lens[k] bytes of it visible at step k. malloc'd,
+ * NUL-terminated. s needs only model_id. */
+char *srv_stream_replay(srv_server *s, const srv_gen *g, srv_job *j, const size_t *lens, int n);
+
 #endif

@@ -94,6 +94,9 @@ static size_t space_len(const unsigned char *s, size_t n)
     return 0;
 }
 
+/* A message's text without the white space at its ends (Jinja's trim), with <|image|> at the
+ * places of a user message's image parts (r->img_at; one in the space trimmed off goes to that
+ * end of the text). */
 static void put_trimmed(rend *r, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
@@ -106,8 +109,17 @@ static void put_trimmed(rend *r, const char *s, size_t n)
         if (!l)
             last = i;
     }
-    if (last > a)
-        put(r, s + a, last - a);
+    if (last < a)
+        last = a;
+    size_t from = a;
+    for (size_t k = 0; k < r->n_img; k++) {
+        size_t at = r->img_at[k] < a ? a : r->img_at[k] > last ? last : r->img_at[k];
+        put(r, s + from, at - from);
+        special(r, "<|image|>");
+        from = at;
+    }
+    put(r, s + from, last - from);
+    r->n_img = 0;
 }
 
 /* A message's content: a string, null, or an array of {"type": "text", "text": ...} parts
@@ -321,6 +333,8 @@ herd_status srv_render_chat_images(const herd_tokenizer *tok, const json_t *mess
             puts_(&r, "\n\n");
             free(s);
         }
+        /* HF's template keeps only this message's text; its images stay where they stand, as
+         * in any other user message, so a request with tools can show the model an image */
         put_trimmed(&r, text, len);
         special(&r, "<|eot|>");
         free(text);

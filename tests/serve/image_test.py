@@ -54,9 +54,9 @@ PROMPT = ("<|begin_of_text|><|header_start|>user<|header_end|>" + NL + NL +
           "<|image|>Describe it<|eot|><|header_start|>assistant<|header_end|>" + NL + NL)
 
 
-def herd_run(image, n=8):
+def herd_run(image, n=8, prompt=PROMPT):
     ids = subprocess.run([HERD, "tokenize", "--vocab", os.path.join(M, "tokenizer.json"),
-                          "--special", "-p", PROMPT], capture_output=True, text=True,
+                          "--special", "-p", prompt], capture_output=True, text=True,
                          timeout=60).stdout.split()
     p = subprocess.run([HERD, "run", "-m", M, "--ids", ",".join(ids), "--image", image, "-n",
                         str(n), "--temp", "0", "-t", "1"], capture_output=True, timeout=120)
@@ -77,9 +77,9 @@ while not os.path.exists(port_file) or not open(port_file).read().strip():
 port = int(open(port_file).read())
 
 
-def post(b, raw=None):
+def post(b, raw=None, path="/v1/chat/completions"):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    c.request("POST", "/v1/chat/completions", body=raw if raw else json.dumps(b),
+    c.request("POST", path, body=raw if raw else json.dumps(b),
               headers={"Content-Type": "application/json"})
     r = c.getresponse()
     text = r.read().decode("utf-8")
@@ -125,6 +125,22 @@ try:
         {"type": "image_url", "image_url": {"url": data_url(img0)}}]},
         {"role": "user", "content": "x"}], "max_tokens": 2})
     check("an image in a system message: 400", st == 400, f"{st} {r}")
+    # with tools, the first user message holds the tools and the user's text; its image stays
+    # where it stands in that text
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}}}}]
+    tb = body(data_url(img1))
+    tb["tools"] = tools
+    st, r = post({"messages": tb["messages"], "tools": tools}, path="/apply-template")
+    prompt = r.get("prompt", "") if st == 200 else ""
+    check("template with tools: the image after the tools, before the text",
+          prompt.count("<|image|>") == 1 and prompt.index("get_weather") <
+          prompt.index("<|image|>Describe it<|eot|>"), f"{st} {r}")
+    want_t = herd_run(img1, prompt=prompt) if prompt else None
+    st, r = post(tb)
+    got = r["choices"][0]["message"].get("content") if st == 200 else r
+    check("image in the first user message with tools: herd run --image's reply",
+          st == 200 and got == want_t, f"{st} {got!r} {want_t!r}")
     st, r = post(body(data_url(img0)))
     got = r["choices"][0]["message"]["content"] if st == 200 else r
     check("still serving after the errors", st == 200 and got == want0, f"{st} {got!r}")

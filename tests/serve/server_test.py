@@ -50,11 +50,11 @@ def streamed_calls(events):
 
 
 class Server:
-    def __init__(self, *args):
+    def __init__(self, *args, model=None):
         self.dir = tempfile.mkdtemp(prefix="herd_serve_")
         self.port_file = os.path.join(self.dir, "port")
         self.log = open(os.path.join(self.dir, "log"), "w+")
-        self.p = subprocess.Popen([HERD, "serve", "-m", MODEL, "--port", "0", "--port-file",
+        self.p = subprocess.Popen([HERD, "serve", "-m", model or MODEL, "--port", "0", "--port-file",
                                    self.port_file, "-t", "1", *args],
                                   stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60
@@ -553,6 +553,30 @@ def group_errors():
         check("right key: 200", status == 200)
         check("models need the key", s.request("GET", "/v1/models")[0] == 401)
         check("health needs no key", s.request("GET", "/health")[0] == 200)
+    finally:
+        s.stop()
+
+
+    # a model without a vision tower (the tiny model's config without vision_config; its tower
+    # tensors are then unused): an image part is a 400 that says so, and text still works
+    text_only = os.path.join(tempfile.mkdtemp(prefix="herd_serve_text_"), "model")
+    os.makedirs(text_only)
+    for f in ("model.safetensors", "tokenizer.model"):
+        os.symlink(os.path.join(MODEL, f), os.path.join(text_only, f))
+    cfg = json.load(open(os.path.join(MODEL, "config.json")))
+    cfg.pop("vision_config", None)
+    json.dump(cfg, open(os.path.join(text_only, "config.json"), "w"))
+    png = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgAB4iG8MwAAAABJRU5ErkJggg=="
+    image_msg = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": png}},
+                                              {"type": "text", "text": "What is this?"}]}]
+    s = Server("-np", "1", "--ctx", "256", model=text_only)
+    try:
+        status, r = s.post("/v1/chat/completions", {"messages": image_msg, "max_tokens": 2})
+        check("image for a model without a vision tower: 400", status == 400 and
+              r["error"]["type"] == "invalid_request_error" and "no images" in r["error"]["message"]
+              and "vision tower" in r["error"]["message"], str(r))
+        status, r = s.post("/v1/chat/completions", chat("still fine"))
+        check("text after the refused image", status == 200, str(r))
     finally:
         s.stop()
 

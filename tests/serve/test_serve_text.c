@@ -1,9 +1,10 @@
 /* The server's text pieces without a socket: the tool-call parser (pythonic and JSON forms,
- * content before a call, things that are not calls) and the JSON-mode mask over the real Llama 4
+ * content before a call, things that are not calls), the events of a streamed reply with tools
+ * as its text arrives (content, then tool_calls), and the JSON-mode mask over the real Llama 4
  * vocabulary (random walks stay a prefix of one JSON object, the closing budget always ends in
  * a whole object, and the cost per token, printed for docs/SERVER.md). */
 #include "harness.h"
-#include "serve/serve_internal.h"
+#include "serve/request.h"
 
 static json_t *parse(const char *text, int64_t python_start, size_t *content)
 {
@@ -140,6 +141,132 @@ TEST(streamed_calls)
     srv_pcalls_free(pc, 2);
 }
 
+/* A streamed reply put back together: content, each call's name and arguments, the finish. */
+typedef struct replayed {
+    char content[512], name[2][64], args[2][256], finish[32];
+    int chunks, content_chunks, call_chunks, calls, content_after_call;
+    bool done, leaked;
+} replayed;
+
+static void read_events(const char *sse, replayed *r)
+{
+    memset(r, 0, sizeof *r);
+    r->leaked = strstr(sse, "<|") != NULL || strstr(sse, "python_") != NULL;
+    for (const char *p = strstr(sse, "data: "); p; p = strstr(p, "data: ")) {
+        p += 6;
+        const char *e = strstr(p, "\n\n");
+        if (!e)
+            break;
+        if (!strncmp(p, "[DONE]", 6)) {
+            r->done = true;
+            break;
+        }
+        json_t *ev = json_loadb(p, (size_t)(e - p), 0, NULL);
+        json_t *ch = json_array_get(json_object_get(ev, "choices"), 0);
+        json_t *d = json_object_get(ch, "delta");
+        const char *text = json_string_value(json_object_get(d, "content"));
+        json_t *calls = json_object_get(d, "tool_calls");
+        r->chunks++;
+        if (text && *text) {
+            strncat(r->content, text, sizeof r->content - strlen(r->content) - 1);
+            r->content_chunks++;
+            r->content_after_call += r->call_chunks > 0;
+        }
+        size_t i;
+        json_t *c;
+        json_array_foreach(calls, i, c)
+        {
+            int k = (int)json_integer_value(json_object_get(c, "index"));
+            json_t *f = json_object_get(c, "function");
+            const char *name = json_string_value(json_object_get(f, "name"));
+            const char *args = json_string_value(json_object_get(f, "arguments"));
+            r->call_chunks++;
+            if (k < 0 || k > 1)
+                continue;
+            if (name && json_object_get(c, "id")) {
+                snprintf(r->name[k], sizeof r->name[k], "%s", name);
+                r->calls = k + 1 > r->calls ? k + 1 : r->calls;
+            }
+            if (args)
+                strncat(r->args[k], args, sizeof r->args[k] - strlen(r->args[k]) - 1);
+        }
+        const char *fin = json_string_value(json_object_get(ch, "finish_reason"));
+        if (fin)
+            snprintf(r->finish, sizeof r->finish, "%s", fin);
+        json_decref(ev);
+        p = e;
+    }
+}
+
+/* The text of a reply (special tokens left out, as the scheduler keeps it; python_start where
+ * <|python_start|> came) streamed in pieces of `step` bytes, with tools. */
+static char *replay(const char *text, int64_t python_start, size_t step)
+{
+    srv_server s = {0};
+    snprintf(s.model_id, sizeof s.model_id, "test");
+    srv_gen g = {.chat = true, .stream = true, .tools = true};
+    srv_job *j = srv_job_new();
+    free(j->text);
+    j->text = strdup(text);
+    j->len = j->cap = strlen(text);
+    j->python_start = python_start;
+    j->finish = SRV_FINISH_STOP;
+    size_t lens[512];
+    int n = 0;
+    for (size_t k = step; k < j->len && n < 512; k += step)
+        lens[n++] = k;
+    char *out = srv_stream_replay(&s, &g, j, lens, n);
+    srv_job_release(j);
+    return out;
+}
+
+TEST(streamed_text_then_call)
+{
+    const struct {
+        const char *text;
+        int64_t python_start;
+        const char *content, *args;
+    } cases[] = {
+        /* pythonic, on a line of its own after the text */
+        {"Let me look that up for you.\n[get_weather(city=\"Paris\", days=3)]", -1,
+         "Let me look that up for you.", "{\"city\":\"Paris\",\"days\":3}"},
+        /* JSON after <|python_start|> (the tag is not in the text; its place is) */
+        {"Checking the weather. {\"name\": \"get_weather\", \"parameters\": {\"city\": "
+         "\"Paris\"}}",
+         22, "Checking the weather.", "{\"city\": \"Paris\"}"},
+        /* text with a bracket that is not a call, then a call */
+        {"See [1] and [2].\n\n{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Rome\"}}",
+         -1, "See [1] and [2].", "{\"city\": \"Rome\"}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (size_t step = 1; step <= 7; step += 3) {
+            char *sse = replay(cases[i].text, cases[i].python_start, step);
+            CHECK(sse != NULL);
+            if (!sse)
+                continue;
+            replayed r;
+            read_events(sse, &r);
+            CHECK_MSG(r.done && !r.leaked, "case %zu step %zu: %s", i, step, sse);
+            CHECK_MSG(!strcmp(r.content, cases[i].content) && r.content_chunks >= 1,
+                      "case %zu step %zu: content '%s'", i, step, r.content);
+            CHECK_MSG(r.calls == 1 && !strcmp(r.name[0], "get_weather"),
+                      "case %zu step %zu: %d calls, '%s'", i, step, r.calls, r.name[0]);
+            json_t *want = json_loads(cases[i].args, 0, NULL);
+            json_t *got = json_loads(r.args[0], 0, NULL);
+            CHECK_MSG(got && json_equal(want, got), "case %zu step %zu: arguments '%s'", i, step,
+                      r.args[0]);
+            json_decref(want);
+            json_decref(got);
+            CHECK_MSG(!r.content_after_call, "case %zu step %zu: content after the call", i, step);
+            /* with small steps the call streams in pieces, as it is written */
+            if (step == 1)
+                CHECK_MSG(r.call_chunks >= 3, "case %zu: %d tool_calls chunks", i, r.call_chunks);
+            CHECK_MSG(!strcmp(r.finish, "tool_calls"), "case %zu step %zu: finish '%s'", i, step,
+                      r.finish);
+            free(sse);
+        }
+}
+
 static uint64_t rng = 88172645463325252u;
 static double uniform(void)
 {
@@ -218,6 +345,7 @@ int main(void)
     RUN(json_calls);
     RUN(not_calls);
     RUN(streamed_calls);
+    RUN(streamed_text_then_call);
     RUN(json_mask_walks);
     return harness_finish();
 }
