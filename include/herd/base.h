@@ -113,6 +113,12 @@ herd_status herd_atomic_check(const char *path);
 herd_status herd_atomic_write(herd_atomic_file *f, const void *data, size_t bytes);
 herd_status herd_atomic_commit(herd_atomic_file *f); /* flush, fsync, rename */
 void herd_atomic_abort(herd_atomic_file *f);         /* remove the temporary file */
+/* commit in two steps, for files that must appear together (a model and its mmproj): finish
+ * does everything that can fail for lack of room or a bad disk (flush, owner and mode, fsync,
+ * close) and keeps the temporary file; install then only renames it over OUT. Between them the
+ * file can still be aborted, and signals still remove it. */
+herd_status herd_atomic_finish(herd_atomic_file *f);
+herd_status herd_atomic_install(herd_atomic_file *f);
 /* Removes the temporary file of every herd_atomic_file still open (async-signal-safe: for
  * signal handlers). herd_atomic_install_signal_cleanup() installs handlers for every catchable
  * signal that would end the process (SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGALRM, SIGPIPE, ...)

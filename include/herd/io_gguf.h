@@ -166,6 +166,9 @@ size_t herd_gguf_writer_tensor_bytes(const herd_gguf_writer *w, size_t i);
 herd_status herd_gguf_writer_begin(herd_gguf_writer *w, const char *path);
 herd_status herd_gguf_writer_write(herd_gguf_writer *w, const void *data, size_t bytes);
 herd_status herd_gguf_writer_commit(herd_gguf_writer *w);
+/* With `finished` set (before commit), commit only finishes the file (herd_atomic_finish) and
+ * hands it over in *finished, for the caller to install or abort; NULL: commit installs it. */
+void herd_gguf_writer_finish_only(herd_gguf_writer *w, herd_atomic_file *finished);
 /* The temporary file's path while writing (for a signal handler that removes it), or NULL. */
 const char *herd_gguf_writer_tmp_path(const herd_gguf_writer *w);
 

@@ -142,6 +142,9 @@ typedef struct herd_quantize_opts {
     bool text_only;      /* leave an HF input's vision tower out (it is kept by default) */
     const char *recipe;  /* a llama.cpp recipe name (herd_quant_recipe_parse) or NULL */
     herd_gguf_writer *volatile *active; /* if set, holds the writer while writing (signals) */
+    /* if set, the output is written and synced but not put at OUT: *finished gets it, for
+     * herd_atomic_install (or herd_atomic_abort) once its companion files are ready too */
+    herd_atomic_file *finished;
 } herd_quantize_opts;
 
 typedef struct herd_quantize_report {

@@ -141,6 +141,9 @@ herd_status herd_vision_gguf_set_meta(herd_gguf_writer *w, const herd_vision_con
 /* Writes the vision part of an HF checkpoint as a llama.cpp-style mmproj GGUF: matrices in
  * their own type, vectors in f32 (atomically: nothing is left at `out` on failure). */
 herd_status herd_vision_write_mmproj(const char *hf_dir, const char *out);
+/* The same, finished but not installed: *finished gets the file (herd_gguf_writer_finish_only). */
+herd_status herd_vision_write_mmproj_finished(const char *hf_dir, const char *out,
+                                              herd_atomic_file *finished);
 /* mmproj-NAME beside the model file NAME into out (n bytes); true if that file exists. Loading
  * the vision tower of a GGUF that holds none falls back to it. */
 bool herd_vision_sibling_mmproj(const char *model, char *out, size_t n);

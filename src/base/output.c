@@ -419,9 +419,11 @@ herd_status herd_atomic_write(herd_atomic_file *f, const void *data, size_t byte
     return HERD_OK;
 }
 
-herd_status herd_atomic_commit(herd_atomic_file *f)
+herd_status herd_atomic_finish(herd_atomic_file *f)
 {
     FILE *fp = f->fp;
+    if (!fp && !f->to_stdout && f->tmp_name)
+        return HERD_OK; /* finished already */
     if (f->to_stdout) {
         errno = 0;
         herd_status st =
@@ -454,6 +456,13 @@ herd_status herd_atomic_commit(herd_atomic_file *f)
         atomic_clear(f);
         return st;
     }
+    return HERD_OK;
+}
+
+herd_status herd_atomic_install(herd_atomic_file *f)
+{
+    if (!f->tmp_name) /* standard output, or a failed finish: nothing to install */
+        return HERD_OK;
     /* OUT may have changed since the open: still refuse to replace what is not a regular file */
     struct stat now;
     int dirfd = f->dirfd1 - 1;
@@ -478,6 +487,12 @@ herd_status herd_atomic_commit(herd_atomic_file *f)
         st = herd_fail(HERD_ERR_IO, "%s: cannot sync its directory: %s", f->path, strerror(errno));
     atomic_clear(f);
     return st;
+}
+
+herd_status herd_atomic_commit(herd_atomic_file *f)
+{
+    herd_status st = herd_atomic_finish(f);
+    return st ? st : herd_atomic_install(f);
 }
 
 void herd_atomic_abort(herd_atomic_file *f)

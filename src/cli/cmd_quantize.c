@@ -150,15 +150,22 @@ static int cmd_main(int argc, char **argv)
     char vpath[4200];
     bool vision = !single_file && has_vision(in);
     o.text_only = vision;
+    /* the pair is all or nothing: both files are written and synced as temporaries, and only
+     * then renamed into place, so a failure leaves OUT and its mmproj as they were */
+    herd_atomic_file model_file = {0}, mmproj_file = {0};
+    if (vision)
+        o.finished = &model_file;
     herd_quantize_report r;
     st = herd_quantize_model(in, out, &o, &r);
     herd_pool_destroy(o.pool);
     if (st)
         return cli_status_error(cmd, st);
-    if (vision) { /* before any "wrote" line: the pair is all or nothing */
+    if (vision) { /* before any "wrote" line */
         herd_vision_sibling_mmproj(r.path, vpath, sizeof vpath);
-        if ((st = herd_vision_write_mmproj(in, vpath))) {
-            remove(r.path);
+        if ((st = herd_vision_write_mmproj_finished(in, vpath, &mmproj_file)) ||
+            (st = herd_atomic_install(&mmproj_file)) || (st = herd_atomic_install(&model_file))) {
+            herd_atomic_abort(&mmproj_file);
+            herd_atomic_abort(&model_file);
             return cli_status_error(cmd, st);
         }
     }

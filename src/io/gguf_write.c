@@ -27,6 +27,7 @@ struct herd_gguf_writer {
     wtensor *t;
     size_t n_t, cap_t;
     herd_atomic_file file;
+    herd_atomic_file *finished; /* set: commit hands the finished file over instead */
     bool open;
     uint32_t alignment;
     size_t cur, cur_done; /* tensor being streamed, bytes of it written */
@@ -431,7 +432,19 @@ herd_status herd_gguf_writer_commit(herd_gguf_writer *w)
         return herd_fail(HERD_ERR_INTERNAL, "%s: tensor '%s' was not fully written", w->file.path,
                          w->t[w->cur].name);
     w->open = false;
-    return herd_atomic_commit(&w->file);
+    if (!w->finished)
+        return herd_atomic_commit(&w->file);
+    herd_status st = herd_atomic_finish(&w->file);
+    *w->finished = w->file; /* a failed finish left it all zero */
+    memset(&w->file, 0, sizeof w->file);
+    return st;
+}
+
+void herd_gguf_writer_finish_only(herd_gguf_writer *w, herd_atomic_file *finished)
+{
+    w->finished = finished;
+    if (finished)
+        memset(finished, 0, sizeof *finished);
 }
 
 const char *herd_gguf_writer_tmp_path(const herd_gguf_writer *w)

@@ -380,6 +380,7 @@ herd_status herd_quantize_model(const char *in, const char *out, const herd_quan
         double t0 = herd_now();
         if (o->active)
             *o->active = w;
+        herd_gguf_writer_finish_only(w, o->finished);
         st = herd_quantize_write(&plan, w, rep->path, o->pool, o->progress);
         if (o->active)
             *o->active = NULL;

@@ -235,6 +235,14 @@ herd_status herd_vision_gguf_set_meta(herd_gguf_writer *w, const herd_vision_con
 
 herd_status herd_vision_write_mmproj(const char *hf_dir, const char *out)
 {
+    return herd_vision_write_mmproj_finished(hf_dir, out, NULL);
+}
+
+herd_status herd_vision_write_mmproj_finished(const char *hf_dir, const char *out,
+                                              herd_atomic_file *finished)
+{
+    if (finished)
+        memset(finished, 0, sizeof *finished);
     char path[4096];
     if (snprintf(path, sizeof path, "%s/config.json", hf_dir) >= (int)sizeof path)
         return herd_fail(HERD_ERR_ARG, "%s: path too long", hf_dir);
@@ -276,8 +284,10 @@ herd_status herd_vision_write_mmproj(const char *hf_dir, const char *out)
         if (!(st = herd_gguf_add_tensor(w, gn, ty, t->ndim, ne)))
             list[n++] = t;
     }
-    if (!st)
+    if (!st) {
+        herd_gguf_writer_finish_only(w, finished);
         st = herd_gguf_writer_begin(w, out);
+    }
     float *buf = NULL;
     for (size_t i = 0; i < n && !st; i++) {
         const herd_st_tensor *t = list[i];

@@ -55,6 +55,12 @@ one_line() { # expected exit code, expected text, args...
   "$HERD" "$@" >/dev/null 2>"$T/err"; rc=$?
   [ $rc -eq "$want" ] && [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q "$text" "$T/err"
 }
+# the model and its mmproj are installed together: a failed tower write (mmproj-NAME is a
+# directory) leaves a file already at OUT as it was, and a second run replaces both files
+echo old > "$T/pair.gguf"; mkdir "$T/mmproj-pair.gguf"
+check "failed mmproj: exit 1, OUT kept, no temporaries" '! "$HERD" quantize $D "$T/pair.gguf" --type f32 >/dev/null 2>"$T/err" && grep -q "mmproj-pair.gguf: exists and is a directory" "$T/err" && [ "$(cat "$T/pair.gguf")" = old ] && [ -z "$(ls "$T" | grep tmp)" ]'
+rmdir "$T/mmproj-pair.gguf"; echo old > "$T/mmproj-pair.gguf"
+check "both replaced" '"$HERD" quantize $D "$T/pair.gguf" --type f32 >/dev/null 2>&1 && cmp -s "$T/pair.gguf" "$T/i.gguf" && cmp -s "$T/mmproj-pair.gguf" "$T/mmproj-i.gguf" && [ -z "$(ls "$T" | grep tmp)" ]'
 check "no type" 'one_line 2 "type is required" quantize $D "$T/x.gguf"'
 check "recipe" '"$HERD" quantize $D "$T/r.gguf" --type Q4_K_M >/dev/null 2>&1 && "$HERD" logits -m "$T/r.gguf" --ids 1,2,3 -o "$T/r.npy" 2>"$T/err" && grep -q "iq4_nl" "$T/err"'
 check "bad type" 'one_line 2 "unknown --type" quantize $D "$T/x.gguf" --type q9_k'
