@@ -147,7 +147,8 @@ typedef enum herd_isa_level {
 } herd_isa_level;
 herd_isa_level herd_cpu_isa(void); /* what the CPU supports */
 /* AVX512-VBMI (VPERMB, VPERMI2B): on every AVX512-BF16 CPU but Cooper Lake, so the tiles that
- * use it check at run time rather than by ISA level. */
+ * use it check at run time rather than by ISA level. HERD_NO_VBMI=1 in the environment (read
+ * once) makes it false, so their path for CPUs without it can run here. */
 bool herd_cpu_has_vbmi(void);
 /* GFNI (GF2P8AFFINEQB: any bit matrix per byte, e.g. a byte shift in one op): Ice Lake, Zen 4
  * and later; Cascade Lake has VNNI without it. */
