@@ -46,6 +46,9 @@ typedef enum herd_type {
     /* ggml's ternary types: value d·t, t in {−1, 0, 1} (TQ2_0 codes also allow 2) */
     HERD_TYPE_TQ1_0,
     HERD_TYPE_TQ2_0,
+    /* ggml's block_q8_K: f32 d, int8 qs[256], int16 bsums[16] (292 bytes), value d·q: the
+     * activation type of ggml's K-quant dot products, computed with where a file holds it */
+    HERD_TYPE_Q8_K,
     HERD_TYPE_COUNT
 } herd_type;
 
@@ -172,6 +175,11 @@ void herd_int8_row_dequantize(const void *src, float *dst, size_t n);
  * gets a NaN scale, an all-zero row scale 0 and zero codes. Dequantization is code × scale. */
 void herd_fp8_row_quantize(const float *src, void *dst, size_t n); /* n + 4 bytes */
 void herd_fp8_row_dequantize(const void *src, float *dst, size_t n);
+/* Q8_K rows (ggml's block_q8_K): the quantizer is ggml's reference one (d = −max/127 with the
+ * sign of the value of largest magnitude, q = round-even(x/d) ≤ 127, bsums the sums of 16 q);
+ * dequantization is d·q, ggml's dequantize_row_q8_K. */
+void herd_q8_k_quantize(const float *src, void *dst, size_t n);
+void herd_q8_k_dequantize(const void *src, float *dst, size_t n);
 /* K/i-quant rows (t = HERD_TYPE_Q2_K .. HERD_TYPE_IQ4_XS, TQ1_0, TQ2_0): dequantization gives
  * ggml's floats bit for bit; the quantizer is ours (sub-block scale search, weighted least
  * squares). */

@@ -3,6 +3,8 @@
  * block_q8_0: fp16 d, int8 qs[32]          (34 bytes); value = qs[j] * d
  * block_q4_0: fp16 d, uint8 qs[16]         (18 bytes); value = (nibble - 8) * d, element j
  *             in the low nibble of qs[j], element j+16 in the high nibble
+ * block_q8_K: f32 d, int8 qs[256], int16 bsums[16] (292 bytes); value = qs[j] * d, bsums the
+ *             sums of 16 consecutive qs (ggml's dot products use them; herd recomputes them)
  * int8 row:   f32 scale, int8 q[n]         (n + 4 bytes); value = q[j] * scale
  * The quantizers follow ggml's reference ones (same d, same rounding), written so that NaN or
  * Inf input cannot reach an undefined float-to-int conversion. */
@@ -11,7 +13,7 @@
 #include <math.h>
 #include <string.h>
 
-enum { QK = 32, Q8_0_BYTES = 34, Q4_0_BYTES = 18 };
+enum { QK = 32, Q8_0_BYTES = 34, Q4_0_BYTES = 18, QKK = 256, Q8_K_BYTES = 292 };
 
 static void put_f16(uint8_t *p, float v)
 {
@@ -130,4 +132,51 @@ void herd_int8_row_dequantize(const void *src, float *dst, size_t n)
     memcpy(&scale, in, 4);
     for (size_t j = 0; j < n; j++)
         dst[j] = (float)(int8_t)in[4 + j] * scale;
+}
+
+/* ggml's quantize_row_q8_K_ref: d = -max/127 where max is the value of largest magnitude (so d
+ * takes the opposite sign), q = round-even(x · (-127/max)) capped at 127. A block with a NaN
+ * or Inf gets d = NaN and zero codes (ggml's would convert NaN to int). */
+void herd_q8_k_quantize(const float *src, void *dst, size_t n)
+{
+    uint8_t *out = dst;
+    float x[QKK];
+    for (size_t b = 0; b * QKK < n; b++, out += Q8_K_BYTES) {
+        size_t len = n - b * QKK < QKK ? n - b * QKK : QKK;
+        memset(x, 0, sizeof x);
+        memcpy(x, src + b * QKK, len * sizeof(float));
+        float amax = 0, max = 0;
+        bool finite = true;
+        for (int j = 0; j < QKK; j++) {
+            finite = finite && isfinite(x[j]);
+            if (fabsf(x[j]) > amax) {
+                amax = fabsf(x[j]);
+                max = x[j];
+            }
+        }
+        float iscale = finite && amax > 0 ? -127.0f / max : 0.0f;
+        float d = !finite ? NAN : amax > 0 ? 1.0f / iscale : 0.0f;
+        memcpy(out, &d, 4);
+        int8_t *q = (int8_t *)(out + 4);
+        for (int j = 0; j < QKK; j++)
+            q[j] = (int8_t)clamp_int(nearbyintf(iscale * x[j]), -128, 127);
+        for (int g = 0; g < QKK / 16; g++) {
+            int sum = 0;
+            for (int j = 0; j < 16; j++)
+                sum += q[16 * g + j];
+            out[4 + QKK + 2 * g] = (uint8_t)(sum & 255);
+            out[4 + QKK + 2 * g + 1] = (uint8_t)((sum >> 8) & 255);
+        }
+    }
+}
+
+void herd_q8_k_dequantize(const void *src, float *dst, size_t n)
+{
+    const uint8_t *in = src;
+    for (size_t b = 0; b * QKK < n; b++, in += Q8_K_BYTES) {
+        float d;
+        memcpy(&d, in, 4);
+        for (size_t j = 0; j < QKK && b * QKK + j < n; j++)
+            dst[b * QKK + j] = d * (float)(int8_t)in[4 + j];
+    }
 }

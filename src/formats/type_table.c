@@ -36,6 +36,7 @@ static const herd_type_info type_table[HERD_TYPE_COUNT] = {
     [HERD_TYPE_IQ1_M] = {"iq1_m", 256, 56},
     [HERD_TYPE_TQ1_0] = {"tq1_0", 256, 54},
     [HERD_TYPE_TQ2_0] = {"tq2_0", 256, 66},
+    [HERD_TYPE_Q8_K] = {"q8_k", 256, 292},
 };
 
 const herd_type_info *herd_type_get(herd_type t)
@@ -113,6 +114,7 @@ herd_status herd_row_to_f32(herd_type t, const void *src, float *dst, size_t n)
     case HERD_TYPE_Q8_0: herd_q8_0_dequantize(src, dst, n); return HERD_OK;
     case HERD_TYPE_Q4_0: herd_q4_0_dequantize(src, dst, n); return HERD_OK;
     case HERD_TYPE_INT8: herd_int8_row_dequantize(src, dst, n); return HERD_OK;
+    case HERD_TYPE_Q8_K: herd_q8_k_dequantize(src, dst, n); return HERD_OK;
     case HERD_TYPE_FP8_E4M3: herd_fp8_row_dequantize(src, dst, n); return HERD_OK;
     case HERD_TYPE_Q2_K:
     case HERD_TYPE_Q3_K:
@@ -156,6 +158,7 @@ herd_status herd_row_from_f32(herd_type t, const float *src, void *dst, size_t n
     case HERD_TYPE_Q8_0: herd_q8_0_quantize(src, dst, n); return HERD_OK;
     case HERD_TYPE_Q4_0: herd_q4_0_quantize(src, dst, n); return HERD_OK;
     case HERD_TYPE_INT8: herd_int8_row_quantize(src, dst, n); return HERD_OK;
+    case HERD_TYPE_Q8_K: herd_q8_k_quantize(src, dst, n); return HERD_OK;
     case HERD_TYPE_FP8_E4M3: herd_fp8_row_quantize(src, dst, n); return HERD_OK;
     case HERD_TYPE_Q2_K:
     case HERD_TYPE_Q3_K:

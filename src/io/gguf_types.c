@@ -42,7 +42,7 @@ static const ggml_type_row id_table[] = {
     {12, "q4_K", 256, 144, HERD_TYPE_Q4_K},
     {13, "q5_K", 256, 176, HERD_TYPE_Q5_K},
     {14, "q6_K", 256, 210, HERD_TYPE_Q6_K},
-    {15, "q8_K", 256, 292, HERD_TYPE_COUNT},
+    {15, "q8_K", 256, 292, HERD_TYPE_Q8_K},
     {16, "iq2_xxs", 256, 66, HERD_TYPE_IQ2_XXS},
     {17, "iq2_xs", 256, 74, HERD_TYPE_IQ2_XS},
     {18, "iq3_xxs", 256, 98, HERD_TYPE_IQ3_XXS},

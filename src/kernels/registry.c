@@ -40,6 +40,7 @@ static const kfamily *const table_ref[] = {
     /* ternary (kquant.h) */
     &kfam_tq1_0_ref,
     &kfam_tq2_0_ref,
+    &kfam_q8_k_ref, /* q8k.h */
     NULL,
 };
 static const kfamily *const table_avx2[] = {
@@ -81,6 +82,7 @@ static const kfamily *const table_avx512vnni[] = {
     /* ternary (kquant.h) */
     &kfam_tq1_0_avx512vnni,
     &kfam_tq2_0_avx512vnni,
+    &kfam_q8_k_avx512vnni, /* q8k.h */
     NULL,
 };
 static const kfamily *const table_avx512bf16[] = {

@@ -172,7 +172,8 @@ static herd_type fit_row(herd_type r, int64_t row_len)
     if (ti && ti->block_elems == 256 && row_len % 256 != 0 && row_len % 32 == 0) {
         /* a K-quant on a row that is not whole super-blocks: the nearest 32-block type, as
          * llama-quantize does (4 bits and less -> IQ4_NL, 5-6 bits -> Q8_0) */
-        r = r == HERD_TYPE_Q5_K || r == HERD_TYPE_Q6_K ? HERD_TYPE_Q8_0 : HERD_TYPE_IQ4_NL;
+        r = r == HERD_TYPE_Q5_K || r == HERD_TYPE_Q6_K || r == HERD_TYPE_Q8_K ? HERD_TYPE_Q8_0
+                                                                              : HERD_TYPE_IQ4_NL;
         ti = herd_type_get(r);
     }
     if (!ti || row_len % ti->block_elems != 0)

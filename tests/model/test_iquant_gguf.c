@@ -1,10 +1,12 @@
-/* A llama4 GGUF whose matrices are ggml's grid i-quants (IQ3_S, IQ3_XXS, IQ2_XXS, IQ2_XS, IQ2_S,
- * IQ1_S, IQ1_M, one type per tensor in turn, the router f32 as llama-quantize leaves it) loads,
- * keeps each tensor in its own type (the memory plan names them) and runs: with exact
- * activations its logits match those of the same file with every tensor dequantized to f32
- * (ggml's values, so both models are the same function; only the summation order differs), and
- * with the fast int8 activations they stay close (same bound as int8 activations anywhere). The
- * blocks are random bytes with finite fp16 scales, written by this test through herd's GGUF writer.
+/* A llama4 GGUF whose matrices are the ggml types herd computes with but has no llama-quantize
+ * file of: the grid i-quants (IQ3_S, IQ3_XXS, IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S, IQ1_M) and Q8_K
+ * (which llama-quantize never writes), one type per tensor in turn, the router f32 as
+ * llama-quantize leaves it) loads, keeps each tensor in its own type (the memory plan names them)
+ * and runs: with exact activations its logits match those of the same file with every tensor
+ * dequantized to f32 (ggml's values, so both models are the same function; only the summation order
+ * differs), and with the fast int8 activations they stay close (same bound as int8 activations
+ * anywhere). The blocks are random bytes with finite fp16 (Q8_K: f32) scales, written by this test
+ * through herd's GGUF writer.
  */
 #include "formats/iqblocks.h"
 #include "harness.h"
@@ -24,13 +26,22 @@ static const char *CONFIG =
 
 static const herd_type iq_types[] = {HERD_TYPE_IQ3_S,  HERD_TYPE_IQ3_XXS, HERD_TYPE_IQ2_XXS,
                                      HERD_TYPE_IQ2_XS, HERD_TYPE_IQ2_S,   HERD_TYPE_IQ1_S,
-                                     HERD_TYPE_IQ1_M};
+                                     HERD_TYPE_IQ1_M,  HERD_TYPE_Q8_K};
 enum { NIQ = sizeof iq_types / sizeof iq_types[0], H = 256, V = 96, NT = 7 };
 static uint64_t rng = 0x4747554649ull;
 
 /* Random blocks of type t with an fp16 scale giving values of about ±0.06. */
 static void random_blocks(herd_type t, uint8_t *dst, size_t nblocks)
 {
+    if (t == HERD_TYPE_Q8_K) { /* f32 d, int8 q[256], bsums: d·|q| ≈ 0.06 with |q| ≈ 64 */
+        for (size_t i = 0; i < nblocks * 292; i++)
+            dst[i] = (uint8_t)harness_rand(&rng);
+        for (size_t b = 0; b < nblocks; b++) {
+            float d = 0.0009f * (1.0f + 0.1f * harness_randf(&rng));
+            memcpy(dst + b * 292, &d, 4);
+        }
+        return;
+    }
     const iq_info *I = iq_info_get(t);
     for (size_t i = 0; i < nblocks * (size_t)I->bytes; i++)
         dst[i] = (uint8_t)harness_rand(&rng);
