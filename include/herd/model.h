@@ -136,6 +136,9 @@ herd_type herd_model_dtype(const herd_model *m);     /* packed type of the matri
 /* What each class of tensor was packed as: "q4_k", or for mixed files "embedding q4_k,
  * attention q4_k+q6_k, ..." (the memory plan prints it). */
 void herd_model_types(const herd_model *m, char *buf, size_t n);
+/* The kernel families of the model's matrices that are a plain C twin ("q3_k.ref") or emulated
+ * ("q5_0 emulated"), space-separated, each once; "" when every matrix has a vector kernel. */
+void herd_model_fallback_kernels(const herd_model *m, char *buf, size_t n);
 
 /* ---- contexts, sequences and batches --------------------------------------------------------
  * Threading contract. A herd_model is immutable once loaded: any number of contexts, on any

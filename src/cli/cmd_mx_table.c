@@ -188,7 +188,11 @@ int cli_mx_table(int argc, char **argv)
             struct stat sb;
             human(stat(qr.path, &sb) == 0 ? (double)sb.st_size : (double)qr.bytes, size,
                   sizeof size);
-            printf("| %s | %.2f | %s | %.6f | %.6f | %.2f%% | %.3f | %.1f | %.1f |\n", name,
+            /* a row whose matrices ran on a C twin or emulated: its speed is not the type's */
+            char fb[256], label[320];
+            herd_model_fallback_kernels(herd_engine_model(e), fb, sizeof fb);
+            snprintf(label, sizeof label, fb[0] ? "%s (fallback kernel: %s)" : "%s", name, fb);
+            printf("| %s | %.2f | %s | %.6f | %.6f | %.2f%% | %.3f | %.1f | %.1f |\n", label,
                    qr.bits_per_weight, size, r.kl_mean, r.kl_p99, 100 * r.top1, r.ppl, pre, speed);
             fflush(stdout);
         } else {
