@@ -118,6 +118,12 @@ INLINE __m512i block_sum(const __m512i *c, const int ch)
     return ch == 2 ? _mm512_add_epi32(c[0], c[1]) : c[0];
 }
 
+typedef struct rows {
+    const uint8_t *b, *b3;
+    size_t s, s3, s5;
+} rows;
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
 /* A's rows are at one stride s, so row i's address is base + index·scale with base ∈ {b,
  * b3 = b + 3s} and index ∈ {s, s3 = 3s, s5 = 5s}: five registers for the 12 rows, where 12
  * row pointers (with the loop's other pointers) spilled and each VPDPBUSD's broadcast first
@@ -140,11 +146,6 @@ INLINE __m512i block_sum(const __m512i *c, const int ch)
     case 10: OP("%c[d](%[b],%[s5],2)"); break;                                                     \
     default: OP("%c[d](%[b3],%[s],8)"); break;                                                     \
     }
-
-typedef struct rows {
-    const uint8_t *b, *b3;
-    size_t s, s3, s5;
-} rows;
 
 /* acc += w · (row i's s8 quad at offset d, broadcast) */
 INLINE __m512i dp_row(__m512i acc, __m512i w, rows r, const int i, const int d)
@@ -184,6 +185,30 @@ INLINE __m512i add_row_z(__m512i x, __mmask16 nz, rows r, const int i, const int
 #undef AD
     return v;
 }
+
+#else
+/* Clang checks an "i" operand before inlining, and GCC without optimization does not
+ * propagate d, so neither can take d from a parameter: the same operations as intrinsics, row
+ * i at b + i·s. */
+INLINE int32_t row_quad(rows r, const int i, const int d)
+{
+    int32_t q;
+    memcpy(&q, r.b + (size_t)i * r.s + d, 4);
+    return q;
+}
+INLINE __m512i dp_row(__m512i acc, __m512i w, rows r, const int i, const int d)
+{
+    return _mm512_dpbusd_epi32(acc, w, _mm512_set1_epi32(row_quad(r, i, d)));
+}
+INLINE __m512i bcast_row(rows r, const int i, const int d)
+{
+    return _mm512_set1_epi32(row_quad(r, i, d));
+}
+INLINE __m512i add_row_z(__m512i x, __mmask16 nz, rows r, const int i, const int d)
+{
+    return _mm512_maskz_add_epi32(nz, x, bcast_row(r, i, d));
+}
+#endif
 
 /* Rows are independent dependency chains; with fewer than 4 rows the 8 quads of a block are
  * split over CH chains so VPDPBUSD's latency overlaps. */
