@@ -113,6 +113,9 @@ herd_status herd_atomic_check(const char *path);
 herd_status herd_atomic_write(herd_atomic_file *f, const void *data, size_t bytes);
 herd_status herd_atomic_commit(herd_atomic_file *f); /* flush, fsync, rename */
 void herd_atomic_abort(herd_atomic_file *f);         /* remove the temporary file */
+/* A whole file in one call: open, write DATA, then a newline if NEWLINE and DATA does not end
+ * in one, commit (or abort on the first error). */
+herd_status herd_atomic_save(const char *path, const void *data, size_t bytes, bool newline);
 /* commit in two steps, for files that must appear together (a model and its mmproj): finish
  * does everything that can fail for lack of room or a bad disk (flush, owner and mode, fsync,
  * close) and keeps the temporary file; install then only renames it over OUT. Between them the

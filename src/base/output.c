@@ -500,6 +500,22 @@ void herd_atomic_abort(herd_atomic_file *f)
     atomic_clear(f);
 }
 
+herd_status herd_atomic_save(const char *path, const void *data, size_t bytes, bool newline)
+{
+    herd_atomic_file f;
+    herd_status st = herd_atomic_open(&f, path);
+    if (st)
+        return st;
+    st = herd_atomic_write(&f, data, bytes);
+    if (!st && newline && (bytes == 0 || ((const char *)data)[bytes - 1] != '\n'))
+        st = herd_atomic_write(&f, "\n", 1);
+    if (st) {
+        herd_atomic_abort(&f);
+        return st;
+    }
+    return herd_atomic_commit(&f);
+}
+
 /* ---- standard output ---- */
 static int stdout_errno;
 

@@ -278,17 +278,7 @@ static herd_status write_json(const char *path, json_t *root)
     char *text = json_dumps(root, JSON_INDENT(2));
     if (!text)
         return herd_fail(HERD_ERR_NOMEM, "%s: out of memory", path);
-    herd_atomic_file f;
-    herd_status st = herd_atomic_open(&f, path);
-    if (!st) {
-        st = herd_atomic_write(&f, text, strlen(text));
-        if (!st)
-            st = herd_atomic_write(&f, "\n", 1);
-        if (!st)
-            st = herd_atomic_commit(&f);
-        else
-            herd_atomic_abort(&f);
-    }
+    herd_status st = herd_atomic_save(path, text, strlen(text), true);
     free(text);
     return st;
 }

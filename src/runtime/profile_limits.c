@@ -253,17 +253,7 @@ herd_status herd_limits_store(const char *cache_path, const herd_limits *lim)
     json_decref(root);
     if (!text)
         return herd_fail(HERD_ERR_NOMEM, "%s: out of memory", cache_path);
-    herd_atomic_file f;
-    herd_status st = herd_atomic_open(&f, cache_path);
-    if (!st) {
-        st = herd_atomic_write(&f, text, strlen(text));
-        if (!st)
-            st = herd_atomic_write(&f, "\n", 1);
-        if (!st)
-            st = herd_atomic_commit(&f);
-        else
-            herd_atomic_abort(&f);
-    }
+    herd_status st = herd_atomic_save(cache_path, text, strlen(text), true);
     free(text);
     return st;
 }

@@ -480,15 +480,7 @@ herd_status herd_roofline_svg_write(const char *path, const char *title, const h
     herd_status st = herd_roofline_svg(title, lim, pts, n, &svg);
     if (st)
         return st;
-    herd_atomic_file f;
-    st = herd_atomic_open(&f, path);
-    if (!st) {
-        st = herd_atomic_write(&f, svg, strlen(svg));
-        if (!st)
-            st = herd_atomic_commit(&f);
-        else
-            herd_atomic_abort(&f);
-    }
+    st = herd_atomic_save(path, svg, strlen(svg), false);
     free(svg);
     return st;
 }

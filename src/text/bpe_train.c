@@ -270,18 +270,8 @@ herd_status herd_bpe_train(const char *text, size_t len, int32_t vocab, const ch
     }
     if (!st) {
         char *dump = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-        herd_atomic_file f;
-        st = dump ? herd_atomic_open(&f, out_path)
+        st = dump ? herd_atomic_save(out_path, dump, strlen(dump), true)
                   : herd_fail(HERD_ERR_NOMEM, "out of memory writing %s", out_path);
-        if (!st) {
-            st = herd_atomic_write(&f, dump, strlen(dump));
-            if (!st)
-                st = herd_atomic_write(&f, "\n", 1);
-            if (!st)
-                st = herd_atomic_commit(&f);
-            else
-                herd_atomic_abort(&f);
-        }
         free(dump);
     }
     json_decref(root);

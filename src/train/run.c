@@ -86,15 +86,7 @@ static void fill(const corpus *c, int64_t at, int32_t bos, int64_t T, int32_t *i
 
 static herd_status write_text(const char *path, const char *s)
 {
-    herd_atomic_file f;
-    herd_status st = herd_atomic_open(&f, path);
-    if (st)
-        return st;
-    st = herd_atomic_write(&f, s, strlen(s));
-    if (!st)
-        return herd_atomic_commit(&f);
-    herd_atomic_abort(&f);
-    return st;
+    return herd_atomic_save(path, s, strlen(s), false);
 }
 
 /* history: per step (loss, validation loss or NaN) */
