@@ -78,6 +78,19 @@ void cli_image_rows_free(cli_image_rows *r)
     memset(r, 0, sizeof *r);
 }
 
+int cli_model_parse_images(const char *cmd, int *argc, char **argv, cli_model_args *a,
+                           const cli_opt *opts, void (*usage)(FILE *), cli_images *im)
+{
+    int rc = cli_images_take(cmd, argc, argv, im);
+    if (!rc)
+        rc = cli_model_parse(cmd, *argc, argv, a, opts, usage);
+    if (rc < 0) {
+        cli_model_args_free(a);
+        cli_images_free(im);
+    }
+    return rc;
+}
+
 int cli_images_take(const char *cmd, int *argc, char **argv, cli_images *im)
 {
     memset(im, 0, sizeof *im);

@@ -5,6 +5,7 @@
 #define HERD_CLI_VISION_H
 
 #include "cli/cli.h"
+#include "cli/cli_model.h"
 #include "herd/herd.h"
 #include "herd/vision.h"
 
@@ -51,6 +52,10 @@ typedef struct cli_images {
  * sees them); returns 0, or 2 after a usage message for a missing value. */
 int cli_images_take(const char *cmd, int *argc, char **argv, cli_images *im);
 void cli_images_free(cli_images *im);
+/* A model command that takes images: cli_images_take, then cli_model_parse on what is left.
+ * The same returns as cli_model_parse; on -1 (help printed) `a` and `im` are already freed. */
+int cli_model_parse_images(const char *cmd, int *argc, char **argv, cli_model_args *a,
+                           const cli_opt *opts, void (*usage)(FILE *), cli_images *im);
 
 /* Reads the vision config of `model` (special ids from `tok` when not NULL), decodes and
  * preprocesses every image and expands the prompt. Images without an <|image|> in the prompt

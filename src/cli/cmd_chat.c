@@ -261,14 +261,9 @@ static int cmd_main(int argc, char **argv)
     opts[CLI_SAMPLING_OPTS + 2] = (cli_opt){"-v", "--verbose", CLI_OPT_FLAG, &verbose, 0, 0};
     opts[CLI_SAMPLING_OPTS + 3] = (cli_opt){"--special", NULL, CLI_OPT_FLAG, &special, 0, 0};
     cli_images im;
-    rc = cli_images_take(CMD, &argc, argv, &im);
-    if (!rc)
-        rc = cli_model_parse(CMD, argc, argv, &a, opts, usage);
-    if (rc < 0) {
-        cli_model_args_free(&a);
-        cli_images_free(&im);
+    rc = cli_model_parse_images(CMD, &argc, argv, &a, opts, usage, &im);
+    if (rc < 0)
         return 0;
-    }
     uint64_t seed = cli_sampling_apply(&smp, &g);
     if (!rc && !a.model)
         rc = cli_usage_error(CMD, "-m MODEL is required");

@@ -28,19 +28,14 @@ static int cmd_main(int argc, char **argv)
     long piece = 0;
     cli_model_args a;
     cli_model_args_init(&a);
-    cli_images im;
-    int rc = cli_images_take(cmd, &argc, argv, &im);
     const cli_opt opts[] = {{"-o", NULL, CLI_OPT_STR, &out, 0, 0},
                             {"--incremental", NULL, CLI_OPT_FLAG, &incremental, 0, 0},
                             {"--piece", NULL, CLI_OPT_LONG, &piece, 1, INT32_MAX},
                             {NULL, NULL, 0, NULL, 0, 0}};
-    if (!rc)
-        rc = cli_model_parse(cmd, argc, argv, &a, opts, usage);
-    if (rc < 0) {
-        cli_model_args_free(&a);
-        cli_images_free(&im);
+    cli_images im;
+    int rc = cli_model_parse_images(cmd, &argc, argv, &a, opts, usage, &im);
+    if (rc < 0)
         return 0;
-    }
     if (!rc && (!a.model || !a.ids || !out))
         rc = cli_usage_error(cmd, "-m, --ids and -o are required");
     herd_status ost = rc ? HERD_OK : herd_atomic_check(out); /* before the load, not after */
