@@ -3,28 +3,26 @@
  * Micro-kernel: mr = 12 rows × 2 zmm of columns = 24 accumulators; per k two weight vectors
  * (converted to f32 on load) and 12 broadcast FMAs. One FMA chain per output lane, in k order,
  * exactly like the ref twin. M tails are compiled as their own unrolled kernels (m = 1..12). */
-#include "kernels/family.h"
+#include "kernels/dense.h"
 
 #include <immintrin.h>
-#include <string.h>
 
 enum { NR = 32, MR = 12, PF = 1024 };
-enum { T_F32, T_F16, T_BF16, T_I8 };
 
 #define AI static inline __attribute__((always_inline))
 
 AI size_t esize(int type)
 {
-    return type == T_F32 ? 4 : type == T_I8 ? 1 : 2;
+    return type == KD_F32 ? 4 : type == KD_I8 ? 1 : 2;
 }
 
 /* 16 weights at p as f32. */
 AI __m512 ldw(int type, const uint8_t *p)
 {
     switch (type) {
-    case T_F32: return _mm512_loadu_ps(p);
-    case T_F16: return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
-    case T_BF16:
+    case KD_F32: return _mm512_loadu_ps(p);
+    case KD_F16: return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+    case KD_BF16:
         return _mm512_castsi512_ps(
             _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16));
     default: return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
@@ -55,7 +53,7 @@ AI void body(int type, int mr, const ktile *t)
             acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
         }
     }
-    if (type == T_I8) {
+    if (type == KD_I8) {
         __m512 s0 = _mm512_loadu_ps(b), s1 = _mm512_loadu_ps(b + 64);
 #pragma GCC unroll 16
         for (int i = 0; i < mr; i++) {
@@ -88,86 +86,15 @@ AI void body(int type, int mr, const ktile *t)
         default: body(type, 12, t); break;                                                         \
         }                                                                                          \
     }
-TILE_FN(f32_tile, T_F32)
-TILE_FN(f16_tile, T_F16)
-TILE_FN(bf16_tile, T_BF16)
-TILE_FN(i8_tile, T_I8)
+TILE_FN(f32_tile, KD_F32)
+TILE_FN(f16_tile, KD_F16)
+TILE_FN(bf16_tile, KD_BF16)
+TILE_FN(i8_tile, KD_I8)
 
-/* ---- packing (plain C: runs once per weight) -------------------------------------------- */
-
-static size_t f32_bytes(int64_t k)
-{
-    return (size_t)k * NR * 4;
-}
-static size_t h16_bytes(int64_t k)
-{
-    return (size_t)k * NR * 2;
-}
-static size_t i8_bytes(int64_t k)
-{
-    return (size_t)k * NR + NR * 4;
-}
-
-static herd_status pack_generic(const kpack_src *s, void *panel, int type)
-{
-    uint8_t *p = panel;
-    for (int r = 0; r < s->rows; r++) {
-        herd_status st = kpack_row_f32(s, r, s->row);
-        if (st)
-            return st;
-        const float *x = s->row;
-        if (type == T_I8) {
-            int8_t *q = (int8_t *)(s->row + s->k);
-            float sc = kquant_i8_row(x, s->k, q);
-            memcpy(p + (size_t)s->k * NR + (size_t)r * 4, &sc, 4);
-            for (int64_t k = 0; k < s->k; k++)
-                ((int8_t *)p)[(size_t)k * NR + (size_t)r] = q[k];
-            continue;
-        }
-        for (int64_t k = 0; k < s->k; k++) {
-            size_t at = (size_t)k * NR + (size_t)r;
-            if (type == T_F32)
-                ((float *)p)[at] = x[k];
-            else if (type == T_F16)
-                ((uint16_t *)p)[at] = herd_f32_to_f16(x[k]);
-            else
-                ((uint16_t *)p)[at] = herd_f32_to_bf16(x[k]);
-        }
-    }
-    return HERD_OK;
-}
-
-static void unpack_generic(const void *panel, int64_t k, int rows, float *dst, size_t ldd, int type)
-{
-    const uint8_t *p = panel;
-    for (int r = 0; r < rows; r++) {
-        float sc = 1;
-        if (type == T_I8)
-            memcpy(&sc, p + (size_t)k * NR + (size_t)r * 4, 4);
-        for (int64_t i = 0; i < k; i++) {
-            size_t at = (size_t)i * NR + (size_t)r;
-            float v = type == T_F32    ? ((const float *)p)[at]
-                      : type == T_F16  ? herd_f16_to_f32(((const uint16_t *)p)[at])
-                      : type == T_BF16 ? herd_bf16_to_f32(((const uint16_t *)p)[at])
-                                       : (float)((const int8_t *)p)[at] * sc;
-            dst[r * ldd + (size_t)i] = v;
-        }
-    }
-}
-
-#define PACK_FNS(prefix, type)                                                                     \
-    static herd_status prefix##_pack(const kpack_src *s, void *panel)                              \
-    {                                                                                              \
-        return pack_generic(s, panel, type);                                                       \
-    }                                                                                              \
-    static void prefix##_unpack(const void *panel, int64_t k, int rows, float *dst, size_t ldd)    \
-    {                                                                                              \
-        unpack_generic(panel, k, rows, dst, ldd, type);                                            \
-    }
-PACK_FNS(f32, T_F32)
-PACK_FNS(f16, T_F16)
-PACK_FNS(bf16, T_BF16)
-PACK_FNS(i8, T_I8)
+KDENSE_PACK_FNS(f32, KD_F32, NR)
+KDENSE_PACK_FNS(f16, KD_F16, NR)
+KDENSE_PACK_FNS(bf16, KD_BF16, NR)
+KDENSE_PACK_FNS(i8, KD_I8, NR)
 
 const kfamily kfam_f32_avx512 = {
     .name = "f32.avx512",
@@ -188,7 +115,7 @@ const kfamily kfam_f16_avx512 = {
     .isa = HERD_ISA_AVX512,
     .mr = MR,
     .nr = NR,
-    .panel_bytes = h16_bytes,
+    .panel_bytes = f16_bytes,
     .pack = f16_pack,
     .unpack = f16_unpack,
     .a_desc = "f32",
@@ -201,7 +128,7 @@ const kfamily kfam_bf16_avx512 = {
     .isa = HERD_ISA_AVX512,
     .mr = MR,
     .nr = NR,
-    .panel_bytes = h16_bytes,
+    .panel_bytes = bf16_bytes,
     .pack = bf16_pack,
     .unpack = bf16_unpack,
     .a_desc = "f32",
