@@ -57,17 +57,22 @@ herd_isa_level herd_cpu_isa(void)
     return (herd_isa_level)l;
 }
 
+/* HERD_NO_VBMI / HERD_NO_GFNI mask those features, so the other path of the tiles that use them
+ * runs (and is tested) on a CPU that has them. */
+static bool masked(const char *env)
+{
+    const char *off = getenv(env);
+    return off && *off && strcmp(off, "0") != 0;
+}
+
 bool herd_cpu_has_vbmi(void)
 {
     static _Atomic int vbmi = -1;
     int v = atomic_load(&vbmi);
     if (v < 0) {
         unsigned a, b, c = 0, d;
-        /* HERD_NO_VBMI masks it, so the other path of the tiles that use it runs (and is
-         * tested) on a CPU that has it */
-        const char *off = getenv("HERD_NO_VBMI");
         v = herd_cpu_isa() >= HERD_ISA_AVX512 && __get_cpuid_count(7, 0, &a, &b, &c, &d) &&
-            (c & (1u << 1)) && !(off && *off && strcmp(off, "0") != 0);
+            (c & (1u << 1)) && !masked("HERD_NO_VBMI");
         atomic_store(&vbmi, v);
     }
     return v;
@@ -80,7 +85,7 @@ bool herd_cpu_has_gfni(void)
     if (v < 0) {
         unsigned a, b, c = 0, d;
         v = herd_cpu_isa() >= HERD_ISA_AVX512 && __get_cpuid_count(7, 0, &a, &b, &c, &d) &&
-            (c & (1u << 8));
+            (c & (1u << 8)) && !masked("HERD_NO_GFNI");
         atomic_store(&gfni, v);
     }
     return v;

@@ -476,14 +476,18 @@ TEST(bad_blocks)
     herd_set_isa(HERD_ISA_COUNT);
 }
 
-/* ctest runs this file twice: as is, and with HERD_NO_VBMI=1 (the tiles' path for CPUs
- * without AVX512-VBMI); say which one ran. */
+/* ctest runs this file twice: as is, and with HERD_NO_VBMI=1 HERD_NO_GFNI=1 (the tiles' paths
+ * for CPUs without AVX512-VBMI or GFNI); say which one ran. */
 TEST(vbmi_mask)
 {
     const char *off = getenv("HERD_NO_VBMI");
     if (off && *off && strcmp(off, "0") != 0)
         CHECK(!herd_cpu_has_vbmi());
-    printf("AVX512-VBMI paths: %s\n", herd_cpu_has_vbmi() ? "on" : "off");
+    off = getenv("HERD_NO_GFNI");
+    if (off && *off && strcmp(off, "0") != 0)
+        CHECK(!herd_cpu_has_gfni());
+    printf("AVX512-VBMI paths: %s, GFNI: %s\n", herd_cpu_has_vbmi() ? "on" : "off",
+           herd_cpu_has_gfni() ? "on" : "off");
 }
 
 int main(void)
