@@ -129,6 +129,8 @@ void kk_aprep(herd_type ty, const float *a, int64_t k, void *dst);
 void kk_arec_fill(const float *x, int elems, int sub, int qoff, bool sums, uint8_t *rec);
 /* The same bytes with AVX-512 (x86/kquant_avx512vnni.c; elems and sub multiples of 16). */
 void kk_arec_fill_avx512(const float *x, int elems, int sub, int qoff, bool sums, uint8_t *rec);
+/* The same bytes with AVX2 (x86/kquant_avx2.c; elems and sub multiples of 16). */
+void kk_arec_fill_avx2(const float *x, int elems, int sub, int qoff, bool sums, uint8_t *rec);
 
 size_t kk_panel_bytes(herd_type ty, int64_t k);
 herd_status kk_pack(herd_type ty, const kpack_src *s, void *panel);
@@ -144,6 +146,8 @@ void kk_tile_int_ref(herd_type ty, const ktile *t);
 typedef void (*kk_decoder)(herd_type ty, const uint8_t *panel, int64_t k, int64_t b, float *w);
 void kk_tile_decoded_ref(kk_decoder decode, herd_type ty, int elems, const ktile *t);
 void kk_tile_decoded_avx512(kk_decoder decode, herd_type ty, int elems, const ktile *t);
+/* The same bits on AVX2 (x86/kdecoded_avx2.c). */
+void kk_tile_decoded_avx2(kk_decoder decode, herd_type ty, int elems, const ktile *t);
 
 #define KK_EACH_TYPE(X)                                                                            \
     X(q2_k, HERD_TYPE_Q2_K)                                                                        \

@@ -44,13 +44,26 @@ static const kfamily *const table_ref[] = {
     NULL,
 };
 static const kfamily *const table_avx2[] = {
-    &kfam_f32_avx2,        &kfam_f16_avx2,
-    &kfam_bf16_avx2,       &kfam_int8_avx2,
-    &kfam_fp8_e4m3_avx2,   &kfam_q8_0_avx2,
-    &kfam_q4_0_avx2,       &kfam_mxfp4_avx2,
-    &kfam_mxfp6_e2m3_avx2, &kfam_mxint8_avx2,
-    &kfam_mxfp8_e4m3_avx2, &kfam_mxfp8_e5m2_avx2,
-    &kfam_mxfp6_e3m2_avx2, NULL,
+    &kfam_f32_avx2,
+    &kfam_f16_avx2,
+    &kfam_bf16_avx2,
+    &kfam_int8_avx2,
+    &kfam_fp8_e4m3_avx2,
+    &kfam_q8_0_avx2,
+    &kfam_q4_0_avx2,
+    &kfam_mxfp4_avx2,
+    &kfam_mxfp6_e2m3_avx2,
+    &kfam_mxint8_avx2,
+    &kfam_mxfp8_e4m3_avx2,
+    &kfam_mxfp8_e5m2_avx2,
+    &kfam_mxfp6_e3m2_avx2,
+    /* K-quants (kquant.h) */
+    &kfam_q2_k_avx2,
+    &kfam_q3_k_avx2,
+    &kfam_q4_k_avx2,
+    &kfam_q5_k_avx2,
+    &kfam_q6_k_avx2,
+    NULL,
 };
 static const kfamily *const table_avx512[] = {
     &kfam_f32_avx512,        &kfam_f16_avx512,        &kfam_bf16_avx512,

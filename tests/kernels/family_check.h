@@ -5,6 +5,9 @@
  *                   tail), odd N (panel tails) and K of 1..3 super-blocks, bit for bit (the
  *                   integer paths are exact and EXACT is one fmaf chain in K order);
  *                   identical results for 1, 2 and 3 threads;
+ *   saturation:     (fam_check_saturation, for the types that give a max_rows) the same with
+ *                   every code at its largest value against A of one magnitude: the worst case
+ *                   of every partial sum;
  *   pack_roundtrip: pack → unpack equals the formats layer's dequantization, from the type's
  *                   own blocks and from f32 rows (quantized on the way in, or refused for the
  *                   types herd does not quantize to); the packed size is close to the file's;
@@ -108,23 +111,21 @@ static int fam_same(const float *x, const float *y, size_t n)
     return -1;
 }
 
-/* One shape × type: every family of the type above ref against ref. */
-static void fam_check_one(const fam_types *T, size_t si, int ti, herd_pool *const pools[2])
+/* A (M × K) and weights g, u (N × K) of type t: every family of the type above ref against
+ * ref; every epilogue, or only none (`all_epi` false). `first` prints the families checked. */
+static void fam_compare(const fam_types *T, herd_type t, int M, int N, int K, const float *A,
+                        const uint8_t *g, const uint8_t *u, bool all_epi, bool first,
+                        herd_pool *const pools[2])
 {
-    const herd_type t = T->types[ti];
-    const int M = fam_shapes[si].M, N = fam_shapes[si].N, K = T->k_of(t, fam_shapes[si].K);
     const size_t mn = (size_t)M * N;
-    float *A = malloc((size_t)M * K * 4), *bias = malloc((size_t)N * 4), *res = malloc(mn * 4),
-          *re = malloc(mn * 4), *ra = malloc(mn * 4), *got = malloc(mn * 4), *got2 = malloc(mn * 4);
-    for (int i = 0; i < M * K; i++)
-        A[i] = harness_randf(T->rng) * (i % 61 == 0 ? 20.0f : 2.0f);
+    float *bias = malloc((size_t)N * 4), *res = malloc(mn * 4), *re = malloc(mn * 4),
+          *ra = malloc(mn * 4), *got = malloc(mn * 4), *got2 = malloc(mn * 4);
     for (int i = 0; i < N; i++)
         bias[i] = harness_randf(T->rng);
     for (size_t i = 0; i < mn; i++)
         res[i] = harness_randf(T->rng);
-    uint8_t *g = T->random_rows(t, N, K), *u = T->random_rows(t, N, K);
     for (int epi = 0; epi < FAM_EPI_COUNT; epi++) {
-        if ((si + (size_t)ti) % 2 && epi != FAM_EPI_NONE)
+        if (!all_epi && epi != FAM_EPI_NONE)
             continue;
         herd_set_isa(HERD_ISA_REF);
         herd_packed *rw = fam_pack(t, N, K, g, u, epi);
@@ -143,7 +144,7 @@ static void fam_check_one(const fam_types *T, size_t si, int ti, herd_pool *cons
             herd_packed *w = fam_pack(t, N, K, g, u, epi);
             if (!w)
                 continue;
-            if (si == 0 && epi == 0)
+            if (first && epi == 0)
                 printf("checking %s against %s\n", fam->name, herd_type_name(t));
             int bad;
             fam_run(w, M, N, K, A, epi, bias, res, HERD_APREP_EXACT, NULL, got);
@@ -163,8 +164,20 @@ static void fam_check_one(const fam_types *T, size_t si, int ti, herd_pool *cons
             herd_packed_free(w);
         }
     }
-    free(A), free(bias), free(res), free(re), free(ra), free(got), free(got2);
-    free(g), free(u);
+    free(bias), free(res), free(re), free(ra), free(got), free(got2);
+}
+
+/* One shape × type of fam_shapes, random A and weights. */
+static void fam_check_one(const fam_types *T, size_t si, int ti, herd_pool *const pools[2])
+{
+    const herd_type t = T->types[ti];
+    const int M = fam_shapes[si].M, N = fam_shapes[si].N, K = T->k_of(t, fam_shapes[si].K);
+    float *A = malloc((size_t)M * K * 4);
+    for (int i = 0; i < M * K; i++)
+        A[i] = harness_randf(T->rng) * (i % 61 == 0 ? 20.0f : 2.0f);
+    uint8_t *g = T->random_rows(t, N, K), *u = T->random_rows(t, N, K);
+    fam_compare(T, t, M, N, K, A, g, u, (si + (size_t)ti) % 2 == 0, si == 0, pools);
+    free(A), free(g), free(u);
 }
 
 static void fam_check_all_families(const fam_types *T)
@@ -175,6 +188,34 @@ static void fam_check_all_families(const fam_types *T)
     for (size_t si = 0; si < sizeof fam_shapes / sizeof fam_shapes[0]; si++)
         for (int ti = 0; ti < T->ntypes; ti++)
             fam_check_one(T, si, ti, pools);
+    herd_pool_destroy(pools[0]);
+    herd_pool_destroy(pools[1]);
+    herd_set_isa(HERD_ISA_COUNT);
+}
+
+/* The largest integer sums a tile can meet: every weight at its largest code (`max_rows`, the
+ * type's blocks with every code bit set) against A rows of one magnitude (every quantized value
+ * ±127: all +, all −, random signs), so a tile whose partial sums could overflow or saturate
+ * (AVX2's VPMADDUBSW) differs from the ref. */
+static void fam_check_saturation(const fam_types *T,
+                                 uint8_t *(*max_rows)(herd_type t, int n, int k))
+{
+    herd_pool *pools[2];
+    CHECK(herd_pool_create(2, &pools[0]) == HERD_OK);
+    CHECK(herd_pool_create(3, &pools[1]) == HERD_OK);
+    for (int ti = 0; ti < T->ntypes; ti++) {
+        const herd_type t = T->types[ti];
+        const int M = 5, N = 21, K = T->k_of(t, 2);
+        float *A = malloc((size_t)M * K * 4);
+        for (int i = 0; i < M * K; i++) {
+            const int row = i / K;
+            const float mag = row == 4 ? 0.5f : 1.0f; /* row 4: another da */
+            A[i] = row == 0 || (row >= 2 && harness_rand(T->rng) & 1) ? mag : -mag;
+        }
+        uint8_t *g = max_rows(t, N, K), *u = max_rows(t, N, K);
+        fam_compare(T, t, M, N, K, A, g, u, false, false, pools);
+        free(A), free(g), free(u);
+    }
     herd_pool_destroy(pools[0]);
     herd_pool_destroy(pools[1]);
     herd_set_isa(HERD_ISA_COUNT);

@@ -30,13 +30,15 @@ static void put_scale(uint8_t *p)
     p[1] = (uint8_t)(h >> 8);
 }
 
-static uint8_t *random_rows(herd_type t, int n, int k)
+/* Random bytes, or every bit set (`max`: every code, scale and min at its largest), then
+ * finite fp16 super-block scales. */
+static uint8_t *rows(herd_type t, int n, int k, bool max)
 {
     const kb_info *I = kb_info_get(t);
     const size_t nb = (size_t)n * (size_t)(k / I->elems);
     uint8_t *w = malloc(nb * (size_t)I->bytes);
     for (size_t i = 0; i < nb * (size_t)I->bytes; i++)
-        w[i] = (uint8_t)harness_rand(&rng);
+        w[i] = max ? 0xff : (uint8_t)harness_rand(&rng);
     for (size_t b = 0; b < nb; b++) {
         uint8_t *x = w + b * (size_t)I->bytes;
         switch (t) {
@@ -52,6 +54,14 @@ static uint8_t *random_rows(herd_type t, int n, int k)
     }
     return w;
 }
+static uint8_t *random_rows(herd_type t, int n, int k)
+{
+    return rows(t, n, k, false);
+}
+static uint8_t *max_rows(herd_type t, int n, int k)
+{
+    return rows(t, n, k, true);
+}
 
 /* TQ1_0's base-3 bytes unpack to 2-bit codes: 1.22× */
 static double packed_ratio(herd_type t)
@@ -64,10 +74,16 @@ static const fam_types types = {
 
 FAM_CHECK_TESTS(types)
 
+TEST(saturation)
+{
+    fam_check_saturation(&types, max_rows);
+}
+
 int main(void)
 {
     RUN(pack_roundtrip);
     RUN(ref_vs_double);
     RUN(all_families);
+    RUN(saturation);
     return harness_finish();
 }
