@@ -197,8 +197,8 @@ static void fam_check_all_families(const fam_types *T)
  * type's blocks with every code bit set) against A rows of one magnitude (every quantized value
  * ±127: all +, all −, random signs), so a tile whose partial sums could overflow or saturate
  * (AVX2's VPMADDUBSW) differs from the ref. */
-static void fam_check_saturation(const fam_types *T,
-                                 uint8_t *(*max_rows)(herd_type t, int n, int k))
+static inline void fam_check_saturation(const fam_types *T,
+                                        uint8_t *(*max_rows)(herd_type t, int n, int k))
 {
     herd_pool *pools[2];
     CHECK(herd_pool_create(2, &pools[0]) == HERD_OK);
