@@ -95,11 +95,50 @@ INLINE int bs_lane(int p)
     return (p & 1) | ((p >> 1) & 1) << 2 | ((p >> 2) & 1) << 1;
 }
 
+/* Sub-block hs (0, or 0/1 when two share an octet) of octet oc, halves h0..h0+nh−1:
+ * tot[i][x] += sc · Σ u·qa (a separate call per sub-block keeps every shift an immediate). */
+INLINE void sub_block(herd_type ty, const int m, const int nh, const int h0,
+                      const uint8_t *const *arec, const uint8_t *oct, const uint8_t *h, int oc,
+                      const int hs, __m256i (*tot)[2])
+{
+    const int sub = KK_SUB(ty), flush = KQ2_FLUSH(ty);
+    const int s = oc * (32 / sub) + hs;
+    __m256i sc[2], p16[MR][2];
+#pragma GCC unroll 2
+    for (int x = 0; x < nh; x++)
+        sc[x] = dup_pairs(h + kk_off_sc(ty) + 16 * (size_t)s, h0 + x);
+#pragma GCC unroll 8
+    for (int g = 0; g < sub / 4; g++) {
+        const int G = hs * (sub / 4) + g;
+        __m256i w[2];
+#pragma GCC unroll 2
+        for (int x = 0; x < nh; x++)
+            w[x] = codes32(ty, oct, G, h0 + x);
+#pragma GCC unroll 4
+        for (int i = 0; i < m; i++) {
+            int32_t qa;
+            memcpy(&qa, arec[i] + 32 * (size_t)oc + 4 * (size_t)G, 4);
+            const __m256i va = _mm256_set1_epi32(qa);
+#pragma GCC unroll 2
+            for (int x = 0; x < nh; x++) {
+                __m256i pr = _mm256_maddubs_epi16(w[x], va);
+                p16[i][x] = g % flush ? _mm256_add_epi16(p16[i][x], pr) : pr;
+            }
+        }
+        if ((g + 1) % flush == 0)
+#pragma GCC unroll 4
+            for (int i = 0; i < m; i++)
+#pragma GCC unroll 2
+                for (int x = 0; x < nh; x++)
+                    tot[i][x] = _mm256_add_epi32(tot[i][x], _mm256_madd_epi16(p16[i][x], sc[x]));
+    }
+}
+
 /* Rows 8·h0.. of nh halves (2: both, from h0 = 0) of the panel, m A rows. */
 INLINE void tile_body(herd_type ty, const ktile *t, const int m, const int nh, const int h0)
 {
     const int elems = KK_ELEMS(ty), sub = KK_SUB(ty), ns = KK_NSUB(ty), bits = KK_BITS(ty);
-    const int flush = KQ2_FLUSH(ty), qoff = KK_QOFF(ty);
+    const int qoff = KK_QOFF(ty);
     const int64_t nsb = t->k / elems;
     const uint8_t *panel = t->b, *codes = panel + kk_hdr_section(ty, t->k);
     const size_t hb = kk_hdr_bytes(ty), cb = kk_code_bytes(ty), ab = kk_arec_bytes(ty);
@@ -126,40 +165,9 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m, const int nh, c
                                              (size_t)(oc + 1) * 64 * (size_t)bits;
                      pf < pf_end; pf += 64)
                     _mm_prefetch((const char *)pf, _MM_HINT_T0);
-#pragma GCC unroll 2
-            for (int hs = 0; hs < 32 / sub; hs++) {
-                const int s = oc * (32 / sub) + hs;
-                __m256i sc[2], p16[MR][2];
-#pragma GCC unroll 2
-                for (int x = 0; x < nh; x++)
-                    sc[x] = dup_pairs(h + kk_off_sc(ty) + 16 * (size_t)s, h0 + x);
-#pragma GCC unroll 8
-                for (int g = 0; g < sub / 4; g++) {
-                    const int G = hs * (sub / 4) + g;
-                    __m256i w[2];
-#pragma GCC unroll 2
-                    for (int x = 0; x < nh; x++)
-                        w[x] = codes32(ty, oct, G, h0 + x);
-#pragma GCC unroll 4
-                    for (int i = 0; i < m; i++) {
-                        int32_t qa;
-                        memcpy(&qa, arec[i] + 32 * (size_t)oc + 4 * (size_t)G, 4);
-                        const __m256i va = _mm256_set1_epi32(qa);
-#pragma GCC unroll 2
-                        for (int x = 0; x < nh; x++) {
-                            __m256i pr = _mm256_maddubs_epi16(w[x], va);
-                            p16[i][x] = g % flush ? _mm256_add_epi16(p16[i][x], pr) : pr;
-                        }
-                    }
-                    if ((g + 1) % flush == 0)
-#pragma GCC unroll 4
-                        for (int i = 0; i < m; i++)
-#pragma GCC unroll 2
-                            for (int x = 0; x < nh; x++)
-                                tot[i][x] = _mm256_add_epi32(tot[i][x],
-                                                             _mm256_madd_epi16(p16[i][x], sc[x]));
-                }
-            }
+            sub_block(ty, m, nh, h0, arec, oct, h, oc, 0, tot);
+            if (sub == 16)
+                sub_block(ty, m, nh, h0, arec, oct, h, oc, 1, tot);
         }
         /* Σ_s v_s·bsum_s per row: v = sc for the offset codes (Q3_K, Q6_K), v = m for the mins */
         __m256i bsp[MR], vb[MR][2];
