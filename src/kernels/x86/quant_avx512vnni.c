@@ -24,7 +24,12 @@
 #pragma GCC target("avx512vbmi,gfni")
 #endif
 
-enum { MR = 12, PF = 8192 };
+/* PF: how far ahead the software prefetch runs; PF_MIN_ROWS: the fewest rows of A that use it.
+ * With 1-3 rows a block is consumed fast and the hardware's L2 streamer alone keeps up; the
+ * software prefetches (into L1, holding its few miss buffers PF bytes ahead of use) slowed those
+ * DRAM streams. From 4 rows on a block takes long enough that the streamer falls behind and the
+ * prefetch pays (measured in docs/KERNELS.md, "Prefetch by rows"). */
+enum { MR = 12, PF = 8192, PF_MIN_ROWS = 4 };
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -234,9 +239,10 @@ INLINE void tile_body(herd_type ty, bool vbmi, const ktile *t, const int m)
                         5 * st};
         /* One linear prefetch cursor over the panel's bytes (scales and payload alike), at the
          * rate the block consumes them, so every line PF ahead is requested exactly once and the
-         * stream runs on into the next panel. */
-        for (const uint8_t *pf_end = panel + PF + (size_t)(b + 1) * bpb; pf < pf_end; pf += 64)
-            _mm_prefetch((const char *)pf, _MM_HINT_T0);
+         * stream runs on into the next panel. m is a constant here: no test in the loop. */
+        if (m >= PF_MIN_ROWS)
+            for (const uint8_t *pf_end = panel + PF + (size_t)(b + 1) * bpb; pf < pf_end; pf += 64)
+                _mm_prefetch((const char *)pf, _MM_HINT_T0);
         __m512i isum[MR][CHMAX];
 #pragma GCC unroll 16
         for (int i = 0; i < m; i++) {
