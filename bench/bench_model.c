@@ -67,8 +67,9 @@ static void usage(FILE *f)
             "  --policy P      per-class types for --write-gguf (herd quantize's policies)\n"
             "  -p N            prefill N tokens from an empty cache (default 512; --prompt)\n"
             "  -n N            decode N tokens one at a time from an empty cache (default 128;\n"
-            "                  --gen)\n"
-            "  -r N            repetitions, after one warm-up (default 3); medians are reported\n"
+            "                  --gen; 0: prefill only)\n"
+            "  -r N            repetitions, after one warm-up of each test (default 3); medians\n"
+            "                  are reported\n"
             "  -t LIST         thread counts, e.g. 1,2 (default: every CPU)\n"
             "  --layers N      build N layers of the real shape (the full depth is extrapolated)\n"
             "  --act A         activations: auto (default, the fast path) or f32 (exact)\n"
@@ -189,8 +190,9 @@ static void print_ops(void)
         for (int op = 0; op < HERD_OP_COUNT; op++) {
             const herd_prof_entry *e = herd_prof_get((herd_prof_phase)ph, (herd_prof_op)op);
             if (e->calls)
-                printf("    %-12s %9.3f ms  %7.2f GB/s  %8.2f GFLOP/s\n",
-                       herd_prof_op_name((herd_prof_op)op), 1e3 * e->seconds / (double)tok,
+                printf("    %-12s %6lld calls %9.3f ms  %7.2f GB/s  %8.2f GFLOP/s\n",
+                       herd_prof_op_name((herd_prof_op)op), (long long)e->calls,
+                       1e3 * e->seconds / (double)tok,
                        (e->cost.weight_bytes + e->cost.act_bytes + e->cost.kv_bytes) / e->seconds /
                            1e9,
                        e->cost.flops / e->seconds / 1e9);
@@ -224,11 +226,14 @@ static herd_status run_threads(herd_model *m, int64_t n_ctx, const int32_t *ids,
     double *tp = calloc((size_t)rc->reps, sizeof *tp), *td = calloc((size_t)rc->reps, sizeof *td);
     if (!tp || !td)
         st = herd_fail(HERD_ERR_NOMEM, "bench model: out of memory");
+    /* warm-up as llama-bench does it: the measured prefill itself, so that every repetition
+     * finds the cache and the scratch buffers at their full size and already touched (a
+     * server prefills into a context it keeps); then one decode step */
     herd_kv_reset(kv);
     if (!st)
-        st = herd_model_forward(m, kv, ids, rc->prompt < 32 ? rc->prompt : 32, logits, false);
+        st = herd_model_forward(m, kv, ids, rc->prompt, logits, false);
     herd_kv_reset(kv);
-    if (!st)
+    if (!st && rc->gen > 0)
         st = herd_model_forward(m, kv, ids, 1, logits, false);
     herd_prof_reset();
     herd_prof_enable(rc->ops);
@@ -247,7 +252,7 @@ static herd_status run_threads(herd_model *m, int64_t n_ctx, const int32_t *ids,
     herd_limits lim;
     bool have_lim = !st && herd_limits_get(threads, false, &lim) == HERD_OK;
     double head = !st && rc->scale != 1 ? time_head(m, herd_context_pool(kv), 1) : 0;
-    for (int ph = 0; ph < 2 && !st; ph++) {
+    for (int ph = 0; ph < (rc->gen > 0 ? 2 : 1) && !st; ph++) {
         bool pre = ph == 0;
         long ntok = pre ? rc->prompt : rc->gen;
         double *t = pre ? tp : td, *tps = t;
@@ -352,7 +357,7 @@ int bench_model_main(int argc, char **argv)
         {"--policy", NULL, CLI_OPT_STR, &policy, 0, 0},
         {"--layers", NULL, CLI_OPT_LONG, &layers, 1, 4096},
         {"-p", "--prompt", CLI_OPT_LONG, &prompt, 1, 65536},
-        {"-n", "--gen", CLI_OPT_LONG, &gen, 1, 65536},
+        {"-n", "--gen", CLI_OPT_LONG, &gen, 0, 65536},
         {"-r", NULL, CLI_OPT_LONG, &reps, 1, 1000},
         {"-t", NULL, CLI_OPT_STR, &thread_list, 0, 0},
         {"--dtype", "--type", CLI_OPT_STR, &type, 0, 0},

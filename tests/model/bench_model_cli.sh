@@ -13,6 +13,7 @@ check "json: 2 phases x 2 thread counts" '"$HERD" $B -t 1,2 --json > "$T/j" 2>/d
 for k in phase threads type tokens_per_s weight_bytes_per_token flops_per_token; do
   check "json key $k" '[ "$(grep -c "\"$k\": " "$T/j")" -eq 4 ]'
 done
+check "-n 0: prefill only" '"$HERD" bench model --synthetic tiny -p 8 -n 0 -r 1 -t 1 --json > "$T/p" 2>/dev/null && [ "$(grep -c "^{" "$T/p")" -eq 1 ] && grep -q "\"phase\": \"prefill\"" "$T/p"'
 check "json phases" 'grep -q "\"phase\": \"prefill\", .*\"threads\": 2" "$T/j" && grep -q "\"phase\": \"decode\"" "$T/j"'
 for t in f32 f16 bf16 q8_0 q4_0 mxfp4; do
   check "write-gguf $t" '"$HERD" bench model --synthetic tiny --type $t --write-gguf "$T/m.gguf" --tokenizer tokenizer/tiny/tokenizer.json -t 2 2>/dev/null && [ -s "$T/m.gguf" ]'
