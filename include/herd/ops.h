@@ -36,6 +36,10 @@ herd_status herd_rope_init(herd_rope *r, int64_t head_dim, double theta,
 void herd_rope_free(herd_rope *r);
 /* Rotates nheads consecutive head vectors of x (in place) for absolute position pos. */
 void herd_rope_apply(const herd_rope *r, float *x, int64_t nheads, int64_t pos);
+/* The same rotation of q (nq heads) and k (nk heads; NULL: none) at one position, each angle's
+ * cosine and sine computed once for both. */
+void herd_rope_apply_qk(const herd_rope *r, float *q, int64_t nq, float *k, int64_t nk,
+                        int64_t pos);
 
 /* Query scale of temperature tuning on NoPE layers: 1 + attn_scale·ln(1 + floor((pos+1)/floor)). */
 float herd_attn_temperature(int64_t pos, double floor_scale, double attn_scale);

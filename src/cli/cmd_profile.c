@@ -406,8 +406,9 @@ static int cmd_main(int argc, char **argv)
     co.type_v = o.type_v;
     if ((st = herd_context_create(m, &co, &kv)))
         goto done;
-    /* warm-up: one token through every layer (first touches, lazy allocations), not counted */
-    if ((st = herd_model_forward(m, kv, prompt, 1, logits, false)))
+    /* warm-up, not counted: the prompt through every layer, so that the measured prefill finds
+     * the cache and the scratch buffers grown and touched, as a server's context would */
+    if ((st = herd_model_forward(m, kv, prompt, T, logits, false)))
         goto done;
     herd_kv_reset(kv);
     herd_prof_reset();

@@ -42,10 +42,51 @@ static herd_status gemm(const pass *f, herd_prof_op op, const herd_packed *w, co
     return st;
 }
 
-static void norm_rows(const float *x, const float *w, float *y, int64_t rows, int64_t n, double eps)
+/* Row-wise work (norms, RoPE, the cache stores) on the pool: threads claim ROWS_CLAIM rows at
+ * a time. Each row is computed alone, the same way on any number of threads. */
+enum { ROWS_CLAIM = 16 };
+
+typedef struct rows_job rows_job;
+struct rows_job {
+    void (*fn)(const rows_job *j, int64_t r0, int64_t r1);
+    pass *f;
+    int64_t l, n;
+    const float *x, *w; /* norm_part */
+    float *y;
+    int64_t dim;
+    atomic_llong next;
+};
+
+static void rows_part(void *ctx, int tid, int nthreads)
+{
+    rows_job *j = ctx;
+    (void)tid;
+    (void)nthreads;
+    for (int64_t r0; (r0 = atomic_fetch_add(&j->next, ROWS_CLAIM)) < j->n;)
+        j->fn(j, r0, r0 + ROWS_CLAIM < j->n ? r0 + ROWS_CLAIM : j->n);
+}
+
+static void run_rows(herd_pool *pool, rows_job *j)
+{
+    atomic_init(&j->next, 0);
+    if (j->n > ROWS_CLAIM && herd_pool_size(pool) > 1)
+        herd_pool_run_claims(pool, rows_part, j);
+    else
+        j->fn(j, 0, j->n);
+}
+
+static void norm_part(const rows_job *j, int64_t r0, int64_t r1)
+{
+    size_t ld = (size_t)j->dim;
+    herd_rmsnorm_rows(j->x + (size_t)r0 * ld, ld, j->w, j->y + (size_t)r0 * ld, ld, r1 - r0, j->dim,
+                      (float)j->f->m->cfg.eps);
+}
+
+static void norm_rows(pass *f, const float *x, const float *w, float *y, int64_t rows, int64_t n)
 {
     double t0 = HERD_PROF_START();
-    herd_rmsnorm_rows(x, (size_t)n, w, y, (size_t)n, rows, n, (float)eps);
+    rows_job j = {.fn = norm_part, .f = f, .n = rows, .x = x, .w = w, .y = y, .dim = n};
+    run_rows(f->c->pool, &j);
     HERD_PROF_END(HERD_OP_NORM, t0, herd_prof_norm_cost(rows, n, w != NULL));
 }
 
@@ -112,24 +153,64 @@ static void store_row(herd_type t, float *x, uint8_t *dst, int64_t nkv, int64_t 
 /* The rows' keys and values join their caches before attention. They land on positions the
  * sequences do not hold yet, and on a ring only on rows no query of this batch reads (a
  * ring's extra HERD_BATCH_MAX rows), so a failure later leaves every sequence as it was. */
+static void store_part(const rows_job *j, int64_t r0, int64_t r1)
+{
+    herd_context *ctx = j->f->c;
+    const herd_llama4_config *c = &j->f->m->cfg;
+    int64_t nkv = c->n_kv_heads, D = c->head_dim;
+    size_t kvd = (size_t)(nkv * D);
+    int r = 0;
+    for (int64_t t = r0; t < r1; t++) {
+        while (t >= ctx->runs[r].row0 + ctx->runs[r].n) /* rows are grouped by run */
+            r++;
+        const seq_run *run = &ctx->runs[r];
+        kv_layer *L = &ctx->seqs[run->seq].layers[j->l];
+        size_t dst = (size_t)((run->start + t - run->row0) % L->ring), src = (size_t)t * kvd;
+        store_row(ctx->type_k, j->f->s.k + src, L->k + dst * ctx->row_k, nkv, D);
+        store_row(ctx->type_v, j->f->s.v + src, L->v + dst * ctx->row_v, nkv, D);
+    }
+}
+
 static void store_rows(pass *f, int64_t l)
 {
     herd_context *ctx = f->c;
-    const herd_llama4_config *c = &f->m->cfg;
-    int64_t nkv = c->n_kv_heads, D = c->head_dim;
-    size_t kvd = (size_t)(nkv * D);
+    size_t kvd = (size_t)(f->m->cfg.n_kv_heads * f->m->cfg.head_dim);
     double t0 = HERD_PROF_START();
-    for (int r = 0; r < f->n_runs; r++) {
-        const seq_run *run = &ctx->runs[r];
-        kv_layer *L = &ctx->seqs[run->seq].layers[l];
-        for (int64_t t = 0; t < run->n; t++) {
-            size_t dst = (size_t)((run->start + t) % L->ring), src = (size_t)(run->row0 + t) * kvd;
-            store_row(ctx->type_k, f->s.k + src, L->k + dst * ctx->row_k, nkv, D);
-            store_row(ctx->type_v, f->s.v + src, L->v + dst * ctx->row_v, nkv, D);
-        }
-    }
+    rows_job j = {.fn = store_part, .f = f, .l = l, .n = f->n};
+    run_rows(ctx->pool, &j);
     double bytes = (double)f->n * (8.0 * (double)kvd + (double)(ctx->row_k + ctx->row_v));
     HERD_PROF_END(HERD_OP_KV_STORE, t0, ((herd_prof_cost){0, 0, bytes, 0}));
+}
+
+/* Queries and keys of rows r0..r1-1 out of the fused QKV rows (if any), rotated on RoPE
+ * layers, scaled by the temperature on NoPE layers that tune it. */
+static void rope_part(const rows_job *j, int64_t r0, int64_t r1)
+{
+    const pass *f = j->f;
+    const herd_model *m = f->m;
+    const herd_llama4_config *c = &m->cfg;
+    const scratch *s = &f->s;
+    int64_t nq = c->n_heads, nkv = c->n_kv_heads;
+    size_t qd = (size_t)(nq * c->head_dim), kvd = (size_t)(nkv * c->head_dim);
+    bool rope = c->layer_rope[j->l];
+    for (int64_t t = r0; t < r1; t++) {
+        float *q = s->q + (size_t)t * qd, *k = s->k + (size_t)t * kvd;
+        if (m->layers[j->l].qkv) {
+            size_t ld = qd + 2 * kvd;
+            const float *r = s->qkv + (size_t)t * ld;
+            memcpy(q, r, qd * sizeof(float));
+            memcpy(k, r + qd, kvd * sizeof(float));
+            memcpy(s->v + (size_t)t * kvd, r + qd + kvd, kvd * sizeof(float));
+        }
+        int64_t p = f->c->pos[t];
+        if (rope) { /* RoPE layer: rotate (the weightless QK RMS norm follows, Scout only) */
+            herd_rope_apply_qk(&m->rope, q, nq, k, nkv, p);
+        } else if (c->temp_tuning) { /* NoPE layer: scale queries only, by (p + 1) */
+            float tf = herd_attn_temperature(p, c->floor_scale, c->attn_scale);
+            for (size_t i = 0; i < qd; i++)
+                q[i] *= tf;
+        }
+    }
 }
 
 static herd_status attention_block(pass *f, int64_t l)
@@ -142,17 +223,11 @@ static herd_status attention_block(pass *f, int64_t l)
     int64_t n = f->n, H = c->hidden, D = c->head_dim, nq = c->n_heads, nkv = c->n_kv_heads;
     size_t qd = (size_t)(nq * D), kvd = (size_t)(nkv * D);
     herd_status st;
-    norm_rows(s->x, w->attn_norm, s->h, n, H, c->eps);
-    if (w->qkv) { /* one GEMM, then q, k and v split into their own rows */
+    norm_rows(f, s->x, w->attn_norm, s->h, n, H);
+    if (w->qkv) { /* one GEMM; q, k and v are split into their own rows with the RoPE below */
         size_t ld = qd + 2 * kvd;
         if ((st = gemm(f, HERD_OP_QKV, w->qkv, s->h, (size_t)H, n, s->qkv, ld, w->bqkv, false)))
             return st;
-        for (int64_t t = 0; t < n; t++) {
-            const float *r = s->qkv + (size_t)t * ld;
-            memcpy(s->q + (size_t)t * qd, r, qd * sizeof(float));
-            memcpy(s->k + (size_t)t * kvd, r + qd, kvd * sizeof(float));
-            memcpy(s->v + (size_t)t * kvd, r + qd + kvd, kvd * sizeof(float));
-        }
     } else if ((st = gemm(f, HERD_OP_Q, w->q, s->h, (size_t)H, n, s->q, qd, w->bq, false)) ||
                (st = gemm(f, HERD_OP_K, w->k, s->h, (size_t)H, n, s->k, kvd, w->bk, false)) ||
                (st = gemm(f, HERD_OP_V, w->v, s->h, (size_t)H, n, s->v, kvd, w->bv, false))) {
@@ -160,25 +235,17 @@ static herd_status attention_block(pass *f, int64_t l)
     }
     bool rope = c->layer_rope[l];
     double t0 = HERD_PROF_START();
-    for (int64_t t = 0; t < n; t++) {
-        int64_t p = ctx->pos[t];
-        float *q = s->q + (size_t)t * qd, *k = s->k + (size_t)t * kvd;
-        if (rope) { /* RoPE layer: rotate (the weightless QK RMS norm follows, Scout only) */
-            herd_rope_apply(&m->rope, q, nq, p);
-            herd_rope_apply(&m->rope, k, nkv, p);
-        } else if (c->temp_tuning) { /* NoPE layer: scale queries only, by (p + 1) */
-            float tf = herd_attn_temperature(p, c->floor_scale, c->attn_scale);
-            for (size_t i = 0; i < qd; i++)
-                q[i] *= tf;
-        }
-    }
+    rows_job rj = {.fn = rope_part, .f = f, .l = l, .n = n};
+    run_rows(ctx->pool, &rj);
     HERD_PROF_END(rope ? HERD_OP_ROPE : HERD_OP_ELEMENTWISE, t0,
                   rope ? herd_prof_rope_cost(n, (int64_t)(qd + kvd))
                        : herd_prof_norm_cost(n, (int64_t)qd, false));
     if (rope && c->use_qk_norm) {
         t0 = HERD_PROF_START();
-        herd_rmsnorm_rows(s->q, (size_t)D, NULL, s->q, (size_t)D, n * nq, D, (float)c->eps);
-        herd_rmsnorm_rows(s->k, (size_t)D, NULL, s->k, (size_t)D, n * nkv, D, (float)c->eps);
+        rows_job jq = {.fn = norm_part, .f = f, .n = n * nq, .x = s->q, .y = s->q, .dim = D};
+        rows_job jk = {.fn = norm_part, .f = f, .n = n * nkv, .x = s->k, .y = s->k, .dim = D};
+        run_rows(ctx->pool, &jq);
+        run_rows(ctx->pool, &jk);
         HERD_PROF_END(HERD_OP_QK_NORM, t0, herd_prof_norm_cost(n * (nq + nkv), D, false));
     }
     store_rows(f, l);
@@ -223,7 +290,7 @@ static herd_status ffn_block(pass *f, int64_t l)
     const layer_weights *w = &m->layers[l];
     scratch *s = &f->s;
     int64_t H = c->hidden, n = f->n;
-    norm_rows(s->x, w->ffn_norm, s->h, n, H, c->eps);
+    norm_rows(f, s->x, w->ffn_norm, s->h, n, H);
     if (!c->layer_moe[l]) {
         double t0 = HERD_PROF_START();
         herd_status st =

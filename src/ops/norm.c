@@ -1,5 +1,6 @@
 /* RMSNorm with an optional weight (the weightless form is Llama 4's QK norm). */
 #include "herd/ops.h"
+#include "norm_simd.h"
 
 #include <math.h>
 
@@ -34,6 +35,10 @@ void herd_rmsnorm(const float *x, const float *w, float *y, int64_t n, float eps
 void herd_rmsnorm_rows(const float *x, size_t ldx, const float *w, float *y, size_t ldy,
                        int64_t rows, int64_t n, float eps)
 {
+    if (herd_isa() >= HERD_ISA_AVX512) {
+        herd_rmsnorm_rows_avx512(x, ldx, w, y, ldy, rows, n, eps);
+        return;
+    }
     for (int64_t r = 0; r < rows; r++)
         herd_rmsnorm(x + (size_t)r * ldx, w, y + (size_t)r * ldy, n, eps);
 }

@@ -39,18 +39,30 @@ void herd_rope_free(herd_rope *r)
     r->inv_freq = NULL;
 }
 
+static void rotate(float *x, int64_t nheads, int64_t head_dim, int64_t i, float c, float s)
+{
+    for (int64_t h = 0; h < nheads; h++) {
+        float *p = x + h * head_dim + 2 * i;
+        float x0 = p[0], x1 = p[1];
+        p[0] = x0 * c - x1 * s;
+        p[1] = x0 * s + x1 * c;
+    }
+}
+
 void herd_rope_apply(const herd_rope *r, float *x, int64_t nheads, int64_t pos)
+{
+    herd_rope_apply_qk(r, x, nheads, NULL, 0, pos);
+}
+
+void herd_rope_apply_qk(const herd_rope *r, float *q, int64_t nq, float *k, int64_t nk, int64_t pos)
 {
     int64_t half = r->head_dim / 2;
     for (int64_t i = 0; i < half; i++) {
         double a = (double)pos * r->inv_freq[i];
         float c = (float)cos(a), s = (float)sin(a);
-        for (int64_t h = 0; h < nheads; h++) {
-            float *p = x + h * r->head_dim + 2 * i;
-            float x0 = p[0], x1 = p[1];
-            p[0] = x0 * c - x1 * s;
-            p[1] = x0 * s + x1 * c;
-        }
+        rotate(q, nq, r->head_dim, i, c, s);
+        if (k)
+            rotate(k, nk, r->head_dim, i, c, s);
     }
 }
 

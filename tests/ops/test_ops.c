@@ -4,6 +4,8 @@
 #include "harness.h"
 #include "herd/ops.h"
 
+#include <string.h>
+
 TEST(test_rmsnorm)
 {
     float x[5] = {1, -2, 3, 0.5f, 4}, w[5] = {1, 2, 0.5f, 1, -1}, y[5];
@@ -16,6 +18,39 @@ TEST(test_rmsnorm)
         CHECK_NEAR(y[i], x[i] * r * w[i], 1e-6);
     herd_rmsnorm(x, NULL, x, 5, 1e-5f); /* in place, no weight: the QK norm */
     CHECK_NEAR(x[2], 3 * r, 1e-6);
+}
+
+/* herd_rmsnorm_rows (a vector version where the CPU has one) against the plain herd_rmsnorm
+ * row by row, bit for bit: row counts around the vector version's groups of 4, widths with
+ * tails, strided rows, weightless and in place. */
+TEST(test_rmsnorm_rows_exact)
+{
+    enum { LD = 80, ROWS = 9 };
+    static float x[ROWS * LD], w[LD], y[ROWS * LD], z[ROWS * LD];
+    uint32_t s = 7;
+    for (int i = 0; i < ROWS * LD; i++) {
+        s = s * 1664525u + 1013904223u;
+        x[i] = (float)((int32_t)s >> 8) * 0x1p-20f;
+    }
+    for (int i = 0; i < LD; i++)
+        w[i] = 0.5f + (float)i / LD;
+    for (int rows = 1; rows <= ROWS; rows++)
+        for (int n = 1; n <= 72; n += (n < 20 ? 1 : 13))
+            for (int wt = 0; wt < 2; wt++) {
+                herd_rmsnorm_rows(x, LD, wt ? w : NULL, y, LD, rows, n, 1e-5f);
+                for (int r = 0; r < rows; r++)
+                    herd_rmsnorm(x + r * LD, wt ? w : NULL, z + r * LD, n, 1e-5f);
+                int bad = 0;
+                for (int r = 0; r < rows; r++)
+                    bad += memcmp(y + r * LD, z + r * LD, (size_t)n * sizeof(float)) != 0;
+                CHECK_EQ_INT(bad, 0);
+            }
+    memcpy(y, x, sizeof x); /* in place */
+    herd_rmsnorm_rows(y, LD, NULL, y, LD, ROWS, 64, 1e-5f);
+    for (int r = 0; r < ROWS; r++)
+        herd_rmsnorm(x + r * LD, NULL, z + r * LD, 64, 1e-5f);
+    for (int r = 0; r < ROWS; r++)
+        CHECK(memcmp(y + r * LD, z + r * LD, 64 * sizeof(float)) == 0);
 }
 
 TEST(test_rope_pairs)
@@ -306,6 +341,7 @@ TEST(test_moe)
 int main(void)
 {
     RUN(test_rmsnorm);
+    RUN(test_rmsnorm_rows_exact);
     RUN(test_rope_pairs);
     RUN(test_rope_llama3);
     RUN(test_temperature);
