@@ -24,12 +24,13 @@ typedef struct gemm_job {
     ktile_fn tile;
     kepi epi;
     size_t unit;        /* panels per claim */
-    atomic_size_t next; /* first panel not yet claimed */
+    int64_t mrows;      /* rows per claim (a multiple of mr; M unless N has too few panels) */
+    atomic_size_t next; /* first claim not yet taken (herd_gemm) */
 } gemm_job;
 
-/* Panels [p0, p1) of the job: for each chunk of panels that fits in half of L2, every block
- * of mr rows of A. */
-static void gemm_panels(const gemm_job *job, size_t p0, size_t p1)
+/* Panels [p0, p1) of the job for rows [m_lo, m_hi): for each chunk of panels that fits in
+ * half of L2, every block of mr rows of A. */
+static void gemm_panels(const gemm_job *job, size_t p0, size_t p1, int64_t m_lo, int64_t m_hi)
 {
     const herd_packed *w = job->w;
     const kfamily *fam = w->fam;
@@ -42,8 +43,8 @@ static void gemm_panels(const gemm_job *job, size_t p0, size_t p1)
         chunk = p1 - p0; /* GEMV: one streaming pass */
     for (size_t pc = p0; pc < p1; pc += chunk) {
         size_t pe = pc + chunk < p1 ? pc + chunk : p1;
-        for (int64_t m0 = 0; m0 < job->M; m0 += mr) {
-            int m = (int)(job->M - m0 < mr ? job->M - m0 : mr);
+        for (int64_t m0 = m_lo; m0 < m_hi; m0 += mr) {
+            int m = (int)(m_hi - m0 < mr ? m_hi - m0 : mr);
             for (size_t p = pc; p < pe; p++) {
                 const uint8_t *b = w->data + p * per;
                 size_t pn = p + 1 < pe ? p + 1 : pc;
@@ -79,12 +80,16 @@ static void gemm_thread(void *ctx, int tid, int nthreads)
     (void)nthreads;
     /* Threads claim runs of panels from a shared counter rather than a fixed share, so a thread
      * the OS runs late (2 vCPUs shared with other work) costs its claims, not half the op. */
+    size_t np = (size_t)job->w->npanels, per_rows = (np + job->unit - 1) / job->unit;
+    size_t claims = per_rows * (size_t)((job->M + job->mrows - 1) / job->mrows);
     for (;;) {
-        size_t np = (size_t)job->w->npanels;
-        size_t p0 = atomic_fetch_add_explicit(&job->next, job->unit, memory_order_relaxed);
-        if (p0 >= np)
+        size_t c = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
+        if (c >= claims)
             break;
-        gemm_panels(job, p0, p0 + job->unit < np ? p0 + job->unit : np);
+        size_t p0 = c % per_rows * job->unit;
+        int64_t m0 = (int64_t)(c / per_rows) * job->mrows;
+        gemm_panels(job, p0, p0 + job->unit < np ? p0 + job->unit : np, m0,
+                    m0 + job->mrows < job->M ? m0 + job->mrows : job->M);
     }
 }
 
@@ -172,7 +177,7 @@ static size_t ws_stride(const herd_packed *w, const herd_gemm_args *args)
 /* The job of a checked call, A prepared into ws (ws_stride(w, args) · M bytes; unused when the
  * stride is 0); the prepare runs on the pool when given and worth it. */
 static void gemm_setup(const herd_packed *w, const herd_gemm_args *args, uint8_t *ws,
-                       herd_pool *pool, gemm_job *job)
+                       herd_pool *pool, bool split_rows, gemm_job *job)
 {
     const kfamily *fam = w->fam;
     const int64_t M = args->M, K = w->k;
@@ -212,6 +217,14 @@ static void gemm_setup(const herd_packed *w, const herd_gemm_args *args, uint8_t
            chunk = per >= CHUNK_BYTES ? 1 : CHUNK_BYTES / per;
     size_t unit = (np + 4 * nt - 1) / (4 * nt);
     job->unit = nt == 1 ? np : unit < chunk || M <= fam->mr ? unit : chunk;
+    /* Too few panels to share (a router's N = 16 is one panel): the rows are shared instead,
+     * about two claims per thread, each a whole number of mr-row blocks */
+    job->mrows = M;
+    if (split_rows && nt > 1 && np < 2 * nt && M >= 4 * (int64_t)nt * fam->mr) {
+        int64_t blocks = (M + fam->mr - 1) / fam->mr, parts = 2 * (int64_t)nt;
+        job->mrows = (blocks + parts - 1) / parts * fam->mr;
+        job->unit = np;
+    }
     atomic_init(&job->next, 0);
 }
 
@@ -228,7 +241,7 @@ herd_status herd_gemm(const herd_packed *w, const herd_gemm_args *args, herd_poo
     if (bytes && !ws)
         return HERD_ERR_NOMEM;
     gemm_job job;
-    gemm_setup(w, args, ws, pool, &job);
+    gemm_setup(w, args, ws, pool, true, &job);
     herd_pool_run_claims(pool, gemm_thread, &job);
     return HERD_OK;
 }
@@ -272,7 +285,7 @@ static void many_thread(void *ctx, int tid, int nthreads)
             j--;
         const gemm_job *job = &mj->jobs[j];
         size_t np = (size_t)job->w->npanels, p0 = (c - mj->first[j]) * job->unit;
-        gemm_panels(job, p0, p0 + job->unit < np ? p0 + job->unit : np);
+        gemm_panels(job, p0, p0 + job->unit < np ? p0 + job->unit : np, 0, job->M);
     }
 }
 
@@ -310,7 +323,7 @@ herd_status herd_gemm_many(int n, const herd_packed *const *w, const herd_gemm_a
     for (int i = 0, j = 0; i < n; i++) {
         if (off[i] == SIZE_MAX)
             continue;
-        gemm_setup(w[i], &args[i], ws + off[i], pool, &mj.jobs[j]);
+        gemm_setup(w[i], &args[i], ws + off[i], pool, false, &mj.jobs[j]);
         size_t np = (size_t)w[i]->npanels, unit = mj.jobs[j].unit;
         mj.first[j + 1] = mj.first[j] + (np + unit - 1) / unit;
         j++;
