@@ -6,12 +6,12 @@
  * values) so the packed weights stay about as small as the file's (docs/GGUF.md gives each
  * type's packed size), which is what a user of a 1-3 bit file chose them for.
  *
- * Math (AUTO). A is quantized per super-block of 256 to int8 (da = max|a|/127, qa = round-even
- * of a/da, as the K-quant families do). Weights enter VPDPBUSD as u = q + 64 (2..126), so per
- * row and sub-block the exact int32 isum_s = Σ u·qa − 64·bsum_s = Σ q·qa; then
- *     tot = Σ_s sc_s·isum_s       (int32, exact: |tot| < 256·62·127·31 < 2^26)
- *     acc = fma((float)tot, d'·da, acc)      super-block by super-block in K order.
- * EXACT: the weights decoded to ggml's f32 values, acc = fma(a[k], w[k], acc).
+ * Math (AUTO). A is quantized per super-block of 256 to int8 as the K-quant families do (ggml's
+ * Q8_K: qa = round-even(a·127/max|a|), da = 1/(127/max|a|)). Weights enter VPDPBUSD as u = q + 64
+ * (2..126), so per row and sub-block the exact int32 isum_s = Σ u·qa − 64·bsum_s = Σ q·qa; then tot
+ * = Σ_s sc_s·isum_s       (int32, exact: |tot| < 256·62·127·31 < 2^26) acc = fma((float)tot, d'·da,
+ * acc)      super-block by super-block in K order. EXACT: the weights decoded to ggml's f32 values,
+ * acc = fma(a[k], w[k], acc).
  *
  * Packed panel (16 weight rows; rows past N are zero):
  *   [headers: nsb × (d fp16[16] | sc u8[nsub][16]), the section padded to 64]

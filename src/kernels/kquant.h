@@ -3,15 +3,17 @@
  * formats/kblocks.h: value = (d·sc)·q − (dmin·m), q a small integer.
  *
  * Math (AUTO). A is quantized per super-block (the weights' own: 256 values, IQ4_NL 32) to int8:
- * da = max|a|/127, qa = round_half_even(a·127/max|a|), with per sub-block sums bsum. The
+ * da = 1/(127/max|a|), qa = round_half_even(a·127/max|a|), with per sub-block sums bsum. The
  * weights enter VPDPBUSD as unsigned codes u = q + qoff (IQ4: the grid value + 128), so per
  * row and sub-block s the exact int32 isum_s = Σ u·qa − qoff·bsum_s = Σ q·qa; then
  *     tot = Σ_s sc_s·isum_s            (int32, exact: |tot| < 2^29 for every type)
  *     mt  = Σ_s m_s·bsum_s             (types with mins)
  *     acc = fma((float)tot, d·da, acc);  acc = fma(−(dmin·da), (float)mt, acc)
  * super-block by super-block in K order. The integer sums are exact, so every ISA gives the
- * ref's bits. The A quantization per 256 values is ggml's (its Q8_K); its error is bounded like
- * the block families' (docs/KERNELS.md) with one da per super-block.
+ * ref's bits. Per 256 values this is ggml's Q8_K to the bit (quantize_row_q8_K: codes times
+ * −sign(max), da = |d|; tests/kernels/test_act_q8k.c); IQ4_NL's per-32 records differ from
+ * ggml's Q8_0 only in da (ggml rounds it to fp16). The error is bounded like the block
+ * families' (docs/KERNELS.md) with one da per super-block.
  * EXACT: weights decoded to f32 exactly as ggml decodes them, acc = fma(a[k], w[k], acc).
  *
  * Packed panel (16 weight rows; rows past N are zero):
@@ -124,8 +126,9 @@ static inline size_t kk_arec_bytes(herd_type ty)
 }
 size_t kk_aprep_bytes(herd_type ty, int64_t k);
 void kk_aprep(herd_type ty, const float *a, int64_t k, void *dst);
-/* One super-block x[elems] as an A record: int8 q = round-even(x·127/max|x|), da, then per
- * sub-block corr = -qoff·Σq and, with sums, Σq itself (the grid i-quants keep no sums). */
+/* One super-block x[elems] as an A record: int8 q = round-even(x·127/max|x|), da =
+ * 1/(127/max|x|), then per sub-block corr = -qoff·Σq and, with sums, Σq itself (the grid
+ * i-quants keep no sums). */
 void kk_arec_fill(const float *x, int elems, int sub, int qoff, bool sums, uint8_t *rec);
 /* The same bytes with AVX-512 (x86/kquant_avx512vnni.c; elems and sub multiples of 16). */
 void kk_arec_fill_avx512(const float *x, int elems, int sub, int qoff, bool sums, uint8_t *rec);

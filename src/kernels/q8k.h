@@ -8,10 +8,10 @@
  * row had the same d), and the K-quant panels keep fp16 scales.
  *
  * Math (AUTO). A is quantized per 256 to int8 as for the K-quants (kk_arec_fill: da =
- * max|a|/127, qa = round-even). Weights enter VPDPBUSD as u = q + 128, so per row and
- * super-block isum = Σ u·qa − 128·Σqa = Σ q·qa exactly (|isum| ≤ 256·128·127 < 2^24, exact as
- * a float), then acc = fma((float)isum, d·da, acc) super-block by super-block in K order.
- * EXACT: weights decoded to f32 exactly (d·q, ggml's dequantize_row_q8_K), one fma chain.
+ * 1/(127/max|a|), qa = round-even: ggml's own Q8_K rounding). Weights enter VPDPBUSD as u = q +
+ * 128, so per row and super-block isum = Σ u·qa − 128·Σqa = Σ q·qa exactly (|isum| ≤ 256·128·127 <
+ * 2^24, exact as a float), then acc = fma((float)isum, d·da, acc) super-block by super-block in K
+ * order. EXACT: weights decoded to f32 exactly (d·q, ggml's dequantize_row_q8_K), one fma chain.
  *
  * Packed panel (16 weight rows; rows past N are zero):
  *   [d: nsb super-blocks × f32[16], the section padded to 64]

@@ -1,0 +1,166 @@
+/* The A records of the K-quant, grid i-quant and Q8_K families (AUTO mode) are ggml's Q8_K
+ * activations bit for bit: the same int8 codes up to the sign convention and the same |d|, so
+ * herd's integer dot products see what llama.cpp's CPU backend sees (docs/GGUF.md, "Checked
+ * against llama.cpp"). Checked against a plain C twin of ggml's rounding rule, written here from
+ * its definition, on blocks with exact ties, negatives, zeros, opposite-signed maxima and scales
+ * where amax/127 and 1/(127/amax) differ; both the C and the AVX-512 record writers. */
+#include "harness.h"
+#include "herd/base.h"
+#include "herd/formats.h"
+#include "kernels/kquant.h"
+
+static uint64_t rng = 0x713a8c3b5e2d91ull;
+
+/* ggml's rule for one block of 256 (quantize_row_q8_K_ref): max = the first value of largest
+ * magnitude, iscale = −127/max, q = min(127, round-half-even(iscale·x)), d = 1/iscale; an
+ * all-zero block has d = 0 and zero codes. Round-half-even by adding 1.5·2^23, as ggml does. */
+static float twin_q8k(const float *x, int8_t *q)
+{
+    float amax = 0, max = 0;
+    for (int j = 0; j < 256; j++)
+        if (fabsf(x[j]) > amax) {
+            amax = fabsf(x[j]);
+            max = x[j];
+        }
+    if (amax == 0) {
+        memset(q, 0, 256);
+        return 0;
+    }
+    const float iscale = -127.0f / max;
+    for (int j = 0; j < 256; j++) {
+        float v = iscale * x[j] + 12582912.0f;
+        int32_t bits;
+        memcpy(&bits, &v, 4);
+        int n = (bits & 0x007fffff) - 0x00400000;
+        q[j] = (int8_t)(n > 127 ? 127 : n);
+    }
+    return 1.0f / iscale;
+}
+
+static bool same_bits(float a, float b)
+{
+    return memcmp(&a, &b, 4) == 0;
+}
+
+typedef void (*fill_fn)(const float *x, int elems, int sub, int qoff, bool sums, uint8_t *rec);
+
+/* One block through `fill` with a sub-block size and weight offset of each family. */
+static void check_block(const char *what, fill_fn fill, const float *x)
+{
+    int8_t qg[256];
+    const float d = twin_q8k(x, qg);
+    const int sign = d < 0 ? -1 : 1; /* herd's codes are ggml's times −sign(max) = sign(d) */
+    static const int subs[] = {16, 32, 256}, qoffs[] = {4, 0, 128};
+    for (int c = 0; c < 3; c++) {
+        const int sub = subs[c], ns = 256 / sub;
+        uint8_t rec[256 + 4 + 8 * 16];
+        memset(rec, 0xA5, sizeof rec);
+        fill(x, 256, sub, qoffs[c], true, rec);
+        float da;
+        memcpy(&da, rec + 256, 4);
+        CHECK_MSG(same_bits(da, fabsf(d)), "%s sub %d: da %.9g, ggml |d| %.9g", what, sub, da,
+                  fabsf(d));
+        int bad = -1;
+        for (int j = 0; j < 256 && bad < 0; j++)
+            if ((int8_t)rec[j] != sign * qg[j])
+                bad = j;
+        CHECK_MSG(bad < 0, "%s sub %d: q[%d] = %d, ggml %d (x %.9g)", what, sub, bad,
+                  bad < 0 ? 0 : (int8_t)rec[bad], bad < 0 ? 0 : qg[bad], bad < 0 ? 0 : x[bad]);
+        for (int s = 0; s < ns; s++) {
+            int32_t want = 0, corr, sum;
+            for (int j = s * sub; j < (s + 1) * sub; j++)
+                want += sign * qg[j];
+            memcpy(&corr, rec + 260 + 4 * s, 4);
+            memcpy(&sum, rec + 260 + 4 * (ns + s), 4);
+            CHECK_MSG(sum == want && corr == -qoffs[c] * want, "%s sub %d: sums of %d", what, sub,
+                      s);
+        }
+    }
+}
+
+/* The blocks: each one a case where a different rounding or scale would show. */
+static int make_blocks(float (*b)[256])
+{
+    int n = 0;
+    /* exact ties: max 127, so iscale·x = ∓x and the halves k + 0.5 round to even, both signs */
+    for (int j = 0; j < 256; j++)
+        b[n][j] = (float)((j % 64) - 32) + 0.5f * (j % 3 != 0);
+    b[n][7] = 127.0f;
+    n++;
+    for (int j = 0; j < 256; j++)
+        b[n][j] = -b[n - 1][j]; /* the same with max = −127 */
+    n++;
+    /* opposite-signed maxima of equal magnitude: ggml takes the first one's sign */
+    for (int j = 0; j < 256; j++)
+        b[n][j] = (float)(j % 9) * 0.3f - 1.2f;
+    b[n][10] = -5.0f;
+    b[n][200] = 5.0f;
+    n++;
+    /* zeros, and the all-zero block */
+    for (int j = 0; j < 256; j++)
+        b[n][j] = j % 4 ? 0.0f : (float)(j % 13) * 0.01f - 0.06f;
+    n++;
+    memset(b[n], 0, sizeof b[n]);
+    n++;
+    /* a single non-zero value; tiny and huge magnitudes */
+    memset(b[n], 0, sizeof b[n]);
+    b[n][255] = -3.0e-30f;
+    n++;
+    for (int j = 0; j < 256; j++)
+        b[n][j] = (float)(j % 7 - 3) * 1.0e30f;
+    n++;
+    /* random blocks of random scale: many have amax/127 != 1/(127/amax) in the last bit */
+    while (n < 64) {
+        float scale = ldexpf(1.0f, (int)(harness_rand(&rng) % 40) - 20);
+        for (int j = 0; j < 256; j++)
+            b[n][j] = scale * (float)((int64_t)(harness_rand(&rng) % 200001) - 100000) / 3.0e4f;
+        n++;
+    }
+    return n;
+}
+
+TEST(records_equal_ggml_q8k)
+{
+    static float b[64][256];
+    const int n = make_blocks(b);
+    int differ = 0; /* blocks where the older da = amax/127 would have been off */
+    for (int i = 0; i < n; i++) {
+        char what[32];
+        snprintf(what, sizeof what, "block %d (C)", i);
+        check_block(what, kk_arec_fill, b[i]);
+#if defined(__x86_64__)
+        if (herd_cpu_isa() >= HERD_ISA_AVX512) {
+            snprintf(what, sizeof what, "block %d (AVX-512)", i);
+            check_block(what, kk_arec_fill_avx512, b[i]);
+        }
+#endif
+        int8_t q[256];
+        float d = fabsf(twin_q8k(b[i], q)), amax = 0;
+        for (int j = 0; j < 256; j++)
+            amax = fmaxf(amax, fabsf(b[i][j]));
+        differ += !same_bits(amax / 127.0f, d);
+    }
+    CHECK_MSG(differ > 0, "no block tells the two scale roundings apart");
+}
+
+/* herd's own Q8_K writer (GGUF tensors of type Q8_K) follows the same rule. */
+TEST(row_writer_equals_twin)
+{
+    static float b[64][256];
+    const int n = make_blocks(b);
+    for (int i = 0; i < n; i++) {
+        uint8_t blk[292];
+        CHECK(herd_row_from_f32(HERD_TYPE_Q8_K, b[i], blk, 256) == HERD_OK);
+        int8_t q[256];
+        float d = twin_q8k(b[i], q), dh;
+        memcpy(&dh, blk, 4);
+        CHECK_MSG(same_bits(d, dh) && memcmp(q, blk + 4, 256) == 0, "block %d", i);
+    }
+}
+
+int main(void)
+{
+    RUN(records_equal_ggml_q8k);
+    RUN(row_writer_equals_twin);
+    return harness_finish();
+}
