@@ -10,9 +10,9 @@
  *     mt  = Σ_s m_s·bsum_s             (types with mins)
  *     acc = fma((float)tot, d·da, acc);  acc = fma(−(dmin·da), (float)mt, acc)
  * super-block by super-block in K order. The integer sums are exact, so every ISA gives the
- * ref's bits. Per 256 values this is ggml's Q8_K to the bit (quantize_row_q8_K: codes times
- * −sign(max), da = |d|; tests/kernels/test_act_q8k.c); IQ4_NL's per-32 records differ from
- * ggml's Q8_0 only in da (ggml rounds it to fp16). The error is bounded like the block
+ * ref's bits. The A records are ggml's to the bit (kk_arec_scale; per 256 its Q8_K, codes
+ * times −sign(max), da = |d|; IQ4_NL per 32 its Q8_0 with the fp16 d; tests/kernels/
+ * test_act_q8k.c), so herd's products are llama.cpp's CPU ones. The error is bounded like the block
  * families' (docs/KERNELS.md) with one da per super-block.
  * EXACT: weights decoded to f32 exactly as ggml decodes them, acc = fma(a[k], w[k], acc).
  *
@@ -37,6 +37,7 @@
 #define HERD_KERNELS_KQUANT_H
 
 #include "formats/kblocks.h"
+#include "herd/formats.h"
 #include "kernels/family.h"
 
 #include <string.h>
@@ -124,10 +125,20 @@ static inline size_t kk_arec_bytes(herd_type ty)
 {
     return (size_t)KK_ELEMS(ty) + 4u + 8u * (size_t)KK_NSUB(ty);
 }
+/* The scale of an A record, as ggml's activation block of the same size carries it, so the
+ * records are llama.cpp's CPU activations bit for bit: 256 values are its Q8_K (d = 1/iscale
+ * with iscale = −127/max, so |d| = 1/(127/amax)), 32 values (IQ4_NL) its Q8_0 (d = amax/127
+ * rounded to fp16). inv = 127/amax, or 0 for an all-zero block. */
+static inline float kk_arec_scale(float amax, float inv, int elems)
+{
+    if (!(amax > 0))
+        return 0.0f;
+    return elems == 32 ? herd_f16_to_f32(herd_f32_to_f16(amax / 127.0f)) : 1.0f / inv;
+}
 size_t kk_aprep_bytes(herd_type ty, int64_t k);
 void kk_aprep(herd_type ty, const float *a, int64_t k, void *dst);
 /* One super-block x[elems] as an A record: int8 q = round-even(x·127/max|x|), da =
- * 1/(127/max|x|), then per sub-block corr = -qoff·Σq and, with sums, Σq itself (the grid
+ * kk_arec_scale, then per sub-block corr = -qoff·Σq and, with sums, Σq itself (the grid
  * i-quants keep no sums). */
 void kk_arec_fill(const float *x, int elems, int sub, int qoff, bool sums, uint8_t *rec);
 /* The same bytes with AVX-512 (x86/kquant_avx512vnni.c; elems and sub multiples of 16). */

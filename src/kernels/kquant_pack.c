@@ -128,10 +128,9 @@ void kk_arec_fill(const float *x, int elems, int sub, int qoff, bool sums, uint8
     float amax = 0;
     for (int i = 0; i < elems; i++)
         amax = fmaxf(amax, fabsf(x[i]));
-    /* ggml's Q8_K to the bit: its iscale is −127/max (max = the value of largest magnitude) and
-     * its d = 1/iscale, so qa = round-even(x·127/amax) is its code times −sign(max) and
-     * da = 1/(127/amax) its |d| (amax/127 can differ from that in the last bit). */
-    float inv = amax > 0 ? 127.0f / amax : 0.0f, da = amax > 0 ? 1.0f / inv : 0.0f;
+    /* ggml's Q8_K (Q8_0 for 32) to the bit: its iscale is −127/max (max = the value of largest
+     * magnitude), so qa = round-even(x·127/amax) is its code times −sign(max) (Q8_0: equal) */
+    float inv = amax > 0 ? 127.0f / amax : 0.0f, da = kk_arec_scale(amax, inv, elems);
     memcpy(rec + elems, &da, 4);
     for (int s = 0; s < ns; s++) {
         int32_t sum = 0;

@@ -1,5 +1,6 @@
 /* The A records of the K-quant, grid i-quant and Q8_K families (AUTO mode) are ggml's Q8_K
- * activations bit for bit: the same int8 codes up to the sign convention and the same |d|, so
+ * activations bit for bit (IQ4_NL's, 32 wide, its Q8_0): the same int8 codes up to the sign
+ * convention and the same |d|, so
  * herd's integer dot products see what llama.cpp's CPU backend sees (docs/GGUF.md, "Checked
  * against llama.cpp"). Checked against a plain C twin of ggml's rounding rule, written here from
  * its definition, on blocks with exact ties, negatives, zeros, opposite-signed maxima and scales
@@ -143,6 +144,43 @@ TEST(records_equal_ggml_q8k)
     CHECK_MSG(differ > 0, "no block tells the two scale roundings apart");
 }
 
+/* ggml's Q8_0 activations on x86 (quantize_row_q8_0's AVX path, and the repacked kernels'),
+ * the A of IQ4_NL: d = amax/127 rounded to fp16, q = round-half-even(x·127/amax). */
+static float twin_q8_0(const float *x, int8_t *q)
+{
+    float amax = 0;
+    for (int j = 0; j < 32; j++)
+        amax = fmaxf(amax, fabsf(x[j]));
+    const float id = amax != 0 ? 127.0f / amax : 0.0f;
+    for (int j = 0; j < 32; j++)
+        q[j] = (int8_t)nearbyintf(x[j] * id);
+    return herd_f16_to_f32(herd_f32_to_f16(amax / 127.0f));
+}
+
+TEST(records_of_32_equal_ggml_q8_0)
+{
+    static float b[64][256];
+    const int n = make_blocks(b);
+    for (int i = 0; i < n; i++)
+        for (int o = 0; o < 256; o += 32) {
+            int8_t q[32];
+            const float d = twin_q8_0(b[i] + o, q);
+            fill_fn fills[2] = {kk_arec_fill, NULL};
+#if defined(__x86_64__)
+            if (herd_cpu_isa() >= HERD_ISA_AVX512)
+                fills[1] = kk_arec_fill_avx512;
+#endif
+            for (int f = 0; f < 2 && fills[f]; f++) {
+                uint8_t rec[32 + 4 + 8];
+                fills[f](b[i] + o, 32, 32, 128, true, rec);
+                float da;
+                memcpy(&da, rec + 32, 4);
+                CHECK_MSG(same_bits(da, d) && memcmp(rec, q, 32) == 0, "block %d+%d (%s)", i, o,
+                          f ? "AVX-512" : "C");
+            }
+        }
+}
+
 /* herd's own Q8_K writer (GGUF tensors of type Q8_K) follows the same rule. */
 TEST(row_writer_equals_twin)
 {
@@ -161,6 +199,7 @@ TEST(row_writer_equals_twin)
 int main(void)
 {
     RUN(records_equal_ggml_q8k);
+    RUN(records_of_32_equal_ggml_q8_0);
     RUN(row_writer_equals_twin);
     return harness_finish();
 }

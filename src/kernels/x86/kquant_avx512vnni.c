@@ -192,7 +192,7 @@ void kk_arec_fill_avx512(const float *x, int elems, int sub, int qoff, bool sums
     for (int i = 0; i < elems; i += 16) /* max(|x|, vmax) keeps vmax when x is NaN, as fmaxf */
         vmax = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + i)), vmax);
     const float amax = _mm512_reduce_max_ps(vmax);
-    const float inv = amax > 0 ? 127.0f / amax : 0.0f, da = amax > 0 ? 1.0f / inv : 0.0f;
+    const float inv = amax > 0 ? 127.0f / amax : 0.0f, da = kk_arec_scale(amax, inv, elems);
     memcpy(rec + elems, &da, 4);
     const __m512 vinv = _mm512_set1_ps(inv), hi = _mm512_set1_ps(127.0f),
                  lo = _mm512_set1_ps(-127.0f);
