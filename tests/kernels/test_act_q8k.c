@@ -4,7 +4,7 @@
  * herd's integer dot products see what llama.cpp's CPU backend sees (docs/GGUF.md, "Checked
  * against llama.cpp"). Checked against a plain C twin of ggml's rounding rule, written here from
  * its definition, on blocks with exact ties, negatives, zeros, opposite-signed maxima and scales
- * where amax/127 and 1/(127/amax) differ; both the C and the AVX-512 record writers. */
+ * where amax/127 and 1/(127/amax) differ; the C, AVX2 and AVX-512 record writers. */
 #include "harness.h"
 #include "herd/base.h"
 #include "herd/formats.h"
@@ -130,6 +130,10 @@ TEST(records_equal_ggml_q8k)
         snprintf(what, sizeof what, "block %d (C)", i);
         check_block(what, kk_arec_fill, b[i]);
 #if defined(__x86_64__)
+        if (herd_cpu_isa() >= HERD_ISA_AVX2) {
+            snprintf(what, sizeof what, "block %d (AVX2)", i);
+            check_block(what, kk_arec_fill_avx2, b[i]);
+        }
         if (herd_cpu_isa() >= HERD_ISA_AVX512) {
             snprintf(what, sizeof what, "block %d (AVX-512)", i);
             check_block(what, kk_arec_fill_avx512, b[i]);
@@ -165,18 +169,23 @@ TEST(records_of_32_equal_ggml_q8_0)
         for (int o = 0; o < 256; o += 32) {
             int8_t q[32];
             const float d = twin_q8_0(b[i] + o, q);
-            fill_fn fills[2] = {kk_arec_fill, NULL};
+            fill_fn fills[3] = {kk_arec_fill, NULL, NULL};
+            static const char *names[3] = {"C", "AVX2", "AVX-512"};
 #if defined(__x86_64__)
+            if (herd_cpu_isa() >= HERD_ISA_AVX2)
+                fills[1] = kk_arec_fill_avx2;
             if (herd_cpu_isa() >= HERD_ISA_AVX512)
-                fills[1] = kk_arec_fill_avx512;
+                fills[2] = kk_arec_fill_avx512;
 #endif
-            for (int f = 0; f < 2 && fills[f]; f++) {
+            for (int f = 0; f < 3; f++) {
+                if (!fills[f])
+                    continue;
                 uint8_t rec[32 + 4 + 8];
                 fills[f](b[i] + o, 32, 32, 128, true, rec);
                 float da;
                 memcpy(&da, rec + 32, 4);
                 CHECK_MSG(same_bits(da, d) && memcmp(rec, q, 32) == 0, "block %d+%d (%s)", i, o,
-                          f ? "AVX-512" : "C");
+                          names[f]);
             }
         }
 }

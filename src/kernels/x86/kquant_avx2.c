@@ -266,7 +266,7 @@ void kk_arec_fill_avx2(const float *x, int elems, int sub, int qoff, bool sums, 
     m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
     m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
     const float amax = _mm_cvtss_f32(m4);
-    const float inv = amax > 0 ? 127.0f / amax : 0.0f, da = amax / 127.0f;
+    const float inv = amax > 0 ? 127.0f / amax : 0.0f, da = kk_arec_scale(amax, inv, elems);
     memcpy(rec + elems, &da, 4);
     const __m256 vinv = _mm256_set1_ps(inv), hi = _mm256_set1_ps(127.0f),
                  lo = _mm256_set1_ps(-127.0f);
