@@ -143,7 +143,7 @@ extern const kfamily kfam_f32_avx512, kfam_f16_avx512, kfam_bf16_avx512, kfam_in
 extern const kfamily kfam_int8_avx512vnni, kfam_bf16_avx512bf16;
 /* Block-quantized families (quant.h): Q8_0, Q4_0, MXFP8/6/4, MXINT8. */
 /* ggml's Q8_K (q8k.h). */
-extern const kfamily kfam_q8_k_ref, kfam_q8_k_avx512vnni;
+extern const kfamily kfam_q8_k_ref, kfam_q8_k_avx2, kfam_q8_k_avx512vnni;
 extern const kfamily kfam_q8_0_ref, kfam_q4_0_ref, kfam_mxfp4_ref, kfam_mxfp6_e2m3_ref,
     kfam_mxint8_ref, kfam_mxfp8_e4m3_ref, kfam_mxfp8_e5m2_ref, kfam_mxfp6_e3m2_ref;
 extern const kfamily kfam_q8_0_avx2, kfam_q4_0_avx2, kfam_mxfp4_avx2, kfam_mxfp6_e2m3_avx2,

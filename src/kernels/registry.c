@@ -63,6 +63,7 @@ static const kfamily *const table_avx2[] = {
     &kfam_q4_k_avx2,
     &kfam_q5_k_avx2,
     &kfam_q6_k_avx2,
+    &kfam_q8_k_avx2, /* q8k.h */
     NULL,
 };
 static const kfamily *const table_avx512[] = {
