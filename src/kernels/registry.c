@@ -64,6 +64,8 @@ static const kfamily *const table_avx2[] = {
     &kfam_q5_k_avx2,
     &kfam_q6_k_avx2,
     &kfam_q8_k_avx2, /* q8k.h */
+    &kfam_iq4_nl_avx2,
+    &kfam_iq4_xs_avx2, /* i-quants (kquant.h) */
     NULL,
 };
 static const kfamily *const table_avx512[] = {
