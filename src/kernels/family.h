@@ -170,6 +170,8 @@ extern const kfamily kfam_iq3_s_ref, kfam_iq3_xxs_ref, kfam_iq2_xxs_ref, kfam_iq
     kfam_iq2_s_ref, kfam_iq1_s_ref, kfam_iq1_m_ref;
 extern const kfamily kfam_iq3_s_avx512vnni, kfam_iq3_xxs_avx512vnni, kfam_iq2_xxs_avx512vnni,
     kfam_iq2_xs_avx512vnni, kfam_iq2_s_avx512vnni, kfam_iq1_s_avx512vnni, kfam_iq1_m_avx512vnni;
+extern const kfamily kfam_iq3_s_avx2, kfam_iq3_xxs_avx2, kfam_iq2_xxs_avx2, kfam_iq2_xs_avx2,
+    kfam_iq2_s_avx2, kfam_iq1_s_avx2, kfam_iq1_m_avx2;
 
 /* A packed weight. */
 struct herd_packed {

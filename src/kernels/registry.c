@@ -66,6 +66,14 @@ static const kfamily *const table_avx2[] = {
     &kfam_q8_k_avx2, /* q8k.h */
     &kfam_iq4_nl_avx2,
     &kfam_iq4_xs_avx2, /* i-quants (kquant.h) */
+    /* grid i-quants (iquant.h) */
+    &kfam_iq3_s_avx2,
+    &kfam_iq3_xxs_avx2,
+    &kfam_iq2_xxs_avx2,
+    &kfam_iq2_xs_avx2,
+    &kfam_iq2_s_avx2,
+    &kfam_iq1_s_avx2,
+    &kfam_iq1_m_avx2,
     NULL,
 };
 static const kfamily *const table_avx512[] = {
