@@ -143,6 +143,12 @@ INLINE void iq4_tile(herd_type ty, const ktile *t)
     {                                                                                              \
         iq4_tile(TY, t);                                                                           \
     }                                                                                              \
+    static void a_prep_##id(const float *a, int64_t k, void *dst)                                  \
+    {                                                                                              \
+        for (int64_t b = 0; b < k / KK_ELEMS(TY); b++)                                             \
+            kk_arec_fill_avx2(a + b * KK_ELEMS(TY), KK_ELEMS(TY), KK_SUB(TY), KK_QOFF(TY), true,   \
+                              (uint8_t *)dst + (size_t)b * kk_arec_bytes(TY));                     \
+    }                                                                                              \
     static void tile_exact_##id(const ktile *t)                                                    \
     {                                                                                              \
         kk_tile_decoded_avx2(kk_decode_f32, TY, KK_ELEMS(TY), t);                                  \
@@ -157,7 +163,7 @@ INLINE void iq4_tile(herd_type ty, const ktile *t)
         .pack = kk_pack_##id,                                                                      \
         .unpack = kk_unpack_##id,                                                                  \
         .a_row_bytes = kk_a_bytes_##id,                                                            \
-        .a_prep = kk_a_prep_##id,                                                                  \
+        .a_prep = a_prep_##id,                                                                     \
         .a_desc = "int8 per super-block",                                                          \
         .tile = tile_##id,                                                                         \
         .tile_exact = tile_exact_##id,                                                             \
@@ -378,6 +384,12 @@ INLINE void gi_tile(herd_type ty, const ktile *t)
     {                                                                                              \
         gi_tile(TY, t);                                                                            \
     }                                                                                              \
+    static void a_prep_##id(const float *a, int64_t k, void *dst)                                  \
+    {                                                                                              \
+        for (int64_t b = 0; b < k / 256; b++)                                                      \
+            kk_arec_fill_avx2(a + b * 256, 256, KI_SUB(TY), KI_QOFF, false,                        \
+                              (uint8_t *)dst + (size_t)b * ki_arec_bytes(TY));                     \
+    }                                                                                              \
     static void tile_exact_##id(const ktile *t)                                                    \
     {                                                                                              \
         kk_tile_decoded_avx2(ki_decode_f32, TY, 256, t);                                           \
@@ -392,7 +404,7 @@ INLINE void gi_tile(herd_type ty, const ktile *t)
         .pack = ki_pack_##id,                                                                      \
         .unpack = ki_unpack_##id,                                                                  \
         .a_row_bytes = ki_a_bytes_##id,                                                            \
-        .a_prep = ki_a_prep_##id,                                                                  \
+        .a_prep = a_prep_##id,                                                                     \
         .a_desc = "int8 per super-block",                                                          \
         .tile = tile_##id,                                                                         \
         .tile_exact = tile_exact_##id,                                                             \
