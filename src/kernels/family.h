@@ -163,6 +163,7 @@ extern const kfamily kfam_q2_k_avx512vnni, kfam_q3_k_avx512vnni, kfam_q4_k_avx51
     kfam_q5_k_avx512vnni, kfam_q6_k_avx512vnni, kfam_iq4_nl_avx512vnni, kfam_iq4_xs_avx512vnni;
 extern const kfamily kfam_q2_k_avx2, kfam_q3_k_avx2, kfam_q4_k_avx2, kfam_q5_k_avx2, kfam_q6_k_avx2;
 extern const kfamily kfam_iq4_nl_avx2, kfam_iq4_xs_avx2;
+extern const kfamily kfam_tq1_0_avx2, kfam_tq2_0_avx2;
 /* Ternary families (kquant.h): TQ1_0, TQ2_0. */
 extern const kfamily kfam_tq1_0_ref, kfam_tq2_0_ref, kfam_tq1_0_avx512vnni, kfam_tq2_0_avx512vnni;
 /* Grid i-quant families (iquant.h): IQ3_S, IQ3_XXS, IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S, IQ1_M. */

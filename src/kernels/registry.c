@@ -74,6 +74,8 @@ static const kfamily *const table_avx2[] = {
     &kfam_iq2_s_avx2,
     &kfam_iq1_s_avx2,
     &kfam_iq1_m_avx2,
+    &kfam_tq1_0_avx2, /* ternary */
+    &kfam_tq2_0_avx2,
     NULL,
 };
 static const kfamily *const table_avx512[] = {

@@ -1,5 +1,6 @@
-/* AVX2 tiles of the K-quant families Q2_K..Q6_K (math and packed layout in kquant.h, the same
- * panels as the AVX-512 VNNI tile), for CPUs without AVX-512.
+/* AVX2 tiles of the K-quant families Q2_K..Q6_K and the ternary TQ1_0/TQ2_0 (math and packed
+ * layout in kquant.h, the same panels as the AVX-512 VNNI tile), for CPUs without AVX-512. The
+ * ternary types have no sub-block scales: scale 1.
  *
  * Without VPDPBUSD the u8 codes meet A's s8 quads in VPMADDUBSW, which saturates its int16 pair
  * sums; the codes are small (at most 63), so a pair sum is at most 2·63·127 and never does.
@@ -106,7 +107,8 @@ INLINE void sub_block(herd_type ty, const int m, const int nh, const int h0,
     __m256i sc[2], p16[MR][2];
 #pragma GCC unroll 2
     for (int x = 0; x < nh; x++)
-        sc[x] = dup_pairs(h + kk_off_sc(ty) + 16 * (size_t)s, h0 + x);
+        sc[x] = KK_HAS_SC(ty) ? dup_pairs(h + kk_off_sc(ty) + 16 * (size_t)s, h0 + x)
+                              : _mm256_set1_epi16(1);
 #pragma GCC unroll 8
     for (int g = 0; g < sub / 4; g++) {
         const int G = hs * (sub / 4) + g;
@@ -138,7 +140,7 @@ INLINE void sub_block(herd_type ty, const int m, const int nh, const int h0,
 INLINE void tile_body(herd_type ty, const ktile *t, const int m, const int nh, const int h0)
 {
     const int elems = KK_ELEMS(ty), sub = KK_SUB(ty), ns = KK_NSUB(ty), bits = KK_BITS(ty);
-    const int qoff = KK_QOFF(ty);
+    const int qoff = KK_QOFF(ty), qshift = qoff == 1 ? 0 : qoff == 4 ? 2 : 5; /* log2 qoff */
     const int64_t nsb = t->k / elems;
     const uint8_t *panel = t->b, *codes = panel + kk_hdr_section(ty, t->k);
     const size_t hb = kk_hdr_bytes(ty), cb = kk_code_bytes(ty), ab = kk_arec_bytes(ty);
@@ -185,8 +187,9 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m, const int nh, c
                 __m256i v[2];
 #pragma GCC unroll 2
                 for (int x = 0; x < nh; x++)
-                    v[x] = two_pairs(h + off + 32 * (size_t)p, h + off + 32 * (size_t)p + 16,
-                                     h0 + x, !mins);
+                    v[x] = !KK_HAS_SC(ty) ? _mm256_set1_epi16(1)
+                                          : two_pairs(h + off + 32 * (size_t)p,
+                                                      h + off + 32 * (size_t)p + 16, h0 + x, !mins);
 #pragma GCC unroll 4
                 for (int i = 0; i < m; i++) {
                     const __m256i bs = _mm256_permutevar8x32_epi32(bsp[i], idx);
@@ -209,8 +212,8 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m, const int nh, c
                 memcpy(&da, arec[i] + (size_t)elems, 4);
                 const __m256 vda = _mm256_set1_ps(da);
                 __m256i tt = tot[i][x];
-                if (!mins && qoff) /* tot −= qoff·Σ sc·bsum (qoff a power of two) */
-                    tt = _mm256_sub_epi32(tt, _mm256_slli_epi32(vb[i][x], qoff == 4 ? 2 : 5));
+                if (!mins && qoff) /* tot −= qoff·Σ sc·bsum */
+                    tt = _mm256_sub_epi32(tt, _mm256_slli_epi32(vb[i][x], qshift));
                 acc[i][x] =
                     _mm256_fmadd_ps(_mm256_cvtepi32_ps(tt), _mm256_mul_ps(d, vda), acc[i][x]);
                 if (mins)
@@ -331,3 +334,5 @@ KK_AVX2_FAMILY(q3_k, HERD_TYPE_Q3_K)
 KK_AVX2_FAMILY(q4_k, HERD_TYPE_Q4_K)
 KK_AVX2_FAMILY(q5_k, HERD_TYPE_Q5_K)
 KK_AVX2_FAMILY(q6_k, HERD_TYPE_Q6_K)
+KK_AVX2_FAMILY(tq1_0, HERD_TYPE_TQ1_0)
+KK_AVX2_FAMILY(tq2_0, HERD_TYPE_TQ2_0)
