@@ -163,6 +163,40 @@ void kk_tile_decoded_avx512(kk_decoder decode, herd_type ty, int elems, const kt
 /* The same bits on AVX2 (x86/kdecoded_avx2.c). */
 void kk_tile_decoded_avx2(kk_decoder decode, herd_type ty, int elems, const ktile *t);
 
+/* The AVX2 family `kfam_<id>_avx2` of a super-block type whose int tile is TILE(ty, t): A as
+ * kk_arec_fill_avx2 records, EXACT mode by kk_tile_decoded_avx2 (the K-quants, IQ4_NL, IQ4_XS). */
+#define KK_AVX2_FAMILY_OF(id, TY, TILE)                                                            \
+    static void tile_##id(const ktile *t)                                                          \
+    {                                                                                              \
+        TILE(TY, t);                                                                               \
+    }                                                                                              \
+    static void a_prep_##id(const float *a, int64_t k, void *dst)                                  \
+    {                                                                                              \
+        for (int64_t b = 0; b < k / KK_ELEMS(TY); b++)                                             \
+            kk_arec_fill_avx2(a + b * KK_ELEMS(TY), KK_ELEMS(TY), KK_SUB(TY), KK_QOFF(TY), true,   \
+                              (uint8_t *)dst + (size_t)b * kk_arec_bytes(TY));                     \
+    }                                                                                              \
+    static void tile_exact_##id(const ktile *t)                                                    \
+    {                                                                                              \
+        kk_tile_decoded_avx2(kk_decode_f32, TY, KK_ELEMS(TY), t);                                  \
+    }                                                                                              \
+    const kfamily kfam_##id##_avx2 = {                                                             \
+        .name = #id ".avx2",                                                                       \
+        .type = TY,                                                                                \
+        .isa = HERD_ISA_AVX2,                                                                      \
+        .mr = 8,                                                                                   \
+        .nr = KK_NR,                                                                               \
+        .panel_bytes = kk_panel_bytes_##id,                                                        \
+        .pack = kk_pack_##id,                                                                      \
+        .unpack = kk_unpack_##id,                                                                  \
+        .a_row_bytes = kk_a_bytes_##id,                                                            \
+        .a_prep = a_prep_##id,                                                                     \
+        .a_desc = "int8 per super-block",                                                          \
+        .tile = tile_##id,                                                                         \
+        .tile_exact = tile_exact_##id,                                                             \
+        .epilogue = kepi_avx2,                                                                     \
+    };
+
 #define KK_EACH_TYPE(X)                                                                            \
     X(q2_k, HERD_TYPE_Q2_K)                                                                        \
     X(q3_k, HERD_TYPE_Q3_K)                                                                        \

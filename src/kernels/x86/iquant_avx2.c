@@ -138,37 +138,7 @@ INLINE void iq4_tile(herd_type ty, const ktile *t)
     }
 }
 
-#define IQ4_AVX2_FAMILY(id, TY)                                                                    \
-    static void tile_##id(const ktile *t)                                                          \
-    {                                                                                              \
-        iq4_tile(TY, t);                                                                           \
-    }                                                                                              \
-    static void a_prep_##id(const float *a, int64_t k, void *dst)                                  \
-    {                                                                                              \
-        for (int64_t b = 0; b < k / KK_ELEMS(TY); b++)                                             \
-            kk_arec_fill_avx2(a + b * KK_ELEMS(TY), KK_ELEMS(TY), KK_SUB(TY), KK_QOFF(TY), true,   \
-                              (uint8_t *)dst + (size_t)b * kk_arec_bytes(TY));                     \
-    }                                                                                              \
-    static void tile_exact_##id(const ktile *t)                                                    \
-    {                                                                                              \
-        kk_tile_decoded_avx2(kk_decode_f32, TY, KK_ELEMS(TY), t);                                  \
-    }                                                                                              \
-    const kfamily kfam_##id##_avx2 = {                                                             \
-        .name = #id ".avx2",                                                                       \
-        .type = TY,                                                                                \
-        .isa = HERD_ISA_AVX2,                                                                      \
-        .mr = 8,                                                                                   \
-        .nr = KK_NR,                                                                               \
-        .panel_bytes = kk_panel_bytes_##id,                                                        \
-        .pack = kk_pack_##id,                                                                      \
-        .unpack = kk_unpack_##id,                                                                  \
-        .a_row_bytes = kk_a_bytes_##id,                                                            \
-        .a_prep = a_prep_##id,                                                                     \
-        .a_desc = "int8 per super-block",                                                          \
-        .tile = tile_##id,                                                                         \
-        .tile_exact = tile_exact_##id,                                                             \
-        .epilogue = kepi_avx2,                                                                     \
-    };
+#define IQ4_AVX2_FAMILY(id, TY) KK_AVX2_FAMILY_OF(id, TY, iq4_tile)
 IQ4_AVX2_FAMILY(iq4_nl, HERD_TYPE_IQ4_NL)
 IQ4_AVX2_FAMILY(iq4_xs, HERD_TYPE_IQ4_XS)
 

@@ -298,37 +298,7 @@ void kk_arec_fill_avx2(const float *x, int elems, int sub, int qoff, bool sums, 
     }
 }
 
-#define KK_AVX2_FAMILY(id, TY)                                                                     \
-    static void tile_##id(const ktile *t)                                                          \
-    {                                                                                              \
-        tile_int(TY, t);                                                                           \
-    }                                                                                              \
-    static void a_prep_##id(const float *a, int64_t k, void *dst)                                  \
-    {                                                                                              \
-        for (int64_t b = 0; b < k / KK_ELEMS(TY); b++)                                             \
-            kk_arec_fill_avx2(a + b * KK_ELEMS(TY), KK_ELEMS(TY), KK_SUB(TY), KK_QOFF(TY), true,   \
-                              (uint8_t *)dst + (size_t)b * kk_arec_bytes(TY));                     \
-    }                                                                                              \
-    static void tile_exact_##id(const ktile *t)                                                    \
-    {                                                                                              \
-        kk_tile_decoded_avx2(kk_decode_f32, TY, KK_ELEMS(TY), t);                                  \
-    }                                                                                              \
-    const kfamily kfam_##id##_avx2 = {                                                             \
-        .name = #id ".avx2",                                                                       \
-        .type = TY,                                                                                \
-        .isa = HERD_ISA_AVX2,                                                                      \
-        .mr = 8,                                                                                   \
-        .nr = KK_NR,                                                                               \
-        .panel_bytes = kk_panel_bytes_##id,                                                        \
-        .pack = kk_pack_##id,                                                                      \
-        .unpack = kk_unpack_##id,                                                                  \
-        .a_row_bytes = kk_a_bytes_##id,                                                            \
-        .a_prep = a_prep_##id,                                                                     \
-        .a_desc = "int8 per super-block",                                                          \
-        .tile = tile_##id,                                                                         \
-        .tile_exact = tile_exact_##id,                                                             \
-        .epilogue = kepi_avx2,                                                                     \
-    };
+#define KK_AVX2_FAMILY(id, TY) KK_AVX2_FAMILY_OF(id, TY, tile_int)
 KK_AVX2_FAMILY(q2_k, HERD_TYPE_Q2_K)
 KK_AVX2_FAMILY(q3_k, HERD_TYPE_Q3_K)
 KK_AVX2_FAMILY(q4_k, HERD_TYPE_Q4_K)
