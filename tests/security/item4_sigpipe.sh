@@ -10,9 +10,11 @@ one_error "run with SIGPIPE ignored | head" "$(cat "$T/rc")" "$T/err" "Broken pi
 { (gen) 2>"$T/err"; echo $? >"$T/rc"; } | head -c 10 >/dev/null
 rc=$(cat "$T/rc")
 [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && ok || bad "run | head with SIGPIPE default: exit $rc"
-# chat: a reply into a closed pipe ends the chat
+# chat: a reply into a closed pipe ends the chat. The tiny model's replies end at a stop token
+# after a few dozen bytes, which chat could write whole before a reader of one byte goes away;
+# so the reader leaves at once (head -c 0), while chat is still loading the model.
 echo "hello" >"$T/in"
 { (trap '' PIPE; exec timeout 60 "$HERD" chat -m "$TINY" --tokenizer tokenizer/tiny/tokenizer.json \
-    -n 2000 --ctx 4096 <"$T/in" 2>"$T/err"); echo $? >"$T/rc"; } | head -c 1 >/dev/null
+    -n 2000 --ctx 4096 <"$T/in" 2>"$T/err"); echo $? >"$T/rc"; } | head -c 0 >/dev/null
 one_error "chat with SIGPIPE ignored | head" "$(cat "$T/rc")" "$T/err" "Broken pipe"
 finish
