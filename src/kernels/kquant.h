@@ -163,6 +163,40 @@ void kk_tile_decoded_avx512(kk_decoder decode, herd_type ty, int elems, const kt
 /* The same bits on AVX2 (x86/kdecoded_avx2.c). */
 void kk_tile_decoded_avx2(kk_decoder decode, herd_type ty, int elems, const ktile *t);
 
+/* The AVX2 super-block tiles' row split, shared by the K-quant, IQ4 and grid i-quant tiles:
+ * A's rows go in blocks of 4, 2 and 1 (a tail of 3 runs as 2 + 1, so each body is compiled
+ * for three row counts only). Up to WIDE rows run BODY over both 8-row ymm halves of the
+ * 16-row panel in one pass; more rows take one pass per half, so that their accumulators fit
+ * the sixteen ymm registers. BODY(ty, t, m, nh, h0) computes m rows on nh halves from half h0;
+ * NAME(ty, t) is the tile. */
+#define KK_AVX2_TILE_OF(NAME, BODY, WIDE)                                                          \
+    static inline                                                                                  \
+        __attribute__((always_inline)) void NAME##_rows(herd_type ty, const ktile *t, const int m) \
+    {                                                                                              \
+        if (m <= (WIDE)) {                                                                         \
+            BODY(ty, t, m, 2, 0);                                                                  \
+        } else {                                                                                   \
+            BODY(ty, t, m, 1, 0);                                                                  \
+            BODY(ty, t, m, 1, 1);                                                                  \
+        }                                                                                          \
+    }                                                                                              \
+    static inline __attribute__((always_inline)) void NAME(herd_type ty, const ktile *t)           \
+    {                                                                                              \
+        ktile part = *t;                                                                           \
+        for (int done = 0; done < t->m;) {                                                         \
+            const int left = t->m - done, m = left >= 4 ? 4 : left >= 2 ? 2 : 1;                   \
+            part.m = m;                                                                            \
+            part.a = (const uint8_t *)t->a + (size_t)done * t->a_stride;                           \
+            part.c = t->c + done * KK_NR;                                                          \
+            switch (m) {                                                                           \
+            case 1: NAME##_rows(ty, &part, 1); break;                                              \
+            case 2: NAME##_rows(ty, &part, 2); break;                                              \
+            default: NAME##_rows(ty, &part, 4); break;                                             \
+            }                                                                                      \
+            done += m;                                                                             \
+        }                                                                                          \
+    }
+
 /* The AVX2 family `kfam_<id>_avx2` of a super-block type whose int tile is TILE(ty, t): A as
  * kk_arec_fill_avx2 records, EXACT mode by kk_tile_decoded_avx2 (the K-quants, IQ4_NL, IQ4_XS). */
 #define KK_AVX2_FAMILY_OF(id, TY, TILE)                                                            \

@@ -8,7 +8,7 @@
  *   sub-block scale (each row's int8 scale in both int16 lanes of its pair; IQ4_NL: ones) gives
  *   sc·Σ q·qa in int32 at once. The A record's −128·bsum correction is not needed.
  * The panel's 16 rows are two ymm halves of 8 (one 32-byte half of each 64-byte code load): for
- * 1 or 2 A rows both halves go through K together, from 3 rows on each half makes its own pass
+ * 1 or 2 A rows both halves go through K together, with 4 each half makes its own pass
  * so the accumulators fit the 16 registers. All integer sums are exact and the float steps are
  * the C twin's, so the results are its bits. */
 #include "kernels/iquant.h"
@@ -112,31 +112,7 @@ INLINE void iq4_body(herd_type ty, const ktile *t, const int m, const int nh, co
             _mm256_storeu_ps(t->c + i * KK_NR + 8 * (h0 + x), acc[i][x]);
 }
 
-INLINE void iq4_rows(herd_type ty, const ktile *t, const int m)
-{
-    if (m <= 2) {
-        iq4_body(ty, t, m, 2, 0);
-    } else {
-        iq4_body(ty, t, m, 1, 0);
-        iq4_body(ty, t, m, 1, 1);
-    }
-}
-
-INLINE void iq4_tile(herd_type ty, const ktile *t)
-{
-    for (int m0 = 0; m0 < t->m; m0 += MR) {
-        ktile s = *t;
-        s.m = t->m - m0 < MR ? t->m - m0 : MR;
-        s.a = (const uint8_t *)t->a + (size_t)m0 * t->a_stride;
-        s.c = t->c + m0 * KK_NR;
-        switch (s.m) {
-        case 1: iq4_rows(ty, &s, 1); break;
-        case 2: iq4_rows(ty, &s, 2); break;
-        case 3: iq4_rows(ty, &s, 3); break;
-        default: iq4_rows(ty, &s, 4); break;
-        }
-    }
-}
+KK_AVX2_TILE_OF(iq4_tile, iq4_body, 2)
 
 #define IQ4_AVX2_FAMILY(id, TY) KK_AVX2_FAMILY_OF(id, TY, iq4_tile)
 IQ4_AVX2_FAMILY(iq4_nl, HERD_TYPE_IQ4_NL)
@@ -319,35 +295,7 @@ INLINE void gi_body(herd_type ty, const ktile *t, const int m, const int nh, con
             _mm256_storeu_ps(t->c + i * KI_NR + 8 * (h0 + x), acc[i][x]);
 }
 
-INLINE void gi_rows(herd_type ty, const ktile *t, const int m)
-{
-    if (m == 1) {
-        gi_body(ty, t, 1, 2, 0);
-    } else {
-        gi_body(ty, t, m, 1, 0);
-        gi_body(ty, t, m, 1, 1);
-    }
-}
-
-/* Rows 1, 2 and 4 have their own kernels; 3 runs as 2 + 1 (fewer instantiations, so the file
- * compiles in reasonable time under the sanitizers). */
-INLINE void gi_tile(herd_type ty, const ktile *t)
-{
-    ktile part = *t;
-    int done = 0;
-    while (done < t->m) {
-        int left = t->m - done, m = left >= 4 ? 4 : left >= 2 ? 2 : 1;
-        part.m = m;
-        part.a = (const uint8_t *)t->a + (size_t)done * t->a_stride;
-        part.c = t->c + done * KI_NR;
-        switch (m) {
-        case 1: gi_rows(ty, &part, 1); break;
-        case 2: gi_rows(ty, &part, 2); break;
-        default: gi_rows(ty, &part, 4); break;
-        }
-        done += m;
-    }
-}
+KK_AVX2_TILE_OF(gi_tile, gi_body, 1)
 
 #define GI_AVX2_FAMILY(id, TY)                                                                     \
     static void tile_##id(const ktile *t)                                                          \

@@ -13,7 +13,7 @@
  * the C twin's, so the results are its bits.
  *
  * The panel's 16 rows are two ymm halves of 8 (one 32-byte half of each 64-byte code load). For
- * 1 or 2 A rows both halves go through K together (A's quads are broadcast once); from 3 rows
+ * 1 or 2 A rows both halves go through K together (A's quads are broadcast once); from 4 rows
  * on, each half makes its own pass so the accumulators fit the 16 registers. */
 #include "kernels/kquant.h"
 
@@ -229,31 +229,7 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m, const int nh, c
             _mm256_storeu_ps(t->c + i * KK_NR + 8 * (h0 + x), acc[i][x]);
 }
 
-INLINE void tile_rows(herd_type ty, const ktile *t, const int m)
-{
-    if (m <= 2) {
-        tile_body(ty, t, m, 2, 0);
-    } else {
-        tile_body(ty, t, m, 1, 0);
-        tile_body(ty, t, m, 1, 1);
-    }
-}
-
-INLINE void tile_int(herd_type ty, const ktile *t)
-{
-    for (int m0 = 0; m0 < t->m; m0 += MR) {
-        ktile s = *t;
-        s.m = t->m - m0 < MR ? t->m - m0 : MR;
-        s.a = (const uint8_t *)t->a + (size_t)m0 * t->a_stride;
-        s.c = t->c + m0 * KK_NR;
-        switch (s.m) {
-        case 1: tile_rows(ty, &s, 1); break;
-        case 2: tile_rows(ty, &s, 2); break;
-        case 3: tile_rows(ty, &s, 3); break;
-        default: tile_rows(ty, &s, 4); break;
-        }
-    }
-}
+KK_AVX2_TILE_OF(tile_int, tile_body, 2)
 
 /* kk_arec_fill's bytes, 16 values per step: the same max (a NaN never wins, as in fmaxf), the
  * same product x·(127/amax) rounded to nearest even, the same clamp (NaN to −127: the compare
