@@ -16,6 +16,11 @@ static const char usage[] =
     "  special tokens (<|begin_of_text|>, <|end_of_text|>, ..., <|eot|>). The tokenizer.json is\n"
     "  loadable by herd (--vocab, herd train) and by Hugging Face tokenizers.\n";
 
+static void print_usage(FILE *f)
+{
+    fputs(usage, f);
+}
+
 static int tokenizer_main(int argc, char **argv)
 {
     if (argc < 2 || cli_is_help(argv[1])) {
@@ -32,17 +37,9 @@ static int tokenizer_main(int argc, char **argv)
         {"-o", "--out", CLI_OPT_STR, &out, 0, 0},
         {NULL, NULL, 0, NULL, 0, 0},
     };
-    for (int i = 2; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        int r = cli_opt_take(CMD, argc, argv, &i, opts);
-        if (r == 0)
-            return cli_usage_error(CMD, "unknown option '%s'", argv[i]);
-        if (r < 0)
-            return 2;
-    }
+    int r = cli_parse_opts(CMD, argc - 1, argv + 1, opts, print_usage);
+    if (r)
+        return r < 0 ? 0 : r;
     if (!vocab || !data || !out)
         return cli_usage_error(CMD, "--vocab, --data and -o are required");
     herd_mapped_file f;

@@ -31,6 +31,11 @@ static const char usage[] =
     "  --mx-hp LIST      layers kept in float32: head,router (default), head, router or none\n"
     "  --stop-after N    stop with a checkpoint after step N (for testing --resume)\n";
 
+static void print_usage(FILE *f)
+{
+    fputs(usage, f);
+}
+
 static bool parse_fmt(const char *s, herd_mx_format *f)
 {
     static const struct {
@@ -72,17 +77,9 @@ static int train_main(int argc, char **argv)
         {"--quiet", "-q", CLI_OPT_FLAG, &o.quiet, 0, 0},
         {NULL, NULL, 0, NULL, 0, 0},
     };
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        int r = cli_opt_take(CMD, argc, argv, &i, opts);
-        if (r == 0)
-            return cli_usage_error(CMD, "unknown option '%s'", argv[i]);
-        if (r < 0)
-            return 2;
-    }
+    int r = cli_parse_opts(CMD, argc, argv, opts, print_usage);
+    if (r)
+        return r < 0 ? 0 : r;
     if (!o.config || !o.data)
         return cli_usage_error(CMD, "--config and --data are required");
     if (strcmp(prec, "f32") == 0)
