@@ -1,11 +1,10 @@
-/* ggml's Q8_0 and Q4_0 blocks (so GGUF files interoperate) and herd's symmetric int8 rows.
+/* ggml's Q8_0, Q4_0 and Q8_K blocks, so GGUF files interoperate (herd's int8 rows: scaled_rows.c).
  *
  * block_q8_0: fp16 d, int8 qs[32]          (34 bytes); value = qs[j] * d
  * block_q4_0: fp16 d, uint8 qs[16]         (18 bytes); value = (nibble - 8) * d, element j
  *             in the low nibble of qs[j], element j+16 in the high nibble
  * block_q8_K: f32 d, int8 qs[256], int16 bsums[16] (292 bytes); value = qs[j] * d, bsums the
  *             sums of 16 consecutive qs (ggml's dot products use them; herd recomputes them)
- * int8 row:   f32 scale, int8 q[n]         (n + 4 bytes); value = q[j] * scale
  * The quantizers follow ggml's reference ones (same d, same rounding), written so that NaN or
  * Inf input cannot reach an undefined float-to-int conversion. */
 #include "herd/formats.h"
@@ -105,33 +104,6 @@ void herd_q4_0_dequantize(const void *src, float *dst, size_t n)
                 dst[b * QK + j + 16] = (float)((in[2 + j] >> 4) - 8) * d;
         }
     }
-}
-
-void herd_int8_row_quantize(const float *src, void *dst, size_t n)
-{
-    uint8_t *out = dst;
-    float amax = 0;
-    for (size_t j = 0; j < n; j++) {
-        if (!isfinite(src[j])) {
-            amax = NAN;
-            break;
-        }
-        amax = fmaxf(amax, fabsf(src[j]));
-    }
-    float scale = amax / 127.0f;
-    memcpy(out, &scale, 4);
-    for (size_t j = 0; j < n; j++)
-        out[4 + j] =
-            scale > 0 ? (uint8_t)(int8_t)clamp_int(nearbyintf(src[j] / scale), -127, 127) : 0;
-}
-
-void herd_int8_row_dequantize(const void *src, float *dst, size_t n)
-{
-    const uint8_t *in = src;
-    float scale;
-    memcpy(&scale, in, 4);
-    for (size_t j = 0; j < n; j++)
-        dst[j] = (float)(int8_t)in[4 + j] * scale;
 }
 
 /* ggml's quantize_row_q8_K_ref: d = -max/127 where max is the value of largest magnitude (so d
