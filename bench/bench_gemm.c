@@ -4,8 +4,8 @@
  * shared libraries are installed (loaded with dlopen, never linked).
  *
  * Each figure is the fastest of several repetitions (the least disturbed one: the machine is
- * shared, and the limits are measured the same way). For M <= 8 the last-level cache is flushed
- * before each repetition so weights stream from memory, as in decode. */
+ * shared, and the limits are measured the same way). For M < 64 the last-level cache is flushed
+ * before each repetition so weights stream from memory, as in decode (of up to 16 sequences). */
 #include "cli/cli.h"
 #include "herd/kernels.h"
 #include "herd/profile.h"
@@ -23,13 +23,15 @@ int bench_gemm_main(int argc, char **argv);
 typedef struct nk {
     int n, k;
 } nk;
-static const nk shapes[] = {{4096, 4096}, {14336, 4096}, {4096, 14336}, {8192, 5120}, {5120, 8192}};
-static const int ms[] = {1, 8, 64, 512};
+static const nk default_shapes[] = {
+    {4096, 4096}, {14336, 4096}, {4096, 14336}, {8192, 5120}, {5120, 8192}};
+static const int default_ms[] = {1, 8, 64, 512};
 
-enum { FLUSH_BYTES = 96 << 20, MAX_REPS = 64 };
+enum { FLUSH_BYTES = 96 << 20, MAX_REPS = 64, MAX_LIST = 16 };
 
 typedef struct bench {
     bool json, quick, cputime;
+    int ms[MAX_LIST], nms;  /* the M values (--m) */
     bool act_f32, act_both; /* --act f32 | both: activations kept f32 (HERD_APREP_EXACT) */
     int threads;
     herd_pool *pool;
@@ -228,7 +230,9 @@ static herd_peak peak_of(herd_type type, const char *kernel)
 static herd_status bench_shape(bench *b, const herd_type *types, int ntypes, nk s)
 {
     size_t wn = (size_t)s.n * (size_t)s.k;
-    int mmax = b->quick ? 64 : 512;
+    int mmax = 1;
+    for (int i = 0; i < b->nms; i++)
+        mmax = b->ms[i] > mmax ? b->ms[i] : mmax;
     float *W = herd_alloc(wn * 4, "bench weights");
     float *A = herd_alloc((size_t)mmax * (size_t)s.k * 4, "bench A");
     float *C = herd_alloc((size_t)mmax * (size_t)s.n * 4, "bench C");
@@ -258,10 +262,8 @@ static herd_status bench_shape(bench *b, const herd_type *types, int ntypes, nk 
              exact++) {
             char kname[96];
             snprintf(kname, sizeof kname, "%s%s", kernel, exact ? "+f32" : "");
-            for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++) {
-                int m = ms[mi];
-                if (m > mmax)
-                    continue;
+            for (int mi = 0; mi < b->nms; mi++) {
+                int m = b->ms[mi];
                 herd_run r = {w,
                               {.M = m,
                                .A = A,
@@ -270,7 +272,7 @@ static herd_status bench_shape(bench *b, const herd_type *types, int ntypes, nk 
                                .ldc = (size_t)s.n,
                                .aprep = exact ? HERD_APREP_EXACT : HERD_APREP_AUTO},
                               b->pool};
-                double t = time_best(b, m <= 8, run_herd, &r);
+                double t = time_best(b, m < 64, run_herd, &r);
                 report(b, herd_type_name(types[ti]), kname, m, s.n, s.k, t,
                        (double)herd_packed_bytes(w), peak);
             }
@@ -279,12 +281,10 @@ static herd_status bench_shape(bench *b, const herd_type *types, int ntypes, nk 
     }
     /* Peers on the same shapes. */
     if (!st && b->sgemm)
-        for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++) {
-            if (ms[mi] > mmax)
-                continue;
-            peer_run r = {b, ms[mi], s.n, s.k, A, W, C, NULL, NULL, NULL};
-            double t = time_best(b, ms[mi] <= 8, run_sgemm, &r);
-            report(b, "f32", "openblas-sgemm", ms[mi], s.n, s.k, t, (double)wn * 4,
+        for (int mi = 0; mi < b->nms; mi++) {
+            peer_run r = {b, b->ms[mi], s.n, s.k, A, W, C, NULL, NULL, NULL};
+            double t = time_best(b, b->ms[mi] < 64, run_sgemm, &r);
+            report(b, "f32", "openblas-sgemm", b->ms[mi], s.n, s.k, t, (double)wn * 4,
                    b->limt.fp32_gflops);
         }
     if (!st && b->dnnl_u8s8s32) {
@@ -299,12 +299,10 @@ static herd_status bench_shape(bench *b, const herd_type *types, int ntypes, nk 
             double peak = herd_limits_peak(&b->limt, HERD_PEAK_INT8);
             if (peak <= 0)
                 peak = b->limt.fp32_gflops;
-            for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++) {
-                if (ms[mi] > mmax)
-                    continue;
-                peer_run r = {b, ms[mi], s.n, s.k, NULL, NULL, NULL, Aq, Wq, Ci};
-                double t = time_best(b, ms[mi] <= 8, run_dnnl, &r);
-                report(b, "int8", "onednn-u8s8s32", ms[mi], s.n, s.k, t, (double)wn, peak);
+            for (int mi = 0; mi < b->nms; mi++) {
+                peer_run r = {b, b->ms[mi], s.n, s.k, NULL, NULL, NULL, Aq, Wq, Ci};
+                double t = time_best(b, b->ms[mi] < 64, run_dnnl, &r);
+                report(b, "int8", "onednn-u8s8s32", b->ms[mi], s.n, s.k, t, (double)wn, peak);
             }
         }
         herd_free(Aq), herd_free(Ci);
@@ -317,11 +315,13 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: herd bench gemm [--json] [-t THREADS] [--quick] [--cputime] [--type T,...]\n"
-            "                       [--act auto|f32|both]\n"
+            "                       [--act auto|f32|both] [--m M,...] [--shape NxK,...]\n"
             "  Measures the machine's limits, then GEMM/GEMV for M in 1, 8, 64, 512 on the\n"
             "  Llama 4 shapes for each weight type with a kernel family, next to OpenBLAS\n"
             "  and oneDNN when installed. HERD_ISA caps the instruction set.\n"
             "  --quick: two shapes, M <= 64, shorter timing.\n"
+            "  --m, --shape: these M values and N x K weight shapes instead (below 64 rows the\n"
+            "  weights stream from memory: the last-level cache is flushed before each run).\n"
             "  --cputime: one thread, timed (limits too) on the thread's CPU clock, so the\n"
             "  ratios hold on a machine shared with other work.\n"
             "  --act: how A is prepared: each type's fast way (auto, the default), kept f32, or\n"
@@ -331,6 +331,8 @@ static void usage(FILE *out)
 int bench_gemm_main(int argc, char **argv)
 {
     bench b = {.threads = herd_cpu_count()};
+    nk shapes[MAX_LIST];
+    size_t nshapes = 0;
     herd_type types[HERD_TYPE_COUNT];
     int ntypes = 0;
     for (int i = 1; i < argc; i++) {
@@ -368,6 +370,37 @@ int bench_gemm_main(int argc, char **argv)
                     return cli_usage_error("bench gemm", "unknown weight type '%s'", tok);
                 ntypes++;
             }
+        } else if (strcmp(argv[i], "--m") == 0) {
+            const char *v = cli_value("bench gemm", argc, argv, &i);
+            if (!v)
+                return 2;
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", v);
+            b.nms = 0;
+            for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+                long m;
+                if (b.nms == MAX_LIST)
+                    return cli_usage_error("bench gemm", "--m: more than %d values", MAX_LIST);
+                if (!cli_parse_long("bench gemm", "--m", tok, 1, 4096, &m))
+                    return 2;
+                b.ms[b.nms++] = (int)m;
+            }
+        } else if (strcmp(argv[i], "--shape") == 0) {
+            const char *v = cli_value("bench gemm", argc, argv, &i);
+            if (!v)
+                return 2;
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", v);
+            nshapes = 0;
+            for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+                int n, k, used = 0;
+                if (nshapes == MAX_LIST)
+                    return cli_usage_error("bench gemm", "--shape: more than %d shapes", MAX_LIST);
+                if (sscanf(tok, "%dx%d%n", &n, &k, &used) != 2 || tok[used] || n < 1 || k < 1 ||
+                    n > (1 << 20) || k > (1 << 20))
+                    return cli_usage_error("bench gemm", "--shape: '%s' is not NxK", tok);
+                shapes[nshapes++] = (nk){n, k};
+            }
         } else {
             return cli_usage_error("bench gemm", "unknown option '%s'", argv[i]);
         }
@@ -375,6 +408,14 @@ int bench_gemm_main(int argc, char **argv)
     if (!ntypes)
         for (int t = 0; t < HERD_TYPE_COUNT; t++)
             types[ntypes++] = (herd_type)t;
+    if (!b.nms)
+        for (size_t i = 0; i < sizeof default_ms / sizeof default_ms[0]; i++)
+            if (!b.quick || default_ms[i] <= 64)
+                b.ms[b.nms++] = default_ms[i];
+    if (!nshapes)
+        for (size_t i = 0; i < (b.quick ? 2 : sizeof default_shapes / sizeof default_shapes[0]);
+             i++)
+            shapes[nshapes++] = default_shapes[i];
 
     if (b.cputime)
         b.threads = 1;
@@ -417,7 +458,6 @@ int bench_gemm_main(int argc, char **argv)
                "GFLOP/s", "%peak", "W GB/s", "%bw");
     }
     load_peers(&b);
-    size_t nshapes = b.quick ? 2 : sizeof shapes / sizeof shapes[0];
     for (size_t si = 0; si < nshapes && !st; si++)
         st = bench_shape(&b, types, ntypes, shapes[si]);
     herd_free(b.flush);

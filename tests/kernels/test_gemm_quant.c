@@ -490,9 +490,55 @@ TEST(vbmi_mask)
            herd_cpu_has_gfni() ? "on" : "off");
 }
 
+/* The fast families' int8 A quantizers write the C one's bytes (kq_aprep_i8) on rows built to
+ * reach every branch: zero rows and blocks, subnormal blocks and rows, a span of blocks past
+ * KQ_JMAX, a block max with a larger mantissa than the row max, Inf, NaN, exact ties. */
+TEST(aprep_i8_edges)
+{
+    enum { K = 256, NB = K / 32, ROWS = 10 };
+    float A[ROWS][K];
+    for (int r = 0; r < ROWS; r++)
+        for (int i = 0; i < K; i++)
+            A[r][i] = harness_randf(&rng) * 2.0f;
+    memset(A[0], 0, sizeof A[0]);             /* zero row */
+    memset(A[1] + 64, 0, 64 * sizeof(float)); /* zero blocks */
+    for (int i = 0; i < K; i++) {
+        A[2][i] = i < 96 ? A[2][i] * 1e-39f : A[2][i]; /* subnormal blocks */
+        A[3][i] *= 1e-40f;                             /* subnormal row */
+        A[4][i] *= ldexpf(1.0f, -(i / 32) * 9);        /* blocks 2^0 .. 2^-63 */
+        A[5][i] = i % 32 == 3 ? (i / 32 % 2 ? 1.9f : -1.1f) : A[5][i] * 0.5f; /* mantissas */
+        A[7][i] = (float)((i % 9) - 4) + 0.5f;                                /* ties at s = 1 */
+    }
+    A[5][40] = -1.0f;
+    A[6][77] = INFINITY;
+    A[7][0] = 127.0f;
+    A[8][200] = NAN;
+    A[9][13] = -3e38f;
+    for (int ti = 0; ti < NTYPES; ti++) {
+        if (is_fp(qtypes[ti]))
+            continue;
+        const kfamily *ref = kfam_select(qtypes[ti], HERD_ISA_REF);
+        for (int isa = HERD_ISA_AVX2; isa <= (int)herd_cpu_isa(); isa++) {
+            const kfamily *fam = kfam_select(qtypes[ti], (herd_isa_level)isa);
+            if (fam == ref || !fam->a_prep || strcmp(fam->a_desc, ref->a_desc) != 0)
+                continue;
+            const size_t bytes = fam->a_row_bytes(K);
+            uint8_t want[NB * KQ_AREC + 4], got[NB * KQ_AREC + 4];
+            CHECK(bytes == sizeof want);
+            for (int r = 0; r < ROWS; r++) {
+                kq_aprep_i8(A[r], K, want);
+                fam->a_prep(A[r], K, got);
+                CHECK_MSG(memcmp(want, got, bytes) == 0, "%s: A row %d prepared differently",
+                          fam->name, r);
+            }
+        }
+    }
+}
+
 int main(void)
 {
     RUN(vbmi_mask);
+    RUN(aprep_i8_edges);
     RUN(pack_roundtrip);
     RUN(ref_vs_double);
     RUN(bad_blocks);

@@ -25,11 +25,12 @@
 #endif
 
 /* PF: how far ahead the software prefetch runs; PF_MIN_ROWS: the fewest rows of A that use it.
- * With 1-3 rows a block is consumed fast and the hardware's L2 streamer alone keeps up; the
- * software prefetches (into L1, holding its few miss buffers PF bytes ahead of use) slowed those
- * DRAM streams. From 4 rows on a block takes long enough that the streamer falls behind and the
- * prefetch pays (measured in docs/KERNELS.md, "Prefetch by rows"). */
-enum { MR = 12, PF = 8192, PF_MIN_ROWS = 4 };
+ * With 1-2 rows a block is consumed fast and the hardware's L2 streamer alone keeps up; a
+ * software prefetch slowed those DRAM streams. From 3 rows on a block takes long enough that
+ * the streamer falls behind and the prefetch pays. The T2 hint streamed faster than T0 from 3
+ * rows on (T1 the same as T2; measured in docs/KERNELS.md, "Small M"): presumably it stops in
+ * L2 and leaves L1's few miss buffers to the demand loads, where T0 held them PF bytes ahead. */
+enum { MR = 12, PF = 8192, PF_MIN_ROWS = 3 };
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -242,7 +243,7 @@ INLINE void tile_body(herd_type ty, bool vbmi, const ktile *t, const int m)
          * stream runs on into the next panel. m is a constant here: no test in the loop. */
         if (m >= PF_MIN_ROWS)
             for (const uint8_t *pf_end = panel + PF + (size_t)(b + 1) * bpb; pf < pf_end; pf += 64)
-                _mm_prefetch((const char *)pf, _MM_HINT_T0);
+                _mm_prefetch((const char *)pf, _MM_HINT_T2);
         __m512i isum[MR][CHMAX];
 #pragma GCC unroll 16
         for (int i = 0; i < m; i++) {
@@ -364,13 +365,30 @@ INLINE void tile_int(herd_type ty, const ktile *t)
         tile_m(ty, false, t);
 }
 
+/* kq_a_shift without libm calls (ilogbf, ldexpf: a call each per block and row cost the A
+ * preparation of a decode GEMM as much as a sixth of its tile time). For normal bmax <= amax
+ * the exponent fields give ilogbf, and ldexpf(bmax, j) > amax compares the mantissas (same
+ * exponent, exact); zeros, subnormals, Inf and NaN take the C function. */
+static inline int a_shift(float bmax, float amax)
+{
+    uint32_t ub, ua;
+    memcpy(&ub, &bmax, 4);
+    memcpy(&ua, &amax, 4);
+    const uint32_t eb = ub >> 23, ea = ua >> 23; /* both >= 0: no sign bit */
+    if (eb - 1u >= 254u || ea - 1u >= 254u || eb > ea)
+        return kq_a_shift(bmax, amax);
+    int j = (int)(ea - eb);
+    if (j > 0 && (ub & 0x7FFFFF) > (ua & 0x7FFFFF))
+        j--;
+    return j > KQ_JMAX ? KQ_JMAX : j;
+}
+
 /* kq_aprep_i8 with AVX-512, bit for bit: max|a| ignores NaN like fmaxf (VMAXPS returns its
- * second operand when the first is NaN), VCVTPS2DQ rounds half to even like nearbyintf, and
- * NaN (converted to INT_MIN) clamps to -127 as in the C code. */
+ * second operand when the first is NaN), VCVTPS2DQ rounds half to even like nearbyintf. */
 static void aprep_i8(const float *a, int64_t k, void *dst)
 {
     const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
-    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+    const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
     const int64_t nb = k / KQ_BLOCK;
     __m512 rm = _mm512_setzero_ps();
     for (int64_t i = 0; i < nb * 2; i++)
@@ -382,12 +400,17 @@ static void aprep_i8(const float *a, int64_t k, void *dst)
         __m512 x0 = _mm512_loadu_ps(a + b * KQ_BLOCK), x1 = _mm512_loadu_ps(a + b * KQ_BLOCK + 16);
         __m512 m = _mm512_max_ps(_mm512_and_ps(x0, absmask), _mm512_setzero_ps());
         m = _mm512_max_ps(_mm512_and_ps(x1, absmask), m);
-        int j = kq_a_shift(_mm512_reduce_max_ps(m), amax);
-        __m512 vi = _mm512_set1_ps(inv * ldexpf(1.0f, j));
-        __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, vi));
-        __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, vi));
-        q0 = _mm512_min_epi32(_mm512_max_epi32(q0, lo), hi);
-        q1 = _mm512_min_epi32(_mm512_max_epi32(q1, lo), hi);
+        const int j = a_shift(_mm512_reduce_max_ps(m), amax);
+        const int32_t p2 = (127 + j) << 23; /* 2^j */
+        float f2;
+        memcpy(&f2, &p2, 4);
+        __m512 vi = _mm512_set1_ps(inv * f2);
+        /* clamped before the conversion: VMAXPS with the product first gives -127 for NaN, and
+         * a product of ±Inf (a row whose max is subnormal: 127/amax overflows) clamps to ±127
+         * as in the C code, where VCVTPS2DQ would give INT_MIN for both */
+        __m512 y0 = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(x0, vi), lo), hi);
+        __m512 y1 = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(x1, vi), lo), hi);
+        __m512i q0 = _mm512_cvtps_epi32(y0), q1 = _mm512_cvtps_epi32(y1);
         _mm_storeu_si128((__m128i *)rec, _mm512_cvtepi32_epi8(q0));
         _mm_storeu_si128((__m128i *)(rec + 16), _mm512_cvtepi32_epi8(q1));
         int32_t corr = -128 * _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
