@@ -65,6 +65,8 @@ static void random_block(herd_type t, uint8_t *blk)
     int e = 127 - 3 + (int)(r % 5);
     if (r % 97 == 0)
         e = (int)(r % 3); /* 2^-127 .. 2^-125: f32 denormal products */
+    if (r % 89 == 0 && (t == HERD_TYPE_MXFP4 || t == HERD_TYPE_MXFP6_E2M3 || t == HERD_TYPE_MXINT8))
+        e = 234 + (int)(r % 5); /* 2^107 .. 2^111: past the int tile's fast range */
     if (t == HERD_TYPE_MXFP8_E5M2)
         e -= 8; /* E5M2 reaches 57344 */
     if (t == HERD_TYPE_MXFP8_E4M3)

@@ -45,6 +45,17 @@ INLINE __m512 block_scales(herd_type ty, const uint8_t *sc, int64_t b)
     return _mm512_scalef_ps(_mm512_set1_ps(1.0f), x); /* 2^x exactly, denormals included */
 }
 
+/* MX types: the bits of T = 1.5·2^23·dw for the 16 weight rows of block b. dw = 2^(e-127-shift)
+ * is a power of two, so with T·2^-j (jbits added to the bits) as a magic number,
+ * as_float(isum + bits(T·2^-j)) - T·2^-j is isum·dw·2^-j exactly (|isum| < 2^22, the sum lands
+ * in T's binade): the product without a multiply (see tile_body). */
+INLINE __m512i block_magic(herd_type ty, const uint8_t *sc, int64_t b)
+{
+    __m512i e = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(sc + b * 16)));
+    return _mm512_add_epi32(_mm512_slli_epi32(e, 23),
+                            _mm512_set1_epi32(((23 - kq_int_shift(ty)) << 23) + 0x400000));
+}
+
 /* u8 = 128 + 8·E2M3 value of every 6-bit code (sign in bit 5), for VPERMB. */
 static const uint8_t e2m3_u8[64] __attribute__((aligned(64))) = {
     128, 129, 130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 140, 141, 142, 143,
@@ -192,6 +203,18 @@ INLINE __m512i add_row_z(__m512i x, __mmask16 nz, rows r, const int i, const int
     return v;
 }
 
+/* x + row i's int32 at offset d, broadcast */
+INLINE __m512i add_row(__m512i x, rows r, const int i, const int d)
+{
+    const uint8_t *b = r.b, *b3 = r.b3;
+    size_t s = r.s, s3 = r.s3, s5 = r.s5;
+    __m512i v;
+#define AD(addr) __asm__("vpaddd " addr "%{1to16%}, %[x], %[v]" : [v] "=v"(v) : [x] "v"(x), ROW_OPS)
+    ROW_ASM(i, AD)
+#undef AD
+    return v;
+}
+
 #else
 /* Clang checks an "i" operand before inlining, and GCC without optimization does not
  * propagate d, so neither can take d from a parameter: the same operations as intrinsics, row
@@ -213,6 +236,10 @@ INLINE __m512i bcast_row(rows r, const int i, const int d)
 INLINE __m512i add_row_z(__m512i x, __mmask16 nz, rows r, const int i, const int d)
 {
     return _mm512_maskz_add_epi32(nz, x, bcast_row(r, i, d));
+}
+INLINE __m512i add_row(__m512i x, rows r, const int i, const int d)
+{
+    return _mm512_add_epi32(x, bcast_row(r, i, d));
 }
 #endif
 
@@ -263,6 +290,20 @@ INLINE void tile_body(herd_type ty, bool vbmi, const ktile *t, const int m)
             for (int i = 0; i < m; i++)
                 isum[i][g % ch] = dp_row(isum[i][g % ch], w, r, i, 4 * g);
         }
+        if (ty != HERD_TYPE_Q8_0 && ty != HERD_TYPE_Q4_0) {
+            /* MX: acc += isum·dw·2^-j with the product exact (a power of two) and made by the
+             * magic number of block_magic, so one VADDPS rounds as the twin's FMA does. On Zen 4
+             * the FMA took a VPDPBUSD slot per row and block (one in nine); the integer adds
+             * and FP adds here run beside them. */
+            const __m512i tb = block_magic(ty, panel, b);
+#pragma GCC unroll 16
+            for (int i = 0; i < m; i++) {
+                const __m512i T = add_row(tb, r, i, 32);
+                const __m512 x = _mm512_castsi512_ps(_mm512_add_epi32(block_sum(isum[i], ch), T));
+                acc[i] = _mm512_add_ps(acc[i], _mm512_sub_ps(x, _mm512_castsi512_ps(T)));
+            }
+            continue;
+        }
         /* The scale of row i is dw·2^-j_i: jbits_i = -(j_i << 23) added to dw's bits is that
          * product exactly (the panel passed scales_safe); dw = 0 lanes (Q8_0/Q4_0 d = 0, rows
          * past N) are masked to 0. No multiply next to the VPDPBUSD. */
@@ -285,8 +326,9 @@ INLINE void tile_body(herd_type ty, bool vbmi, const ktile *t, const int m)
 
 /* Whether dw·2^-j is a normal float (so an add to dw's exponent field) for every nonzero dw
  * of the panel and every j <= KQ_JMAX: fp16 d is, unless Inf/NaN (an f32 exponent >= 103);
- * E8M0 needs e - shift >= KQ_JMAX + 1. Real weights always pass; a panel that does not runs
- * the C twin (the same bits). One pass over the scale section, ahead of the tile's own. */
+ * E8M0 needs e - shift >= KQ_JMAX + 1, and e - shift <= 231 so that block_magic's T is finite.
+ * Real weights always pass; a panel that does not runs the C twin (the same bits). One pass
+ * over the scale section, ahead of the tile's own. */
 INLINE bool scales_safe(herd_type ty, const uint8_t *sc, int64_t nb)
 {
     if (ty == HERD_TYPE_Q8_0 || ty == HERD_TYPE_Q4_0) {
@@ -305,13 +347,17 @@ INLINE bool scales_safe(herd_type ty, const uint8_t *sc, int64_t nb)
         return bad == 0;
     }
     const __m512i lo = _mm512_set1_epi8((char)(KQ_JMAX + 1 + kq_int_shift(ty)));
+    const __m512i hi = _mm512_set1_epi8((char)(231 + kq_int_shift(ty)));
     __mmask64 bad = 0;
     int64_t i = 0, n = nb * KQ_NR;
-    for (; i + 64 <= n; i += 64)
-        bad |= _mm512_cmplt_epu8_mask(_mm512_loadu_si512(sc + i), lo);
+    for (; i + 64 <= n; i += 64) {
+        const __m512i e = _mm512_loadu_si512(sc + i);
+        bad |= _mm512_cmplt_epu8_mask(e, lo) | _mm512_cmpgt_epu8_mask(e, hi);
+    }
     if (i < n) {
         __mmask64 mk = (__mmask64)((1ull << (n - i)) - 1);
-        bad |= _mm512_mask_cmplt_epu8_mask(mk, _mm512_maskz_loadu_epi8(mk, sc + i), lo);
+        const __m512i e = _mm512_maskz_loadu_epi8(mk, sc + i);
+        bad |= _mm512_mask_cmplt_epu8_mask(mk, e, lo) | _mm512_mask_cmpgt_epu8_mask(mk, e, hi);
     }
     return bad == 0;
 }
