@@ -3,7 +3,8 @@
  * Weights are decoded in registers, 64 at a time (16 rows × one k-quad), to u8 = w + 128 and
  * fed to VPDPBUSD against the row's s8 quad of A broadcast from memory; the int32 block sums
  * start at -128·Σqa so they come out exact. Per block and row: acc = fma(isum, dw·2^-j, acc),
- * the product made by an integer add to dw's exponent; per row at the end: × s.
+ * the product made by an integer add to dw's exponent (MX types: no FMA, the exact product by
+ * a magic number and one add, see block_magic); per row at the end: × s.
  * Decoding: 8-bit codes are stored ready to use; 4-bit ones go through one VPSHUFB table, or
  * VPERMB with VBMI (Q4_0 feeds the nibble n = w + 8 and starts the sum at -8·Σqa instead); E2M3
  * through a table for magnitudes 16..31 and a sign flip. A tile of up to 12 rows keeps 12 f32 and
