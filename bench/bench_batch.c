@@ -111,11 +111,7 @@ static herd_status run(bench *b, long S, double *seconds)
         st = herd_forward(b->c, &step, b->logits);
         double ts = herd_prof_now();
         for (long s = 0; s < S; s++) {
-            const float *l = b->logits + (size_t)s * (size_t)b->V;
-            int32_t best = 0;
-            for (int64_t v = 1; v < b->V; v++)
-                best = l[v] > l[best] ? (int32_t)v : best;
-            b->tok[s] = best;
+            b->tok[s] = herd_argmax(b->logits + (size_t)s * (size_t)b->V, b->V);
         }
         b->sample_s += herd_prof_now() - ts;
     }

@@ -32,17 +32,15 @@ typedef enum herd_prof_op {
     HERD_OP_K,           /* */
     HERD_OP_V,           /* */
     HERD_OP_QKV,         /* ... or fused into one */
-    HERD_OP_ROPE,        /* rotary embedding of q and k */
-    HERD_OP_QK_NORM,     /* weightless RMS norm of q and k (RoPE layers) */
+    HERD_OP_QK_PREP,     /* q, k, v made ready: split, RoPE or temperature, QK norm, cache store */
     HERD_OP_ATTN,        /* scores, softmax, weighted sum of V (KV cache reads) */
-    HERD_OP_KV_STORE,    /* writing k and v into the cache */
     HERD_OP_O,           /* attention output projection */
     HERD_OP_ROUTER,      /* router GEMM (logits per expert) */
     HERD_OP_ROUTE,       /* top-k, grouping tokens by expert, scaling inputs, adding outputs */
     HERD_OP_EXPERT,      /* routed experts: gate|up (SwiGLU) + down GEMMs */
     HERD_OP_SHARED,      /* the shared expert: gate|up + down */
     HERD_OP_MLP,         /* dense (non-MoE) layers: gate|up + down */
-    HERD_OP_ELEMENTWISE, /* scaling or adds done outside a GEMM epilogue */
+    HERD_OP_ELEMENTWISE, /* adds done outside a GEMM epilogue */
     HERD_OP_LM_HEAD,     /* final projection to the vocabulary */
     HERD_OP_SAMPLE,      /* logits to the next token */
     HERD_OP_OTHER,

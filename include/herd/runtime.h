@@ -36,6 +36,9 @@ herd_status herd_sampler_create(const herd_sampler_params *p, int64_t vocab, her
 void herd_sampler_free(herd_sampler *s);
 /* Picks a token from logits[vocab] (not modified). */
 int32_t herd_sample(herd_sampler *s, const float *logits);
+/* The index of the largest of x[0..n) (n >= 1), the first one on ties; NaNs are skipped (a NaN
+ * at x[0] stays the answer). Greedy sampling's whole work, vectorized. */
+int32_t herd_argmax(const float *x, int64_t n);
 /* Adds a token of the history (prompt or generated) to the penalties' window. */
 void herd_sampler_accept(herd_sampler *s, int32_t token);
 

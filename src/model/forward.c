@@ -112,28 +112,6 @@ static herd_status seq_attention(const pass *f, int64_t l, const herd_attn_shape
                           s->att + (size_t)run->row0 * qd, qd, pool);
 }
 
-/* Sequences claimed one at a time by the pool's threads (decode of many sequences). */
-typedef struct seqs_attn {
-    const pass *f;
-    int64_t l;
-    const herd_attn_shape *shape;
-    atomic_int next;
-    _Atomic herd_status st; /* the first failure */
-} seqs_attn;
-
-static void seqs_attn_part(void *ctx, int tid, int nthreads)
-{
-    seqs_attn *j = ctx;
-    (void)tid;
-    (void)nthreads;
-    for (int r; (r = atomic_fetch_add(&j->next, 1)) < j->f->n_runs;) {
-        herd_status st = seq_attention(j->f, j->l, j->shape, r, NULL);
-        herd_status ok = HERD_OK;
-        if (st)
-            atomic_compare_exchange_strong(&j->st, &ok, st);
-    }
-}
-
 /* One row of n_kv_heads head rows of D floats into the cache's type, each head row padded to
  * whole blocks; then, if the type rounds, the floats become what the cache holds, so the
  * batch's own rows are seen as they will be seen from the cache later. */
@@ -150,66 +128,128 @@ static void store_row(herd_type t, float *x, uint8_t *dst, int64_t nkv, int64_t 
     }
 }
 
-/* The rows' keys and values join their caches before attention. They land on positions the
- * sequences do not hold yet, and on a ring only on rows no query of this batch reads (a
- * ring's extra HERD_BATCH_MAX rows), so a failure later leaves every sequence as it was. */
-static void store_part(const rows_job *j, int64_t r0, int64_t r1)
+/* Row t of run r made ready for attention: q, k and v split out of the fused QKV row (if
+ * any); on RoPE layers q and k rotated, then (Scout only) the weightless QK RMS norm of each
+ * head row; on NoPE layers that tune it, q scaled by the temperature; then k and v join the
+ * sequence's cache. The row is computed alone, the same way on any thread.
+ *
+ * The cache rows land on positions the sequences do not hold yet, and on a ring only on rows
+ * no query of this batch reads (a ring's extra HERD_BATCH_MAX rows), so a failure later
+ * leaves every sequence as it was. */
+static void prep_row(const pass *f, int64_t l, int64_t t, int r)
 {
-    herd_context *ctx = j->f->c;
-    const herd_llama4_config *c = &j->f->m->cfg;
-    int64_t nkv = c->n_kv_heads, D = c->head_dim;
-    size_t kvd = (size_t)(nkv * D);
+    herd_context *ctx = f->c;
+    const herd_model *m = f->m;
+    const herd_llama4_config *c = &m->cfg;
+    const scratch *s = &f->s;
+    int64_t nq = c->n_heads, nkv = c->n_kv_heads, D = c->head_dim;
+    size_t qd = (size_t)(nq * D), kvd = (size_t)(nkv * D);
+    float *q = s->q + (size_t)t * qd, *k = s->k + (size_t)t * kvd, *v = s->v + (size_t)t * kvd;
+    if (m->layers[l].qkv) {
+        const float *row = s->qkv + (size_t)t * (qd + 2 * kvd);
+        memcpy(q, row, qd * sizeof(float));
+        memcpy(k, row + qd, kvd * sizeof(float));
+        memcpy(v, row + qd + kvd, kvd * sizeof(float));
+    }
+    int64_t p = ctx->pos[t];
+    if (c->layer_rope[l]) {
+        herd_rope_apply_qk(&m->rope, q, nq, k, nkv, p);
+        if (c->use_qk_norm) {
+            herd_rmsnorm_rows(q, (size_t)D, NULL, q, (size_t)D, nq, D, (float)c->eps);
+            herd_rmsnorm_rows(k, (size_t)D, NULL, k, (size_t)D, nkv, D, (float)c->eps);
+        }
+    } else if (c->temp_tuning) { /* NoPE layer: scale queries only, by (p + 1) */
+        float tf = herd_attn_temperature(p, c->floor_scale, c->attn_scale);
+        for (size_t i = 0; i < qd; i++)
+            q[i] *= tf;
+    }
+    const seq_run *run = &ctx->runs[r];
+    kv_layer *L = &ctx->seqs[run->seq].layers[l];
+    size_t dst = (size_t)((run->start + t - run->row0) % L->ring);
+    store_row(ctx->type_k, k, L->k + dst * ctx->row_k, nkv, D);
+    store_row(ctx->type_v, v, L->v + dst * ctx->row_v, nkv, D);
+}
+
+static void prep_part(const rows_job *j, int64_t r0, int64_t r1)
+{
+    const herd_context *ctx = j->f->c;
     int r = 0;
     for (int64_t t = r0; t < r1; t++) {
         while (t >= ctx->runs[r].row0 + ctx->runs[r].n) /* rows are grouped by run */
             r++;
-        const seq_run *run = &ctx->runs[r];
-        kv_layer *L = &ctx->seqs[run->seq].layers[j->l];
-        size_t dst = (size_t)((run->start + t - run->row0) % L->ring), src = (size_t)t * kvd;
-        store_row(ctx->type_k, j->f->s.k + src, L->k + dst * ctx->row_k, nkv, D);
-        store_row(ctx->type_v, j->f->s.v + src, L->v + dst * ctx->row_v, nkv, D);
+        prep_row(j->f, j->l, t, r);
     }
 }
 
-static void store_rows(pass *f, int64_t l)
+/* What the profiler counts for prep_row over n rows. */
+static herd_prof_cost prep_cost(const pass *f, int64_t l, int64_t n)
 {
-    herd_context *ctx = f->c;
-    size_t kvd = (size_t)(f->m->cfg.n_kv_heads * f->m->cfg.head_dim);
-    double t0 = HERD_PROF_START();
-    rows_job j = {.fn = store_part, .f = f, .l = l, .n = f->n};
-    run_rows(ctx->pool, &j);
-    double bytes = (double)f->n * (8.0 * (double)kvd + (double)(ctx->row_k + ctx->row_v));
-    HERD_PROF_END(HERD_OP_KV_STORE, t0, ((herd_prof_cost){0, 0, bytes, 0}));
+    const herd_llama4_config *c = &f->m->cfg;
+    int64_t nq = c->n_heads, nkv = c->n_kv_heads, D = c->head_dim;
+    size_t kvd = (size_t)(nkv * D);
+    herd_prof_cost a = c->layer_rope[l] ? herd_prof_rope_cost(n, (nq + nkv) * D)
+                                        : herd_prof_norm_cost(n, nq * D, false);
+    if (c->layer_rope[l] && c->use_qk_norm) {
+        herd_prof_cost b = herd_prof_norm_cost(n * (nq + nkv), D, false);
+        a.flops += b.flops;
+        a.act_bytes += b.act_bytes;
+    }
+    a.act_bytes += (double)n * (8.0 * (double)kvd + (double)(f->c->row_k + f->c->row_v));
+    return a;
 }
 
-/* Queries and keys of rows r0..r1-1 out of the fused QKV rows (if any), rotated on RoPE
- * layers, scaled by the temperature on NoPE layers that tune it. */
-static void rope_part(const rows_job *j, int64_t r0, int64_t r1)
+/* Decode of several sequences, one pool run a layer: the sequences are the claims, and whoever
+ * claims one makes its rows ready (prep_row) and runs its attention against its cache, which
+ * herd_attention keeps on that thread (small work). Each sequence is computed the same way by
+ * whichever thread claims it. */
+typedef struct seqs_attn {
+    const pass *f;
+    int64_t l;
+    const herd_attn_shape *shape;
+    atomic_int next;
+    _Atomic herd_status st; /* the first failure */
+} seqs_attn;
+
+/* Asks for the cache rows run r's attention reads (keys and values of every head, in order of
+ * memory) while this thread works on something else: a sequence's attention alone touches
+ * each kv head's slice of a row at a stride, which the hardware prefetchers do not follow. */
+static void prefetch_cache(const pass *f, int64_t l, const herd_attn_shape *shape, int r)
 {
-    const pass *f = j->f;
-    const herd_model *m = f->m;
-    const herd_llama4_config *c = &m->cfg;
-    const scratch *s = &f->s;
-    int64_t nq = c->n_heads, nkv = c->n_kv_heads;
-    size_t qd = (size_t)(nq * c->head_dim), kvd = (size_t)(nkv * c->head_dim);
-    bool rope = c->layer_rope[j->l];
-    for (int64_t t = r0; t < r1; t++) {
-        float *q = s->q + (size_t)t * qd, *k = s->k + (size_t)t * kvd;
-        if (m->layers[j->l].qkv) {
-            size_t ld = qd + 2 * kvd;
-            const float *r = s->qkv + (size_t)t * ld;
-            memcpy(q, r, qd * sizeof(float));
-            memcpy(k, r + qd, kvd * sizeof(float));
-            memcpy(s->v + (size_t)t * kvd, r + qd + kvd, kvd * sizeof(float));
-        }
-        int64_t p = f->c->pos[t];
-        if (rope) { /* RoPE layer: rotate (the weightless QK RMS norm follows, Scout only) */
-            herd_rope_apply_qk(&m->rope, q, nq, k, nkv, p);
-        } else if (c->temp_tuning) { /* NoPE layer: scale queries only, by (p + 1) */
-            float tf = herd_attn_temperature(p, c->floor_scale, c->attn_scale);
-            for (size_t i = 0; i < qd; i++)
-                q[i] *= tf;
-        }
+    const herd_context *ctx = f->c;
+    const seq_run *run = &ctx->runs[r];
+    const kv_layer *L = &ctx->seqs[run->seq].layers[l];
+    int64_t lo = shape->chunk > 0 ? run->start / shape->chunk * shape->chunk : 0;
+    for (int64_t p = lo; p < run->start; p++) {
+        size_t row = (size_t)(p % L->ring);
+        const uint8_t *k = L->k + row * ctx->row_k, *v = L->v + row * ctx->row_v;
+        for (size_t b = 0; b < ctx->row_k; b += 64)
+            __builtin_prefetch(k + b, 0, 2);
+        for (size_t b = 0; b < ctx->row_v; b += 64)
+            __builtin_prefetch(v + b, 0, 2);
+        __asm__ volatile(""); /* keeps GCC from dropping a loop that only prefetches */
+    }
+}
+
+static void seqs_attn_part(void *ctx, int tid, int nthreads)
+{
+    seqs_attn *j = ctx;
+    (void)tid;
+    bool first = true;
+    for (int r; (r = atomic_fetch_add(&j->next, 1)) < j->f->n_runs; first = false) {
+        const seq_run *run = &j->f->c->runs[r];
+        /* this sequence's rows if nothing asked for them yet, then the ones this thread
+         * likely claims next (threads take turns); which rows are prefetched changes only
+         * the speed */
+        if (first)
+            prefetch_cache(j->f, j->l, j->shape, r);
+        if (r + nthreads < j->f->n_runs)
+            prefetch_cache(j->f, j->l, j->shape, r + nthreads);
+        for (int64_t t = run->row0; t < run->row0 + run->n; t++)
+            prep_row(j->f, j->l, t, r);
+        herd_status st = seq_attention(j->f, j->l, j->shape, r, NULL);
+        herd_status ok = HERD_OK;
+        if (st)
+            atomic_compare_exchange_strong(&j->st, &ok, st);
     }
 }
 
@@ -234,38 +274,28 @@ static herd_status attention_block(pass *f, int64_t l)
         return st;
     }
     bool rope = c->layer_rope[l];
-    double t0 = HERD_PROF_START();
-    rows_job rj = {.fn = rope_part, .f = f, .l = l, .n = n};
-    run_rows(ctx->pool, &rj);
-    HERD_PROF_END(rope ? HERD_OP_ROPE : HERD_OP_ELEMENTWISE, t0,
-                  rope ? herd_prof_rope_cost(n, (int64_t)(qd + kvd))
-                       : herd_prof_norm_cost(n, (int64_t)qd, false));
-    if (rope && c->use_qk_norm) {
-        t0 = HERD_PROF_START();
-        rows_job jq = {.fn = norm_part, .f = f, .n = n * nq, .x = s->q, .y = s->q, .dim = D};
-        rows_job jk = {.fn = norm_part, .f = f, .n = n * nkv, .x = s->k, .y = s->k, .dim = D};
-        run_rows(ctx->pool, &jq);
-        run_rows(ctx->pool, &jk);
-        HERD_PROF_END(HERD_OP_QK_NORM, t0, herd_prof_norm_cost(n * (nq + nkv), D, false));
-    }
-    store_rows(f, l);
     herd_attn_shape shape = {nq, nkv, D, rope ? c->chunk : 0};
     herd_prof_cost cost = {0};
     /* the cost model counts f32 rows; the cache holds row_k + row_v bytes a position */
     double kv_scale = (double)(ctx->row_k + ctx->row_v) / (8.0 * (double)kvd);
-    t0 = HERD_PROF_START();
+    double t0 = HERD_PROF_START();
     seqs_attn job = {f, l, &shape, 0, HERD_OK};
-    if (f->n_runs > 1 && f->n_runs == n && herd_pool_size(ctx->pool) > 1) {
-        /* decode of several sequences: each one's attention is small enough that
-         * herd_attention keeps it on the calling thread, so the sequences themselves are the
-         * pool's claims (the same results: each sequence is computed the same way by whoever
-         * claims it) */
+    if (f->n_runs > 1 && f->n_runs == n) {
+        /* decode of several sequences: one pool run for the rows' preparation and attention
+         * (the profiler counts both as attention) */
         atomic_init(&job.next, 0);
         herd_pool_run_claims(ctx->pool, seqs_attn_part, &job);
         st = job.st;
         if (st)
             st = herd_fail(st, "attention of layer %lld failed on a pool thread", (long long)l);
+        if (herd_prof_on)
+            cost = prep_cost(f, l, n);
     } else {
+        rows_job rj = {.fn = prep_part, .f = f, .l = l, .n = n};
+        run_rows(ctx->pool, &rj);
+        HERD_PROF_END(HERD_OP_QK_PREP, t0, prep_cost(f, l, n));
+        t0 = HERD_PROF_START();
+        st = HERD_OK;
         for (int r = 0; r < f->n_runs && !st; r++) /* each sequence against its own cache */
             st = seq_attention(f, l, &shape, r, ctx->pool);
     }

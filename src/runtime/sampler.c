@@ -2,6 +2,7 @@
 #include "herd/runtime.h"
 #include "runtime/penalties.h"
 
+#include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,12 +113,41 @@ static int by_prob_desc(const void *a, const void *b)
     return x->id - y->id; /* ties: lower id first, deterministic */
 }
 
-static int32_t argmax(const float *x, int64_t n)
+/* Blocks of ARGMAX_BLOCK: the block's maximum with vector max (MAXPS keeps its second
+ * operand when the first is a NaN, so NaNs are skipped), and only a block whose maximum beats
+ * the best so far is searched for its first index of that value: the answer of the plain scan
+ * `x[i] > x[best]`. */
+enum { ARGMAX_BLOCK = 1024 };
+
+int32_t herd_argmax(const float *x, int64_t n)
 {
     int32_t best = 0;
-    for (int64_t i = 1; i < n; i++)
-        if (x[i] > x[best])
+    float bv = x[0];
+    int64_t i = 1;
+    for (; i + ARGMAX_BLOCK <= n; i += ARGMAX_BLOCK) {
+        __m128 m0 = _mm_set1_ps(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
+        for (int64_t j = i; j < i + ARGMAX_BLOCK; j += 16) {
+            m0 = _mm_max_ps(_mm_loadu_ps(x + j), m0);
+            m1 = _mm_max_ps(_mm_loadu_ps(x + j + 4), m1);
+            m2 = _mm_max_ps(_mm_loadu_ps(x + j + 8), m2);
+            m3 = _mm_max_ps(_mm_loadu_ps(x + j + 12), m3);
+        }
+        float lane[4];
+        _mm_storeu_ps(lane, _mm_max_ps(_mm_max_ps(m0, m1), _mm_max_ps(m2, m3)));
+        float bm = fmaxf(fmaxf(lane[0], lane[1]), fmaxf(lane[2], lane[3]));
+        if (!(bm > bv))
+            continue;
+        int64_t j = i;
+        while (!(x[j] == bm)) /* it is there: bm is one of the block's values */
+            j++;
+        best = (int32_t)j;
+        bv = bm;
+    }
+    for (; i < n; i++)
+        if (x[i] > bv) {
             best = (int32_t)i;
+            bv = x[i];
+        }
     return best;
 }
 
@@ -187,8 +217,8 @@ int32_t herd_sample(herd_sampler *s, const float *logits)
         logits = s->adjusted;
     }
     if (s->p.temperature == 0)
-        return argmax(logits, V);
-    float mx = logits[argmax(logits, V)];
+        return herd_argmax(logits, V);
+    float mx = logits[herd_argmax(logits, V)];
     /* min-p keeps e >= min_p (half of it, against rounding); else a cut that the top-p mass
      * practically never reaches past */
     float cut = s->p.min_p > 0 ? s->p.min_p * 0.5f : 1e-6f;

@@ -174,6 +174,32 @@ TEST(test_decode_step)
     herd_context_free(c);
 }
 
+/* The decode step of four sequences at one, two and three threads: the same bits (each
+ * sequence's preparation and attention run whole on whichever thread claims it). */
+TEST(test_decode_threads)
+{
+    const int64_t len[4] = {3, 9, 4, 14};
+    int32_t seq[4] = {2, 0, 3, 1}, tok[4];
+    bool want[4] = {1, 1, 1, 1};
+    for (int i = 0; i < 4; i++)
+        tok[i] = ids[len[seq[i]]];
+    float ref[4 * V], got[4 * V];
+    for (int threads = 1; threads <= 3; threads++) {
+        herd_context *c = make_ctx(4, threads);
+        for (int s = 0; s < 4; s++)
+            CHECK(feed(c, s, ids, len[s], NULL) == HERD_OK);
+        herd_batch b = {.n = 4, .token = tok, .seq = seq, .logits = want};
+        /* two steps: the second reads the rows the first stored */
+        for (int step = 0; step < 2; step++) {
+            herd_status st = herd_forward(c, &b, threads == 1 ? ref : got);
+            CHECK_MSG(st == HERD_OK, "%s", herd_last_error());
+        }
+        if (threads > 1)
+            CHECK_MSG(memcmp(ref, got, sizeof ref) == 0, "%d threads differ from one", threads);
+        herd_context_free(c);
+    }
+}
+
 TEST(test_truncate_copy)
 {
     herd_context *c = make_ctx(2, 2);
@@ -394,6 +420,7 @@ int main(void)
     }
     RUN(test_mixed_batch);
     RUN(test_decode_step);
+    RUN(test_decode_threads);
     RUN(test_truncate_copy);
     RUN(test_failures_leave_caches);
     RUN(test_two_threads);
@@ -407,6 +434,8 @@ int main(void)
         cache_v = kinds[k][1];
         printf("KV cache k %s, v %s:\n", herd_type_name(cache_k), herd_type_name(cache_v));
         RUN(test_mixed_batch);
+        RUN(test_decode_step);
+        RUN(test_decode_threads);
         RUN(test_truncate_copy);
         RUN(test_failures_leave_caches);
     }

@@ -93,18 +93,19 @@ TEST(tiny_counts_by_hand)
     CHECK_NEAR(e->cost.flops, 2 * 4.0 * NQ * D * 55, 0);
     CHECK_NEAR(e->cost.kv_bytes, 2 * 10.0 * NKV * D * 2 * 4, 0);
     CHECK_NEAR(e->cost.act_bytes, 2 * 8.0 * T * QD, 0);
-    /* RoPE and QK norm on layer 0 only, over the whole piece */
-    e = get(P, HERD_OP_ROPE);
-    CHECK_EQ_INT(e->calls, 1);
-    CHECK_NEAR(e->cost.flops, T * 3.0 * (NQ + NKV) * D, 0);
-    CHECK_EQ_INT(get(P, HERD_OP_QK_NORM)->calls, 1);
-    CHECK_NEAR(get(P, HERD_OP_QK_NORM)->cost.flops, T * 4.0 * (NQ + NKV) * D, 0);
-    /* elementwise: layer 1's temperature scaling of q (counted as a weightless norm,
-     * 4 FLOPs an element), then adding the routed experts' rows back (top-1: T rows), one
-     * call per MoE layer */
-    e = get(P, HERD_OP_ELEMENTWISE);
+    /* q, k, v made ready, one call a layer: RoPE (3 FLOPs an element) and QK norm (4) on
+     * layer 0, the temperature scaling of q on layer 1 (counted as a weightless norm, 4);
+     * reads and writes q and k (8 bytes an element), and the cache store of k and v
+     * (f32: 16 bytes an element) */
+    e = get(P, HERD_OP_QK_PREP);
     CHECK_EQ_INT(e->calls, 2);
-    CHECK_NEAR(e->cost.flops, 4.0 * T * QD + (double)T * H, 0);
+    CHECK_NEAR(e->cost.flops, T * 7.0 * (NQ + NKV) * D + 4.0 * T * QD, 0);
+    CHECK_NEAR(e->cost.act_bytes, T * 16.0 * (NQ + NKV) * D + 8.0 * T * QD + 2 * 16.0 * T * KVD, 0);
+    /* elementwise: adding the routed experts' rows back (top-1: T rows), one call per MoE
+     * layer */
+    e = get(P, HERD_OP_ELEMENTWISE);
+    CHECK_EQ_INT(e->calls, 1);
+    CHECK_NEAR(e->cost.flops, (double)T * H, 0);
     /* norms: 2 per layer over T rows, the final one over the last row only */
     e = get(P, HERD_OP_NORM);
     CHECK_EQ_INT(e->calls, 5);
@@ -141,8 +142,6 @@ TEST(tiny_counts_by_hand)
     e = get(P, HERD_OP_EMBED);
     CHECK_EQ_INT(e->calls, 1);
     CHECK_NEAR(e->cost.weight_bytes, T * 2.0 * H, 0);
-    CHECK_EQ_INT(get(P, HERD_OP_KV_STORE)->calls, 2);
-    CHECK_NEAR(get(P, HERD_OP_KV_STORE)->cost.act_bytes, 2 * 16.0 * T * KVD, 0);
 
     /* decode at position 10: one query sees 11 keys in both layers */
     e = get(Dc, HERD_OP_ATTN);

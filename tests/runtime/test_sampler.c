@@ -4,6 +4,8 @@
 #include "herd/runtime.h"
 #include "herd/text.h"
 
+#include <math.h>
+
 static int32_t draw(const herd_sampler_params *p, const float *lg, int64_t V)
 {
     herd_sampler *s;
@@ -11,6 +13,34 @@ static int32_t draw(const herd_sampler_params *p, const float *lg, int64_t V)
     int32_t t = herd_sample(s, lg);
     herd_sampler_free(s);
     return t;
+}
+
+/* herd_argmax against the plain scan (first index of the largest, NaNs skipped) on lengths
+ * around its block size, with ties, a repeated maximum, signed zeros and NaNs. */
+TEST(test_argmax)
+{
+    static float x[5000];
+    uint64_t r = 9;
+    for (int trial = 0; trial < 400; trial++) {
+        int64_t n = 1 + trial * 37 % 4999;
+        for (int64_t i = 0; i < n; i++) {
+            r = r * 6364136223846793005u + 1442695040888963407u;
+            x[i] = (float)(int)((r >> 33) % 7) - 3.0f; /* few values: many ties */
+        }
+        if (trial % 3 == 0)
+            x[(r >> 20) % (uint64_t)n] = NAN;
+        if (trial % 5 == 0)
+            x[0] = trial % 10 ? -0.0f : NAN;
+        if (trial % 7 == 0)
+            for (int64_t i = 0; i < n; i++)
+                x[i] = i % 2 ? -0.0f : 0.0f;
+        int32_t want = 0;
+        for (int64_t i = 1; i < n; i++)
+            if (x[i] > x[want])
+                want = (int32_t)i;
+        CHECK_MSG(herd_argmax(x, n) == want, "n %lld: %d, want %d", (long long)n, herd_argmax(x, n),
+                  want);
+    }
 }
 
 TEST(test_sampler_rules)
@@ -327,6 +357,7 @@ TEST(test_sampler_prefilter)
 
 int main(void)
 {
+    RUN(test_argmax);
     RUN(test_sampler_rules);
     RUN(test_sampler_distribution);
     RUN(test_sampler_penalties);
