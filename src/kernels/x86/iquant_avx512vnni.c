@@ -9,6 +9,7 @@
  * VPDPBUSD per operand and A row; sub-block sums start at −64·bsum and are scaled by the
  * integer sub-block scales (VPMULLD) into one exact int32 per row and super-block. */
 #include "kernels/iquant.h"
+#include "kernels/x86/vnni_rows.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -93,6 +94,8 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
         }
         for (int c = 0; c < 8; c++) {
             const uint8_t *chunk = codes + ((size_t)b * 8 + (size_t)c) * cb;
+            /* A's quads of this chunk: the rows from four registers (vnni_rows.h) */
+            const vnni_rows ro = vnni_rows_at(arec[0] + 32 * (size_t)c, t->a_stride);
             _mm_prefetch((const char *)chunk + 8 * cb, _MM_HINT_T0);
             _mm_prefetch((const char *)chunk + 8 * cb + 64, _MM_HINT_T0);
             __m512i hiv = _mm512_setzero_si512();
@@ -117,11 +120,8 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
                 operands(ty, chunk, q, hiv, &x, &y);
 #pragma GCC unroll 8
                 for (int i = 0; i < m; i++) {
-                    int32_t a0, a1;
-                    memcpy(&a0, arec[i] + 32 * (size_t)c + 8 * (size_t)q, 4);
-                    memcpy(&a1, arec[i] + 32 * (size_t)c + 8 * (size_t)q + 4, 4);
-                    isum[i] = _mm512_dpbusd_epi32(isum[i], x, _mm512_set1_epi32(a0));
-                    isum[i] = _mm512_dpbusd_epi32(isum[i], y, _mm512_set1_epi32(a1));
+                    isum[i] = vnni_dp_row(isum[i], x, ro, i, 8 * q);
+                    isum[i] = vnni_dp_row(isum[i], y, ro, i, 8 * q + 4);
                 }
                 if ((8 * q + 8) % sub == 0) {
                     const __m512i scv = _mm512_cvtepu8_epi32(

@@ -9,6 +9,7 @@
  * likewise; two FMAs per row and super-block finish it. Up to 8 rows per tile; with 1 or 2 rows
  * the quads of a sub-block alternate between two accumulators so VPDPBUSD's latency overlaps. */
 #include "kernels/kquant.h"
+#include "kernels/x86/vnni_rows.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -48,8 +49,9 @@ INLINE __m512i codes64(herd_type ty, const uint8_t *oct, int G, __m512i grid)
 }
 
 /* Sub-block hs (0, or 0/1 when two share an octet) of octet oc: tot[i] += sc · Σ q·qa. */
-INLINE void sub_block(herd_type ty, const int m, const uint8_t *const *arec, const uint8_t *oct,
-                      const uint8_t *h, int oc, const int hs, __m512i grid, __m512i *tot)
+INLINE void sub_block(herd_type ty, const int m, const uint8_t *const *arec, vnni_rows ro,
+                      const uint8_t *oct, const uint8_t *h, int oc, const int hs, __m512i grid,
+                      __m512i *tot)
 {
     const int elems = KK_ELEMS(ty), sub = KK_SUB(ty), ch = m <= 2 ? 2 : 1;
     const int s = oc * (32 / sub) + hs;
@@ -67,9 +69,7 @@ INLINE void sub_block(herd_type ty, const int m, const uint8_t *const *arec, con
         __m512i w = codes64(ty, oct, G, grid);
 #pragma GCC unroll 8
         for (int i = 0; i < m; i++) {
-            int32_t qa;
-            memcpy(&qa, arec[i] + 32 * (size_t)oc + 4 * (size_t)G, 4);
-            isum[i][g % ch] = _mm512_dpbusd_epi32(isum[i][g % ch], w, _mm512_set1_epi32(qa));
+            isum[i][g % ch] = vnni_dp_row(isum[i][g % ch], w, ro, i, 4 * G);
         }
     }
     __m512i scv = _mm512_setzero_si512();
@@ -118,9 +118,11 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
                      panel + PF + (size_t)b * (hb + cb) + hb + (size_t)(oc + 1) * 64 * (size_t)bits;
                  pf < pf_end; pf += 64)
                 _mm_prefetch((const char *)pf, _MM_HINT_T0);
-            sub_block(ty, m, arec, oct, h, oc, 0, grid, tot);
+            /* A's quads of this octet: the rows from four registers (vnni_rows.h) */
+            const vnni_rows ro = vnni_rows_at(arec[0] + 32 * (size_t)oc, t->a_stride);
+            sub_block(ty, m, arec, ro, oct, h, oc, 0, grid, tot);
             if (sub == 16)
-                sub_block(ty, m, arec, oct, h, oc, 1, grid, tot);
+                sub_block(ty, m, arec, ro, oct, h, oc, 1, grid, tot);
         }
         const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)h));
         const __m512 dm =
