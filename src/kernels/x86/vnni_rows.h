@@ -22,9 +22,8 @@ static inline __attribute__((always_inline)) vnni_rows vnni_rows_at(const uint8_
 }
 
 /* acc += w · (row i's s8 quad at byte offset d (a constant), broadcast) */
-static inline __attribute__((always_inline)) __m512i vnni_dp_row(__m512i acc, __m512i w,
-                                                                 vnni_rows r, const int i,
-                                                                 const int d)
+static inline __attribute__((always_inline)) __m512i
+vnni_dp_row(__m512i acc, __m512i w, vnni_rows r, const int i, const int d)
 {
     const uint8_t *b = r.b, *b3 = r.b3;
     size_t s = r.s, s3 = r.s3;
