@@ -96,11 +96,17 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
 #pragma GCC unroll 8
     for (int i = 0; i < m; i++)
         acc[i] = _mm512_setzero_ps();
-    /* One linear prefetch cursor over the whole panel (headers and codes), PF ahead: each
+    /* One linear prefetch cursor over the whole panel (headers and codes), `lead` ahead: each
      * super-block counts as consuming its header's bytes, then each octet's, so the cursor
-     * ends PF past the panel where the next panel's starts and every line is requested once
-     * (the headers ahead of time, in small steps between the code loads). */
-    const uint8_t *pf = panel + PF;
+     * ends `lead` past the panel where the next panel's starts and every line is requested
+     * once (the headers ahead of time, in small steps between the code loads). The codes are
+     * read from behind the whole header section, so with a long K (headers over PF / 2) a
+     * lead of PF would leave the cursor behind the codes for the panel's first super-blocks;
+     * the lead grows with the section so the codes always have PF / 2 or more ahead. Every
+     * panel of a weight has the same K, so the next panel's cursor starts where this one ends. */
+    const size_t hsec = kk_hdr_section(ty, t->k);
+    const size_t lead = hsec + PF / 2 > PF ? hsec + PF / 2 : PF;
+    const uint8_t *pf = panel + lead;
     for (int64_t b = 0; b < nsb; b++) {
         const uint8_t *h = panel + (size_t)b * hb, *c = codes + (size_t)b * cb;
         const uint8_t *arec[MR];
@@ -114,8 +120,8 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
          * shift count is an immediate while the code stays small */
         for (int oc = 0; oc < elems / 32; oc++) {
             const uint8_t *oct = c + (size_t)oc * 64 * (size_t)bits;
-            for (const uint8_t *pf_end =
-                     panel + PF + (size_t)b * (hb + cb) + hb + (size_t)(oc + 1) * 64 * (size_t)bits;
+            for (const uint8_t *pf_end = panel + lead + (size_t)b * (hb + cb) + hb +
+                                         (size_t)(oc + 1) * 64 * (size_t)bits;
                  pf < pf_end; pf += 64)
                 _mm_prefetch((const char *)pf, _MM_HINT_T0);
             /* A's quads of this octet: the rows from four registers (vnni_rows.h) */
