@@ -275,4 +275,11 @@ void kk_tile_decoded_avx512(kk_decoder decode, herd_type ty, int elems, const kt
         .tile_exact = tile_exact_##id,                                                             \
         .epilogue = kepi_avx512,                                                                   \
     };
-KK_EACH_TYPE(KK_VNNI_FAMILY)
+/* IQ4_NL and IQ4_XS have their own tiles (iq4_avx512vnni.c). */
+KK_VNNI_FAMILY(q2_k, HERD_TYPE_Q2_K)
+KK_VNNI_FAMILY(q3_k, HERD_TYPE_Q3_K)
+KK_VNNI_FAMILY(q4_k, HERD_TYPE_Q4_K)
+KK_VNNI_FAMILY(q5_k, HERD_TYPE_Q5_K)
+KK_VNNI_FAMILY(q6_k, HERD_TYPE_Q6_K)
+KK_VNNI_FAMILY(tq1_0, HERD_TYPE_TQ1_0)
+KK_VNNI_FAMILY(tq2_0, HERD_TYPE_TQ2_0)
