@@ -10,6 +10,7 @@
 #include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct vnni_rows {
     const uint8_t *b, *b3;
@@ -22,6 +23,7 @@ static inline __attribute__((always_inline)) vnni_rows vnni_rows_at(const uint8_
 }
 
 /* acc += w · (row i's s8 quad at byte offset d (a constant), broadcast) */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
 static inline __attribute__((always_inline)) __m512i
 vnni_dp_row(__m512i acc, __m512i w, vnni_rows r, const int i, const int d)
 {
@@ -44,5 +46,16 @@ vnni_dp_row(__m512i acc, __m512i w, vnni_rows r, const int i, const int d)
 #undef VNNI_DP
     return acc;
 }
+#else
+/* Clang checks an "i" operand before inlining, and GCC without optimization does not propagate
+ * d: the same operation as intrinsics, row i at b + i·s. */
+static inline __attribute__((always_inline)) __m512i
+vnni_dp_row(__m512i acc, __m512i w, vnni_rows r, const int i, const int d)
+{
+    int32_t q;
+    memcpy(&q, r.b + (size_t)i * r.s + d, 4);
+    return _mm512_dpbusd_epi32(acc, w, _mm512_set1_epi32(q));
+}
+#endif
 
 #endif
