@@ -56,7 +56,11 @@ int herd_quant_recipe_parse(const char *name);
 const char *herd_quant_recipe_name(int r);
 herd_type herd_quant_recipe_base(int r);
 int herd_quant_recipe_ftype(int r); /* llama_ftype for general.file_type */
-herd_type herd_quant_recipe_type(int r, const char *name, int64_t n_layers, herd_type cur,
+/* What of the model the mixtures depend on: layers, heads per KV head, routed experts. */
+typedef struct herd_recipe_model {
+    int64_t n_layers, n_gqa, n_experts;
+} herd_recipe_model;
+herd_type herd_quant_recipe_type(int r, const char *name, const herd_recipe_model *m, herd_type cur,
                                  int64_t row_len);
 
 /* ---- plans -------------------------------------------------------------------------------- */

@@ -339,9 +339,11 @@ herd_status herd_quantize_model(const char *in, const char *out, const herd_quan
     const int recipe = o->recipe ? herd_quant_recipe_parse(o->recipe) : -1;
     if (!st && o->recipe && recipe < 0)
         st = herd_fail(HERD_ERR_ARG, "'%s' is not one of llama.cpp's recipes", o->recipe);
+    const herd_recipe_model rm = {cfg.n_layers, cfg.n_kv_heads ? cfg.n_heads / cfg.n_kv_heads : 1,
+                                  cfg.n_experts};
     for (size_t i = 0; !st && recipe >= 0 && i < plan.n; i++)
-        plan.e[i].type = herd_quant_recipe_type(recipe, plan.e[i].name, cfg.n_layers,
-                                                plan.e[i].type, plan.e[i].ne[0]);
+        plan.e[i].type =
+            herd_quant_recipe_type(recipe, plan.e[i].name, &rm, plan.e[i].type, plan.e[i].ne[0]);
     char suffix[48];
     if (recipe >= 0)
         snprintf(suffix, sizeof suffix, "%s", herd_quant_recipe_name(recipe));

@@ -191,8 +191,10 @@ herd_type herd_quant_policy_type(const herd_quant_policy *p, herd_qclass c, herd
 
 /* ---- llama.cpp's recipes ------------------------------------------------------------------ */
 
-/* The mixtures llama-quantize writes, as observed in its output for Llama 4 (docs/GGUF.md):
- * a base type, the head in Q6_K, and more bits for attn_v / attn_output / ffn_down in some. */
+/* The mixtures llama-quantize writes (its llama_tensor_get_type, read for Llama 4's tensors and
+ * checked against its output, docs/GGUF.md): a base type, the head in Q6_K, and more bits for
+ * attn_v / attn_k / attn_output / ffn_down in some, depending on the layer, the model's GQA
+ * factor (heads per KV head) and its expert count. */
 static const struct {
     const char *name;
     herd_type base;
@@ -239,7 +241,63 @@ static bool more_bits(int64_t i, int64_t n)
     return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
 }
 
-herd_type herd_quant_recipe_type(int r, const char *name, int64_t n_layers, herd_type cur,
+static bool is_recipe(const char *n, const char *a, const char *b)
+{
+    return !strcmp(n, a) || (b && !strcmp(n, b));
+}
+
+/* attn_v: the small V projection (n_gqa times narrower than Q) gets more bits cheaply. */
+static herd_type attn_v_type(const char *n, herd_type t, long long il, const herd_recipe_model *m)
+{
+    if (!strcmp(n, "q2_k"))
+        t = m->n_gqa >= 4 ? HERD_TYPE_Q4_K : HERD_TYPE_Q3_K;
+    else if (!strcmp(n, "q3_k_m"))
+        t = il < 2 ? HERD_TYPE_Q5_K : HERD_TYPE_Q4_K;
+    else if (!strcmp(n, "q3_k_l"))
+        t = HERD_TYPE_Q5_K;
+    else if (is_recipe(n, "iq4_nl", "iq4_xs")) {
+        if (m->n_gqa >= 4)
+            t = HERD_TYPE_Q5_K;
+    } else if (is_recipe(n, "q4_k_m", "q5_k_m")) {
+        if (more_bits(il, m->n_layers))
+            t = HERD_TYPE_Q6_K;
+    } else if (!strcmp(n, "q4_k_s") && il < 4)
+        t = HERD_TYPE_Q5_K;
+    return m->n_experts == 8 ? HERD_TYPE_Q8_0 : t; /* llama.cpp's rule for 8-expert models */
+}
+
+static herd_type ffn_down_type(const char *n, herd_type t, long long il, int64_t nl)
+{
+    if (!strcmp(n, "q2_k"))
+        return HERD_TYPE_Q3_K;
+    if (!strcmp(n, "q3_k_m"))
+        return il < nl / 16 ? HERD_TYPE_Q5_K : HERD_TYPE_Q4_K;
+    if (!strcmp(n, "q3_k_l"))
+        return HERD_TYPE_Q5_K;
+    if (is_recipe(n, "q4_k_m", "q5_k_m"))
+        return more_bits(il, nl) ? HERD_TYPE_Q6_K : t;
+    if (is_recipe(n, "iq4_nl", "iq4_xs") || !strcmp(n, "q4_k_s")) /* without an imatrix */
+        return il < nl / 8 ? HERD_TYPE_Q5_K : t;
+    return t;
+}
+
+static herd_type attn_output_type(const char *n, herd_type t, const herd_recipe_model *m)
+{
+    if (m->n_experts == 8) { /* llama.cpp's list for 8-expert models (Q3_K_L not in it) */
+        bool up = is_recipe(n, "q2_k", "q3_k_s") || is_recipe(n, "q3_k_m", "q4_k_s") ||
+                  is_recipe(n, "q4_k_m", "iq4_nl") || is_recipe(n, "iq4_xs", NULL);
+        return up ? HERD_TYPE_Q5_K : t;
+    }
+    if (!strcmp(n, "q2_k"))
+        return HERD_TYPE_Q3_K;
+    if (!strcmp(n, "q3_k_m"))
+        return HERD_TYPE_Q4_K;
+    if (!strcmp(n, "q3_k_l"))
+        return HERD_TYPE_Q5_K;
+    return t;
+}
+
+herd_type herd_quant_recipe_type(int r, const char *name, const herd_recipe_model *m, herd_type cur,
                                  int64_t row_len)
 {
     if (r < 0 || r >= NRECIPES || cur != fit_row(recipes[r].base, row_len))
@@ -247,28 +305,16 @@ herd_type herd_quant_recipe_type(int r, const char *name, int64_t n_layers, herd
     const char *n = recipes[r].name;
     long long il = -1;
     sscanf(name, "blk.%lld.", &il);
-    bool v = strstr(name, ".attn_v.") != NULL, o = strstr(name, ".attn_output.") != NULL;
-    bool down = strstr(name, ".ffn_down") != NULL;
     herd_type t = recipes[r].base;
     if (strcmp(name, "output.weight") == 0)
         t = HERD_TYPE_Q6_K;
-    else if (!strcmp(n, "q4_k_m") || !strcmp(n, "q5_k_m")) {
-        if ((v || down) && more_bits(il, n_layers))
-            t = HERD_TYPE_Q6_K;
-    } else if (!strcmp(n, "q4_k_s")) {
-        if ((v && il < 4) || (down && il < n_layers / 8))
-            t = HERD_TYPE_Q5_K;
-    } else if (!strcmp(n, "q3_k_m")) {
-        if (v)
-            t = il < 2 ? HERD_TYPE_Q5_K : HERD_TYPE_Q4_K;
-        else if (o || down)
-            t = HERD_TYPE_Q4_K;
-    } else if (!strcmp(n, "q3_k_l")) {
-        if (v || o || down)
-            t = HERD_TYPE_Q5_K;
-    } else if (!strcmp(n, "q2_k")) {
-        if (v || o || down)
-            t = HERD_TYPE_Q3_K;
-    }
+    else if (strstr(name, ".attn_v."))
+        t = attn_v_type(n, t, il, m);
+    else if (strstr(name, ".attn_k.") && m->n_experts == 8)
+        t = HERD_TYPE_Q8_0;
+    else if (strstr(name, ".attn_output."))
+        t = attn_output_type(n, t, m);
+    else if (strstr(name, ".ffn_down"))
+        t = ffn_down_type(n, t, il, m->n_layers);
     return fit_row(t, row_len);
 }

@@ -240,20 +240,102 @@ TEST(kquant_recipes)
     CHECK(herd_quant_recipe_parse("q4_0") < 0 && herd_quant_recipe_parse("q7_k_m") < 0);
     CHECK(herd_quant_recipe_base(r) == HERD_TYPE_Q4_K);
     const herd_type q4 = HERD_TYPE_Q4_K;
+    const herd_recipe_model m4 = {.n_layers = 4, .n_gqa = 2, .n_experts = 4};
     /* 4 layers: the "more bits" layers are 2 and 3 */
-    CHECK(herd_quant_recipe_type(r, "blk.0.attn_v.weight", 4, q4, 256) == q4);
-    CHECK(herd_quant_recipe_type(r, "blk.2.attn_v.weight", 4, q4, 256) == HERD_TYPE_Q6_K);
-    CHECK(herd_quant_recipe_type(r, "blk.3.ffn_down_exps.weight", 4, q4, 512) == HERD_TYPE_Q6_K);
-    CHECK(herd_quant_recipe_type(r, "blk.3.ffn_up_exps.weight", 4, q4, 256) == q4);
-    CHECK(herd_quant_recipe_type(r, "output.weight", 4, q4, 256) == HERD_TYPE_Q6_K);
-    CHECK(herd_quant_recipe_type(r, "output.weight", 4, HERD_TYPE_IQ4_NL, 96) == HERD_TYPE_Q8_0);
-    CHECK(herd_quant_recipe_type(r, "blk.0.ffn_gate_inp.weight", 4, HERD_TYPE_F32, 256) ==
+    CHECK(herd_quant_recipe_type(r, "blk.0.attn_v.weight", &m4, q4, 256) == q4);
+    CHECK(herd_quant_recipe_type(r, "blk.2.attn_v.weight", &m4, q4, 256) == HERD_TYPE_Q6_K);
+    CHECK(herd_quant_recipe_type(r, "blk.3.ffn_down_exps.weight", &m4, q4, 512) == HERD_TYPE_Q6_K);
+    CHECK(herd_quant_recipe_type(r, "blk.3.ffn_up_exps.weight", &m4, q4, 256) == q4);
+    CHECK(herd_quant_recipe_type(r, "output.weight", &m4, q4, 256) == HERD_TYPE_Q6_K);
+    CHECK(herd_quant_recipe_type(r, "output.weight", &m4, HERD_TYPE_IQ4_NL, 96) == HERD_TYPE_Q8_0);
+    CHECK(herd_quant_recipe_type(r, "blk.0.ffn_gate_inp.weight", &m4, HERD_TYPE_F32, 256) ==
           HERD_TYPE_F32);
     int r3 = herd_quant_recipe_parse("q3_k_m");
-    CHECK(herd_quant_recipe_type(r3, "blk.1.attn_v.weight", 4, HERD_TYPE_Q3_K, 256) ==
+    CHECK(herd_quant_recipe_type(r3, "blk.1.attn_v.weight", &m4, HERD_TYPE_Q3_K, 256) ==
           HERD_TYPE_Q5_K);
-    CHECK(herd_quant_recipe_type(r3, "blk.1.attn_output.weight", 4, HERD_TYPE_Q3_K, 256) ==
+    CHECK(herd_quant_recipe_type(r3, "blk.1.attn_output.weight", &m4, HERD_TYPE_Q3_K, 256) ==
           HERD_TYPE_Q4_K);
+}
+
+/* A layer's type in a mixture string: one code for every layer, or one per layer. */
+static herd_type mix_code(const char *s, int layer)
+{
+    char c = s[1] ? s[layer] : s[0];
+    switch (c) {
+    case '2': return HERD_TYPE_Q2_K;
+    case '3': return HERD_TYPE_Q3_K;
+    case '4': return HERD_TYPE_Q4_K;
+    case '5': return HERD_TYPE_Q5_K;
+    case '6': return HERD_TYPE_Q6_K;
+    case '8': return HERD_TYPE_Q8_0;
+    case 'n': return HERD_TYPE_IQ4_NL;
+    default: return HERD_TYPE_IQ4_XS;
+    }
+}
+
+/* Every recipe's mixture, tensor by tensor, as llama-quantize (v0.4.0) wrote it for two random
+ * 16-layer Llama 4 models (docs/GGUF.md): heads per KV head 4 with 4 experts, and 2 with 8
+ * experts (llama.cpp's rules for 8-expert models). Per layer: attn_k, attn_v, attn_output and
+ * ffn_down (routed and shared alike); attn_q, gate and up keep the base type, the head is Q6_K. */
+TEST(kquant_recipes_as_llamacpp)
+{
+    static const herd_recipe_model g4 = {.n_layers = 16, .n_gqa = 4, .n_experts = 4};
+    static const herd_recipe_model e8 = {.n_layers = 16, .n_gqa = 2, .n_experts = 8};
+    static const struct {
+        const herd_recipe_model *m;
+        const char *recipe, *k, *v, *o, *down;
+    } mixes[] = {
+        {&g4, "q2_k", "2", "4", "3", "3"},
+        {&g4, "q3_k_s", "3", "3", "3", "3"},
+        {&g4, "q3_k_m", "3", "5544444444444444", "4", "5444444444444444"},
+        {&g4, "q3_k_l", "3", "5", "5", "5"},
+        {&g4, "q4_k_s", "4", "5555444444444444", "4", "5544444444444444"},
+        {&g4, "q4_k_m", "4", "6644644644644666", "4", "6644644644644666"},
+        {&g4, "q5_k_s", "5", "5", "5", "5"},
+        {&g4, "q5_k_m", "5", "6655655655655666", "5", "6655655655655666"},
+        {&g4, "q6_k", "6", "6", "6", "6"},
+        {&g4, "iq4_nl", "n", "5", "n", "55nnnnnnnnnnnnnn"},
+        {&g4, "iq4_xs", "x", "5", "x", "55xxxxxxxxxxxxxx"},
+        {&e8, "q2_k", "8", "8", "5", "3"},
+        {&e8, "q3_k_s", "8", "8", "5", "3"},
+        {&e8, "q3_k_m", "8", "8", "5", "5444444444444444"},
+        {&e8, "q3_k_l", "8", "8", "3", "5"},
+        {&e8, "q4_k_s", "8", "8", "5", "5544444444444444"},
+        {&e8, "q4_k_m", "8", "8", "5", "6644644644644666"},
+        {&e8, "q5_k_s", "8", "8", "5", "5"},
+        {&e8, "q5_k_m", "8", "8", "5", "6655655655655666"},
+        {&e8, "q6_k", "8", "8", "6", "6"},
+        {&e8, "iq4_nl", "8", "8", "5", "55nnnnnnnnnnnnnn"},
+        {&e8, "iq4_xs", "8", "8", "5", "55xxxxxxxxxxxxxx"},
+    };
+    for (size_t i = 0; i < sizeof mixes / sizeof mixes[0]; i++) {
+        int r = herd_quant_recipe_parse(mixes[i].recipe);
+        CHECK(r >= 0);
+        herd_type base = herd_quant_recipe_base(r);
+        CHECK(herd_quant_recipe_type(r, "output.weight", mixes[i].m, base, 256) == HERD_TYPE_Q6_K);
+        CHECK(herd_quant_recipe_type(r, "token_embd.weight", mixes[i].m, base, 256) == base);
+        for (int l = 0; l < 16; l++) {
+            char name[64];
+#define MIX_IS(tensor, want)                                                                       \
+    do {                                                                                           \
+        snprintf(name, sizeof name, "blk.%d.%s.weight", l, tensor);                                \
+        herd_type got = herd_quant_recipe_type(r, name, mixes[i].m, base, 256);                    \
+        if (got != (want))                                                                         \
+            fprintf(stderr, "%s %s: %s, llama-quantize %s\n", mixes[i].recipe, name,               \
+                    herd_type_name(got), herd_type_name(want));                                    \
+        CHECK(got == (want));                                                                      \
+    } while (0)
+            MIX_IS("attn_q", base);
+            MIX_IS("ffn_gate_exps", base);
+            MIX_IS("ffn_up_shexp", base);
+            MIX_IS("attn_k", mix_code(mixes[i].k, l));
+            MIX_IS("attn_v", mix_code(mixes[i].v, l));
+            MIX_IS("attn_output", mix_code(mixes[i].o, l));
+            MIX_IS("ffn_down_exps", mix_code(mixes[i].down, l));
+            MIX_IS("ffn_down_shexp", mix_code(mixes[i].down, l));
+#undef MIX_IS
+        }
+    }
 }
 
 TEST(no_model)
@@ -279,6 +361,7 @@ int main(void)
     RUN(policy_types_and_threads);
     RUN(policies);
     RUN(kquant_recipes);
+    RUN(kquant_recipes_as_llamacpp);
     RUN(no_model);
     for (int i = 0; i < nfakes; i++)
         free((void *)fakes[i].t.data);
