@@ -85,9 +85,12 @@ TEST(test_quantizers)
     static const herd_type ts[] = {HERD_TYPE_Q2_K,  HERD_TYPE_Q3_K, HERD_TYPE_Q4_K,
                                    HERD_TYPE_Q5_K,  HERD_TYPE_Q6_K, HERD_TYPE_IQ4_NL,
                                    HERD_TYPE_IQ4_XS};
-    /* relative RMS error on sums of three uniforms with outliers (measured: 0.289, 0.159,
-     * 0.078, 0.039, 0.020, 0.086, 0.088); a slip in the scale search shows up here */
-    static const double bound[] = {0.33, 0.20, 0.10, 0.05, 0.025, 0.095, 0.095};
+    /* relative RMS error on sums of three uniforms with outliers (measured: 0.278, 0.159,
+     * 0.0770, 0.0389, 0.020, 0.086, 0.088); a slip in the scale search shows up here. Q4_K and
+     * Q5_K: no worse than ggml's reference quantizer on these same rows (0.07722, 0.03940, from
+     * quantize_row_q4_K_ref / q5_K_ref of libggml-base, outside the repo); our search with a
+     * fixed offset alone gave 0.0781 and 0.0392 */
+    static const double bound[] = {0.33, 0.20, 0.07722, 0.03940, 0.025, 0.095, 0.095};
     enum { N = 4096 };
     static float x[N], y[N];
     static uint8_t q[N * 2];
