@@ -13,6 +13,7 @@
  * per super-block), which leaves the 32 vector registers to the int32 sums. */
 #include "kernels/kquant.h"
 
+#include "kernels/x86/vnni_rows.h"
 #include <immintrin.h>
 #include <string.h>
 
@@ -32,75 +33,6 @@ enum { MR = 12, PF = 8192 };
 #define GRID_U8 1, 24, 45, 63, 79, 93, 106, 118, 129, 141, 153, 166, 181, 197, 217, 241
 static const uint8_t grid_u8[64]
     __attribute__((aligned(64))) = {GRID_U8, GRID_U8, GRID_U8, GRID_U8};
-
-typedef struct rows {
-    const uint8_t *b, *b3;
-    size_t s, s3, s5;
-} rows;
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
-/* Row i's address is base + index·scale with base ∈ {b, b3 = b + 3s} and index ∈ {s, s3 = 3s,
- * s5 = 5s}: five registers for 12 rows (row pointers would spill, and every folded broadcast
- * would first reload its pointer). The asm reads A without naming it as an operand: nothing in
- * a tile writes A, and A is complete before any tile runs. */
-#define ROW_OPS [b] "r"(b), [b3] "r"(b3), [s] "r"(s), [s3] "r"(s3), [s5] "r"(s5), [d] "i"(d)
-#define ROW_ASM(i, OP)                                                                             \
-    switch (i) {                                                                                   \
-    case 0: OP("%c[d](%[b])"); break;                                                              \
-    case 1: OP("%c[d](%[b],%[s],1)"); break;                                                       \
-    case 2: OP("%c[d](%[b],%[s],2)"); break;                                                       \
-    case 3: OP("%c[d](%[b3])"); break;                                                             \
-    case 4: OP("%c[d](%[b],%[s],4)"); break;                                                       \
-    case 5: OP("%c[d](%[b3],%[s],2)"); break;                                                      \
-    case 6: OP("%c[d](%[b],%[s3],2)"); break;                                                      \
-    case 7: OP("%c[d](%[b3],%[s],4)"); break;                                                      \
-    case 8: OP("%c[d](%[b],%[s],8)"); break;                                                       \
-    case 9: OP("%c[d](%[b3],%[s3],2)"); break;                                                     \
-    case 10: OP("%c[d](%[b],%[s5],2)"); break;                                                     \
-    default: OP("%c[d](%[b3],%[s],8)"); break;                                                     \
-    }
-
-/* acc += w · (row i's s8 quad at offset d, broadcast) */
-INLINE __m512i dp_row(__m512i acc, __m512i w, rows r, const int i, const int d)
-{
-    const uint8_t *b = r.b, *b3 = r.b3;
-    size_t s = r.s, s3 = r.s3, s5 = r.s5;
-#define DP(addr)                                                                                   \
-    __asm__("vpdpbusd " addr "%{1to16%}, %[w], %[acc]" : [acc] "+v"(acc) : [w] "v"(w), ROW_OPS)
-    ROW_ASM(i, DP)
-#undef DP
-    return acc;
-}
-
-/* row i's int32 at offset d, broadcast */
-INLINE __m512i bcast_row(rows r, const int i, const int d)
-{
-    const uint8_t *b = r.b, *b3 = r.b3;
-    size_t s = r.s, s3 = r.s3, s5 = r.s5;
-    __m512i v;
-#define BC(addr) __asm__("vpbroadcastd " addr ", %[v]" : [v] "=v"(v) : ROW_OPS)
-    ROW_ASM(i, BC)
-#undef BC
-    return v;
-}
-#else
-/* Clang checks an "i" operand before inlining, and GCC without optimization does not propagate
- * d: the same operations as intrinsics, row i at b + i·s. */
-INLINE int32_t row_quad(rows r, const int i, const int d)
-{
-    int32_t q;
-    memcpy(&q, r.b + (size_t)i * r.s + d, 4);
-    return q;
-}
-INLINE __m512i dp_row(__m512i acc, __m512i w, rows r, const int i, const int d)
-{
-    return _mm512_dpbusd_epi32(acc, w, _mm512_set1_epi32(row_quad(r, i, d)));
-}
-INLINE __m512i bcast_row(rows r, const int i, const int d)
-{
-    return _mm512_set1_epi32(row_quad(r, i, d));
-}
-#endif
 
 /* The 64 codes of group G (0..7) of an octet as grid + 128. */
 INLINE __m512i codes64(bool vbmi, const uint8_t *oct, int G, __m512i table)
@@ -151,12 +83,12 @@ INLINE void tile_body(herd_type ty, bool vbmi, const ktile *t, const int m)
                 _mm_prefetch((const char *)pf, _MM_HINT_T0);
             /* the octet's quads, and its start sum, at constant offsets from two bases */
             const uint8_t *aq = ab0 + 32 * (size_t)oc, *as = ab0 + 4 * (size_t)oc;
-            const rows r = {aq, aq + 3 * st, st, 3 * st, 5 * st};
-            const rows rs = {as, as + 3 * st, st, 3 * st, 5 * st};
+            const vnni_rows r = {aq, aq + 3 * st, st, 3 * st, 5 * st};
+            const vnni_rows rs = {as, as + 3 * st, st, 3 * st, 5 * st};
             __m512i isum[MR][CHMAX];
 #pragma GCC unroll 12
             for (int i = 0; i < m; i++) {
-                isum[i][0] = bcast_row(rs, i, elems + 4); /* −128·Σqa of the octet */
+                isum[i][0] = vnni_bcast_row12(rs, i, elems + 4); /* −128·Σqa of the octet */
 #pragma GCC unroll 4
                 for (int j = 1; j < ch; j++)
                     isum[i][j] = _mm512_setzero_si512();
@@ -166,7 +98,7 @@ INLINE void tile_body(herd_type ty, bool vbmi, const ktile *t, const int m)
                 const __m512i w = codes64(vbmi, oct, G, table);
 #pragma GCC unroll 12
                 for (int i = 0; i < m; i++)
-                    isum[i][G % ch] = dp_row(isum[i][G % ch], w, r, i, 4 * G);
+                    isum[i][G % ch] = vnni_dp_row12(isum[i][G % ch], w, r, i, 4 * G);
             }
             const __m512i scv = xs ? _mm512_cvtepi8_epi32(_mm_loadu_si128(
                                          (const __m128i *)(h + kk_off_sc(ty) + 16 * (size_t)oc)))

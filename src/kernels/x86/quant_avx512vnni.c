@@ -11,6 +11,7 @@
  * 12 int32 accumulators in registers. */
 #include "kernels/quant.h"
 
+#include "kernels/x86/vnni_rows.h"
 #include <immintrin.h>
 #include <string.h>
 
@@ -136,114 +137,6 @@ INLINE __m512i block_sum(const __m512i *c, const int ch)
     return ch == 2 ? _mm512_add_epi32(c[0], c[1]) : c[0];
 }
 
-typedef struct rows {
-    const uint8_t *b, *b3;
-    size_t s, s3, s5;
-} rows;
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
-/* A's rows are at one stride s, so row i's address is base + index·scale with base ∈ {b,
- * b3 = b + 3s} and index ∈ {s, s3 = 3s, s5 = 5s}: five registers for the 12 rows, where 12
- * row pointers (with the loop's other pointers) spilled and each VPDPBUSD's broadcast first
- * reloaded its pointer from the stack. ROW_ASM(i, OP) runs OP with row i's address as the
- * memory operand (%c[d] a constant displacement). The asm reads A without naming it as an
- * operand: nothing in a tile writes A, and A is complete before any tile runs. */
-#define ROW_OPS [b] "r"(b), [b3] "r"(b3), [s] "r"(s), [s3] "r"(s3), [s5] "r"(s5), [d] "i"(d)
-#define ROW_ASM(i, OP)                                                                             \
-    switch (i) {                                                                                   \
-    case 0: OP("%c[d](%[b])"); break;                                                              \
-    case 1: OP("%c[d](%[b],%[s],1)"); break;                                                       \
-    case 2: OP("%c[d](%[b],%[s],2)"); break;                                                       \
-    case 3: OP("%c[d](%[b3])"); break;                                                             \
-    case 4: OP("%c[d](%[b],%[s],4)"); break;                                                       \
-    case 5: OP("%c[d](%[b3],%[s],2)"); break;                                                      \
-    case 6: OP("%c[d](%[b],%[s3],2)"); break;                                                      \
-    case 7: OP("%c[d](%[b3],%[s],4)"); break;                                                      \
-    case 8: OP("%c[d](%[b],%[s],8)"); break;                                                       \
-    case 9: OP("%c[d](%[b3],%[s3],2)"); break;                                                     \
-    case 10: OP("%c[d](%[b],%[s5],2)"); break;                                                     \
-    default: OP("%c[d](%[b3],%[s],8)"); break;                                                     \
-    }
-
-/* acc += w · (row i's s8 quad at offset d, broadcast) */
-INLINE __m512i dp_row(__m512i acc, __m512i w, rows r, const int i, const int d)
-{
-    const uint8_t *b = r.b, *b3 = r.b3;
-    size_t s = r.s, s3 = r.s3, s5 = r.s5;
-#define DP(addr)                                                                                   \
-    __asm__("vpdpbusd " addr "%{1to16%}, %[w], %[acc]" : [acc] "+v"(acc) : [w] "v"(w), ROW_OPS)
-    ROW_ASM(i, DP)
-#undef DP
-    return acc;
-}
-
-/* row i's int32 at offset d, broadcast */
-INLINE __m512i bcast_row(rows r, const int i, const int d)
-{
-    const uint8_t *b = r.b, *b3 = r.b3;
-    size_t s = r.s, s3 = r.s3, s5 = r.s5;
-    __m512i v;
-#define BC(addr) __asm__("vpbroadcastd " addr ", %[v]" : [v] "=v"(v) : ROW_OPS)
-    ROW_ASM(i, BC)
-#undef BC
-    return v;
-}
-
-/* (x + row i's int32 at offset d, broadcast), lanes outside nz zero */
-INLINE __m512i add_row_z(__m512i x, __mmask16 nz, rows r, const int i, const int d)
-{
-    const uint8_t *b = r.b, *b3 = r.b3;
-    size_t s = r.s, s3 = r.s3, s5 = r.s5;
-    __m512i v;
-#define AD(addr)                                                                                   \
-    __asm__("vpaddd " addr "%{1to16%}, %[x], %[v]%{%[k]%}%{z%}"                                    \
-            : [v] "=v"(v)                                                                          \
-            : [x] "v"(x), [k] "Yk"(nz), ROW_OPS)
-    ROW_ASM(i, AD)
-#undef AD
-    return v;
-}
-
-/* x + row i's int32 at offset d, broadcast */
-INLINE __m512i add_row(__m512i x, rows r, const int i, const int d)
-{
-    const uint8_t *b = r.b, *b3 = r.b3;
-    size_t s = r.s, s3 = r.s3, s5 = r.s5;
-    __m512i v;
-#define AD(addr) __asm__("vpaddd " addr "%{1to16%}, %[x], %[v]" : [v] "=v"(v) : [x] "v"(x), ROW_OPS)
-    ROW_ASM(i, AD)
-#undef AD
-    return v;
-}
-
-#else
-/* Clang checks an "i" operand before inlining, and GCC without optimization does not
- * propagate d, so neither can take d from a parameter: the same operations as intrinsics, row
- * i at b + i·s. */
-INLINE int32_t row_quad(rows r, const int i, const int d)
-{
-    int32_t q;
-    memcpy(&q, r.b + (size_t)i * r.s + d, 4);
-    return q;
-}
-INLINE __m512i dp_row(__m512i acc, __m512i w, rows r, const int i, const int d)
-{
-    return _mm512_dpbusd_epi32(acc, w, _mm512_set1_epi32(row_quad(r, i, d)));
-}
-INLINE __m512i bcast_row(rows r, const int i, const int d)
-{
-    return _mm512_set1_epi32(row_quad(r, i, d));
-}
-INLINE __m512i add_row_z(__m512i x, __mmask16 nz, rows r, const int i, const int d)
-{
-    return _mm512_maskz_add_epi32(nz, x, bcast_row(r, i, d));
-}
-INLINE __m512i add_row(__m512i x, rows r, const int i, const int d)
-{
-    return _mm512_add_epi32(x, bcast_row(r, i, d));
-}
-#endif
-
 /* Rows are independent dependency chains; with fewer than 4 rows the 8 quads of a block are
  * split over CH chains so VPDPBUSD's latency overlaps. */
 INLINE void tile_body(herd_type ty, bool vbmi, const ktile *t, const int m)
@@ -264,8 +157,8 @@ INLINE void tile_body(herd_type ty, bool vbmi, const ktile *t, const int m)
         acc[i] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *pl = payload + (size_t)b * pb;
-        const rows r = {a0 + (size_t)b * KQ_AREC, a0 + (size_t)b * KQ_AREC + 3 * st, st, 3 * st,
-                        5 * st};
+        const vnni_rows r = {a0 + (size_t)b * KQ_AREC, a0 + (size_t)b * KQ_AREC + 3 * st, st,
+                             3 * st, 5 * st};
         /* One linear prefetch cursor over the panel's bytes (scales and payload alike), at the
          * rate the block consumes them, so every line PF ahead is requested exactly once and the
          * stream runs on into the next panel. m is a constant here: no test in the loop. */
@@ -277,7 +170,7 @@ INLINE void tile_body(herd_type ty, bool vbmi, const ktile *t, const int m)
         for (int i = 0; i < m; i++) {
             /* -128·Σqa, or -8·Σqa for Q4_0 (u8 = w + 8 there; the shift is exact, the record
              * holds a multiple of 128) */
-            isum[i][0] = bcast_row(r, i, 36);
+            isum[i][0] = vnni_bcast_row12(r, i, 36);
             if (ty == HERD_TYPE_Q4_0)
                 isum[i][0] = _mm512_srai_epi32(isum[i][0], 4);
 #pragma GCC unroll 4
@@ -289,7 +182,7 @@ INLINE void tile_body(herd_type ty, bool vbmi, const ktile *t, const int m)
             __m512i w = weight_quad(ty, vbmi, pl, g);
 #pragma GCC unroll 16
             for (int i = 0; i < m; i++)
-                isum[i][g % ch] = dp_row(isum[i][g % ch], w, r, i, 4 * g);
+                isum[i][g % ch] = vnni_dp_row12(isum[i][g % ch], w, r, i, 4 * g);
         }
         if (ty != HERD_TYPE_Q8_0 && ty != HERD_TYPE_Q4_0) {
             /* MX: acc += isum·dw·2^-j with the product exact (a power of two) and made by the
@@ -299,7 +192,7 @@ INLINE void tile_body(herd_type ty, bool vbmi, const ktile *t, const int m)
             const __m512i tb = block_magic(ty, panel, b);
 #pragma GCC unroll 16
             for (int i = 0; i < m; i++) {
-                const __m512i T = add_row(tb, r, i, 32);
+                const __m512i T = vnni_add_row12(tb, r, i, 32);
                 const __m512 x = _mm512_castsi512_ps(_mm512_add_epi32(block_sum(isum[i], ch), T));
                 acc[i] = _mm512_add_ps(acc[i], _mm512_sub_ps(x, _mm512_castsi512_ps(T)));
             }
@@ -314,7 +207,7 @@ INLINE void tile_body(herd_type ty, bool vbmi, const ktile *t, const int m)
         for (int i = 0; i < m; i++) {
             /* VPADDD with its A operand broadcast from memory ({1to16}), one instruction; the
              * intrinsic became a separate VPBROADCASTD and the tile ran 7% slower. */
-            __m512 sc = _mm512_castsi512_ps(add_row_z(dwb, nz, r, i, 32));
+            __m512 sc = _mm512_castsi512_ps(vnni_add_row12_z(dwb, nz, r, i, 32));
             acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(block_sum(isum[i], ch)), sc, acc[i]);
         }
     }
