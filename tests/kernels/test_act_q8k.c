@@ -190,6 +190,37 @@ TEST(records_of_32_equal_ggml_q8_0)
         }
 }
 
+/* Blocks whose largest value is subnormal (127/amax overflows to Inf; ggml's rounding trick
+ * then gives no meaningful codes, so there is no ggml twin to match): every ISA's record is the
+ * C one's, bit for bit. */
+TEST(subnormal_blocks_same_on_every_isa)
+{
+    static float b[3][256];
+    for (int j = 0; j < 256; j++) {
+        b[0][j] = (float)(j % 11 - 5) * 1.0e-40f;
+        b[1][j] = (float)(j % 11 - 5) * 1.0e-41f;
+        b[2][j] = j == 100 ? -1.0e-39f : 0.0f;
+    }
+    b[1][100] = 2.0e-38f; /* the max alone is normal */
+#if defined(__x86_64__)
+    const fill_fn fills[2] = {herd_cpu_isa() >= HERD_ISA_AVX2 ? kk_arec_fill_avx2 : NULL,
+                              herd_cpu_isa() >= HERD_ISA_AVX512 ? kk_arec_fill_avx512 : NULL};
+    for (int i = 0; i < 3; i++)
+        for (int f = 0; f < 2; f++)
+            for (int sub = 16; sub <= 256; sub *= 2) {
+                if (!fills[f])
+                    continue;
+                uint8_t want[256 + 4 + 8 * 16], got[sizeof want];
+                memset(want, 0xA5, sizeof want);
+                memset(got, 0xA5, sizeof got);
+                kk_arec_fill(b[i], 256, sub, 4, true, want);
+                fills[f](b[i], 256, sub, 4, true, got);
+                CHECK_MSG(memcmp(want, got, sizeof want) == 0, "block %d, sub %d: %s differs", i,
+                          sub, f ? "AVX-512" : "AVX2");
+            }
+#endif
+}
+
 /* herd's own Q8_K writer (GGUF tensors of type Q8_K) follows the same rule. */
 TEST(row_writer_equals_twin)
 {
@@ -210,5 +241,6 @@ int main(void)
     RUN(records_equal_ggml_q8k);
     RUN(records_of_32_equal_ggml_q8_0);
     RUN(row_writer_equals_twin);
+    RUN(subnormal_blocks_same_on_every_isa);
     return harness_finish();
 }
