@@ -75,6 +75,38 @@ typedef struct ktile {
 } ktile;
 typedef void (*ktile_fn)(const ktile *t);
 
+/* A tile body is written for a row count known at compile time, so that the compiler keeps
+ * every row's accumulators in registers and unrolls the rows. KTILE_ROWS_<R>(m, F, args...)
+ * runs F(args..., r) with r = m for 1 <= m < R and r = R otherwise (drivers pass 1..mr). */
+#define KTILE_ROW(r, F, ...)                                                                       \
+    case r:                                                                                        \
+        F(__VA_ARGS__, r);                                                                         \
+        break;
+#define KTILE_ROWS_1_3(F, ...)                                                                     \
+    KTILE_ROW(1, F, __VA_ARGS__) KTILE_ROW(2, F, __VA_ARGS__) KTILE_ROW(3, F, __VA_ARGS__)
+#define KTILE_ROWS_1_5(F, ...)                                                                     \
+    KTILE_ROWS_1_3(F, __VA_ARGS__) KTILE_ROW(4, F, __VA_ARGS__) KTILE_ROW(5, F, __VA_ARGS__)
+#define KTILE_ROWS_1_7(F, ...)                                                                     \
+    KTILE_ROWS_1_5(F, __VA_ARGS__) KTILE_ROW(6, F, __VA_ARGS__) KTILE_ROW(7, F, __VA_ARGS__)
+#define KTILE_ROWS_1_11(F, ...)                                                                    \
+    KTILE_ROWS_1_7(F, __VA_ARGS__)                                                                 \
+    KTILE_ROW(8, F, __VA_ARGS__)                                                                   \
+    KTILE_ROW(9, F, __VA_ARGS__) KTILE_ROW(10, F, __VA_ARGS__) KTILE_ROW(11, F, __VA_ARGS__)
+#define KTILE_ROWS_1_13(F, ...)                                                                    \
+    KTILE_ROWS_1_11(F, __VA_ARGS__) KTILE_ROW(12, F, __VA_ARGS__) KTILE_ROW(13, F, __VA_ARGS__)
+#define KTILE_ROWS_SWITCH(m, R, CASES, F, ...)                                                     \
+    do {                                                                                           \
+        switch (m) {                                                                               \
+            CASES(F, __VA_ARGS__)                                                                  \
+        default: F(__VA_ARGS__, R); break;                                                         \
+        }                                                                                          \
+    } while (0)
+#define KTILE_ROWS_4(m, F, ...)  KTILE_ROWS_SWITCH(m, 4, KTILE_ROWS_1_3, F, __VA_ARGS__)
+#define KTILE_ROWS_6(m, F, ...)  KTILE_ROWS_SWITCH(m, 6, KTILE_ROWS_1_5, F, __VA_ARGS__)
+#define KTILE_ROWS_8(m, F, ...)  KTILE_ROWS_SWITCH(m, 8, KTILE_ROWS_1_7, F, __VA_ARGS__)
+#define KTILE_ROWS_12(m, F, ...) KTILE_ROWS_SWITCH(m, 12, KTILE_ROWS_1_11, F, __VA_ARGS__)
+#define KTILE_ROWS_14(m, F, ...) KTILE_ROWS_SWITCH(m, 14, KTILE_ROWS_1_13, F, __VA_ARGS__)
+
 /* The epilogue as data, resolved once per herd_gemm call. */
 typedef struct kepi {
     const float *bias; /* [N] or NULL; for SwiGLU added to the gate */

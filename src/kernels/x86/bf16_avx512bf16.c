@@ -23,7 +23,7 @@ static size_t panel_bytes(int64_t k)
     return (size_t)k2(k) * NR * 2;
 }
 
-AI void tile_auto(int mr, const ktile *t)
+AI void tile_auto(const ktile *t, int mr)
 {
     __m512 acc[MR][2];
 #pragma GCC unroll 16
@@ -52,7 +52,7 @@ AI void tile_auto(int mr, const ktile *t)
     }
 }
 
-AI void tile_exact(int mr, const ktile *t)
+AI void tile_exact(const ktile *t, int mr)
 {
     __m512 acc[MR][2];
 #pragma GCC unroll 16
@@ -97,20 +97,7 @@ AI void tile_exact(int mr, const ktile *t)
 #define TILE_SWITCH(fname, body)                                                                   \
     static void fname(const ktile *t)                                                              \
     {                                                                                              \
-        switch (t->m) {                                                                            \
-        case 1: body(1, t); break;                                                                 \
-        case 2: body(2, t); break;                                                                 \
-        case 3: body(3, t); break;                                                                 \
-        case 4: body(4, t); break;                                                                 \
-        case 5: body(5, t); break;                                                                 \
-        case 6: body(6, t); break;                                                                 \
-        case 7: body(7, t); break;                                                                 \
-        case 8: body(8, t); break;                                                                 \
-        case 9: body(9, t); break;                                                                 \
-        case 10: body(10, t); break;                                                               \
-        case 11: body(11, t); break;                                                               \
-        default: body(12, t); break;                                                               \
-        }                                                                                          \
+        KTILE_ROWS_12(t->m, body, t);                                                              \
     }
 TILE_SWITCH(bf16_tile, tile_auto)
 TILE_SWITCH(bf16_tile_exact, tile_exact)

@@ -29,7 +29,7 @@ AI __m256 ldw(int type, const uint8_t *p)
     }
 }
 
-AI void body(int type, int mr, const ktile *t)
+AI void body(int type, const ktile *t, int mr)
 {
     __m256 acc[MR][2];
 #pragma GCC unroll 16
@@ -71,14 +71,7 @@ AI void body(int type, int mr, const ktile *t)
 #define TILE_FN(fname, type)                                                                       \
     static void fname(const ktile *t)                                                              \
     {                                                                                              \
-        switch (t->m) {                                                                            \
-        case 1: body(type, 1, t); break;                                                           \
-        case 2: body(type, 2, t); break;                                                           \
-        case 3: body(type, 3, t); break;                                                           \
-        case 4: body(type, 4, t); break;                                                           \
-        case 5: body(type, 5, t); break;                                                           \
-        default: body(type, 6, t); break;                                                          \
-        }                                                                                          \
+        KTILE_ROWS_6(t->m, body, type, t);                                                         \
     }
 TILE_FN(f32_tile, KD_F32)
 TILE_FN(f16_tile, KD_F16)

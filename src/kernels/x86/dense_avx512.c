@@ -29,7 +29,7 @@ AI __m512 ldw(int type, const uint8_t *p)
     }
 }
 
-AI void body(int type, int mr, const ktile *t)
+AI void body(int type, const ktile *t, int mr)
 {
     __m512 acc[MR][2];
 #pragma GCC unroll 16
@@ -71,20 +71,7 @@ AI void body(int type, int mr, const ktile *t)
 #define TILE_FN(fname, type)                                                                       \
     static void fname(const ktile *t)                                                              \
     {                                                                                              \
-        switch (t->m) {                                                                            \
-        case 1: body(type, 1, t); break;                                                           \
-        case 2: body(type, 2, t); break;                                                           \
-        case 3: body(type, 3, t); break;                                                           \
-        case 4: body(type, 4, t); break;                                                           \
-        case 5: body(type, 5, t); break;                                                           \
-        case 6: body(type, 6, t); break;                                                           \
-        case 7: body(type, 7, t); break;                                                           \
-        case 8: body(type, 8, t); break;                                                           \
-        case 9: body(type, 9, t); break;                                                           \
-        case 10: body(type, 10, t); break;                                                         \
-        case 11: body(type, 11, t); break;                                                         \
-        default: body(type, 12, t); break;                                                         \
-        }                                                                                          \
+        KTILE_ROWS_12(t->m, body, type, t);                                                        \
     }
 TILE_FN(f32_tile, KD_F32)
 TILE_FN(f16_tile, KD_F16)

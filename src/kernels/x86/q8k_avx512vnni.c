@@ -62,16 +62,7 @@ INLINE void tile_body(const ktile *t, const int m)
 
 static void tile(const ktile *t)
 {
-    switch (t->m) {
-    case 1: tile_body(t, 1); break;
-    case 2: tile_body(t, 2); break;
-    case 3: tile_body(t, 3); break;
-    case 4: tile_body(t, 4); break;
-    case 5: tile_body(t, 5); break;
-    case 6: tile_body(t, 6); break;
-    case 7: tile_body(t, 7); break;
-    default: tile_body(t, 8); break;
-    }
+    KTILE_ROWS_8(t->m, tile_body, t);
 }
 
 static void tile_exact(const ktile *t)

@@ -122,12 +122,7 @@ INLINE void tile_int(herd_type ty, const ktile *t)
         s.m = t->m - m0 < MR_INT ? t->m - m0 : MR_INT;
         s.a = (const uint8_t *)t->a + (size_t)m0 * t->a_stride;
         s.c = t->c + m0 * KQ_NR;
-        switch (s.m) {
-        case 1: tile_int_body(ty, &s, 1); break;
-        case 2: tile_int_body(ty, &s, 2); break;
-        case 3: tile_int_body(ty, &s, 3); break;
-        default: tile_int_body(ty, &s, 4); break;
-        }
+        KTILE_ROWS_4(s.m, tile_int_body, ty, &s);
     }
 }
 
@@ -168,14 +163,7 @@ void kq_tile_f32_avx2(const kq_type *T, const ktile *t)
         s.m = t->m - m0 < MR_F32 ? t->m - m0 : MR_F32;
         s.a = (const uint8_t *)t->a + (size_t)m0 * t->a_stride;
         s.c = t->c + m0 * KQ_NR;
-        switch (s.m) {
-        case 1: tile_f32_body(T, &s, 1); break;
-        case 2: tile_f32_body(T, &s, 2); break;
-        case 3: tile_f32_body(T, &s, 3); break;
-        case 4: tile_f32_body(T, &s, 4); break;
-        case 5: tile_f32_body(T, &s, 5); break;
-        default: tile_f32_body(T, &s, 6); break;
-        }
+        KTILE_ROWS_6(s.m, tile_f32_body, T, &s);
     }
 }
 

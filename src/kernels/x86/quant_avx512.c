@@ -87,22 +87,7 @@ void kq_tile_f32_avx512(const kq_type *T, const ktile *t)
         s.m = t->m - m0 < MR ? t->m - m0 : MR;
         s.a = (const uint8_t *)t->a + (size_t)m0 * t->a_stride;
         s.c = t->c + m0 * KQ_NR;
-        switch (s.m) {
-        case 1: tile_body(T, &s, 1); break;
-        case 2: tile_body(T, &s, 2); break;
-        case 3: tile_body(T, &s, 3); break;
-        case 4: tile_body(T, &s, 4); break;
-        case 5: tile_body(T, &s, 5); break;
-        case 6: tile_body(T, &s, 6); break;
-        case 7: tile_body(T, &s, 7); break;
-        case 8: tile_body(T, &s, 8); break;
-        case 9: tile_body(T, &s, 9); break;
-        case 10: tile_body(T, &s, 10); break;
-        case 11: tile_body(T, &s, 11); break;
-        case 12: tile_body(T, &s, 12); break;
-        case 13: tile_body(T, &s, 13); break;
-        default: tile_body(T, &s, 14); break;
-        }
+        KTILE_ROWS_14(s.m, tile_body, T, &s);
     }
 }
 

@@ -258,20 +258,7 @@ INLINE bool scales_safe(herd_type ty, const uint8_t *sc, int64_t nb)
 
 INLINE void tile_m(herd_type ty, bool vbmi, const ktile *t)
 {
-    switch (t->m) {
-    case 1: tile_body(ty, vbmi, t, 1); break;
-    case 2: tile_body(ty, vbmi, t, 2); break;
-    case 3: tile_body(ty, vbmi, t, 3); break;
-    case 4: tile_body(ty, vbmi, t, 4); break;
-    case 5: tile_body(ty, vbmi, t, 5); break;
-    case 6: tile_body(ty, vbmi, t, 6); break;
-    case 7: tile_body(ty, vbmi, t, 7); break;
-    case 8: tile_body(ty, vbmi, t, 8); break;
-    case 9: tile_body(ty, vbmi, t, 9); break;
-    case 10: tile_body(ty, vbmi, t, 10); break;
-    case 11: tile_body(ty, vbmi, t, 11); break;
-    default: tile_body(ty, vbmi, t, 12); break;
-    }
+    KTILE_ROWS_12(t->m, tile_body, ty, vbmi, t);
 }
 
 static __attribute__((noinline)) void tile_e2m3_vbmi(const ktile *t)
