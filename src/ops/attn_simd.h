@@ -30,7 +30,30 @@ typedef struct attn_tile {
     const float *const *v;
     float scale; /* 1/sqrt(dim), applied to every score */
     float *p;
+    /* Cache rows the caller reads next (in decode: the next head's slices, the next tile's),
+     * asked for while the value loop works: entry j is taken at tile position j, pf[2j] (key
+     * row, pf_bytes[0] bytes) and pf[2j + 1] (value row, pf_bytes[1]); either may be NULL, and
+     * so may pf. Only the speed depends on it. */
+    const uint8_t *const *pf;
+    size_t pf_bytes[2];
 } attn_tile;
+
+/* Entry j of the tile's prefetch stream, into L2: spread over the value loop, the requests
+ * overlap the arithmetic instead of stalling it in a burst. */
+static inline void attn_prefetch_at(const attn_tile *t, int64_t j)
+{
+    if (!t->pf)
+        return;
+    const uint8_t *k = t->pf[2 * j], *v = t->pf[2 * j + 1];
+    for (size_t b = 0; k && b < t->pf_bytes[0]; b += 64) {
+        __builtin_prefetch(k + b, 0, 2);
+        __asm__ volatile(""); /* keeps GCC from dropping a loop that only prefetches */
+    }
+    for (size_t b = 0; v && b < t->pf_bytes[1]; b += 64) {
+        __builtin_prefetch(v + b, 0, 2);
+        __asm__ volatile("");
+    }
+}
 
 /* ATTN_ROWS query rows against one tile: row r sees tile positions [a[r], b[r]), which may
  * be empty (a padding row or a row that sees nothing of this tile). st[r] is its state:

@@ -179,6 +179,8 @@ static void attend(const attn_tile *t, const attn_rows *rs)
         bool full = d + 16 <= D;
         for (int64_t j = A; j < B; j++) {
             const float *v = t->v[j] + d;
+            if (d == 0)
+                attn_prefetch_at(t, j);
             if (j + 8 < B) /* cold in decode: the row 8 ahead */
                 _mm_prefetch((const char *)(t->v[j + 8] + d), _MM_HINT_T0);
             __m256 v0 = full ? _mm256_loadu_ps(v) : _mm256_maskload_ps(v, m0),

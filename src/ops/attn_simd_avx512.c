@@ -184,6 +184,8 @@ static void attend(const attn_tile *t, const attn_rows *rs)
         ROW_LOAD(3);
         for (int64_t j = A; j < B; j++) {
             const float *v = t->v[j] + d;
+            if (d == 0)
+                attn_prefetch_at(t, j);
             if (j + 8 < B) /* cold in decode: the row 8 ahead */
                 for (int i = 0; i < 64; i += 16)
                     _mm_prefetch((const char *)(t->v[j + 8] + d + i), _MM_HINT_T0);
@@ -207,6 +209,8 @@ static void attend(const attn_tile *t, const attn_rows *rs)
         __m512 a0 = _mm512_load_ps(o0 + d), a1 = _mm512_load_ps(o1 + d),
                a2 = _mm512_load_ps(o2 + d), a3 = _mm512_load_ps(o3 + d);
         for (int64_t j = A; j < B; j++) {
+            if (d == 0)
+                attn_prefetch_at(t, j);
             __m512 vi = _mm512_maskz_loadu_ps(dm, t->v[j] + d);
             a0 = _mm512_fmadd_ps(_mm512_set1_ps(p0[j]), vi, a0);
             a1 = _mm512_fmadd_ps(_mm512_set1_ps(p1[j]), vi, a1);

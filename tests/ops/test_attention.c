@@ -243,8 +243,72 @@ TEST(test_attention_cache_types)
     herd_pool_destroy(pool);
 }
 
+/* A decoded row (one token against the cache) equals the same row of a prefill of the whole
+ * sequence bit for bit, on every ISA and on 1 and 2 threads: decode gathers its keys from
+ * the cache (all kv heads of an item together, prefetching ahead) while the prefill reads
+ * most of them from its own rows, and both must do the same arithmetic per row. */
+TEST(test_attention_decode_equals_prefill)
+{
+    herd_pool *pool;
+    CHECK(herd_pool_create(2, &pool) == HERD_OK);
+    uint64_t seed = 4242;
+    const shape_case cases[] = {
+        /* nh, nkv, D, chunk, start (the decoded position), T (unused), ring */
+        {32, 8, 64, 0, 700, 1, 0}, {40, 8, 128, 0, 300, 1, 0}, {8, 2, 24, 100, 250, 1, 0},
+        {12, 3, 64, 0, 129, 1, 0}, {8, 8, 16, 0, 40, 1, 0},    {10, 2, 72, 64, 200, 1, 0},
+    };
+    herd_isa_level top = herd_isa();
+    for (size_t n = 0; n < sizeof cases / sizeof *cases; n++) {
+        const shape_case *c = &cases[n];
+        herd_attn_shape s = {c->nh, c->nkv, c->D, c->chunk};
+        int64_t L = c->start + 1;
+        size_t qr = (size_t)(c->nh * c->D), kr = (size_t)(c->nkv * c->D);
+        float *q = malloc((size_t)L * qr * 4), *k = malloc((size_t)L * kr * 4),
+              *v = malloc((size_t)L * kr * 4), *pre = malloc((size_t)L * qr * 4),
+              *dec = malloc(qr * 4);
+        for (size_t i = 0; i < (size_t)L * qr; i++)
+            q[i] = 2 * harness_randf(&seed);
+        for (size_t i = 0; i < (size_t)L * kr; i++) {
+            k[i] = 2 * harness_randf(&seed);
+            v[i] = harness_randf(&seed);
+        }
+        const float *last_q = q + (size_t)c->start * qr;
+        herd_kv_view all = {k, v, INT64_MAX, 0, k, v, HERD_TYPE_F32, HERD_TYPE_F32};
+        herd_kv_view one = {k,
+                            v,
+                            INT64_MAX,
+                            c->start,
+                            k + (size_t)c->start * kr,
+                            v + (size_t)c->start * kr,
+                            HERD_TYPE_F32,
+                            HERD_TYPE_F32};
+        for (int isa = HERD_ISA_REF; isa <= (int)top; isa++) {
+            herd_set_isa((herd_isa_level)isa);
+            CHECK(herd_attention(&s, q, qr, L, &all, pre, qr, pool) == HERD_OK);
+            for (int th = 0; th < 2; th++) {
+                memset(dec, 0xff, qr * 4);
+                CHECK(herd_attention(&s, last_q, qr, 1, &one, dec, qr, th ? pool : NULL) ==
+                      HERD_OK);
+                CHECK_MSG(!memcmp(dec, pre + (size_t)c->start * qr, qr * 4),
+                          "%s, %d/%d heads of %d, chunk %lld, position %lld, %d threads: decode "
+                          "differs from prefill",
+                          herd_isa_name((herd_isa_level)isa), c->nh, c->nkv, c->D,
+                          (long long)c->chunk, (long long)c->start, th + 1);
+            }
+        }
+        free(q);
+        free(k);
+        free(v);
+        free(pre);
+        free(dec);
+    }
+    herd_set_isa(top);
+    herd_pool_destroy(pool);
+}
+
 int main(void)
 {
+    RUN(test_attention_decode_equals_prefill);
     RUN(test_attention_cache_types);
     RUN(test_attention_edges);
     RUN(test_attention_random);
