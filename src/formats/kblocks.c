@@ -299,12 +299,21 @@ void kb_encode(const kb_info *I, const kb_block *b, uint8_t *x)
 
 /* ---- quantizers --------------------------------------------------------------------------- */
 
-static int iround(float v, int lo, int hi)
+/* nearbyintf in the default rounding mode (ties to even) without a libm call, for |v| < 2^22:
+ * adding 1.5 * 2^23 leaves no fraction bits, and 1.5 * 2^23 is even. */
+static inline float round_even(float v)
+{
+    return (v + 12582912.0f) - 12582912.0f;
+}
+
+/* v rounded to the nearest integer in lo..hi; NaN gives 0. Clamping first and rounding then
+ * gives the same integer as rounding first (the bounds are integers). */
+static inline int iround(float v, int lo, int hi)
 {
     if (!(v == v))
         return 0;
-    v = nearbyintf(v);
-    return v <= (float)lo ? lo : v >= (float)hi ? hi : (int)v;
+    v = v < (float)lo ? (float)lo : v > (float)hi ? (float)hi : v;
+    return (int)round_even(v);
 }
 
 static float f16_round(float v)
@@ -317,29 +326,31 @@ static float f16_round(float v)
  * rounded against the block's min, and against the best offset found so far (as ggml's search
  * does: it reaches ggml's error, the first pass alone stays about 2% above it on Q4_K); the best
  * of both wins. */
-static void fit_asym(int n, const float *x, const float *w, int nmax, float *s_out, float *mn_out)
+void kb_fit_asym(int n, const float *x, const float *w, int nmax, float *s_out, float *mn_out)
 {
     float xmin = 0, xmax = x[0];
     for (int i = 0; i < n; i++) {
-        xmin = fminf(xmin, x[i]);
-        xmax = fmaxf(xmax, x[i]);
+        xmin = x[i] < xmin ? x[i] : xmin;
+        xmax = x[i] > xmax ? x[i] : xmax;
     }
     *s_out = 0;
     *mn_out = -xmin;
     if (!(xmax > xmin))
         return;
+    double sw = 0, swx = 0; /* the same in every step */
+    for (int i = 0; i < n; i++)
+        sw += w[i], swx += w[i] * x[i];
     double best = INFINITY;
     for (int pass = 0; pass < 2; pass++) {
         double pass_best = INFINITY;
         float lo = xmin; /* the offset codes are rounded against */
         for (int step = -10; step <= 10; step++) {
             float iscale = ((float)nmax + 0.1f * (float)step) / (xmax - lo);
-            double sw = 0, swl = 0, swll = 0, swx = 0, swlx = 0;
+            double swl = 0, swll = 0, swlx = 0;
             int L[32];
             for (int i = 0; i < n; i++) {
                 L[i] = iround(iscale * (x[i] - lo), 0, nmax);
-                sw += w[i], swl += w[i] * L[i], swll += w[i] * L[i] * L[i];
-                swx += w[i] * x[i], swlx += w[i] * L[i] * x[i];
+                swl += w[i] * L[i], swll += w[i] * L[i] * L[i], swlx += w[i] * L[i] * x[i];
             }
             double det = sw * swll - swl * swl, s, off;
             if (det <= 0)
@@ -370,7 +381,7 @@ static void fit_asym(int n, const float *x, const float *w, int nmax, float *s_o
 }
 
 /* x ≈ s·L with L in −nmax..nmax−1 (the extreme value goes to −nmax, the longer side). */
-static float fit_sym(int n, const float *x, const float *w, int nmax)
+float kb_fit_sym(int n, const float *x, const float *w, int nmax)
 {
     float amax = 0, max = 0;
     for (int i = 0; i < n; i++)
@@ -436,7 +447,7 @@ static float fit_grid(int n, const float *x, const float *w)
     return s_best;
 }
 
-void kb_quantize_block(const kb_info *I, const float *in, kb_block *b)
+static void quantize_block(const kb_info *I, const float *in, kb_block *b, bool avx512)
 {
     const int n = I->elems, sub = I->sub, ns = n / sub;
     float x[KB_MAX_ELEMS], w[KB_MAX_ELEMS], s[KB_MAX_SUBS], mn[KB_MAX_SUBS];
@@ -470,8 +481,12 @@ void kb_quantize_block(const kb_info *I, const float *in, kb_block *b)
     if (I->has_min) {
         const int smax = I->type == HERD_TYPE_Q2_K ? 15 : 63;
         float smx = 0, mmx = 0;
+        const bool asym8 = avx512 && ns % 8 == 0; /* eight sub-blocks per call */
+        for (int j = 0; asym8 && j < ns; j += 8)
+            kb_fit_asym_avx512(sub, x + j * sub, w + j * sub, nmax, &s[j], &mn[j]);
         for (int j = 0; j < ns; j++) {
-            fit_asym(sub, x + j * sub, w + j * sub, nmax, &s[j], &mn[j]);
+            if (!asym8)
+                kb_fit_asym(sub, x + j * sub, w + j * sub, nmax, &s[j], &mn[j]);
             smx = fmaxf(smx, s[j]);
             mmx = fmaxf(mmx, mn[j]);
         }
@@ -490,9 +505,13 @@ void kb_quantize_block(const kb_info *I, const float *in, kb_block *b)
         /* signed sub-block scales against d (Q6_K: int8; Q3_K and IQ4_XS: −32..31) */
         const int lo = I->type == HERD_TYPE_Q6_K ? -128 : -32, hi = -lo - 1;
         float smax = 0, sabs = 0;
+        const bool sym8 = avx512 && !I->table && ns % 8 == 0;
+        for (int j = 0; sym8 && j < ns; j += 8)
+            kb_fit_sym_avx512(sub, x + j * sub, w + j * sub, (nmax + 1) / 2, &s[j]);
         for (int j = 0; j < ns; j++) {
-            s[j] = I->table ? fit_grid(sub, x + j * sub, w + j * sub)
-                            : fit_sym(sub, x + j * sub, w + j * sub, (nmax + 1) / 2);
+            if (!sym8)
+                s[j] = I->table ? fit_grid(sub, x + j * sub, w + j * sub)
+                                : kb_fit_sym(sub, x + j * sub, w + j * sub, (nmax + 1) / 2);
             if (fabsf(s[j]) > sabs) {
                 sabs = fabsf(s[j]);
                 smax = s[j];
@@ -526,6 +545,11 @@ void kb_quantize_block(const kb_info *I, const float *in, kb_block *b)
             b->code[e] = (uint8_t)(b->q[e] + I->qoff);
 }
 
+void kb_quantize_block(const kb_info *I, const float *in, kb_block *b)
+{
+    quantize_block(I, in, b, herd_isa() >= HERD_ISA_AVX512);
+}
+
 /* ---- rows --------------------------------------------------------------------------------- */
 
 void herd_kq_dequantize(herd_type t, const void *src, float *dst, size_t n)
@@ -546,11 +570,12 @@ void herd_kq_quantize(herd_type t, const float *src, void *dst, size_t n)
     const kb_info *I = kb_info_get(t);
     kb_block b;
     float x[KB_MAX_ELEMS];
+    const bool avx512 = herd_isa() >= HERD_ISA_AVX512;
     for (size_t o = 0; o < n; o += (size_t)I->elems) {
         size_t m = n - o < (size_t)I->elems ? n - o : (size_t)I->elems;
         memset(x, 0, sizeof x);
         memcpy(x, src + o, m * sizeof(float));
-        kb_quantize_block(I, x, &b);
+        quantize_block(I, x, &b, avx512);
         kb_encode(I, &b, (uint8_t *)dst + o / (size_t)I->elems * (size_t)I->bytes);
     }
 }

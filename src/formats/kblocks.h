@@ -55,4 +55,13 @@ void kb_encode(const kb_info *I, const kb_block *b, uint8_t *dst);
 /* Quantizes one super-block of floats (the row quantizers below do this per block). */
 void kb_quantize_block(const kb_info *I, const float *x, kb_block *out);
 
+/* The sub-block searches of the quantizers (kblocks.c): x ≈ s·L − mn with L in 0..nmax
+ * (Q2_K, Q4_K, Q5_K), and x ≈ s·L with L in −nmax..nmax−1 (Q3_K, Q6_K; returns s). */
+void kb_fit_asym(int n, const float *x, const float *w, int nmax, float *s, float *mn);
+float kb_fit_sym(int n, const float *x, const float *w, int nmax);
+/* Their AVX-512 twins (kblocks_fit_avx512.c): 8 sub-blocks of n <= 32 values at once, sub-block
+ * j at x + j*n, results in s[j] (and mn[j]); the C search's bits. */
+void kb_fit_asym_avx512(int n, const float *x, const float *w, int nmax, float *s, float *mn);
+void kb_fit_sym_avx512(int n, const float *x, const float *w, int nmax, float *s);
+
 #endif

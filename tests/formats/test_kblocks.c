@@ -117,9 +117,83 @@ TEST(test_quantizers)
         CHECK(herd_row_from_f32(ts[ti], x, q, 256) == HERD_OK);
 }
 
+/* Sub-block values of kind k (0..9): spreads, one-signed, constant, zero, tiny, huge. */
+static void fill_kind(int k, float *x, int n)
+{
+    for (int i = 0; i < n; i++) {
+        float u = harness_randf(&rng) - 0.5f; /* -0.5..0.5 */
+        switch (k) {
+        case 0: x[i] = u; break;
+        case 1: x[i] = u + 0.6f; break;                /* all positive */
+        case 2: x[i] = u - 0.6f; break;                /* all negative */
+        case 3: x[i] = 0.25f; break;                   /* constant */
+        case 4: x[i] = i % 3 ? 0.0f : -0.0f; break;    /* zeros of both signs */
+        case 5: x[i] = u * 1e-42f; break;              /* subnormal */
+        case 6: x[i] = u * 3e38f; break;               /* products overflow */
+        case 7: x[i] = i == 3 ? 40.0f * u : u; break;  /* one outlier */
+        case 8: x[i] = (float)(int)(u * 16.0f); break; /* on a grid: ties in rounding */
+        default: x[i] = u * 1e-20f; break;
+        }
+    }
+}
+
+/* The AVX-512 sub-block searches give the C searches' bits, and whole rows the same bytes. */
+TEST(test_fit_twins)
+{
+    if (herd_cpu_isa() < HERD_ISA_AVX512) {
+        printf("no AVX-512: twins not run\n");
+        return;
+    }
+    static const int cases[][2] = {{16, 3}, {32, 15}, {32, 31}, {16, 4}, {16, 32}};
+    float x[8 * 32], w[8 * 32], s[8], mn[8];
+    int bad = 0;
+    for (int rep = 0; rep < 600; rep++) {
+        int n = cases[rep % 5][0], nmax = cases[rep % 5][1];
+        for (int j = 0; j < 8; j++) {
+            fill_kind((rep / 5 + j * (rep % 7 == 0)) % 10, x + j * n, n);
+            for (int i = 0; i < n; i++)
+                w[j * n + i] = rep % 2 ? fabsf(x[j * n + i]) + 0.1f : harness_randf(&rng);
+        }
+        if (rep % 5 < 3) {
+            kb_fit_asym_avx512(n, x, w, nmax, s, mn);
+            for (int j = 0; j < 8; j++) {
+                float cs, cm;
+                kb_fit_asym(n, x + j * n, w + j * n, nmax, &cs, &cm);
+                if ((memcmp(&cs, &s[j], 4) || memcmp(&cm, &mn[j], 4)) && bad++ == 0)
+                    CHECK_MSG(0, "asym rep %d lane %d: %g %g, C %g %g", rep, j, s[j], mn[j], cs,
+                              cm);
+            }
+        } else {
+            kb_fit_sym_avx512(n, x, w, nmax, s);
+            for (int j = 0; j < 8; j++) {
+                float cs = kb_fit_sym(n, x + j * n, w + j * n, nmax);
+                if (memcmp(&cs, &s[j], 4) && bad++ == 0)
+                    CHECK_MSG(0, "sym rep %d lane %d: %g, C %g", rep, j, s[j], cs);
+            }
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+    static const herd_type ts[] = {HERD_TYPE_Q2_K, HERD_TYPE_Q3_K, HERD_TYPE_Q4_K, HERD_TYPE_Q5_K,
+                                   HERD_TYPE_Q6_K};
+    enum { N = 2560 };
+    static float row[N];
+    static uint8_t a[N], b[N];
+    for (int i = 0; i < N; i++)
+        fill_kind(i / 256, row + i, 1);
+    for (size_t ti = 0; ti < sizeof ts / sizeof ts[0]; ti++) {
+        herd_set_isa(HERD_ISA_REF);
+        CHECK(herd_row_from_f32(ts[ti], row, a, N) == HERD_OK);
+        herd_set_isa(herd_cpu_isa());
+        CHECK(herd_row_from_f32(ts[ti], row, b, N) == HERD_OK);
+        CHECK_MSG(memcmp(a, b, herd_type_row_bytes(ts[ti], N)) == 0, "%s: rows differ",
+                  herd_type_name(ts[ti]));
+    }
+}
+
 int main(void)
 {
     RUN(test_ggml_bits);
     RUN(test_quantizers);
+    RUN(test_fit_twins);
     return harness_finish();
 }
