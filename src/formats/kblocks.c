@@ -407,21 +407,23 @@ float kb_fit_sym(int n, const float *x, const float *w, int nmax)
     return s_best;
 }
 
-/* The grid index nearest v (ties to the lower level): a binary search over the midpoints
- * between neighbouring levels (the grid is sorted). NaN goes to index 0. */
+/* The midpoints between neighbouring levels of kb_iq4_grid (sorted). */
+const float kb_iq4_mid[15] = {-115.5f, -93.5f, -74.0f, -57.0f, -42.0f, -28.5f, -16.0f, -4.5f,
+                              7.0f,    19.0f,  31.5f,  45.5f,  61.0f,  79.0f,  101.0f};
+
+/* The grid index nearest v (ties to the lower level): a binary search over the midpoints, which
+ * finds how many of them lie below v. NaN goes to index 0. */
 static int grid_nearest(float v)
 {
-    static const float mid[15] = {-115.5f, -93.5f, -74.0f, -57.0f, -42.0f, -28.5f, -16.0f, -4.5f,
-                                  7.0f,    19.0f,  31.5f,  45.5f,  61.0f,  79.0f,  101.0f};
     int lo = 0;
     for (int step = 8; step; step >>= 1)
-        if (lo + step <= 15 && v > mid[lo + step - 1])
+        if (lo + step <= 15 && v > kb_iq4_mid[lo + step - 1])
             lo += step;
     return lo;
 }
 
 /* x ≈ s·grid[idx]: a search over s like fit_sym, on the non-linear grid. */
-static float fit_grid(int n, const float *x, const float *w)
+float kb_fit_grid(int n, const float *x, const float *w)
 {
     float amax = 0, max = 0;
     for (int i = 0; i < n; i++)
@@ -505,12 +507,16 @@ static void quantize_block(const kb_info *I, const float *in, kb_block *b, bool 
         /* signed sub-block scales against d (Q6_K: int8; Q3_K and IQ4_XS: −32..31) */
         const int lo = I->type == HERD_TYPE_Q6_K ? -128 : -32, hi = -lo - 1;
         float smax = 0, sabs = 0;
-        const bool sym8 = avx512 && !I->table && ns % 8 == 0;
-        for (int j = 0; sym8 && j < ns; j += 8)
-            kb_fit_sym_avx512(sub, x + j * sub, w + j * sub, (nmax + 1) / 2, &s[j]);
+        const bool sym8 = avx512 && ns % 8 == 0;
+        for (int j = 0; sym8 && j < ns; j += 8) {
+            if (I->table)
+                kb_fit_grid_avx512(sub, x + j * sub, w + j * sub, &s[j]);
+            else
+                kb_fit_sym_avx512(sub, x + j * sub, w + j * sub, (nmax + 1) / 2, &s[j]);
+        }
         for (int j = 0; j < ns; j++) {
             if (!sym8)
-                s[j] = I->table ? fit_grid(sub, x + j * sub, w + j * sub)
+                s[j] = I->table ? kb_fit_grid(sub, x + j * sub, w + j * sub)
                                 : kb_fit_sym(sub, x + j * sub, w + j * sub, (nmax + 1) / 2);
             if (fabsf(s[j]) > sabs) {
                 sabs = fabsf(s[j]);

@@ -46,6 +46,7 @@ typedef struct kb_block {
 } kb_block;
 
 extern const int8_t kb_iq4_grid[16];
+extern const float kb_iq4_mid[15]; /* midpoints between its neighbouring levels */
 
 const kb_info *kb_info_get(herd_type t); /* NULL if t is not a K/i-quant type */
 /* One super-block of bytes -> its integers (never fails: every bit pattern is a block). */
@@ -59,9 +60,11 @@ void kb_quantize_block(const kb_info *I, const float *x, kb_block *out);
  * (Q2_K, Q4_K, Q5_K), and x ≈ s·L with L in −nmax..nmax−1 (Q3_K, Q6_K; returns s). */
 void kb_fit_asym(int n, const float *x, const float *w, int nmax, float *s, float *mn);
 float kb_fit_sym(int n, const float *x, const float *w, int nmax);
+float kb_fit_grid(int n, const float *x, const float *w); /* x ≈ s·kb_iq4_grid[idx] (IQ4_*) */
 /* Their AVX-512 twins (kblocks_fit_avx512.c): 8 sub-blocks of n <= 32 values at once, sub-block
  * j at x + j*n, results in s[j] (and mn[j]); the C search's bits. */
 void kb_fit_asym_avx512(int n, const float *x, const float *w, int nmax, float *s, float *mn);
 void kb_fit_sym_avx512(int n, const float *x, const float *w, int nmax, float *s);
+void kb_fit_grid_avx512(int n, const float *x, const float *w, float *s);
 
 #endif

@@ -1,8 +1,8 @@
-/* AVX-512 twins of the K-quant sub-block searches in kblocks.c (kb_fit_asym, kb_fit_sym): eight
- * sub-blocks at once, one per lane. Each lane does the C search's arithmetic in its order: the
- * float products, the double sums value by value, the same candidate scales and the same
- * comparisons, so the results are the C twin's bits (tests/formats/test_kblocks.c holds them
- * to it). Lanes only differ in which updates they keep. */
+/* AVX-512 twins of the K-quant sub-block searches in kblocks.c (kb_fit_asym, kb_fit_sym,
+ * kb_fit_grid): eight sub-blocks at once, one per lane. Each lane does the C search's arithmetic
+ * in its order: the float products, the double sums value by value, the same candidate scales
+ * and the same comparisons, so the results are the C twin's bits (tests/formats/test_kblocks.c
+ * holds them to it). Lanes only differ in which updates they keep. */
 #include "formats/kblocks.h"
 
 #include <immintrin.h>
@@ -129,6 +129,50 @@ void kb_fit_sym_avx512(int n, const float *x, const float *w, int nmax, float *s
                        _mm512_cmp_pd_mask(q, best, _CMP_GT_OQ);
         /* best is kept as a float, as in the C search */
         best = _mm512_mask_mov_pd(best, win, _mm512_cvtps_pd(_mm512_cvtpd_ps(q)));
+        s_best = _mm256_mask_mov_ps(s_best, win, _mm512_cvtpd_ps(_mm512_div_pd(swlx, swll)));
+    }
+    _mm256_storeu_ps(s_out, s_best);
+}
+
+void kb_fit_grid_avx512(int n, const float *x, const float *w, float *s_out)
+{
+    __m256 xt[MAX_SUB], wt[MAX_SUB];
+    transpose8(n, x, w, xt, wt);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 amax = _mm256_setzero_ps(), max = _mm256_setzero_ps();
+    for (int i = 0; i < n; i++) {
+        __m256 a = _mm256_andnot_ps(sign, xt[i]);
+        __mmask8 gt = _mm256_cmp_ps_mask(a, amax, _CMP_GT_OQ);
+        amax = _mm256_mask_mov_ps(amax, gt, a);
+        max = _mm256_mask_mov_ps(max, gt, xt[i]);
+    }
+    __mmask8 active = _mm256_cmp_ps_mask(amax, _mm256_setzero_ps(), _CMP_NEQ_UQ);
+    float g[16];
+    for (int k = 0; k < 16; k++)
+        g[k] = kb_iq4_grid[k];
+    const __m256 glo = _mm256_loadu_ps(g), ghi = _mm256_loadu_ps(g + 8);
+    const __m512d zero = _mm512_setzero_pd();
+    __m512d best = _mm512_set1_pd(-1.0);
+    __m256 s_best = _mm256_maskz_mov_ps(active, _mm256_div_ps(max, _mm256_set1_ps(g[0])));
+    for (int step = -10; step <= 10; step++) {
+        __m256 id = _mm256_div_ps(_mm256_set1_ps(g[0] + (float)step), max);
+        __m512d swlx = zero, swll = zero;
+        for (int i = 0; i < n; i++) {
+            /* the index: how many midpoints lie below id·x (0 for NaN) */
+            __m256 v = _mm256_mul_ps(id, xt[i]);
+            __m256i idx = _mm256_setzero_si256();
+            for (int k = 0; k < 15; k++)
+                idx = _mm256_sub_epi32(idx, _mm256_castps_si256(_mm256_cmp_ps(
+                                                v, _mm256_set1_ps(kb_iq4_mid[k]), _CMP_GT_OQ)));
+            __m256 q = _mm256_permutex2var_ps(glo, idx, ghi);
+            __m256 wq = _mm256_mul_ps(wt[i], q);
+            swlx = _mm512_add_pd(swlx, _mm512_cvtps_pd(_mm256_mul_ps(wq, xt[i])));
+            swll = _mm512_add_pd(swll, _mm512_cvtps_pd(_mm256_mul_ps(wq, q)));
+        }
+        __m512d r = _mm512_div_pd(_mm512_mul_pd(swlx, swlx), swll);
+        __mmask8 win = active & _mm512_cmp_pd_mask(swll, zero, _CMP_GT_OQ) &
+                       _mm512_cmp_pd_mask(r, best, _CMP_GT_OQ);
+        best = _mm512_mask_mov_pd(best, win, _mm512_cvtps_pd(_mm512_cvtpd_ps(r)));
         s_best = _mm256_mask_mov_ps(s_best, win, _mm512_cvtpd_ps(_mm512_div_pd(swlx, swll)));
     }
     _mm256_storeu_ps(s_out, s_best);

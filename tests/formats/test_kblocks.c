@@ -144,17 +144,18 @@ TEST(test_fit_twins)
         printf("no AVX-512: twins not run\n");
         return;
     }
-    static const int cases[][2] = {{16, 3}, {32, 15}, {32, 31}, {16, 4}, {16, 32}};
+    /* (n, nmax): asym, asym, asym, sym, sym, grid */
+    static const int cases[][2] = {{16, 3}, {32, 15}, {32, 31}, {16, 4}, {16, 32}, {32, 0}};
     float x[8 * 32], w[8 * 32], s[8], mn[8];
     int bad = 0;
-    for (int rep = 0; rep < 600; rep++) {
-        int n = cases[rep % 5][0], nmax = cases[rep % 5][1];
+    for (int rep = 0; rep < 720; rep++) {
+        int n = cases[rep % 6][0], nmax = cases[rep % 6][1];
         for (int j = 0; j < 8; j++) {
-            fill_kind((rep / 5 + j * (rep % 7 == 0)) % 10, x + j * n, n);
+            fill_kind((rep / 6 + j * (rep % 7 == 0)) % 10, x + j * n, n);
             for (int i = 0; i < n; i++)
                 w[j * n + i] = rep % 2 ? fabsf(x[j * n + i]) + 0.1f : harness_randf(&rng);
         }
-        if (rep % 5 < 3) {
+        if (rep % 6 < 3) {
             kb_fit_asym_avx512(n, x, w, nmax, s, mn);
             for (int j = 0; j < 8; j++) {
                 float cs, cm;
@@ -164,17 +165,22 @@ TEST(test_fit_twins)
                               cm);
             }
         } else {
-            kb_fit_sym_avx512(n, x, w, nmax, s);
+            if (nmax)
+                kb_fit_sym_avx512(n, x, w, nmax, s);
+            else
+                kb_fit_grid_avx512(n, x, w, s);
             for (int j = 0; j < 8; j++) {
-                float cs = kb_fit_sym(n, x + j * n, w + j * n, nmax);
+                float cs = nmax ? kb_fit_sym(n, x + j * n, w + j * n, nmax)
+                                : kb_fit_grid(n, x + j * n, w + j * n);
                 if (memcmp(&cs, &s[j], 4) && bad++ == 0)
-                    CHECK_MSG(0, "sym rep %d lane %d: %g, C %g", rep, j, s[j], cs);
+                    CHECK_MSG(0, "%s rep %d lane %d: %g, C %g", nmax ? "sym" : "grid", rep, j, s[j],
+                              cs);
             }
         }
     }
     CHECK_EQ_INT(bad, 0);
-    static const herd_type ts[] = {HERD_TYPE_Q2_K, HERD_TYPE_Q3_K, HERD_TYPE_Q4_K, HERD_TYPE_Q5_K,
-                                   HERD_TYPE_Q6_K};
+    static const herd_type ts[] = {HERD_TYPE_Q2_K, HERD_TYPE_Q3_K, HERD_TYPE_Q4_K,
+                                   HERD_TYPE_Q5_K, HERD_TYPE_Q6_K, HERD_TYPE_IQ4_XS};
     enum { N = 2560 };
     static float row[N];
     static uint8_t a[N], b[N];
