@@ -175,9 +175,10 @@ static size_t ws_stride(const herd_packed *w, const herd_gemm_args *args)
 }
 
 /* The job of a checked call, A prepared into ws (ws_stride(w, args) · M bytes; unused when the
- * stride is 0); the prepare runs on the pool when given and worth it. */
+ * stride is 0); the prepare runs on the pool when given and worth it. alone: the GEMM has the
+ * pool's run to itself (herd_gemm), not a place in herd_gemm_many's list. */
 static void gemm_setup(const herd_packed *w, const herd_gemm_args *args, uint8_t *ws,
-                       herd_pool *pool, bool split_rows, gemm_job *job)
+                       herd_pool *pool, bool alone, gemm_job *job)
 {
     const kfamily *fam = w->fam;
     const int64_t M = args->M, K = w->k;
@@ -210,17 +211,21 @@ static void gemm_setup(const herd_packed *w, const herd_gemm_args *args, uint8_t
         else
             prep_thread(&pj, 0, 1);
     }
-    /* Claims: all panels for a single thread; else about 4 per thread, for a GEMM at most the
-     * L2 chunk of panels the blocked loop works on. */
+    /* Claims: all panels for a single thread. Else about 4 per thread, for a GEMM at most the
+     * L2 chunk of panels the blocked loop works on; a GEMV alone on the pool (M <= mr) takes
+     * about 2 per thread: each claim starts its stream cold (the tile's prefetch runs ahead
+     * within the panels a thread reads in a row), and at 1 and 8 rows 2 claims a thread ran
+     * 5-6% faster than 4 (docs/PERFORMANCE.md, "Many sequences"). A list's claims stay at 4
+     * a thread: its two ends must meet evenly. */
     size_t nt = (size_t)herd_pool_size(pool), np = (size_t)w->npanels;
     size_t per = w->panel_stride * (size_t)w->nmat,
            chunk = per >= CHUNK_BYTES ? 1 : CHUNK_BYTES / per;
-    size_t unit = (np + 4 * nt - 1) / (4 * nt);
+    size_t claims = (alone && M <= fam->mr ? 2 : 4) * nt, unit = (np + claims - 1) / claims;
     job->unit = nt == 1 ? np : unit < chunk || M <= fam->mr ? unit : chunk;
     /* Too few panels to share (a router's N = 16 is one panel): the rows are shared instead,
      * about two claims per thread, each a whole number of mr-row blocks */
     job->mrows = M;
-    if (split_rows && nt > 1 && np < 2 * nt && M >= 4 * (int64_t)nt * fam->mr) {
+    if (alone && nt > 1 && np < 2 * nt && M >= 4 * (int64_t)nt * fam->mr) {
         int64_t blocks = (M + fam->mr - 1) / fam->mr, parts = 2 * (int64_t)nt;
         job->mrows = (blocks + parts - 1) / parts * fam->mr;
         job->unit = np;
