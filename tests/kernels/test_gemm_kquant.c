@@ -79,11 +79,38 @@ TEST(saturation)
     fam_check_saturation(&types, max_rows);
 }
 
+/* The VNNI decode path (M = 1 of Q4_K, Q5_K, Q6_K) reads the header section first, Q6_K's
+ * through a stack copy of up to 16 KB: K of the model shapes and one past the copy (Q6_K's
+ * headers then read in place), with the saturating codes too. */
+TEST(gemv_long_k)
+{
+    herd_pool *pools[2];
+    CHECK(herd_pool_create(2, &pools[0]) == HERD_OK);
+    CHECK(herd_pool_create(3, &pools[1]) == HERD_OK);
+    const herd_type ts[] = {HERD_TYPE_Q4_K, HERD_TYPE_Q5_K, HERD_TYPE_Q6_K};
+    const int sbs[] = {8, 20, 64};
+    for (int ti = 0; ti < 3; ti++)
+        for (int ki = 0; ki < 3; ki++)
+            for (int mx = 0; mx < 2; mx++) {
+                const int N = 19, K = 256 * sbs[ki];
+                float *A = malloc((size_t)K * 4);
+                for (int i = 0; i < K; i++)
+                    A[i] = harness_randf(&rng) * (i % 61 == 0 ? 20.0f : 2.0f);
+                uint8_t *g = rows(ts[ti], N, K, mx), *u = rows(ts[ti], N, K, mx);
+                fam_compare(&types, ts[ti], 1, N, K, A, g, u, false, false, pools);
+                free(A), free(g), free(u);
+            }
+    herd_pool_destroy(pools[0]);
+    herd_pool_destroy(pools[1]);
+    herd_set_isa(HERD_ISA_COUNT);
+}
+
 int main(void)
 {
     RUN(pack_roundtrip);
     RUN(ref_vs_double);
     RUN(all_families);
     RUN(saturation);
+    RUN(gemv_long_k);
     return harness_finish();
 }

@@ -190,6 +190,186 @@ INLINE void tile_int(herd_type ty, const ktile *t)
     }
 }
 
+/* ---- M = 1 (decode) of Q4_K, Q5_K and Q6_K, with VBMI and GFNI ------------------------------
+ * One A row against a panel streamed from memory. What sets its speed is whether the hardware
+ * prefetchers follow the stream (docs/KERNELS.md, "Session 8: one stream"): they do when the
+ * panel is read as one ascending run, so the header section is read first, in order (Q6_K:
+ * copied to the stack, where the code pass finds it at a fixed place), then the codes octet by
+ * octet, each octet's lines in ascending order; no software prefetch (the cursor of tile_body
+ * slowed this stream). Fewer instructions per octet than tile_body: a nibble plane gives its
+ * low groups with one AND and its high groups with one GF2P8AFFINEQB (a bit matrix: shift by
+ * 4), the 1- or 2-bit plane's bits go to bits 4-5 by one more and VPTERNLOGD or VPORD joins
+ * them; the mins are four VPDPWSSD per super-block (m as word pairs by a zero-masking VPERMB,
+ * A's sub-block sums as word pairs). Exact integers and the same two FMAs per super-block as
+ * tile_body, so the same bits. Each chain of VPDPBUSD is four long (two chains per 32-wide
+ * sub-block): longer and shorter chains both streamed slower. */
+#define DECODE_FN static inline __attribute__((always_inline, target("avx512vbmi,gfni")))
+/* GF2P8AFFINEQB matrix entry: output bit o is input bit i */
+#define AFF(o, i) (1ull << (8 * (7 - (o)) + (i)))
+#define AFF_SHR4  (AFF(0, 4) | AFF(1, 5) | AFF(2, 6) | AFF(3, 7))
+enum { HBUF = 16384 };
+
+/* VPERMB indices: dword j = (m[s][j], m[s+1][j]) as words (the odd bytes are zeroed by the
+ * mask), for s = 0 and s = 2 of a 64-byte run of four sub-blocks' mins */
+static const uint8_t min_pairs[2][64] __attribute__((aligned(64))) = {
+    {0,  0, 16, 0, 1,  0, 17, 0, 2,  0, 18, 0, 3,  0, 19, 0, 4,  0, 20, 0, 5,  0,
+     21, 0, 6,  0, 22, 0, 7,  0, 23, 0, 8,  0, 24, 0, 9,  0, 25, 0, 10, 0, 26, 0,
+     11, 0, 27, 0, 12, 0, 28, 0, 13, 0, 29, 0, 14, 0, 30, 0, 15, 0, 31, 0},
+    {32, 0, 48, 0, 33, 0, 49, 0, 34, 0, 50, 0, 35, 0, 51, 0, 36, 0, 52, 0, 37, 0,
+     53, 0, 38, 0, 54, 0, 39, 0, 55, 0, 40, 0, 56, 0, 41, 0, 57, 0, 42, 0, 58, 0,
+     43, 0, 59, 0, 44, 0, 60, 0, 45, 0, 61, 0, 46, 0, 62, 0, 47, 0, 63, 0}};
+
+/* The 64 codes of group G of an octet (VPDPBUSD's u8) from its nibble lines nl and its high
+ * plane lines hp (Q5_K: hp[0] the 1-bit plane; Q6_K: hp[0..1] the 2-bit plane). */
+DECODE_FN __m512i codes_gfni(herd_type ty, const __m512i *nl, const __m512i *hp, int G)
+{
+    const __m512i n = nl[G & 3], m4 = _mm512_set1_epi8(15);
+    const __m512i shr4 = _mm512_set1_epi64((long long)AFF_SHR4);
+    if (KK_BITS(ty) == 4)
+        return G < 4 ? _mm512_and_si512(n, m4) : _mm512_gf2p8affine_epi64_epi8(n, shr4, 0);
+    const uint64_t hm =
+        KK_BITS(ty) == 5 ? AFF(4, G) : AFF(4, 2 * (G & 3)) | AFF(5, 2 * (G & 3) + 1);
+    const __m512i hb = _mm512_gf2p8affine_epi64_epi8(KK_BITS(ty) == 5 ? hp[0] : hp[G >> 2],
+                                                     _mm512_set1_epi64((long long)hm), 0);
+    if (G < 4) /* (n & 15) | hb */
+        return _mm512_ternarylogic_epi32(n, m4, hb, 0xEA);
+    return _mm512_or_si512(_mm512_gf2p8affine_epi64_epi8(n, shr4, 0), hb);
+}
+
+/* tot += Σ over the sub-blocks of octet oc: sc·Σ q·qa (one or two sub-blocks) */
+DECODE_FN __m512i octet_gfni(herd_type ty, const uint8_t *oct, const uint8_t *h,
+                             const uint8_t *arec, int oc, __m512i tot)
+{
+    const int sub = KK_SUB(ty), bits = KK_BITS(ty);
+    __m512i nl[4], hp[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++)
+        nl[q] = _mm512_load_si512(oct + 64 * q);
+    /* the high plane after the nibble lines: lines in ascending order */
+    __asm__ volatile("" : "+v"(nl[0]), "+v"(nl[1]), "+v"(nl[2]), "+v"(nl[3]) : : "memory");
+    if (bits >= 5)
+        hp[0] = _mm512_load_si512(oct + 256);
+    if (bits == 6)
+        hp[1] = _mm512_load_si512(oct + 320);
+    const vnni_rows ro = vnni_rows_at(arec + 32 * (size_t)oc, 0);
+#pragma GCC unroll 2
+    for (int hs = 0; hs < 32 / sub; hs++) {
+        const int s = oc * (32 / sub) + hs;
+        int32_t corr;
+        memcpy(&corr, arec + 256 + 4 + 4 * (size_t)s, 4);
+        __m512i is[2] = {KK_QOFF(ty) ? _mm512_set1_epi32(corr) : _mm512_setzero_si512(),
+                         _mm512_setzero_si512()};
+        const int ch = sub == 32 ? 2 : 1; /* chains of four */
+#pragma GCC unroll 8
+        for (int g = 0; g < sub / 4; g++) {
+            const int G = hs * (sub / 4) + g;
+            is[g % ch] = vnni_dp_row(is[g % ch], codes_gfni(ty, nl, hp, G), ro, 0, 4 * G);
+        }
+        const __m512i v = ch == 2 ? _mm512_add_epi32(is[0], is[1]) : is[0];
+        const __m512i scv = _mm512_cvtepi8_epi32(
+            _mm_loadu_si128((const __m128i *)(h + kk_off_sc(ty) + 16 * (size_t)s)));
+        tot = _mm512_add_epi32(tot, _mm512_mullo_epi32(v, scv));
+    }
+    return tot;
+}
+
+DECODE_FN void gemv_gfni(herd_type ty, const ktile *t)
+{
+    const int bits = KK_BITS(ty), ns = KK_NSUB(ty);
+    const int64_t nsb = t->k / 256;
+    const uint8_t *panel = t->b, *codes = panel + kk_hdr_section(ty, t->k);
+    const size_t hb = kk_hdr_bytes(ty), cb = kk_code_bytes(ty), ab = kk_arec_bytes(ty);
+    const size_t hsec = kk_hdr_section(ty, t->k);
+    /* Q6_K's code pass read its headers from the stack at the speed of the plain read; reading
+     * them in place after the first pass streamed at that speed or at three quarters of it,
+     * depending on where the code sat. Q4_K and Q5_K read them in place at full speed. */
+    const bool copy = ty == HERD_TYPE_Q6_K && hsec <= HBUF;
+    uint8_t hbuf[HBUF] __attribute__((aligned(64)));
+    const uint8_t *hdr = panel;
+    if (copy) {
+        for (size_t o = 0; o < hsec; o += 64)
+            _mm512_store_si512(hbuf + o, _mm512_load_si512(panel + o));
+        hdr = hbuf;
+    } else {
+        __m512i x = _mm512_setzero_si512();
+        for (size_t o = 0; o < hsec; o += 64)
+            x = _mm512_or_si512(x, _mm512_load_si512(panel + o));
+        __asm__ volatile("" : : "v"(x)); /* the loads are the point */
+    }
+    const __m512i pair01 = _mm512_load_si512(min_pairs[0]),
+                  pair23 = _mm512_load_si512(min_pairs[1]);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nsb; b++) {
+        const uint8_t *h = hdr + (size_t)b * hb, *c = codes + (size_t)b * cb;
+        const uint8_t *arec = (const uint8_t *)t->a + (size_t)b * ab;
+        __m512i tot = _mm512_setzero_si512();
+        /* Q6_K: two octets per iteration; Q4_K, Q5_K: the whole super-block unrolled (what
+         * streamed fastest for each) */
+        enum { U6 = 2 };
+        const int u = bits == 6 ? U6 : 8;
+        for (int oc = 0; oc < 8; oc += u) {
+#pragma GCC unroll 8
+            for (int j = 0; j < u; j++)
+                tot =
+                    octet_gfni(ty, c + (size_t)(oc + j) * 64 * (size_t)bits, h, arec, oc + j, tot);
+        }
+        float da;
+        memcpy(&da, arec + 256, 4);
+        const __m512 vda = _mm512_set1_ps(da);
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)h));
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(tot), _mm512_mul_ps(d, vda), acc);
+        if (KK_HAS_MIN(ty)) {
+            /* Σ_s m_s·bsum_s: |bsum| <= 32·127 fits a word, so pairs of sub-blocks by VPDPWSSD */
+            const __m128i bs = _mm256_cvtepi32_epi16(
+                _mm256_loadu_si256((const __m256i *)(arec + 256 + 4 + 4 * (size_t)ns)));
+            const __mmask64 words = 0x5555555555555555ull;
+            __m512i mt = _mm512_setzero_si512();
+#pragma GCC unroll 2
+            for (int q = 0; q < 2; q++) {
+                const __m512i mv = _mm512_loadu_si512(h + kk_off_m(ty) + 64 * (size_t)q);
+                const __m512i b0 = _mm512_broadcastd_epi32(q ? _mm_shuffle_epi32(bs, 0xAA) : bs);
+                const __m512i b1 = _mm512_broadcastd_epi32(_mm_shuffle_epi32(bs, q ? 0xFF : 0x55));
+                mt = _mm512_dpwssd_epi32(mt, _mm512_maskz_permutexvar_epi8(words, pair01, mv), b0);
+                mt = _mm512_dpwssd_epi32(mt, _mm512_maskz_permutexvar_epi8(words, pair23, mv), b1);
+            }
+            const __m512 dm =
+                _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(h + kk_off_dmin(ty))));
+            acc = _mm512_fnmadd_ps(_mm512_mul_ps(dm, vda), _mm512_cvtepi32_ps(mt), acc);
+        }
+    }
+    _mm512_storeu_ps(t->c, acc);
+}
+
+static __attribute__((noinline, target("avx512vbmi,gfni"))) void gemv_q4_k(const ktile *t)
+{
+    gemv_gfni(HERD_TYPE_Q4_K, t);
+}
+static __attribute__((noinline, target("avx512vbmi,gfni"))) void gemv_q5_k(const ktile *t)
+{
+    gemv_gfni(HERD_TYPE_Q5_K, t);
+}
+static __attribute__((noinline, target("avx512vbmi,gfni"))) void gemv_q6_k(const ktile *t)
+{
+    gemv_gfni(HERD_TYPE_Q6_K, t);
+}
+
+/* The tile of a type: M = 1 of Q4_K, Q5_K and Q6_K by gemv_gfni where the CPU has VBMI and GFNI
+ * (HERD_NO_VBMI / HERD_NO_GFNI test the other path), everything else by tile_body. */
+INLINE void tile_of(herd_type ty, const ktile *t)
+{
+    if (t->m == 1 && (ty == HERD_TYPE_Q4_K || ty == HERD_TYPE_Q5_K || ty == HERD_TYPE_Q6_K) &&
+        herd_cpu_has_vbmi() && herd_cpu_has_gfni()) {
+        if (ty == HERD_TYPE_Q4_K)
+            gemv_q4_k(t);
+        else if (ty == HERD_TYPE_Q5_K)
+            gemv_q5_k(t);
+        else
+            gemv_q6_k(t);
+        return;
+    }
+    tile_int(ty, t);
+}
+
 /* kk_arec_fill's bytes, 16 values per op: the same max, the same product x·(127/amax) rounded
  * to nearest even, the same clamp (NaN to −127: the compare is false for it), so the A records
  * and with them the results equal the C twin's. elems and sub are multiples of 16. */
@@ -247,7 +427,7 @@ void kk_tile_decoded_avx512(kk_decoder decode, herd_type ty, int elems, const kt
 #define KK_VNNI_FAMILY(id, TY)                                                                     \
     static void tile_##id(const ktile *t)                                                          \
     {                                                                                              \
-        tile_int(TY, t);                                                                           \
+        tile_of(TY, t);                                                                            \
     }                                                                                              \
     static void a_prep_##id(const float *a, int64_t k, void *dst)                                  \
     {                                                                                              \
