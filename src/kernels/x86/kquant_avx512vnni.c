@@ -236,11 +236,34 @@ DECODE_FN __m512i codes_gfni(herd_type ty, const __m512i *nl, const __m512i *hp,
     return _mm512_or_si512(_mm512_gf2p8affine_epi64_epi8(n, shr4, 0), hb);
 }
 
+/* tot += sc·Σ q·qa of sub-block hs (0, or 0/1 when two share an octet) of octet oc; a separate
+ * call per sub-block, so G and every shift count stay constants (a loop over hs with an unroll
+ * pragma is refused by GCC under the sanitizers) */
+DECODE_FN __m512i sub_gfni(herd_type ty, const __m512i *nl, const __m512i *hp, const uint8_t *h,
+                           const uint8_t *arec, vnni_rows ro, int oc, const int hs, __m512i tot)
+{
+    const int sub = KK_SUB(ty), s = oc * (32 / sub) + hs;
+    int32_t corr;
+    memcpy(&corr, arec + 256 + 4 + 4 * (size_t)s, 4);
+    __m512i is[2] = {KK_QOFF(ty) ? _mm512_set1_epi32(corr) : _mm512_setzero_si512(),
+                     _mm512_setzero_si512()};
+    const int ch = sub == 32 ? 2 : 1; /* chains of four */
+#pragma GCC unroll 8
+    for (int g = 0; g < sub / 4; g++) {
+        const int G = hs * (sub / 4) + g;
+        is[g % ch] = vnni_dp_row(is[g % ch], codes_gfni(ty, nl, hp, G), ro, 0, 4 * G);
+    }
+    const __m512i v = ch == 2 ? _mm512_add_epi32(is[0], is[1]) : is[0];
+    const __m512i scv = _mm512_cvtepi8_epi32(
+        _mm_loadu_si128((const __m128i *)(h + kk_off_sc(ty) + 16 * (size_t)s)));
+    return _mm512_add_epi32(tot, _mm512_mullo_epi32(v, scv));
+}
+
 /* tot += Σ over the sub-blocks of octet oc: sc·Σ q·qa (one or two sub-blocks) */
 DECODE_FN __m512i octet_gfni(herd_type ty, const uint8_t *oct, const uint8_t *h,
                              const uint8_t *arec, int oc, __m512i tot)
 {
-    const int sub = KK_SUB(ty), bits = KK_BITS(ty);
+    const int bits = KK_BITS(ty);
     __m512i nl[4], hp[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
 #pragma GCC unroll 4
     for (int q = 0; q < 4; q++)
@@ -252,24 +275,9 @@ DECODE_FN __m512i octet_gfni(herd_type ty, const uint8_t *oct, const uint8_t *h,
     if (bits == 6)
         hp[1] = _mm512_load_si512(oct + 320);
     const vnni_rows ro = vnni_rows_at(arec + 32 * (size_t)oc, 0);
-#pragma GCC unroll 2
-    for (int hs = 0; hs < 32 / sub; hs++) {
-        const int s = oc * (32 / sub) + hs;
-        int32_t corr;
-        memcpy(&corr, arec + 256 + 4 + 4 * (size_t)s, 4);
-        __m512i is[2] = {KK_QOFF(ty) ? _mm512_set1_epi32(corr) : _mm512_setzero_si512(),
-                         _mm512_setzero_si512()};
-        const int ch = sub == 32 ? 2 : 1; /* chains of four */
-#pragma GCC unroll 8
-        for (int g = 0; g < sub / 4; g++) {
-            const int G = hs * (sub / 4) + g;
-            is[g % ch] = vnni_dp_row(is[g % ch], codes_gfni(ty, nl, hp, G), ro, 0, 4 * G);
-        }
-        const __m512i v = ch == 2 ? _mm512_add_epi32(is[0], is[1]) : is[0];
-        const __m512i scv = _mm512_cvtepi8_epi32(
-            _mm_loadu_si128((const __m128i *)(h + kk_off_sc(ty) + 16 * (size_t)s)));
-        tot = _mm512_add_epi32(tot, _mm512_mullo_epi32(v, scv));
-    }
+    tot = sub_gfni(ty, nl, hp, h, arec, ro, oc, 0, tot);
+    if (KK_SUB(ty) == 16)
+        tot = sub_gfni(ty, nl, hp, h, arec, ro, oc, 1, tot);
     return tot;
 }
 
