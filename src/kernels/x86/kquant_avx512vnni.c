@@ -307,6 +307,8 @@ DECODE_FN void gemv_gfni(herd_type ty, const ktile *t)
     const __m512i pair01 = _mm512_load_si512(min_pairs[0]),
                   pair23 = _mm512_load_si512(min_pairs[1]);
     __m512 acc = _mm512_setzero_ps();
+    const size_t lead = hsec + PF / 2 > PF ? hsec + PF / 2 : PF;
+    const uint8_t *pf = panel + lead;
     for (int64_t b = 0; b < nsb; b++) {
         const uint8_t *h = hdr + (size_t)b * hb, *c = codes + (size_t)b * cb;
         const uint8_t *arec = (const uint8_t *)t->a + (size_t)b * ab;
@@ -317,9 +319,14 @@ DECODE_FN void gemv_gfni(herd_type ty, const ktile *t)
         const int u = bits == 6 ? U6 : 8;
         for (int oc = 0; oc < 8; oc += u) {
 #pragma GCC unroll 8
-            for (int j = 0; j < u; j++)
+            for (int j = 0; j < u; j++) {
+                for (const uint8_t *pf_end = panel + lead + (size_t)b * (hb + cb) + hb +
+                                             (size_t)(oc + j + 1) * 64 * (size_t)bits;
+                     pf < pf_end; pf += 64)
+                    _mm_prefetch((const char *)pf, _MM_HINT_T0);
                 tot =
                     octet_gfni(ty, c + (size_t)(oc + j) * 64 * (size_t)bits, h, arec, oc + j, tot);
+            }
         }
         float da;
         memcpy(&da, arec + 256, 4);
