@@ -99,19 +99,40 @@ void kb_fit_asym_avx512(int n, const float *x, const float *w, int nmax, float *
     _mm256_storeu_ps(mn_out, mn_best);
 }
 
-void kb_fit_sym_avx512(int n, const float *x, const float *w, int nmax, float *s_out)
+/* Per lane: the value of largest magnitude among the n values (the first wins ties) in *max;
+ * the lanes whose sub-block is not all zero. */
+static inline __mmask8 signed_max8(int n, const __m256 *xt, __m256 *max)
 {
-    __m256 xt[MAX_SUB], wt[MAX_SUB];
-    transpose8(n, x, w, xt, wt);
     const __m256 sign = _mm256_set1_ps(-0.0f);
-    __m256 amax = _mm256_setzero_ps(), max = _mm256_setzero_ps();
+    __m256 amax = _mm256_setzero_ps(), m = _mm256_setzero_ps();
     for (int i = 0; i < n; i++) {
         __m256 a = _mm256_andnot_ps(sign, xt[i]);
         __mmask8 gt = _mm256_cmp_ps_mask(a, amax, _CMP_GT_OQ);
         amax = _mm256_mask_mov_ps(amax, gt, a);
-        max = _mm256_mask_mov_ps(max, gt, xt[i]);
+        m = _mm256_mask_mov_ps(m, gt, xt[i]);
     }
-    __mmask8 active = _mm256_cmp_ps_mask(amax, _mm256_setzero_ps(), _CMP_NEQ_UQ);
+    *max = m;
+    return _mm256_cmp_ps_mask(amax, _mm256_setzero_ps(), _CMP_NEQ_UQ);
+}
+
+/* One step of a symmetric search: where the step's score beats the best so far (and the lane
+ * is active, with a positive weighted sum of squares), keep it and its scale swlx / swll. The
+ * best score is kept as a float, as in the C search. */
+static inline void keep_best(__mmask8 active, __m512d swlx, __m512d swll, __m512d score,
+                             __m512d *best, __m256 *s_best)
+{
+    __mmask8 win = active & _mm512_cmp_pd_mask(swll, _mm512_setzero_pd(), _CMP_GT_OQ) &
+                   _mm512_cmp_pd_mask(score, *best, _CMP_GT_OQ);
+    *best = _mm512_mask_mov_pd(*best, win, _mm512_cvtps_pd(_mm512_cvtpd_ps(score)));
+    *s_best = _mm256_mask_mov_ps(*s_best, win, _mm512_cvtpd_ps(_mm512_div_pd(swlx, swll)));
+}
+
+void kb_fit_sym_avx512(int n, const float *x, const float *w, int nmax, float *s_out)
+{
+    __m256 xt[MAX_SUB], wt[MAX_SUB];
+    transpose8(n, x, w, xt, wt);
+    __m256 max;
+    const __mmask8 active = signed_max8(n, xt, &max);
     const __m512d zero = _mm512_setzero_pd();
     __m512d best = _mm512_set1_pd(-1.0);
     __m256 s_best = _mm256_setzero_ps();
@@ -125,11 +146,7 @@ void kb_fit_sym_avx512(int n, const float *x, const float *w, int nmax, float *s
             swll = _mm512_add_pd(swll, _mm512_cvtps_pd(_mm256_mul_ps(wl, L)));
         }
         __m512d q = _mm512_div_pd(_mm512_mul_pd(swlx, swlx), swll);
-        __mmask8 win = active & _mm512_cmp_pd_mask(swll, zero, _CMP_GT_OQ) &
-                       _mm512_cmp_pd_mask(q, best, _CMP_GT_OQ);
-        /* best is kept as a float, as in the C search */
-        best = _mm512_mask_mov_pd(best, win, _mm512_cvtps_pd(_mm512_cvtpd_ps(q)));
-        s_best = _mm256_mask_mov_ps(s_best, win, _mm512_cvtpd_ps(_mm512_div_pd(swlx, swll)));
+        keep_best(active, swlx, swll, q, &best, &s_best);
     }
     _mm256_storeu_ps(s_out, s_best);
 }
@@ -138,15 +155,8 @@ void kb_fit_grid_avx512(int n, const float *x, const float *w, float *s_out)
 {
     __m256 xt[MAX_SUB], wt[MAX_SUB];
     transpose8(n, x, w, xt, wt);
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    __m256 amax = _mm256_setzero_ps(), max = _mm256_setzero_ps();
-    for (int i = 0; i < n; i++) {
-        __m256 a = _mm256_andnot_ps(sign, xt[i]);
-        __mmask8 gt = _mm256_cmp_ps_mask(a, amax, _CMP_GT_OQ);
-        amax = _mm256_mask_mov_ps(amax, gt, a);
-        max = _mm256_mask_mov_ps(max, gt, xt[i]);
-    }
-    __mmask8 active = _mm256_cmp_ps_mask(amax, _mm256_setzero_ps(), _CMP_NEQ_UQ);
+    __m256 max;
+    const __mmask8 active = signed_max8(n, xt, &max);
     float g[16];
     for (int k = 0; k < 16; k++)
         g[k] = kb_iq4_grid[k];
@@ -170,10 +180,7 @@ void kb_fit_grid_avx512(int n, const float *x, const float *w, float *s_out)
             swll = _mm512_add_pd(swll, _mm512_cvtps_pd(_mm256_mul_ps(wq, q)));
         }
         __m512d r = _mm512_div_pd(_mm512_mul_pd(swlx, swlx), swll);
-        __mmask8 win = active & _mm512_cmp_pd_mask(swll, zero, _CMP_GT_OQ) &
-                       _mm512_cmp_pd_mask(r, best, _CMP_GT_OQ);
-        best = _mm512_mask_mov_pd(best, win, _mm512_cvtps_pd(_mm512_cvtpd_ps(r)));
-        s_best = _mm256_mask_mov_ps(s_best, win, _mm512_cvtpd_ps(_mm512_div_pd(swlx, swll)));
+        keep_best(active, swlx, swll, r, &best, &s_best);
     }
     _mm256_storeu_ps(s_out, s_best);
 }
