@@ -214,9 +214,9 @@ static void gemm_setup(const herd_packed *w, const herd_gemm_args *args, uint8_t
     /* Claims: all panels for a single thread. Else about 4 per thread, for a GEMM at most the
      * L2 chunk of panels the blocked loop works on; a GEMV alone on the pool (M <= mr) takes
      * about 2 per thread: each claim starts its stream cold (the tile's prefetch runs ahead
-     * within the panels a thread reads in a row), and at 1 and 8 rows 2 claims a thread ran
-     * 5-6% faster than 4 (docs/PERFORMANCE.md, "Many sequences"). A list's claims stay at 4
-     * a thread: its two ends must meet evenly. */
+     * within the panels a thread reads in a row), so fewer, longer claims stream better
+     * (docs/PERFORMANCE.md, "Many sequences", has the measurements). A list's claims stay at
+     * 4 a thread: its two ends must meet evenly. */
     size_t nt = (size_t)herd_pool_size(pool), np = (size_t)w->npanels;
     size_t per = w->panel_stride * (size_t)w->nmat,
            chunk = per >= CHUNK_BYTES ? 1 : CHUNK_BYTES / per;
