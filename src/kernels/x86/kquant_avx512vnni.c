@@ -195,10 +195,11 @@ INLINE void tile_int(herd_type ty, const ktile *t)
  * prefetchers follow the stream (docs/KERNELS.md, "Session 8: one stream"): they do when the
  * panel is read as one ascending run, so the header section is read first, in order (Q6_K:
  * copied to the stack, where the code pass finds it at a fixed place), then the codes octet by
- * octet, each octet's lines in ascending order; no software prefetch (the cursor of tile_body
- * slowed this stream). Fewer instructions per octet than tile_body: a nibble plane gives its
- * low groups with one AND and its high groups with one GF2P8AFFINEQB (a bit matrix: shift by
- * 4), the 1- or 2-bit plane's bits go to bits 4-5 by one more and VPTERNLOGD or VPORD joins
+ * octet, each octet's lines in ascending order, with tile_body's prefetch cursor running ahead
+ * of it (in the whole model the stream without the cursor gained less on Q4_K and lost on Q6_K,
+ * docs/KERNELS.md "Sessions 8-9"). Fewer instructions per octet than tile_body: a nibble plane
+ * gives its low groups with one AND and its high groups with one GF2P8AFFINEQB (a bit matrix: shift
+ * by 4), the 1- or 2-bit plane's bits go to bits 4-5 by one more and VPTERNLOGD or VPORD joins
  * them; the mins are four VPDPWSSD per super-block (m as word pairs by a zero-masking VPERMB,
  * A's sub-block sums as word pairs). Exact integers and the same two FMAs per super-block as
  * tile_body, so the same bits. Each chain of VPDPBUSD is four long (two chains per 32-wide
