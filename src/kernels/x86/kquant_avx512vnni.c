@@ -192,12 +192,12 @@ INLINE void tile_int(herd_type ty, const ktile *t)
 
 /* ---- M = 1 (decode) of Q4_K, Q5_K and Q6_K, with VBMI and GFNI ------------------------------
  * One A row against a panel streamed from memory. What sets its speed is whether the hardware
- * prefetchers follow the stream (docs/KERNELS.md, "Session 8: one stream"): they do when the
- * panel is read as one ascending run, so the header section is read first, in order (Q6_K:
+ * prefetchers follow the stream (docs/KERNELS.md, "Sessions 8–9: one stream for M = 1"): they do
+ * when the panel is read as one ascending run, so the header section is read first, in order (Q6_K:
  * copied to the stack, where the code pass finds it at a fixed place), then the codes octet by
  * octet, each octet's lines in ascending order, with tile_body's prefetch cursor running ahead
  * of it (in the whole model the stream without the cursor gained less on Q4_K and lost on Q6_K,
- * docs/KERNELS.md "Sessions 8-9"). Fewer instructions per octet than tile_body: a nibble plane
+ * docs/KERNELS.md "Sessions 8–9"). Fewer instructions per octet than tile_body: a nibble plane
  * gives its low groups with one AND and its high groups with one GF2P8AFFINEQB (a bit matrix: shift
  * by 4), the 1- or 2-bit plane's bits go to bits 4-5 by one more and VPTERNLOGD or VPORD joins
  * them; the mins are four VPDPWSSD per super-block (m as word pairs by a zero-masking VPERMB,
