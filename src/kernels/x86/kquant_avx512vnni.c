@@ -344,7 +344,9 @@ DECODE_FN void gemv_gfni(herd_type ty, const ktile *t)
             for (int q = 0; q < 2; q++) {
                 const __m512i mv = _mm512_loadu_si512(h + kk_off_m(ty) + 64 * (size_t)q);
                 const __m512i b0 = _mm512_broadcastd_epi32(q ? _mm_shuffle_epi32(bs, 0xAA) : bs);
-                const __m512i b1 = _mm512_broadcastd_epi32(_mm_shuffle_epi32(bs, q ? 0xFF : 0x55));
+                /* each shuffle's immediate a constant: clang requires one */
+                const __m512i b1 = _mm512_broadcastd_epi32(q ? _mm_shuffle_epi32(bs, 0xFF)
+                                                             : _mm_shuffle_epi32(bs, 0x55));
                 mt = _mm512_dpwssd_epi32(mt, _mm512_maskz_permutexvar_epi8(words, pair01, mv), b0);
                 mt = _mm512_dpwssd_epi32(mt, _mm512_maskz_permutexvar_epi8(words, pair23, mv), b1);
             }
