@@ -115,16 +115,26 @@ static inline __mmask8 signed_max8(int n, const __m256 *xt, __m256 *max)
     return _mm256_cmp_ps_mask(amax, _mm256_setzero_ps(), _CMP_NEQ_UQ);
 }
 
-/* One step of a symmetric search: where the step's score beats the best so far (and the lane
- * is active, with a positive weighted sum of squares), keep it and its scale swlx / swll. The
- * best score is kept as a float, as in the C search. */
-static inline void keep_best(__mmask8 active, __m512d swlx, __m512d swll, __m512d score,
-                             __m512d *best, __m256 *s_best)
+/* One step of a symmetric search: where the step's score swlx² / swll beats the best so far
+ * (and the lane is active, with a positive weighted sum of squares), keep it and its scale
+ * swlx / swll. The best score is kept as a float, as in the C search. */
+static inline void keep_best(__mmask8 active, __m512d swlx, __m512d swll, __m512d *best,
+                             __m256 *s_best)
 {
+    const __m512d score = _mm512_div_pd(_mm512_mul_pd(swlx, swlx), swll);
     __mmask8 win = active & _mm512_cmp_pd_mask(swll, _mm512_setzero_pd(), _CMP_GT_OQ) &
                    _mm512_cmp_pd_mask(score, *best, _CMP_GT_OQ);
     *best = _mm512_mask_mov_pd(*best, win, _mm512_cvtps_pd(_mm512_cvtpd_ps(score)));
     *s_best = _mm256_mask_mov_ps(*s_best, win, _mm512_cvtpd_ps(_mm512_div_pd(swlx, swll)));
+}
+
+/* swlx += w·q·x and swll += w·q·q, the products in float and the sums in double, as in the C
+ * search */
+static inline void add_wq(__m256 w, __m256 q, __m256 x, __m512d *swlx, __m512d *swll)
+{
+    const __m256 wq = _mm256_mul_ps(w, q);
+    *swlx = _mm512_add_pd(*swlx, _mm512_cvtps_pd(_mm256_mul_ps(wq, x)));
+    *swll = _mm512_add_pd(*swll, _mm512_cvtps_pd(_mm256_mul_ps(wq, q)));
 }
 
 void kb_fit_sym_avx512(int n, const float *x, const float *w, int nmax, float *s_out)
@@ -141,12 +151,9 @@ void kb_fit_sym_avx512(int n, const float *x, const float *w, int nmax, float *s
         __m512d swlx = zero, swll = zero;
         for (int i = 0; i < n; i++) {
             __m256 L = iround8(_mm256_mul_ps(iscale, xt[i]), (float)-nmax, (float)(nmax - 1), 0.0f);
-            __m256 wl = _mm256_mul_ps(wt[i], L);
-            swlx = _mm512_add_pd(swlx, _mm512_cvtps_pd(_mm256_mul_ps(wl, xt[i])));
-            swll = _mm512_add_pd(swll, _mm512_cvtps_pd(_mm256_mul_ps(wl, L)));
+            add_wq(wt[i], L, xt[i], &swlx, &swll);
         }
-        __m512d q = _mm512_div_pd(_mm512_mul_pd(swlx, swlx), swll);
-        keep_best(active, swlx, swll, q, &best, &s_best);
+        keep_best(active, swlx, swll, &best, &s_best);
     }
     _mm256_storeu_ps(s_out, s_best);
 }
@@ -175,12 +182,9 @@ void kb_fit_grid_avx512(int n, const float *x, const float *w, float *s_out)
                 idx = _mm256_sub_epi32(idx, _mm256_castps_si256(_mm256_cmp_ps(
                                                 v, _mm256_set1_ps(kb_iq4_mid[k]), _CMP_GT_OQ)));
             __m256 q = _mm256_permutex2var_ps(glo, idx, ghi);
-            __m256 wq = _mm256_mul_ps(wt[i], q);
-            swlx = _mm512_add_pd(swlx, _mm512_cvtps_pd(_mm256_mul_ps(wq, xt[i])));
-            swll = _mm512_add_pd(swll, _mm512_cvtps_pd(_mm256_mul_ps(wq, q)));
+            add_wq(wt[i], q, xt[i], &swlx, &swll);
         }
-        __m512d r = _mm512_div_pd(_mm512_mul_pd(swlx, swlx), swll);
-        keep_best(active, swlx, swll, r, &best, &s_best);
+        keep_best(active, swlx, swll, &best, &s_best);
     }
     _mm256_storeu_ps(s_out, s_best);
 }
