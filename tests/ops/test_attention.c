@@ -41,6 +41,21 @@ typedef struct shape_case {
     int64_t chunk, start, T, ring; /* ring 0: the cache holds every position */
 } shape_case;
 
+/* An f32 cache view: cache rows ck/cv (ring slots), the new rows at position start taken from
+ * k/v (rows of kr floats). */
+static herd_kv_view f32_view(const float *ck, const float *cv, int64_t ring, int64_t start,
+                             const float *k, const float *v, size_t kr)
+{
+    return (herd_kv_view){ck,
+                          cv,
+                          ring,
+                          start,
+                          k + (size_t)start * kr,
+                          v + (size_t)start * kr,
+                          HERD_TYPE_F32,
+                          HERD_TYPE_F32};
+}
+
 static void check_case(const shape_case *c, herd_pool *pool, uint64_t *seed, bool with_naive)
 {
     herd_attn_shape s = {c->nh, c->nkv, c->D, c->chunk};
@@ -63,14 +78,7 @@ static void check_case(const shape_case *c, herd_pool *pool, uint64_t *seed, boo
         memcpy(ck + (size_t)(pos % ring) * kr, k + (size_t)pos * kr, kr * 4);
         memcpy(cv + (size_t)(pos % ring) * kr, v + (size_t)pos * kr, kr * 4);
     }
-    herd_kv_view kv = {ck,
-                       cv,
-                       ring,
-                       c->start,
-                       k + (size_t)c->start * kr,
-                       v + (size_t)c->start * kr,
-                       HERD_TYPE_F32,
-                       HERD_TYPE_F32};
+    herd_kv_view kv = f32_view(ck, cv, ring, c->start, k, v, kr);
     char what[160];
     snprintf(what, sizeof what, "%d/%d heads, dim %d, chunk %lld, start %lld, T %lld, ring %lld",
              c->nh, c->nkv, c->D, (long long)c->chunk, (long long)c->start, (long long)c->T,
@@ -274,14 +282,7 @@ TEST(test_attention_decode_equals_prefill)
         }
         const float *last_q = q + (size_t)c->start * qr;
         herd_kv_view all = {k, v, INT64_MAX, 0, k, v, HERD_TYPE_F32, HERD_TYPE_F32};
-        herd_kv_view one = {k,
-                            v,
-                            INT64_MAX,
-                            c->start,
-                            k + (size_t)c->start * kr,
-                            v + (size_t)c->start * kr,
-                            HERD_TYPE_F32,
-                            HERD_TYPE_F32};
+        herd_kv_view one = f32_view(k, v, INT64_MAX, c->start, k, v, kr);
         for (int isa = HERD_ISA_REF; isa <= (int)top; isa++) {
             herd_set_isa((herd_isa_level)isa);
             CHECK(herd_attention(&s, q, qr, L, &all, pre, qr, pool) == HERD_OK);
