@@ -4,8 +4,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
-enum { HERD_ALIGN = 64 };
+enum { HERD_ALIGN = 64, HUGE_PAGE = 2 << 20 };
 
 bool herd_mul_size(size_t a, size_t b, size_t *out)
 {
@@ -40,6 +41,26 @@ void *herd_calloc(size_t bytes, const char *what)
 void herd_free(void *p)
 {
     free(p);
+}
+
+void *herd_calloc_huge(size_t bytes, const char *what)
+{
+    if (bytes < HUGE_PAGE)
+        return herd_calloc(bytes, what);
+    size_t rounded = (bytes + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+    void *p = rounded < bytes ? NULL : aligned_alloc(HUGE_PAGE, rounded);
+    if (!p) {
+        herd_fail(HERD_ERR_NOMEM, "out of memory allocating %zu bytes for %s", bytes,
+                  what ? what : "a buffer");
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    /* Only the whole huge pages: one over the tail would make up to 2 MiB resident that nothing
+     * uses (0.9 GB over the experts of a 3.7 B MoE). */
+    madvise(p, bytes & ~(size_t)(HUGE_PAGE - 1), MADV_HUGEPAGE);
+#endif
+    memset(p, 0, bytes);
+    return p;
 }
 
 /* ---- per-thread scratch ----

@@ -4,31 +4,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-
-/* Packed weights are streamed end to end at memory speed: big ones go on 2 MiB pages (one TLB
- * entry per 2 MiB instead of 512) where the kernel allows it. */
-enum { HUGE_PAGE = 2 << 20 };
-
-static void *alloc_packed(size_t bytes)
-{
-    if (bytes < HUGE_PAGE)
-        return herd_calloc(bytes, "packed weight");
-    size_t rounded = (bytes + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
-    void *p = aligned_alloc(HUGE_PAGE, rounded);
-    if (!p) {
-        herd_fail(HERD_ERR_NOMEM, "out of memory allocating %zu bytes for a packed weight", bytes);
-        return NULL;
-    }
-#ifdef MADV_HUGEPAGE
-    /* Only the whole huge pages: a huge page over the tail would make up to 2 MiB per weight
-     * resident that nothing uses (0.9 GB over the experts of a 3.7 B MoE). */
-    if (bytes >= HUGE_PAGE)
-        madvise(p, bytes & ~(size_t)(HUGE_PAGE - 1), MADV_HUGEPAGE);
-#endif
-    memset(p, 0, bytes);
-    return p;
-}
 
 herd_status kpack_row_f32(const kpack_src *s, int r, float *dst)
 {
@@ -119,7 +94,7 @@ static herd_status pack_any(herd_type type, int64_t N, int64_t K, herd_wsrc *src
         return herd_fail(HERD_ERR_RANGE, "herd_pack: weight %lld×%lld too large", (long long)N,
                          (long long)K);
     }
-    w->data = alloc_packed(total);
+    w->data = herd_calloc_huge(total, "packed weight");
     float *tmp = herd_alloc((size_t)K * sizeof(float) * 3, "packing scratch");
     float *row = tmp ? tmp + K : NULL;
     herd_status st = w->data && tmp ? HERD_OK : HERD_ERR_NOMEM;
@@ -172,7 +147,7 @@ herd_status herd_pack_swiglu(herd_type type, int64_t N, int64_t K, herd_wsrc gat
 void herd_packed_free(herd_packed *w)
 {
     if (w) {
-        free(w->data); /* alloc_packed: aligned_alloc or herd_calloc (free) */
+        herd_free(w->data);
         herd_free(w);
     }
 }
