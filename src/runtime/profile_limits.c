@@ -189,6 +189,9 @@ herd_status herd_limits_measure(int threads, herd_limits *out)
 }
 
 /* ---- the cache ---------------------------------------------------------------------------- */
+/* Entries measured by an older probe (without this "probe" number) are measured again. */
+enum { PROBE_VERSION = 2 };
+
 static bool same_machine(json_t *e, const herd_limits *lim)
 {
     const char *cpu = json_string_value(json_object_get(e, "cpu"));
@@ -224,7 +227,8 @@ bool herd_limits_load(const char *cache_path, herd_limits *lim)
     json_t *e;
     json_array_foreach(arr, i, e)
     {
-        if (!json_is_object(e) || !same_machine(e, lim))
+        if (!json_is_object(e) || !same_machine(e, lim) ||
+            json_integer_value(json_object_get(e, "probe")) != PROBE_VERSION)
             continue;
         double bw = number(e, "bw_gbs"), f = number(e, "fp32_gflops");
         double b = number(e, "bf16_gflops"), q = number(e, "int8_gops");
@@ -254,11 +258,12 @@ herd_status herd_limits_store(const char *cache_path, const herd_limits *lim)
     for (size_t i = json_array_size(arr); i-- > 0;)
         if (same_machine(json_array_get(arr, i), lim))
             json_array_remove(arr, i);
-    json_array_append_new(arr, json_pack("{s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:I}", "cpu",
-                                         lim->cpu, "cpus", lim->cpus, "threads", lim->threads,
-                                         "bw_gbs", lim->bw_gbs, "fp32_gflops", lim->fp32_gflops,
-                                         "bf16_gflops", lim->bf16_gflops, "int8_gops",
-                                         lim->int8_gops, "measured", (json_int_t)lim->measured_at));
+    json_array_append_new(arr,
+                          json_pack("{s:s, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:I}", "cpu",
+                                    lim->cpu, "cpus", lim->cpus, "threads", lim->threads, "probe",
+                                    PROBE_VERSION, "bw_gbs", lim->bw_gbs, "fp32_gflops",
+                                    lim->fp32_gflops, "bf16_gflops", lim->bf16_gflops, "int8_gops",
+                                    lim->int8_gops, "measured", (json_int_t)lim->measured_at));
     char *text = json_dumps(root, JSON_INDENT(2));
     json_decref(root);
     if (!text)

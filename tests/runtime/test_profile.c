@@ -236,6 +236,16 @@ TEST(limits_cache)
     CHECK(!herd_limits_load(path, &q));
     CHECK(herd_limits_store(path, &a) == HERD_OK);
     CHECK(herd_limits_load(path, &q));
+    /* an entry an older probe measured (no "probe" number) is measured again */
+    f = fopen(path, "w");
+    if (f) {
+        fprintf(f,
+                "{\"machines\": [{\"cpu\": \"%s\", \"cpus\": %d, \"threads\": 1, \"bw_gbs\": 9, "
+                "\"fp32_gflops\": 9, \"bf16_gflops\": 0, \"int8_gops\": 0}]}",
+                "Test CPU <&>", a.cpus);
+        fclose(f);
+    }
+    CHECK(!herd_limits_load(path, &q));
     unlink(path);
 }
 
