@@ -82,7 +82,13 @@ static void to_f32_ref(herd_type t, const uint8_t *src, float *dst, int64_t D)
     }
 }
 
-static const attn_kernels kernels_ref = {gather_ref, attend_ref, to_f32_ref};
+static void scale_ref(float *dst, const float *src, float s, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = src[i] * s;
+}
+
+static const attn_kernels kernels_ref = {gather_ref, attend_ref, to_f32_ref, scale_ref};
 
 /* ---- the driver ------------------------------------------------------------------------- */
 
@@ -174,6 +180,8 @@ static void attn_item(attn_job *j, int64_t t0, int64_t t1, int64_t ga, int64_t g
         }
     for (int64_t base = first; base <= p_last; base += KT) {
         int64_t g0 = lo > base ? lo : base, g1 = p_last + 1 < base + KT ? p_last + 1 : base + KT;
+        /* the ring row of g0, and of later positions without a division per row */
+        int64_t rg0 = g0 < kv->start ? g0 % kv->ring : 0;
         for (int64_t g = ga; g < gb; g++) {
             tile.pf = j->prefetch ? pf : NULL;
             if (j->prefetch) { /* head h of tile tb: PF_AHEAD units (tile, head) on */
@@ -181,10 +189,11 @@ static void attn_item(attn_job *j, int64_t t0, int64_t t1, int64_t ga, int64_t g
                 int64_t tb = first + u / nh * KT, h = ga + u % nh;
                 int64_t q0 = lo > tb ? lo : tb, q1 = tb + KT < p_last + 1 ? tb + KT : p_last + 1;
                 q1 = q1 < kv->start ? q1 : kv->start;
+                int64_t rq = q0 < q1 ? q0 % kv->ring : 0; /* the ring row of q0 */
                 for (int64_t i = 0; i < g1 - g0 || q0 + i < q1; i++) {
                     const uint8_t *kr = NULL, *vr = NULL;
                     if (q0 + i < q1) {
-                        size_t r = (size_t)((q0 + i) % kv->ring);
+                        size_t r = (size_t)(rq + i < kv->ring ? rq + i : (rq + i) % kv->ring);
                         kr = (const uint8_t *)kv->cache_k + r * row_k + (size_t)h * hk;
                         vr = (const uint8_t *)kv->cache_v + r * row_v + (size_t)h * hv;
                     }
@@ -204,7 +213,8 @@ static void attn_item(attn_job *j, int64_t t0, int64_t t1, int64_t ga, int64_t g
                     vp[i] = kv->new_v + r;
                     continue;
                 }
-                size_t r = (size_t)(pos % kv->ring);
+                int64_t rp = rg0 + (pos - g0);
+                size_t r = (size_t)(rp < kv->ring ? rp : rp % kv->ring);
                 const uint8_t *kr = (const uint8_t *)kv->cache_k + r * row_k + (size_t)g * hk;
                 const uint8_t *vr = (const uint8_t *)kv->cache_v + r * row_v + (size_t)g * hv;
                 if (!fk)
@@ -242,9 +252,8 @@ static void attn_item(attn_job *j, int64_t t0, int64_t t1, int64_t ga, int64_t g
         for (int64_t i = 0; i < rows; i++) {
             int64_t t = t0 + i / group, h = i % group;
             const float *st = states + ((g - ga) * rows + i) * j->st_len;
-            float *o = j->out + (size_t)t * j->ldo + (size_t)((g * group + h) * D), inv = 1 / st[1];
-            for (int64_t d = 0; d < D; d++)
-                o[d] = st[ATTN_STATE_HEAD + d] * inv;
+            float *o = j->out + (size_t)t * j->ldo + (size_t)((g * group + h) * D);
+            j->f->scale(o, st + ATTN_STATE_HEAD, 1 / st[1], D);
         }
 }
 

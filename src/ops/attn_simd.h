@@ -74,6 +74,8 @@ typedef struct attn_kernels {
     /* one cached head row of type t (BF16 or Q8_0: herd_type_row_bytes(t, dim) bytes) -> dim
      * floats, exactly as herd_row_to_f32 converts it */
     void (*to_f32)(herd_type t, const uint8_t *src, float *dst, int64_t dim);
+    /* dst[i] = src[i] · s for i < n: a row's output, its sum divided out (one rounding each) */
+    void (*scale)(float *dst, const float *src, float s, int64_t n);
 } attn_kernels;
 
 extern const attn_kernels herd_attn_avx2, herd_attn_avx512;

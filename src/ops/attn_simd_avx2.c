@@ -242,4 +242,14 @@ static void to_f32(herd_type t, const uint8_t *src, float *dst, int64_t dim)
     }
 }
 
-const attn_kernels herd_attn_avx2 = {gather, attend, to_f32};
+static void scale(float *dst, const float *src, float s, int64_t n)
+{
+    __m256 vs = _mm256_set1_ps(s);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_mul_ps(_mm256_loadu_ps(src + i), vs));
+    for (; i < n; i++)
+        dst[i] = src[i] * s;
+}
+
+const attn_kernels herd_attn_avx2 = {gather, attend, to_f32, scale};

@@ -250,4 +250,13 @@ static void to_f32(herd_type t, const uint8_t *src, float *dst, int64_t dim)
     }
 }
 
-const attn_kernels herd_attn_avx512 = {gather, attend, to_f32};
+static void scale(float *dst, const float *src, float s, int64_t n)
+{
+    __m512 vs = _mm512_set1_ps(s);
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = lanes(0, n - i);
+        _mm512_mask_storeu_ps(dst + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, src + i), vs));
+    }
+}
+
+const attn_kernels herd_attn_avx512 = {gather, attend, to_f32, scale};

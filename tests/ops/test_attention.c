@@ -4,6 +4,7 @@
  * boundaries inside a tile, ring caches, pieces that start mid-chunk and GQA groups 1-8. */
 #include "harness.h"
 #include "herd/ops.h"
+#include "ops/attn_simd.h"
 
 /* Rows start .. start+T-1 of q against keys 0 .. start+T-1 of k and v, in double. */
 static void naive(const herd_attn_shape *s, const float *q, const float *k, const float *v,
@@ -138,6 +139,8 @@ TEST(test_attention_edges)
         {8, 1, 64, 7, 130, 1, 7},     /* decode against a tiny ring */
         {32, 8, 64, 8192, 600, 1, 0}, /* decode, l4-3.7b shape */
         {32, 8, 64, 8192, 0, 200, 0}, /* prefill, l4-3.7b shape */
+        {6, 2, 13, 0, 20, 1, 0},      /* decode, a head size with tails of every width */
+        {4, 2, 20, 9, 0, 40, 0},      /* prefill, a head of 16 + 4 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         check_case(&cases[i], pool, &seed, true);
@@ -307,8 +310,34 @@ TEST(test_attention_decode_equals_prefill)
     herd_pool_destroy(pool);
 }
 
+/* The kernels that divide a row's sum out: every vector version gives the plain product bit
+ * for bit, on lengths with every tail. */
+TEST(test_attention_scale_twins)
+{
+    uint64_t seed = 99;
+    const attn_kernels *ks[2] = {&herd_attn_avx2, &herd_attn_avx512};
+    const herd_isa_level need[2] = {HERD_ISA_AVX2, HERD_ISA_AVX512};
+    float src[80], want[80], got[81];
+    for (int64_t n = 1; n <= 80; n++) {
+        float sc = 1 / (0.5f + harness_randf(&seed));
+        for (int64_t i = 0; i < n; i++) {
+            src[i] = 4 * harness_randf(&seed);
+            want[i] = src[i] * sc;
+        }
+        for (int k = 0; k < 2; k++) {
+            if (herd_isa() < need[k])
+                continue;
+            got[n] = 7; /* past the end: left alone */
+            ks[k]->scale(got, src, sc, n);
+            CHECK_MSG(!memcmp(got, want, (size_t)n * 4) && got[n] == 7,
+                      "%s scale differs at length %lld", herd_isa_name(need[k]), (long long)n);
+        }
+    }
+}
+
 int main(void)
 {
+    RUN(test_attention_scale_twins);
     RUN(test_attention_decode_equals_prefill);
     RUN(test_attention_cache_types);
     RUN(test_attention_edges);
