@@ -40,6 +40,12 @@ void herd_rope_apply(const herd_rope *r, float *x, int64_t nheads, int64_t pos);
  * cosine and sine computed once for both. */
 void herd_rope_apply_qk(const herd_rope *r, float *q, int64_t nq, float *k, int64_t nk,
                         int64_t pos);
+/* The angles of position pos as a table of 2·head_dim floats, computed once and shared by
+ * every RoPE layer of a row: cs[2i] = cs[2i+1] = cos θ_i, cs[D+2i] = -sin θ_i,
+ * cs[D+2i+1] = sin θ_i. herd_rope_apply_table then rotates exactly as herd_rope_apply_qk. */
+void herd_rope_table(const herd_rope *r, int64_t pos, float *cs);
+void herd_rope_apply_table(const herd_rope *r, const float *cs, float *q, int64_t nq, float *k,
+                           int64_t nk);
 
 /* Query scale of temperature tuning on NoPE layers: 1 + attn_scale·ln(1 + floor((pos+1)/floor)). */
 float herd_attn_temperature(int64_t pos, double floor_scale, double attn_scale);

@@ -11,6 +11,7 @@
 
 typedef struct scratch {
     float *x, *h, *qkv, *q, *k, *v, *att;
+    float *rope; /* per row, its position's RoPE table (2·head_dim floats) */
 } scratch;
 
 /* One call's state: rows are in the internal order (c->order), runs[n_runs] group them. */
@@ -19,6 +20,7 @@ typedef struct pass {
     const herd_model *m;
     int64_t n;
     int n_runs;
+    int64_t first_rope; /* the first RoPE layer: it fills the rows' RoPE tables */
     scratch s;
 } pass;
 
@@ -153,7 +155,10 @@ static void prep_row(const pass *f, int64_t l, int64_t t, int r)
     }
     int64_t p = ctx->pos[t];
     if (c->layer_rope[l]) {
-        herd_rope_apply_qk(&m->rope, q, nq, k, nkv, p);
+        float *cs = s->rope + (size_t)t * (size_t)(2 * D);
+        if (l == f->first_rope) /* every RoPE layer rotates a row by the same angles */
+            herd_rope_table(&m->rope, p, cs);
+        herd_rope_apply_table(&m->rope, cs, q, nq, k, nkv);
         if (c->use_qk_norm) {
             herd_rmsnorm_rows(q, (size_t)D, NULL, q, (size_t)D, nq, D, (float)c->eps);
             herd_rmsnorm_rows(k, (size_t)D, NULL, k, (size_t)D, nkv, D, (float)c->eps);
@@ -466,8 +471,8 @@ static herd_status forward(herd_context *ctx, const herd_batch *b, float *logits
         return st;
     int64_t P = b->n, H = c->hidden;
     size_t qd = (size_t)(c->n_heads * c->head_dim), kvd = (size_t)(c->n_kv_heads * c->head_dim);
-    size_t per = (size_t)(2 * H) + 3 * qd + 4 * kvd; /* floats per row */
-    float *mem = herd_scratch(HERD_SCRATCH_FORWARD, (size_t)P * per * sizeof(float) + 6 * 64);
+    size_t per = (size_t)(2 * H) + 3 * qd + 4 * kvd + (size_t)(2 * c->head_dim); /* floats a row */
+    float *mem = herd_scratch(HERD_SCRATCH_FORWARD, (size_t)P * per * sizeof(float) + 7 * 64);
     if (!mem)
         return HERD_ERR_NOMEM;
     scratch *s = &f.s;
@@ -478,6 +483,9 @@ static herd_status forward(herd_context *ctx, const herd_batch *b, float *logits
     s->k = s->att + (size_t)P * qd;
     s->v = s->k + (size_t)P * kvd;
     s->qkv = s->v + (size_t)P * kvd;
+    s->rope = s->qkv + (size_t)P * (qd + 2 * kvd);
+    for (f.first_rope = 0; f.first_rope < c->n_layers && !c->layer_rope[f.first_rope];)
+        f.first_rope++;
     /* decode: every sequence in the batch adds one token after its prompt */
     bool decode = f.n_runs == P;
     for (int r = 0; r < f.n_runs && decode; r++)

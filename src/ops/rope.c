@@ -1,6 +1,7 @@
 /* RoPE on interleaved pairs with optional llama3 frequency scaling, and the NoPE-layer query
  * temperature. Angles are formed in double: the reference is float64 and this costs nothing. */
 #include "herd/ops.h"
+#include "rope_simd.h"
 
 #include <math.h>
 
@@ -64,6 +65,34 @@ void herd_rope_apply_qk(const herd_rope *r, float *q, int64_t nq, float *k, int6
         if (k)
             rotate(k, nk, r->head_dim, i, c, s);
     }
+}
+
+void herd_rope_table(const herd_rope *r, int64_t pos, float *cs)
+{
+    int64_t D = r->head_dim;
+    for (int64_t i = 0; i < D / 2; i++) { /* the angles herd_rope_apply_qk forms */
+        double a = (double)pos * r->inv_freq[i];
+        float c = (float)cos(a), s = (float)sin(a);
+        cs[2 * i] = cs[2 * i + 1] = c;
+        cs[D + 2 * i] = -s;
+        cs[D + 2 * i + 1] = s;
+    }
+}
+
+void herd_rope_rotate_ref(const float *cs, float *x, int64_t nheads, int64_t D)
+{
+    for (int64_t i = 0; i < D / 2; i++)
+        rotate(x, nheads, D, i, cs[2 * i], cs[D + 2 * i + 1]);
+}
+
+void herd_rope_apply_table(const herd_rope *r, const float *cs, float *q, int64_t nq, float *k,
+                           int64_t nk)
+{
+    void (*rot)(const float *, float *, int64_t, int64_t) =
+        herd_isa() >= HERD_ISA_AVX512 ? herd_rope_rotate_avx512 : herd_rope_rotate_ref;
+    rot(cs, q, nq, r->head_dim);
+    if (k)
+        rot(cs, k, nk, r->head_dim);
 }
 
 float herd_attn_temperature(int64_t pos, double floor_scale, double attn_scale)

@@ -72,6 +72,42 @@ TEST(test_rope_pairs)
     CHECK(herd_rope_init(&r, 7, 10000, NULL) == HERD_ERR_ARG);
 }
 
+/* The table path (one angle table per position, rotated on every ISA) gives what
+ * herd_rope_apply_qk gives, bit for bit: head sizes with every vector tail, large positions. */
+TEST(test_rope_table_exact)
+{
+    uint64_t seed = 5;
+    herd_isa_level top = herd_isa();
+    for (int64_t D = 2; D <= 80; D += 2) {
+        herd_rope r;
+        CHECK(herd_rope_init(&r, D, 500000, NULL) == HERD_OK);
+        int64_t nq = 1 + (int64_t)(harness_rand(&seed) % 5),
+                nk = 1 + (int64_t)(harness_rand(&seed) % 3);
+        int64_t pos = D * 997 + (int64_t)(harness_rand(&seed) % 100000);
+        size_t n = (size_t)((nq + nk) * D);
+        float *x = malloc(n * 4), *want = malloc(n * 4), *got = malloc(n * 4),
+              *cs = malloc((size_t)(2 * D) * 4);
+        for (size_t i = 0; i < n; i++)
+            x[i] = 4 * harness_randf(&seed);
+        memcpy(want, x, n * 4);
+        herd_rope_apply_qk(&r, want, nq, want + nq * D, nk, pos);
+        herd_rope_table(&r, pos, cs);
+        for (int isa = HERD_ISA_REF; isa <= (int)top; isa++) {
+            herd_set_isa((herd_isa_level)isa);
+            memcpy(got, x, n * 4);
+            herd_rope_apply_table(&r, cs, got, nq, got + nq * D, nk);
+            CHECK_MSG(!memcmp(got, want, n * 4), "%s: table rotation differs, head %lld",
+                      herd_isa_name((herd_isa_level)isa), (long long)D);
+        }
+        herd_set_isa(top);
+        free(x);
+        free(want);
+        free(got);
+        free(cs);
+        herd_rope_free(&r);
+    }
+}
+
 TEST(test_rope_llama3)
 {
     /* the tiny-scout setting (all three bands) and Scout's lo == hi (empty medium band) */
@@ -343,6 +379,7 @@ int main(void)
     RUN(test_rmsnorm);
     RUN(test_rmsnorm_rows_exact);
     RUN(test_rope_pairs);
+    RUN(test_rope_table_exact);
     RUN(test_rope_llama3);
     RUN(test_temperature);
     RUN(test_attention);
