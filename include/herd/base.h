@@ -44,9 +44,9 @@ const char *herd_status_name(herd_status st);
 void *herd_alloc(size_t bytes, const char *what);
 void *herd_calloc(size_t bytes, const char *what);
 void herd_free(void *p);
-/* Zeroed memory streamed end to end (packed weights, the bandwidth probe): from 2 MiB up it is
- * 2 MiB-aligned and on 2 MiB pages where the kernel allows (one TLB entry per 2 MiB instead of
- * 512). Freed by herd_free. */
+/* Zeroed memory streamed end to end (the bandwidth probe; packed weights have their own arena,
+ * src/kernels/packed_arena.c): from 2 MiB up it is 2 MiB-aligned and on 2 MiB pages where the
+ * kernel allows (one TLB entry per 2 MiB instead of 512). Freed by herd_free. */
 void *herd_calloc_huge(size_t bytes, const char *what);
 /* Scratch memory of the calling thread that outlives the call, so steady-state work (a decoded
  * token) allocates nothing: slot `slot`, at least `bytes`, 64-byte aligned, contents undefined

@@ -166,6 +166,12 @@ enum { KAPREP_I8_HDR = 16 };
 float kquant_i8_row(const float *w, int64_t k, int8_t *q);
 
 /* The registry (registry.c). */
+/* Memory of packed weights (packed_arena.c): zeroed, 64-byte aligned; large weights share
+ * mappings on 2 MiB pages. Free with the slab kpacked_alloc returned. */
+typedef struct kslab kslab;
+void *kpacked_alloc(size_t bytes, kslab **slab);
+void kpacked_free(void *p, kslab *slab);
+
 const kfamily *kfam_select(herd_type type, herd_isa_level isa);
 
 /* Families (extern list: add yours here and one line in registry.c). */
@@ -215,6 +221,7 @@ struct herd_packed {
     int64_t npanels;     /* ceil(n / nr) */
     size_t panel_stride; /* panel_bytes rounded up to 64 */
     uint8_t *data;       /* npanels × nmat panels */
+    kslab *slab;         /* where data lives (kpacked_alloc) */
     bool emulated;       /* no family for `type`: f32 kernels on weights rounded to `type` */
     float act_ub;        /* upper bound of a dynamic activation scale (FP8), 0 = none */
 };

@@ -94,7 +94,7 @@ static herd_status pack_any(herd_type type, int64_t N, int64_t K, herd_wsrc *src
         return herd_fail(HERD_ERR_RANGE, "herd_pack: weight %lld×%lld too large", (long long)N,
                          (long long)K);
     }
-    w->data = herd_calloc_huge(total, "packed weight");
+    w->data = kpacked_alloc(total, &w->slab);
     float *tmp = herd_alloc((size_t)K * sizeof(float) * 3, "packing scratch");
     float *row = tmp ? tmp + K : NULL;
     herd_status st = w->data && tmp ? HERD_OK : HERD_ERR_NOMEM;
@@ -147,7 +147,7 @@ herd_status herd_pack_swiglu(herd_type type, int64_t N, int64_t K, herd_wsrc gat
 void herd_packed_free(herd_packed *w)
 {
     if (w) {
-        herd_free(w->data);
+        kpacked_free(w->data, w->slab);
         herd_free(w);
     }
 }
