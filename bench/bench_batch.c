@@ -94,7 +94,13 @@ static herd_status run(bench *b, long S, double *seconds)
     herd_status st = HERD_OK;
     int32_t ids[512], seqs[512];
     for (long s = 0; s < S && !st; s++) {
-        herd_seq_clear(b->c, (int)s);
+        /* Emptied but keeping its buffers, as a server's slot is reused (herd serve truncates):
+         * a cleared sequence would page its cache in anew each repetition, and a first touch
+         * of a page costs far more on some VMs than the step's work (docs/PERFORMANCE.md,
+         * "Session 10 ... decode attention and qk_prep") */
+        st = herd_seq_truncate(b->c, (int)s, 0);
+        if (st)
+            break;
         uint64_t x = 12345 + (uint64_t)s;
         for (long i = 0; i < b->prompt; i++) {
             x = x * 6364136223846793005u + 1442695040888963407u;
