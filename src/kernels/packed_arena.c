@@ -6,8 +6,8 @@
  * would add up to 2 MiB of unused memory per weight). Pages of a slab are only made resident
  * when touched, so a slab's unused end costs address space, not memory.
  *
- * A slab is freed when its last weight is, unless it is the one new weights go to. Space of a
- * freed weight is not reused (weights live as long as their model). */
+ * A slab is freed when its last weight is (the open one too: the next weight then maps a new
+ * one). Space of a freed weight is not reused (weights live as long as their model). */
 #include "kernels/family.h"
 
 #include <pthread.h>
