@@ -15,6 +15,7 @@
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 
@@ -45,7 +46,7 @@ typedef struct bench {
                         int64_t, const int32_t *);
 } bench;
 
-static volatile uint8_t flush_sink;
+static _Atomic uint8_t flush_sink; /* written by every flushing thread: atomic, so no race */
 
 static void flush_part(void *ctx, int tid, int nthreads)
 {
@@ -55,7 +56,7 @@ static void flush_part(void *ctx, int tid, int nthreads)
     uint8_t s = 0;
     for (size_t i = begin; i < end; i++)
         s ^= b->flush[64 * i];
-    flush_sink = s;
+    atomic_store_explicit(&flush_sink, s, memory_order_relaxed);
 }
 
 /* Every thread of the pool reads its share of the buffer, so the timed run that follows finds
