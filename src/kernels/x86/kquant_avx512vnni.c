@@ -123,7 +123,7 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
             for (const uint8_t *pf_end = panel + lead + (size_t)b * (hb + cb) + hb +
                                          (size_t)(oc + 1) * 64 * (size_t)bits;
                  pf < pf_end; pf += 64)
-                _mm_prefetch((const char *)pf, _MM_HINT_T0);
+                _mm_prefetch((const char *)pf, _MM_HINT_T2);
             /* A's quads of this octet: the rows from four registers (vnni_rows.h) */
             const vnni_rows ro = vnni_rows_at(arec[0] + 32 * (size_t)oc, t->a_stride);
             sub_block(ty, m, arec, ro, oct, h, oc, 0, grid, tot);
@@ -324,7 +324,7 @@ DECODE_FN void gemv_gfni(herd_type ty, const ktile *t)
                 for (const uint8_t *pf_end = panel + lead + (size_t)b * (hb + cb) + hb +
                                              (size_t)(oc + j + 1) * 64 * (size_t)bits;
                      pf < pf_end; pf += 64)
-                    _mm_prefetch((const char *)pf, _MM_HINT_T0);
+                    _mm_prefetch((const char *)pf, _MM_HINT_T2);
                 tot =
                     octet_gfni(ty, c + (size_t)(oc + j) * 64 * (size_t)bits, h, arec, oc + j, tot);
             }

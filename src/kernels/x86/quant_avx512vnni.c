@@ -26,13 +26,13 @@
 #pragma GCC target("avx512vbmi,gfni")
 #endif
 
-/* PF: how far ahead the software prefetch runs; PF_MIN_ROWS: the fewest rows of A that use it.
- * With 1-2 rows a block is consumed fast and the hardware's L2 streamer alone keeps up; a
- * software prefetch slowed those DRAM streams. From 3 rows on a block takes long enough that
- * the streamer falls behind and the prefetch pays. The T2 hint streamed faster than T0 from 3
- * rows on (T1 the same as T2; measured in docs/KERNELS.md, "Small M"): presumably it stops in
- * L2 and leaves L1's few miss buffers to the demand loads, where T0 held them PF bytes ahead. */
-enum { MR = 12, PF = 8192, PF_MIN_ROWS = 3 };
+/* PF: how far ahead the software prefetch runs, at every row count. The T2 hint streamed faster
+ * than T0 from 3 rows on (T1 the same as T2; docs/KERNELS.md, "Small M"): presumably it stops in
+ * L2 and leaves L1's few miss buffers to the demand loads. 1-2-row streams once ran without it
+ * (on a Zen 4 VM the hardware's L2 streamer alone kept up with them and the prefetch slowed
+ * them); on the Zen 5 machines since, whose single core reads more, they fell well below the
+ * read probe without it and reach it with it (docs/KERNELS.md, "Session 11"). */
+enum { MR = 12, PF = 8192 };
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -161,10 +161,9 @@ INLINE void tile_body(herd_type ty, bool vbmi, const ktile *t, const int m)
                              3 * st, 5 * st};
         /* One linear prefetch cursor over the panel's bytes (scales and payload alike), at the
          * rate the block consumes them, so every line PF ahead is requested exactly once and the
-         * stream runs on into the next panel. m is a constant here: no test in the loop. */
-        if (m >= PF_MIN_ROWS)
-            for (const uint8_t *pf_end = panel + PF + (size_t)(b + 1) * bpb; pf < pf_end; pf += 64)
-                _mm_prefetch((const char *)pf, _MM_HINT_T2);
+         * stream runs on into the next panel. */
+        for (const uint8_t *pf_end = panel + PF + (size_t)(b + 1) * bpb; pf < pf_end; pf += 64)
+            _mm_prefetch((const char *)pf, _MM_HINT_T2);
         __m512i isum[MR][CHMAX];
 #pragma GCC unroll 16
         for (int i = 0; i < m; i++) {
