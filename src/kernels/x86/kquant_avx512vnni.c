@@ -103,7 +103,9 @@ INLINE void tile_body(herd_type ty, const ktile *t, const int m)
      * read from behind the whole header section, so with a long K (headers over PF / 2) a
      * lead of PF would leave the cursor behind the codes for the panel's first super-blocks;
      * the lead grows with the section so the codes always have PF / 2 or more ahead. Every
-     * panel of a weight has the same K, so the next panel's cursor starts where this one ends. */
+     * panel of a weight has the same K, so the next panel's cursor starts where this one ends.
+     * The hint is T2, as the int tile's (quant_avx512vnni.c): Q6_K streamed faster with it than
+     * with T0 (docs/KERNELS.md, "Session 11"). */
     const size_t hsec = kk_hdr_section(ty, t->k);
     const size_t lead = hsec + PF / 2 > PF ? hsec + PF / 2 : PF;
     const uint8_t *pf = panel + lead;
