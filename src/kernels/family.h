@@ -72,6 +72,10 @@ typedef struct ktile {
     const void *b;      /* the packed panel */
     const void *b_next; /* the panel this thread reads next (prefetch hint), or NULL */
     float *c;           /* out: m rows of nr floats, row stride nr */
+    /* tile2 only: a second panel at b + panel_stride (the next panel, or the up half of a
+     * SwiGLU pair) and its output, laid out as c */
+    const void *b2;
+    float *c2;
 } ktile;
 typedef void (*ktile_fn)(const ktile *t);
 
@@ -139,7 +143,13 @@ typedef struct kfamily {
     const char *a_desc; /* how AUTO prepares A, e.g. "f32", "bf16", "u8 per-row" */
     ktile_fn tile;
     ktile_fn tile_exact; /* A as f32 (EXACT mode); NULL when tile already reads f32 */
-    kepi_fn epilogue;    /* the ISA's epilogue (kepi_ref, kepi_avx2, kepi_avx512) */
+    /* Optional, AUTO mode: two adjacent panels in one pass for 1 <= m <= mr2 rows, every load
+     * of A feeding both (where those loads, not the dot products, bound the tile); the driver
+     * uses it for blocks of 4 and more rows in the blocked GEMM (M > mr). The same bits as tile
+     * on each panel. */
+    ktile_fn tile2;
+    int mr2;
+    kepi_fn epilogue; /* the ISA's epilogue (kepi_ref, kepi_avx2, kepi_avx512) */
 } kfamily;
 
 enum { KMAX_MR = 16, KMAX_NR = 64 };

@@ -6,6 +6,7 @@
  *   for each chunk of panels that fits in half of L2      (B stays in L2 across row blocks)
  *     for each block of mr rows of A                       (A block stays in L1/L2)
  *       for each panel of the chunk: tile() [+ tile() of the up panel], epilogue
+ *       (or tile2(): a SwiGLU pair, or two panels, in one pass of at most mr2 rows at a time)
  * With M <= mr (decode, MoE experts with few tokens) this is the GEMV path: one pass that
  * streams each packed panel exactly once, the micro-kernel prefetching ahead. */
 #include "kernels/family.h"
@@ -22,11 +23,29 @@ typedef struct gemm_job {
     const uint8_t *a;
     size_t a_stride;
     ktile_fn tile;
+    ktile_fn tile2; /* fam->tile2 in AUTO mode, else NULL */
     kepi epi;
     size_t unit;        /* panels per claim */
     int64_t mrows;      /* rows per claim (a multiple of mr; M unless N has too few panels) */
     atomic_size_t next; /* first claim not yet taken (herd_gemm) */
 } gemm_job;
+
+/* tile2 on m rows: one pass, or two of at most mr2 rows each (the second reads the two panels
+ * from L1). */
+static void tile_pair(const gemm_job *job, ktile *t, int m)
+{
+    const int mr2 = job->w->fam->mr2, nr = job->w->fam->nr;
+    t->m = m <= mr2 ? m : (m + 1) / 2;
+    job->tile2(t);
+    if (m > mr2) {
+        ktile u = *t;
+        u.m = m - t->m;
+        u.a = (const uint8_t *)t->a + (size_t)t->m * t->a_stride;
+        u.c = t->c + t->m * nr;
+        u.c2 = t->c2 + t->m * nr;
+        job->tile2(&u);
+    }
+}
 
 /* Panels [p0, p1) of the job for rows [m_lo, m_hi): for each chunk of panels that fits in
  * half of L2, every block of mr rows of A. */
@@ -57,17 +76,36 @@ static void gemm_panels(const gemm_job *job, size_t p0, size_t p1, int64_t m_lo,
                     .b_next = w->data + pn * per,
                     .c = gbuf,
                 };
-                job->tile(&t);
-                if (nmat == 2) {
-                    t.b = b + w->panel_stride;
-                    t.c = ubuf;
+                /* two panels a pass where the family has it: a SwiGLU pair's gate and up, or
+                 * panels p and p + 1 (both at panel_stride from the first). Only in the
+                 * blocked GEMM (M > mr), where the panels come from L2: streamed from memory
+                 * (a GEMV), the two panels' reads side by side ran slower at two threads than
+                 * the one panel's. */
+                const bool pair = job->tile2 && job->M > mr && m >= 4 && (nmat == 2 || p + 1 < pe);
+                if (pair) {
+                    t.b2 = b + w->panel_stride;
+                    t.c2 = ubuf;
+                    tile_pair(job, &t, m);
+                } else {
                     job->tile(&t);
+                    if (nmat == 2) {
+                        t.b = b + w->panel_stride;
+                        t.c = ubuf;
+                        job->tile(&t);
+                    }
                 }
                 int64_t col = (int64_t)p * nr;
                 int n = (int)(w->n - col < nr ? w->n - col : nr);
                 for (int i = 0; i < m; i++)
                     fam->epilogue(&job->epi, m0 + i, col, n, gbuf + i * nr,
                                   nmat == 2 ? ubuf + i * nr : NULL);
+                if (pair && nmat == 1) { /* panel p + 1, from ubuf */
+                    p++;
+                    col += nr;
+                    n = (int)(w->n - col < nr ? w->n - col : nr);
+                    for (int i = 0; i < m; i++)
+                        fam->epilogue(&job->epi, m0 + i, col, n, ubuf + i * nr, NULL);
+                }
             }
         }
     }
@@ -194,6 +232,7 @@ static void gemm_setup(const herd_packed *w, const herd_gemm_args *args, uint8_t
     bool exact = gemm_exact(w, args);
     if (exact && fam->tile_exact)
         job->tile = fam->tile_exact;
+    job->tile2 = exact ? NULL : fam->tile2;
     size_t stride = ws_stride(w, args);
     if (exact && stride) {
         for (int64_t i = 0; i < M; i++)

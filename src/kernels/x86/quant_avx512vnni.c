@@ -32,7 +32,7 @@
  * (on a Zen 4 VM the hardware's L2 streamer alone kept up with them and the prefetch slowed
  * them); on the Zen 5 machines since, whose single core reads more, they fell well below the
  * read probe without it and reach it with it (docs/KERNELS.md, "Session 11"). */
-enum { MR = 12, PF = 8192 };
+enum { MR = 12, MR2 = 6, PF = 8192 };
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -217,6 +217,85 @@ INLINE void tile_body(herd_type ty, bool vbmi, const ktile *t, const int m)
             _mm512_mul_ps(acc[i], _mm512_set1_ps(kq_a_rowscale(a0 + (size_t)i * st, k))));
 }
 
+/* tile_body on two panels at once (t->b, and t->b2 = t->b + ps): each broadcast of A goes to
+ * a register once and feeds a VPDPBUSD for each panel. Where a panel's rows are many (4 and
+ * up), the tile above issues as many broadcast loads as dot products, and those loads with the
+ * per-block float work, not the dot products, are what bound it. The same operations per
+ * column as tile_body, so the same bits. Two prefetch cursors, one per panel, each PF ahead of
+ * its panel's reads; past a panel's end each moves on to the panel it will read next, ps
+ * further on (the pair after this one starts at t->b + 2·ps). */
+INLINE void tile2_body(herd_type ty, bool vbmi, const ktile *t, const int m)
+{
+    const int64_t k = t->k, nb = k / KQ_BLOCK;
+    const uint8_t *panel = t->b, *panel2 = t->b2;
+    const size_t sbytes = ty == HERD_TYPE_Q8_0 || ty == HERD_TYPE_Q4_0 ? 2 : 1;
+    const size_t head = ((size_t)nb * KQ_NR * sbytes + 63) / 64 * 64;
+    const size_t pb = kq_payload_bytes(kq_int_bits(ty)), bpb = pb + KQ_NR * sbytes;
+    const size_t ps = (size_t)(panel2 - panel);
+    size_t pf = PF;
+    const uint8_t *a0 = (const uint8_t *)t->a;
+    const size_t st = t->a_stride;
+    __m512 acc[2][MR2];
+#pragma GCC unroll 8
+    for (int i = 0; i < m; i++)
+        acc[0][i] = acc[1][i] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *pl = panel + head + (size_t)b * pb, *pl2 = panel2 + head + (size_t)b * pb;
+        const vnni_rows r = {a0 + (size_t)b * KQ_AREC, a0 + (size_t)b * KQ_AREC + 3 * st, st,
+                             3 * st, 5 * st};
+        for (const size_t pf_end = PF + (size_t)(b + 1) * bpb; pf < pf_end; pf += 64) {
+            const size_t o = pf < ps ? pf : pf + ps;
+            _mm_prefetch((const char *)panel + o, _MM_HINT_T2);
+            _mm_prefetch((const char *)panel2 + o, _MM_HINT_T2);
+        }
+        __m512i isum[2][MR2];
+#pragma GCC unroll 8
+        for (int i = 0; i < m; i++) {
+            isum[0][i] = vnni_bcast_row12(r, i, 36);
+            if (ty == HERD_TYPE_Q4_0)
+                isum[0][i] = _mm512_srai_epi32(isum[0][i], 4);
+            isum[1][i] = isum[0][i];
+        }
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) {
+            const __m512i w = weight_quad(ty, vbmi, pl, g), w2 = weight_quad(ty, vbmi, pl2, g);
+#pragma GCC unroll 8
+            for (int i = 0; i < m; i++) {
+                const __m512i a = vnni_bcast_row12(r, i, 4 * g);
+                isum[0][i] = _mm512_dpbusd_epi32(isum[0][i], w, a);
+                isum[1][i] = _mm512_dpbusd_epi32(isum[1][i], w2, a);
+            }
+        }
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ph = h ? panel2 : panel;
+            if (ty != HERD_TYPE_Q8_0 && ty != HERD_TYPE_Q4_0) {
+                const __m512i tb = block_magic(ty, ph, b);
+#pragma GCC unroll 8
+                for (int i = 0; i < m; i++) {
+                    const __m512i T = vnni_add_row12(tb, r, i, 32);
+                    const __m512 x = _mm512_castsi512_ps(_mm512_add_epi32(isum[h][i], T));
+                    acc[h][i] = _mm512_add_ps(acc[h][i], _mm512_sub_ps(x, _mm512_castsi512_ps(T)));
+                }
+            } else {
+                const __m512i dwb = _mm512_castps_si512(block_scales(ty, ph, b));
+                const __mmask16 nz = _mm512_test_epi32_mask(dwb, dwb);
+#pragma GCC unroll 8
+                for (int i = 0; i < m; i++) {
+                    __m512 sc = _mm512_castsi512_ps(vnni_add_row12_z(dwb, nz, r, i, 32));
+                    acc[h][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[h][i]), sc, acc[h][i]);
+                }
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < m; i++) {
+        const __m512 s = _mm512_set1_ps(kq_a_rowscale(a0 + (size_t)i * st, k));
+        _mm512_storeu_ps(t->c + i * KQ_NR, _mm512_mul_ps(acc[0][i], s));
+        _mm512_storeu_ps(t->c2 + i * KQ_NR, _mm512_mul_ps(acc[1][i], s));
+    }
+}
+
 /* Whether dw·2^-j is a normal float (so an add to dw's exponent field) for every nonzero dw
  * of the panel and every j <= KQ_JMAX: fp16 d is, unless Inf/NaN (an f32 exponent >= 103);
  * E8M0 needs e - shift >= KQ_JMAX + 1, and e - shift <= 231 so that block_magic's T is finite.
@@ -273,6 +352,47 @@ static __attribute__((noinline)) void tile_q4_gfni(const ktile *t)
 static __attribute__((noinline)) void tile_fp4_vbmi(const ktile *t)
 {
     tile_m(HERD_TYPE_MXFP4, true, t);
+}
+
+INLINE void tile2_m(herd_type ty, bool vbmi, const ktile *t)
+{
+    KTILE_ROWS_6(t->m, tile2_body, ty, vbmi, t);
+}
+
+static __attribute__((noinline)) void tile2_e2m3_vbmi(const ktile *t)
+{
+    tile2_m(HERD_TYPE_MXFP6_E2M3, true, t);
+}
+
+static __attribute__((noinline)) void tile2_q4_gfni(const ktile *t)
+{
+    tile2_m(HERD_TYPE_Q4_0, true, t);
+}
+
+static __attribute__((noinline)) void tile2_fp4_vbmi(const ktile *t)
+{
+    tile2_m(HERD_TYPE_MXFP4, true, t);
+}
+
+INLINE void tile2_int(herd_type ty, const ktile *t)
+{
+    const int64_t nb = t->k / KQ_BLOCK;
+    if (!scales_safe(ty, t->b, nb) || !scales_safe(ty, t->b2, nb)) {
+        ktile u = *t;
+        kq_tile_int_ref(kq_type_get(ty), &u);
+        u.b = t->b2;
+        u.c = t->c2;
+        kq_tile_int_ref(kq_type_get(ty), &u);
+        return;
+    }
+    if (ty == HERD_TYPE_MXFP6_E2M3 && herd_cpu_has_vbmi())
+        tile2_e2m3_vbmi(t);
+    else if (ty == HERD_TYPE_Q4_0 && herd_cpu_has_gfni())
+        tile2_q4_gfni(t);
+    else if (ty == HERD_TYPE_MXFP4 && herd_cpu_has_vbmi())
+        tile2_fp4_vbmi(t);
+    else
+        tile2_m(ty, false, t);
 }
 
 INLINE void tile_int(herd_type ty, const ktile *t)
@@ -352,6 +472,10 @@ static void aprep_i8(const float *a, int64_t k, void *dst)
     {                                                                                              \
         tile_int(TY, t);                                                                           \
     }                                                                                              \
+    static void tile2_##id(const ktile *t)                                                         \
+    {                                                                                              \
+        tile2_int(TY, t);                                                                          \
+    }                                                                                              \
     static void tile_exact_##id(const ktile *t)                                                    \
     {                                                                                              \
         kq_tile_f32_avx512(kq_type_get(TY), t);                                                    \
@@ -370,6 +494,8 @@ static void aprep_i8(const float *a, int64_t k, void *dst)
         .a_desc = "int8 per 32-block",                                                             \
         .tile = tile_##id,                                                                         \
         .tile_exact = tile_exact_##id,                                                             \
+        .tile2 = tile2_##id,                                                                       \
+        .mr2 = MR2,                                                                                \
         .epilogue = kepi_avx512,                                                                   \
     };
 KQ_VNNI_FAMILY(q8_0, HERD_TYPE_Q8_0)
