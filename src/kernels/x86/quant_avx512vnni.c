@@ -334,81 +334,52 @@ INLINE bool scales_safe(herd_type ty, const uint8_t *sc, int64_t nb)
     return bad == 0;
 }
 
-INLINE void tile_m(herd_type ty, bool vbmi, const ktile *t)
+/* The one-panel tile (two = false) or tile2, one kernel per row count. */
+INLINE void tile_m(herd_type ty, bool vbmi, bool two, const ktile *t)
 {
-    KTILE_ROWS_12(t->m, tile_body, ty, vbmi, t);
+    if (two)
+        KTILE_ROWS_6(t->m, tile2_body, ty, vbmi, t);
+    else
+        KTILE_ROWS_12(t->m, tile_body, ty, vbmi, t);
 }
 
-static __attribute__((noinline)) void tile_e2m3_vbmi(const ktile *t)
+static __attribute__((noinline)) void tile_e2m3_vbmi(const ktile *t, bool two)
 {
-    tile_m(HERD_TYPE_MXFP6_E2M3, true, t);
+    tile_m(HERD_TYPE_MXFP6_E2M3, true, two, t);
 }
 
-static __attribute__((noinline)) void tile_q4_gfni(const ktile *t)
+static __attribute__((noinline)) void tile_q4_gfni(const ktile *t, bool two)
 {
-    tile_m(HERD_TYPE_Q4_0, true, t);
+    tile_m(HERD_TYPE_Q4_0, true, two, t);
 }
 
-static __attribute__((noinline)) void tile_fp4_vbmi(const ktile *t)
+static __attribute__((noinline)) void tile_fp4_vbmi(const ktile *t, bool two)
 {
-    tile_m(HERD_TYPE_MXFP4, true, t);
+    tile_m(HERD_TYPE_MXFP4, true, two, t);
 }
 
-INLINE void tile2_m(herd_type ty, bool vbmi, const ktile *t)
-{
-    KTILE_ROWS_6(t->m, tile2_body, ty, vbmi, t);
-}
-
-static __attribute__((noinline)) void tile2_e2m3_vbmi(const ktile *t)
-{
-    tile2_m(HERD_TYPE_MXFP6_E2M3, true, t);
-}
-
-static __attribute__((noinline)) void tile2_q4_gfni(const ktile *t)
-{
-    tile2_m(HERD_TYPE_Q4_0, true, t);
-}
-
-static __attribute__((noinline)) void tile2_fp4_vbmi(const ktile *t)
-{
-    tile2_m(HERD_TYPE_MXFP4, true, t);
-}
-
-INLINE void tile2_int(herd_type ty, const ktile *t)
+/* Panels whose scales the fast path cannot take run the C twin (the same bits). */
+INLINE void tile_int(herd_type ty, bool two, const ktile *t)
 {
     const int64_t nb = t->k / KQ_BLOCK;
-    if (!scales_safe(ty, t->b, nb) || !scales_safe(ty, t->b2, nb)) {
+    if (!scales_safe(ty, t->b, nb) || (two && !scales_safe(ty, t->b2, nb))) {
         ktile u = *t;
         kq_tile_int_ref(kq_type_get(ty), &u);
-        u.b = t->b2;
-        u.c = t->c2;
-        kq_tile_int_ref(kq_type_get(ty), &u);
+        if (two) {
+            u.b = t->b2;
+            u.c = t->c2;
+            kq_tile_int_ref(kq_type_get(ty), &u);
+        }
         return;
     }
     if (ty == HERD_TYPE_MXFP6_E2M3 && herd_cpu_has_vbmi())
-        tile2_e2m3_vbmi(t);
+        tile_e2m3_vbmi(t, two);
     else if (ty == HERD_TYPE_Q4_0 && herd_cpu_has_gfni())
-        tile2_q4_gfni(t);
+        tile_q4_gfni(t, two);
     else if (ty == HERD_TYPE_MXFP4 && herd_cpu_has_vbmi())
-        tile2_fp4_vbmi(t);
+        tile_fp4_vbmi(t, two);
     else
-        tile2_m(ty, false, t);
-}
-
-INLINE void tile_int(herd_type ty, const ktile *t)
-{
-    if (!scales_safe(ty, t->b, t->k / KQ_BLOCK)) {
-        kq_tile_int_ref(kq_type_get(ty), t);
-        return;
-    }
-    if (ty == HERD_TYPE_MXFP6_E2M3 && herd_cpu_has_vbmi())
-        tile_e2m3_vbmi(t);
-    else if (ty == HERD_TYPE_Q4_0 && herd_cpu_has_gfni())
-        tile_q4_gfni(t);
-    else if (ty == HERD_TYPE_MXFP4 && herd_cpu_has_vbmi())
-        tile_fp4_vbmi(t);
-    else
-        tile_m(ty, false, t);
+        tile_m(ty, false, two, t);
 }
 
 /* kq_a_shift without libm calls (ilogbf, ldexpf: a call each per block and row cost the A
@@ -470,11 +441,11 @@ static void aprep_i8(const float *a, int64_t k, void *dst)
 #define KQ_VNNI_FAMILY(id, TY)                                                                     \
     static void tile_##id(const ktile *t)                                                          \
     {                                                                                              \
-        tile_int(TY, t);                                                                           \
+        tile_int(TY, false, t);                                                                    \
     }                                                                                              \
     static void tile2_##id(const ktile *t)                                                         \
     {                                                                                              \
-        tile2_int(TY, t);                                                                          \
+        tile_int(TY, true, t);                                                                     \
     }                                                                                              \
     static void tile_exact_##id(const ktile *t)                                                    \
     {                                                                                              \
