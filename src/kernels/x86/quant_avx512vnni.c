@@ -129,6 +129,35 @@ INLINE __m512i weight_quad(herd_type ty, bool vbmi, const uint8_t *pl, int g)
     return _mm512_mask_sub_epi8(_mm512_add_epi8(v, c128), neg, c128, v);
 }
 
+/* What a block's tail needs of its 16 weight scales: MX, block_magic's T; Q8_0/Q4_0, dw's bits. */
+INLINE __m512i block_tail_scales(herd_type ty, const uint8_t *panel, int64_t b)
+{
+    if (ty == HERD_TYPE_Q8_0 || ty == HERD_TYPE_Q4_0)
+        return _mm512_castps_si512(block_scales(ty, panel, b));
+    return block_magic(ty, panel, b);
+}
+
+/* acc + row i's int32 block sum × dw·2^-j_i, rounded once as the twin's FMA (v from
+ * block_tail_scales).
+ * MX: the product is exact (a power of two) and made by the magic number of block_magic, so
+ * one VADDPS rounds as the twin's FMA does. On Zen 4 the FMA took a VPDPBUSD slot per row and
+ * block (one in nine); the integer adds and FP adds here run beside them.
+ * Q8_0/Q4_0: jbits_i = -(j_i << 23) added to dw's bits is dw·2^-j_i exactly (the panel passed
+ * scales_safe); dw = 0 lanes (d = 0, rows past N) are masked to 0. The VPADDD takes its A
+ * operand broadcast from memory ({1to16}), one instruction; the intrinsic became a separate
+ * VPBROADCASTD and the tile ran 7% slower. */
+INLINE __m512 block_tail(herd_type ty, __m512 acc, __m512i sum, __m512i v, vnni_rows r, const int i)
+{
+    if (ty != HERD_TYPE_Q8_0 && ty != HERD_TYPE_Q4_0) {
+        const __m512i T = vnni_add_row12(v, r, i, 32);
+        const __m512 x = _mm512_castsi512_ps(_mm512_add_epi32(sum, T));
+        return _mm512_add_ps(acc, _mm512_sub_ps(x, _mm512_castsi512_ps(T)));
+    }
+    const __m512 sc =
+        _mm512_castsi512_ps(vnni_add_row12_z(v, _mm512_test_epi32_mask(v, v), r, i, 32));
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), sc, acc);
+}
+
 /* The int32 sum of a block's CH chains. */
 INLINE __m512i block_sum(const __m512i *c, const int ch)
 {
@@ -183,32 +212,10 @@ INLINE void tile_body(herd_type ty, bool vbmi, const ktile *t, const int m)
             for (int i = 0; i < m; i++)
                 isum[i][g % ch] = vnni_dp_row12(isum[i][g % ch], w, r, i, 4 * g);
         }
-        if (ty != HERD_TYPE_Q8_0 && ty != HERD_TYPE_Q4_0) {
-            /* MX: acc += isum·dw·2^-j with the product exact (a power of two) and made by the
-             * magic number of block_magic, so one VADDPS rounds as the twin's FMA does. On Zen 4
-             * the FMA took a VPDPBUSD slot per row and block (one in nine); the integer adds
-             * and FP adds here run beside them. */
-            const __m512i tb = block_magic(ty, panel, b);
+        const __m512i v = block_tail_scales(ty, panel, b);
 #pragma GCC unroll 16
-            for (int i = 0; i < m; i++) {
-                const __m512i T = vnni_add_row12(tb, r, i, 32);
-                const __m512 x = _mm512_castsi512_ps(_mm512_add_epi32(block_sum(isum[i], ch), T));
-                acc[i] = _mm512_add_ps(acc[i], _mm512_sub_ps(x, _mm512_castsi512_ps(T)));
-            }
-            continue;
-        }
-        /* The scale of row i is dw·2^-j_i: jbits_i = -(j_i << 23) added to dw's bits is that
-         * product exactly (the panel passed scales_safe); dw = 0 lanes (Q8_0/Q4_0 d = 0, rows
-         * past N) are masked to 0. No multiply next to the VPDPBUSD. */
-        const __m512i dwb = _mm512_castps_si512(block_scales(ty, panel, b));
-        const __mmask16 nz = _mm512_test_epi32_mask(dwb, dwb);
-#pragma GCC unroll 16
-        for (int i = 0; i < m; i++) {
-            /* VPADDD with its A operand broadcast from memory ({1to16}), one instruction; the
-             * intrinsic became a separate VPBROADCASTD and the tile ran 7% slower. */
-            __m512 sc = _mm512_castsi512_ps(vnni_add_row12_z(dwb, nz, r, i, 32));
-            acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(block_sum(isum[i], ch)), sc, acc[i]);
-        }
+        for (int i = 0; i < m; i++)
+            acc[i] = block_tail(ty, acc[i], block_sum(isum[i], ch), v, r, i);
     }
 #pragma GCC unroll 16
     for (int i = 0; i < m; i++)
@@ -268,24 +275,10 @@ INLINE void tile2_body(herd_type ty, bool vbmi, const ktile *t, const int m)
         }
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
-            const uint8_t *ph = h ? panel2 : panel;
-            if (ty != HERD_TYPE_Q8_0 && ty != HERD_TYPE_Q4_0) {
-                const __m512i tb = block_magic(ty, ph, b);
+            const __m512i v = block_tail_scales(ty, h ? panel2 : panel, b);
 #pragma GCC unroll 8
-                for (int i = 0; i < m; i++) {
-                    const __m512i T = vnni_add_row12(tb, r, i, 32);
-                    const __m512 x = _mm512_castsi512_ps(_mm512_add_epi32(isum[h][i], T));
-                    acc[h][i] = _mm512_add_ps(acc[h][i], _mm512_sub_ps(x, _mm512_castsi512_ps(T)));
-                }
-            } else {
-                const __m512i dwb = _mm512_castps_si512(block_scales(ty, ph, b));
-                const __mmask16 nz = _mm512_test_epi32_mask(dwb, dwb);
-#pragma GCC unroll 8
-                for (int i = 0; i < m; i++) {
-                    __m512 sc = _mm512_castsi512_ps(vnni_add_row12_z(dwb, nz, r, i, 32));
-                    acc[h][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[h][i]), sc, acc[h][i]);
-                }
-            }
+            for (int i = 0; i < m; i++)
+                acc[h][i] = block_tail(ty, acc[h][i], isum[h][i], v, r, i);
         }
     }
 #pragma GCC unroll 8
