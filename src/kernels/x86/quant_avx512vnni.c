@@ -145,7 +145,7 @@ INLINE __m512i block_tail_scales(herd_type ty, const uint8_t *panel, int64_t b)
  * Q8_0/Q4_0: jbits_i = -(j_i << 23) added to dw's bits is dw·2^-j_i exactly (the panel passed
  * scales_safe); dw = 0 lanes (d = 0, rows past N) are masked to 0. The VPADDD takes its A
  * operand broadcast from memory ({1to16}), one instruction; the intrinsic became a separate
- * VPBROADCASTD and the tile ran 7% slower. */
+ * VPBROADCASTD and the tile ran slower (docs/KERNELS.md, "Session 4"). */
 INLINE __m512 block_tail(herd_type ty, __m512 acc, __m512i sum, __m512i v, vnni_rows r, const int i)
 {
     if (ty != HERD_TYPE_Q8_0 && ty != HERD_TYPE_Q4_0) {
